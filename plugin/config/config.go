@@ -1,0 +1,112 @@
+// Package config holds the plugin's settings: what a TOML file or the command
+// line may set, their defaults, and the checks that reject a bad value before
+// any packet is sent.
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Protocol is the probe type hping3 sends.
+type Protocol string
+
+const (
+	ICMP Protocol = "icmp"
+	TCP  Protocol = "tcp"
+	UDP  Protocol = "udp"
+)
+
+// Limits that keep the plugin from becoming a flood tool or from driving
+// hping3 outside the range where it measures correctly (see hping3.md).
+const (
+	MinInterval       = time.Millisecond // hping3 -i u1000: below about u20 it starves its receiver
+	MaxSubSecond      = 999 * time.Millisecond
+	MaxInterval       = 60 * time.Second
+	MaxCount          = 400 // hping3 keeps send times for 400 sequence numbers only
+	MaxTargetRate     = 100 // packets per second to one target
+	MaxTotalRateLimit = 10000
+	MaxTimeout        = time.Second // hping3 stops listening one second after its last packet
+	MinTimeout        = time.Millisecond
+	MaxDataSize       = 1472 // one unfragmented packet on a 1500-byte MTU
+	MaxConcurrency    = 256
+	MaxDNSTimeout     = 30 * time.Second
+	MaxTargetLength   = 253 // longest valid DNS name
+)
+
+// Defaults, chosen from measurements in the network lab (README "Performance").
+const (
+	DefaultCount         = 5
+	DefaultInterval      = time.Second
+	DefaultTimeout       = time.Second
+	DefaultDNSTimeout    = 2 * time.Second
+	DefaultConcurrency   = 32
+	DefaultMaxPacketRate = 1000
+	DefaultPollInterval  = 10 * time.Second
+)
+
+// Settings are the probe settings shared by one group of targets.
+type Settings struct {
+	Protocol    Protocol
+	Port        int           // destination port, tcp and udp only
+	TCPFlags    string        // subset of "SAFRPU", tcp only
+	Count       int           // packets per target per round
+	Interval    time.Duration // between packets
+	Timeout     time.Duration // wait for the last reply
+	DataSize    int           // payload bytes (hping3 -d)
+	TTL         int           // 0: hping3's default (64)
+	TOS         int           // 0: hping3's default (0)
+	Interface   string        // empty: hping3 picks by route
+	DNSTimeout  time.Duration
+	Concurrency int    // hping3 processes of this group at once
+	HPing3      string // binary path; empty: PATH, then /usr/sbin/hping3
+	Percentiles []int  // e.g. 50, 95, 99
+}
+
+// Group is one [[inputs.hping3]] table: targets sharing settings and tags.
+type Group struct {
+	Targets  []string
+	Settings Settings
+	Tags     map[string]string // constant tags added to every line of the group
+}
+
+// Config is everything one plugin process runs.
+type Config struct {
+	Groups        []Group
+	PollInterval  time.Duration // 0: only on stdin lines or signals
+	MaxPacketRate int           // packets per second over all running probes
+}
+
+// DefaultSettings returns the settings a group starts from.
+func DefaultSettings() Settings {
+	return Settings{
+		Protocol:    ICMP,
+		Count:       DefaultCount,
+		Interval:    DefaultInterval,
+		Timeout:     DefaultTimeout,
+		DNSTimeout:  DefaultDNSTimeout,
+		Concurrency: DefaultConcurrency,
+		TCPFlags:    "S",
+	}
+}
+
+// FieldError names the setting at fault, the value given and what is allowed.
+type FieldError struct {
+	Field   string // e.g. "count" or "inputs.hping3[1].count"
+	Value   any
+	Allowed string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("invalid %s = %v: %s", e.Field, e.Value, e.Allowed)
+}
+
+// Rate returns the packets per second one target of the group receives.
+func (s Settings) Rate() float64 { return float64(time.Second) / float64(s.Interval) }
+
+// Duration returns how long one probe of the group runs when every reply
+// comes back: hping3 sends count packets interval apart, then waits for the
+// last reply at most Timeout.
+func (s Settings) Duration() time.Duration {
+	return time.Duration(s.Count-1)*s.Interval + s.Timeout
+}
