@@ -3,6 +3,9 @@ package execd
 import (
 	"context"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
@@ -19,11 +22,14 @@ type Options struct {
 	PollInterval time.Duration  // > 0: also run a round this often (signal = "none")
 }
 
-// Once runs one round and writes its lines to out.
+// Once runs one round and writes its lines to out. A round cut short by ctx
+// (SIGINT, SIGTERM) prints nothing: its results would only say "cancelled".
 func Once(ctx context.Context, r *round.Runner, out io.Writer) error {
 	rd := r.Run(ctx)
-	_, err := out.Write(Encode(rd))
-	return err
+	if ctx.Err() != nil {
+		return nil
+	}
+	return writeRound(out, Encode(rd))
 }
 
 // Encode returns a round's lines, one per result, stamped with the round's
@@ -37,7 +43,27 @@ func Encode(rd round.Round) []byte {
 	return enc.Bytes()
 }
 
-// Run serves Telegraf's inputs.execd until ctx ends or stdin closes.
+// Run serves Telegraf's inputs.execd until ctx ends or stdin closes: a round
+// per stdin line, per SIGHUP, SIGUSR1 or SIGUSR2 (Telegraf's signal modes),
+// and every PollInterval when it is set (signal = "none").
 func Run(ctx context.Context, r *round.Runner, opts Options) error {
-	return Once(ctx, r, opts.Stdout) // placeholder until the execd loop lands
+	triggers := make(chan os.Signal, 1)
+	signal.Notify(triggers, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(triggers)
+	// Without a handler, Go's runtime kills the process with SIGPIPE on a
+	// write to a broken stdout pipe. Handled, the write returns EPIPE and
+	// the loop ends quietly. signal.Ignore would do the same but SIG_IGN is
+	// inherited across exec by the hping3 children.
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
+
+	l := loop{
+		round: r.Run,
+		out:   opts.Stdout,
+		log:   opts.Log,
+		poll:  opts.PollInterval,
+		grace: stopGrace,
+	}
+	return l.run(ctx, opts.Stdin, triggers)
 }

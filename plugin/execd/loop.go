@@ -1,0 +1,142 @@
+package execd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
+	"github.com/hping3-plugin/hping3-plugin/plugin/round"
+)
+
+// stopGrace is how long a stop waits for the cancelled round to return (the
+// core kills its hping3 processes when its context ends). The issue allows
+// one second from stdin EOF or SIGTERM to exit; the rest is margin.
+const stopGrace = 800 * time.Millisecond
+
+// loop is the execd main loop with its round function injectable, so its
+// scheduling can be tested without hping3.
+type loop struct {
+	round func(context.Context) round.Round
+	out   io.Writer
+	log   *logger.Logger
+	poll  time.Duration // > 0: a round this often, on a fixed grid from the start
+	grace time.Duration
+}
+
+// run runs rounds until ctx ends or stdin reaches EOF. Every trigger source
+// feeds a one-slot channel, so triggers that arrive while a round runs
+// coalesce into exactly one further round, and rounds never overlap.
+func (l *loop) run(ctx context.Context, stdin io.Reader, signals <-chan os.Signal) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+
+	lines := make(chan struct{}, 1)
+	if stdin != nil {
+		// Read in a goroutine of its own, also during a round: Telegraf
+		// writes each "\n" with a 1 s deadline and reports an error when
+		// the plugin is not reading.
+		go readLines(stdin, lines, stop)
+	}
+
+	var tick <-chan time.Time
+	var timer *time.Timer
+	anchor := time.Now()
+	if l.poll > 0 {
+		timer = time.NewTimer(0) // first round at once
+		defer timer.Stop()
+		tick = timer.C
+	}
+
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-lines:
+		case <-signals:
+		case <-tick:
+		}
+		start := time.Now()
+		rd, ok := l.runRound(ctx)
+		if !ok {
+			return nil // stopping: write nothing partial
+		}
+		if l.poll > 0 {
+			took := time.Since(start)
+			if took > l.poll {
+				l.log.Warnf("round took %v, longer than poll_interval %v: polls that fell due meanwhile were skipped (fewer targets, a smaller count or a longer poll_interval fix this)",
+					took.Round(time.Millisecond), l.poll)
+			}
+			// The next grid point after now: a long round skips the
+			// polls it overran instead of starting rounds back to back.
+			// Reset also drops a tick that fired during the round.
+			timer.Reset(l.poll - time.Since(anchor)%l.poll)
+		}
+		if err := writeRound(l.out, Encode(rd)); err != nil {
+			if brokenPipe(err) {
+				return nil // the reader is gone (Telegraf stopped): nothing to tell
+			}
+			return fmt.Errorf("writing line protocol to stdout: %w", err)
+		}
+	}
+}
+
+// runRound runs one round. It returns ok false when ctx ended meanwhile;
+// then it waits at most l.grace for the round to wind down.
+func (l *loop) runRound(ctx context.Context) (round.Round, bool) {
+	done := make(chan round.Round, 1)
+	go func() { done <- l.round(ctx) }()
+	select {
+	case rd := <-done:
+		return rd, ctx.Err() == nil
+	case <-ctx.Done():
+	}
+	select {
+	case <-done:
+	case <-time.After(l.grace):
+		l.log.Warnf("stopping: the running round did not end within %v of the stop; exiting without it", l.grace)
+	}
+	return round.Round{}, false
+}
+
+// readLines signals lines for every chunk of stdin holding a newline and
+// calls eof when stdin ends (Telegraf closes it on shutdown).
+func readLines(r io.Reader, lines chan<- struct{}, eof func()) {
+	defer eof()
+	buf := make([]byte, 4096)
+	for {
+		n, err := r.Read(buf)
+		if bytes.IndexByte(buf[:n], '\n') >= 0 {
+			select {
+			case lines <- struct{}{}:
+			default: // a round is already pending: coalesce
+			}
+		}
+		if err != nil {
+			return // EOF, or stdin unusable: either way no more triggers
+		}
+	}
+}
+
+// writeRound writes a round's lines in one Write, so Telegraf never sees half
+// a round, and flushes a buffered writer.
+func writeRound(w io.Writer, b []byte) error {
+	if len(b) > 0 {
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	if f, ok := w.(interface{ Flush() error }); ok {
+		return f.Flush()
+	}
+	return nil
+}
+
+func brokenPipe(err error) bool {
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, os.ErrClosed)
+}
