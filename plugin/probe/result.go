@@ -52,6 +52,7 @@ type Result struct {
 	Start    time.Time     // when hping3 started
 	Duration time.Duration // how long the probe took, lookup included
 	Argv     []string      // the command run, for --debug
+	Ran      bool          // an hping3 process was started
 }
 
 // RTT holds round-trip statistics in milliseconds.

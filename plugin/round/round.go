@@ -4,6 +4,11 @@ package round
 
 import (
 	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
@@ -23,17 +28,123 @@ type Round struct {
 // Runner runs rounds for one configuration. A Runner runs one round at a
 // time; front ends never overlap rounds.
 type Runner struct {
-	cfg *config.Config
-	log *logger.Logger
+	cfg      *config.Config
+	log      *logger.Logger
+	resolver probe.Resolver
+	jobs     []job
+	sched    *scheduler
 }
 
-// New returns a Runner for a validated configuration.
-func New(cfg *config.Config, log *logger.Logger) *Runner {
-	return &Runner{cfg: cfg, log: log}
+type job struct {
+	group  int
+	target string
 }
+
+// New returns a Runner for a validated configuration. Duplicate targets in
+// a group are probed once, with a warning.
+func New(cfg *config.Config, log *logger.Logger) *Runner {
+	r := &Runner{cfg: cfg, log: log, resolver: net.DefaultResolver}
+	for gi, g := range cfg.Groups {
+		seen := map[string]bool{}
+		for _, t := range g.Targets {
+			if seen[t] {
+				log.Warnf("target %q is listed twice in the same group; probing it once", t)
+				continue
+			}
+			seen[t] = true
+			r.jobs = append(r.jobs, job{group: gi, target: t})
+		}
+	}
+	r.sched = newScheduler(cfg)
+	return r
+}
+
+// Targets returns the number of distinct probes a round runs.
+func (r *Runner) Targets() int { return len(r.jobs) }
 
 // Run probes every target once and returns when all are done or ctx ends;
 // every target gets a Result either way (a cancelled probe has Code Failed).
 func (r *Runner) Run(ctx context.Context) Round {
-	return Round{Start: time.Now()}
+	rd := Round{Start: time.Now(), Results: make([]probe.Result, len(r.jobs))}
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		processes int
+	)
+	for i, j := range r.jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, ran := r.probe(ctx, j)
+			rd.Results[i] = res
+			if ran {
+				mu.Lock()
+				processes++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	rd.Processes = processes
+	rd.Duration = time.Since(rd.Start)
+	for i := range rd.Results {
+		res := &rd.Results[i]
+		if res.Code != probe.OK {
+			rd.Failures++
+			if ctx.Err() == nil {
+				r.log.Errorf("target %q: %v", res.Target, res.Err)
+			}
+		}
+	}
+	return rd
+}
+
+// probe resolves and probes one target; ran tells whether hping3 started.
+func (r *Runner) probe(ctx context.Context, j job) (probe.Result, bool) {
+	g := r.cfg.Groups[j.group]
+	s := g.Settings
+	t := probe.Target{Name: j.target, Tags: g.Tags}
+
+	release, err := r.sched.acquireDNS(ctx)
+	if err == nil {
+		t.Res = probe.Resolve(ctx, r.resolver, j.target, s.DNSTimeout)
+		release()
+	}
+	if err != nil || ctx.Err() != nil {
+		return cancelled(t, s), false
+	}
+	if t.Res.Code != probe.OK {
+		return probe.Run(ctx, t, s, 0), false // a Result carrying the lookup failure
+	}
+	slot, err := r.sched.acquire(ctx, j.group, key(t.Res.IP, s), s)
+	if err != nil {
+		return cancelled(t, s), false
+	}
+	defer slot.release()
+	if r.log.DebugEnabled() {
+		r.log.Debugf("probing %q (%s) with source ports %d..%d", j.target, t.Res.IP, slot.basePort, slot.basePort+s.Count-1)
+	}
+	res := probe.Run(ctx, t, s, slot.basePort)
+	if r.log.DebugEnabled() && len(res.Argv) > 0 {
+		r.log.Debugf("target %q: ran %s", j.target, strings.Join(res.Argv, " "))
+	}
+	return res, res.Ran
+}
+
+// key identifies what two hping3 instances must never probe at once: they
+// would read each other's replies.
+func key(ip string, s config.Settings) string {
+	if s.Protocol == config.ICMP {
+		return ip + "/icmp"
+	}
+	return ip + "/" + string(s.Protocol) + "/" + strconv.Itoa(s.Port)
+}
+
+func cancelled(t probe.Target, s config.Settings) probe.Result {
+	r := probe.Result{Target: t.Name, IP: t.Res.IP, Protocol: s.Protocol, Tags: t.Tags, TTL: -1,
+		Code: probe.Failed, Err: errors.New("probe cancelled: the plugin is stopping")}
+	if s.Protocol != config.ICMP {
+		r.Port = s.Port
+	}
+	return r
 }

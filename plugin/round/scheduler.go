@@ -1,0 +1,221 @@
+package round
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+)
+
+// Source ports handed to hping3 (-s): below Linux's ephemeral range, so
+// they never collide with the host's own connections.
+const (
+	firstSourcePort = 10000
+	lastSourcePort  = 32767
+)
+
+// dnsParallel bounds concurrent name lookups; they hold no hping3 slot.
+const dnsParallel = 64
+
+// startGap spaces hping3 starts: each start opens a pcap socket and reads
+// the interface list, and a burst of them delays the first packets of
+// probes already running.
+const startGap = 2 * time.Millisecond
+
+// scheduler hands out the right to run one hping3 process. A probe needs,
+// in this order: its target:port to itself (two instances on the same
+// target:port read each other's replies), a slot in its group's and the
+// global process bounds, its share of the total packet rate, a block of
+// source ports, and its turn in the start spacing.
+type scheduler struct {
+	dns    chan struct{}
+	global chan struct{}
+	groups []chan struct{}
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	busyKeys map[string]bool
+	rate     float64 // packets/s of the running probes
+	maxRate  float64
+	ports    []bool // in use, indexed from firstSourcePort
+	cursor   int    // where the next search for free ports starts
+	nextGo   time.Time
+}
+
+func newScheduler(cfg *config.Config) *scheduler {
+	s := &scheduler{
+		dns:      make(chan struct{}, dnsParallel),
+		busyKeys: map[string]bool{},
+		maxRate:  float64(cfg.MaxPacketRate),
+		ports:    make([]bool, lastSourcePort-firstSourcePort+1),
+	}
+	s.cond = sync.NewCond(&s.mu)
+	globalMax := 1
+	for _, g := range cfg.Groups {
+		s.groups = append(s.groups, make(chan struct{}, g.Settings.Concurrency))
+		globalMax = max(globalMax, g.Settings.Concurrency)
+	}
+	s.global = make(chan struct{}, globalMax)
+	return s
+}
+
+func (s *scheduler) acquireDNS(ctx context.Context) (func(), error) {
+	select {
+	case s.dns <- struct{}{}:
+		return func() { <-s.dns }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// slot is the right to run one hping3 process.
+type slot struct {
+	s        *scheduler
+	group    int
+	key      string
+	rate     float64
+	basePort int
+	count    int
+}
+
+// acquire waits for everything one probe needs, or for ctx to end.
+func (s *scheduler) acquire(ctx context.Context, group int, key string, set config.Settings) (*slot, error) {
+	sl := &slot{s: s, group: group, key: key, rate: set.Rate(), count: set.Count}
+	// The key first: a probe waiting for its target:port must not hold a
+	// process slot others could use.
+	if err := s.waitFor(ctx, func() bool {
+		if s.busyKeys[key] {
+			return false
+		}
+		s.busyKeys[key] = true
+		return true
+	}); err != nil {
+		return nil, err
+	}
+	fail := func(err error, held ...func()) (*slot, error) {
+		for _, f := range held {
+			f()
+		}
+		return nil, err
+	}
+	freeKey := func() { s.locked(func() { delete(s.busyKeys, key) }) }
+	select {
+	case s.groups[group] <- struct{}{}:
+	case <-ctx.Done():
+		return fail(ctx.Err(), freeKey)
+	}
+	freeGroup := func() { <-s.groups[group] }
+	select {
+	case s.global <- struct{}{}:
+	case <-ctx.Done():
+		return fail(ctx.Err(), freeGroup, freeKey)
+	}
+	freeGlobal := func() { <-s.global }
+	var wait time.Duration
+	if err := s.waitFor(ctx, func() bool {
+		// A probe alone may always run: validation keeps one target's
+		// rate within the cap.
+		if s.rate > 0 && s.rate+sl.rate > s.maxRate {
+			return false
+		}
+		base := s.findPorts(sl.count)
+		if base < 0 {
+			return false
+		}
+		s.rate += sl.rate
+		s.markPorts(base, sl.count, true)
+		sl.basePort = base
+		now := time.Now()
+		if s.nextGo.Before(now) {
+			s.nextGo = now
+		}
+		wait = s.nextGo.Sub(now)
+		s.nextGo = s.nextGo.Add(startGap)
+		return true
+	}); err != nil {
+		return fail(err, freeGlobal, freeGroup, freeKey)
+	}
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			sl.release()
+			return nil, ctx.Err()
+		}
+	}
+	return sl, nil
+}
+
+func (sl *slot) release() {
+	s := sl.s
+	s.locked(func() {
+		s.rate -= sl.rate
+		if s.rate < 1e-9 {
+			s.rate = 0
+		}
+		s.markPorts(sl.basePort, sl.count, false)
+		delete(s.busyKeys, sl.key)
+	})
+	<-s.global
+	<-s.groups[sl.group]
+}
+
+// locked runs f under the lock and wakes every waiter: each release can
+// satisfy a different condition.
+func (s *scheduler) locked(f func()) {
+	s.mu.Lock()
+	f()
+	s.mu.Unlock()
+	s.cond.Broadcast()
+}
+
+// waitFor blocks until try (called under the lock) succeeds or ctx ends.
+func (s *scheduler) waitFor(ctx context.Context, try func() bool) error {
+	stop := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		s.mu.Unlock()
+		s.cond.Broadcast()
+	})
+	defer stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for !try() {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.cond.Wait()
+	}
+	return nil
+}
+
+// findPorts returns the base of n free consecutive source ports, or -1. The
+// search starts after the last block handed out, so a port is reused as
+// late as possible and a straggling reply to an earlier probe finds no
+// listener expecting it.
+func (s *scheduler) findPorts(n int) int {
+	size := len(s.ports)
+	for _, from := range []int{s.cursor, 0} {
+		run := 0
+		for i := from; i < size; i++ {
+			if s.ports[i] {
+				run = 0
+				continue
+			}
+			if run++; run == n {
+				start := i - n + 1
+				s.cursor = (i + 1) % size
+				return firstSourcePort + start
+			}
+		}
+	}
+	return -1
+}
+
+func (s *scheduler) markPorts(base, n int, used bool) {
+	for i := base - firstSourcePort; i < base-firstSourcePort+n; i++ {
+		s.ports[i] = used
+	}
+}
