@@ -1,0 +1,141 @@
+package probe
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/hping3"
+)
+
+// These tests feed measure() records as the parser produces them; the
+// parser's own tests cover turning captured hping3 text into records.
+
+func reply(seq int, rtt float64, at time.Duration) hping3.TimedLine {
+	return hping3.TimedLine{At: at, Line: hping3.Line{Kind: hping3.Reply, IP: "198.19.0.1", TTL: 63, Seq: seq, RTT: rtt, ICMP: true}}
+}
+
+func tcpReply(seq int, flags string, rtt float64) hping3.TimedLine {
+	l := reply(seq, rtt, time.Duration(seq+1)*100*time.Millisecond)
+	l.ICMP, l.SPort, l.Flags = false, 80, flags
+	return l
+}
+
+func measured(t *testing.T, s config.Settings, sent int, lines ...hping3.TimedLine) Result {
+	t.Helper()
+	r := Result{IP: "198.19.0.1", TTL: -1}
+	header := hping3.TimedLine{Line: hping3.Line{Kind: hping3.Header}, At: 10 * time.Millisecond}
+	ex := &hping3.Execution{Lines: append([]hping3.TimedLine{header}, lines...)}
+	measure(&r, ex, hping3.Summary{Transmitted: sent, Received: 99, HasRTT: true, Min: 1, Avg: 2, Max: 3}, s)
+	return r
+}
+
+func icmpSettings(count int) config.Settings {
+	s := config.DefaultSettings()
+	s.Count, s.Interval, s.Timeout = count, 100*time.Millisecond, 500*time.Millisecond
+	return s
+}
+
+func TestMeasureCountsUniqueRepliesOnly(t *testing.T) {
+	dup := reply(1, 5, 250*time.Millisecond)
+	dup.Dup = true
+	foreign := reply(2, 1, 260*time.Millisecond)
+	foreign.IP = "198.19.0.2"
+	r := measured(t, icmpSettings(4), 4,
+		reply(0, 4, 50*time.Millisecond),
+		reply(1, 6, 150*time.Millisecond),
+		dup,                               // hping3's DUP!
+		reply(1, 7, 160*time.Millisecond), // same seq again, unmarked
+		foreign,                           // another host's reply on the interface
+		reply(9, 1, 300*time.Millisecond), // not one of ours
+		reply(3, 8, 380*time.Millisecond),
+	)
+	if r.Transmitted != 4 || r.Received != 3 || r.Duplicates != 2 || r.Loss != 25 || r.TTL != 63 {
+		t.Fatalf("result = %+v", r)
+	}
+	if r.RTT == nil || !near(r.RTT.Avg, 6) || !near(r.RTT.Min, 4) || !near(r.RTT.Max, 8) {
+		t.Errorf("rtt = %+v, want min 4 avg 6 max 8 from seq 0,1,3", r.RTT)
+	}
+}
+
+func TestMeasureICMPErrorsAreNotReplies(t *testing.T) {
+	unreach := hping3.TimedLine{Line: hping3.Line{Kind: hping3.ICMPError, IP: "198.19.9.1", Error: "Host Unreachable", Seq: -1, TTL: -1, RTT: -1}}
+	r := measured(t, icmpSettings(3), 3, unreach, unreach, unreach)
+	if r.Received != 0 || r.ICMPErrors != 3 || r.Loss != 100 || r.RTT != nil || r.TTL != -1 {
+		t.Errorf("result = %+v, want 0 received, 3 icmp errors, 100%% loss, no RTT", r)
+	}
+}
+
+func TestMeasureLateAndGlitch(t *testing.T) {
+	s := icmpSettings(3)
+	r := measured(t, s, 3,
+		reply(0, 2, 20*time.Millisecond),
+		// Read 130 ms after start: sent no earlier than 110 ms, so its
+		// reported 1002 ms is hping3's clock glitch; it did arrive.
+		reply(1, 1002, 130*time.Millisecond),
+		// Read 1.3 s after start: truly took 1 s, beyond the 500 ms timeout.
+		reply(2, 1000, 1300*time.Millisecond),
+	)
+	if r.Received != 2 || r.Glitches != 1 || r.Late != 1 || len(r.RTT.Samples) != 1 || !near(r.RTT.Avg, 2) {
+		t.Errorf("result = %+v rtt %+v", r, r.RTT)
+	}
+}
+
+func TestMeasureTCPPortState(t *testing.T) {
+	s := icmpSettings(2)
+	s.Protocol, s.Port = config.TCP, 80
+	if r := measured(t, s, 2, tcpReply(0, "SA", 1), tcpReply(1, "SA", 1)); r.PortState != PortOpen || r.Received != 2 {
+		t.Errorf("open: %+v", r)
+	}
+	if r := measured(t, s, 2, tcpReply(0, "RA", 1)); r.PortState != PortClosed || r.Received != 1 || r.Loss != 50 {
+		t.Errorf("closed: %+v", r)
+	}
+	other := tcpReply(1, "SA", 1)
+	other.SPort = 81 // a reply from another port of the host is not ours
+	if r := measured(t, s, 2, other); r.PortState != PortNone || r.Received != 0 || r.RTT != nil {
+		t.Errorf("filtered: %+v", r)
+	}
+}
+
+func TestMeasureUDPPortUnreachable(t *testing.T) {
+	s := icmpSettings(3)
+	s.Protocol, s.Port = config.UDP, 53
+	pu := hping3.TimedLine{Line: hping3.Line{Kind: hping3.ICMPError, IP: "198.19.0.1", Error: "Port Unreachable", Seq: -1, TTL: -1, RTT: -1}}
+	st := func(seq, status int) hping3.TimedLine {
+		return hping3.TimedLine{Line: hping3.Line{Kind: hping3.UDPStatus, Status: status, Port: 53, Seq: seq, TTL: -1, RTT: -1}}
+	}
+	r := measured(t, s, 3, pu, st(0, 0), pu, st(1, 0), pu, st(1, 1), st(2, 0))
+	// The last status line follows no port unreachable: not a reply.
+	if r.Received != 2 || r.Duplicates != 1 || r.ICMPErrors != 0 || r.PortState != PortClosed {
+		t.Fatalf("result = %+v", r)
+	}
+	if r.RTT == nil || r.RTT.Detail || r.RTT.Min != 1 || r.RTT.Avg != 2 || r.RTT.Max != 3 {
+		t.Errorf("UDP RTT = %+v, want the summary's 1/2/3 without detail", r.RTT)
+	}
+}
+
+func TestFailureMessages(t *testing.T) {
+	s := icmpSettings(2)
+	cases := []struct {
+		ex   hping3.Execution
+		sum  bool
+		want string
+	}{
+		{hping3.Execution{Argv: []string{"/usr/sbin/hping3"}, Stderr: "[open_sockraw] socket(): Operation not permitted\n"}, false, "setcap cap_net_raw+ep /usr/sbin/hping3"},
+		{hping3.Execution{Argv: []string{hping3.Stdbuf, "-oL", "/opt/h"}, Lines: []hping3.TimedLine{{Line: hping3.Line{Kind: hping3.Message, Text: "[main] can't open raw socket"}}}}, false, "setcap cap_net_raw+ep /opt/h"},
+		{hping3.Execution{Killed: true}, false, "did not finish within 2.8s and was killed"},
+		{hping3.Execution{ExitCode: 1, Stderr: "[send_ip] sendto: Network is unreachable\n"}, false, "status 1 without statistics: [send_ip] sendto: Network is unreachable"},
+		{hping3.Execution{ExitCode: 3}, false, "status 3 without statistics: no output"},
+		{hping3.Execution{Cancelled: true}, true, "cancelled"},
+	}
+	for _, c := range cases {
+		err := failure(&c.ex, c.sum, s)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("failure(%+v) = %v, want %q", c.ex, err, c.want)
+		}
+	}
+	if err := failure(&hping3.Execution{ExitCode: 1}, true, s); err != nil {
+		t.Errorf("statistics present (100%% loss exits 1): %v", err)
+	}
+}
