@@ -3,13 +3,107 @@
 package site24x7
 
 import (
-	"fmt"
+	"context"
+	"errors"
 	"io"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
+	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
+	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
+
+// stopGrace is how long Main waits for the round to return after the
+// deadline before printing the timeout anyway: the JSON must come out even
+// if a probe does not stop when told.
+const stopGrace = 2 * time.Second
 
 // Main runs the Site24x7 mode with the command-line arguments after the
 // program name and returns the exit status (0 whenever JSON was printed).
+// The agent reads stdout only and a non-zero exit hides the reason, so every
+// failure, configuration errors included, is JSON with status 0 and a msg.
 func Main(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "E! the Site24x7 mode is not built yet")
-	return 2
+	opts, cfg, err := parseArgs(args, stdout)
+	if errors.Is(err, errHelp) {
+		return 0
+	}
+	log := logger.New(stderr, opts.Debug)
+	var obj object
+	if err != nil {
+		obj = down(opts.Header, "invalid configuration: "+joinErrors(err))
+	} else {
+		obj = run(opts, cfg, log)
+	}
+	if msg, ok := obj.get(keyMsg); ok {
+		// For a person running the command by hand; the agent ignores stderr.
+		log.Errorf("%s: %v", opts.Host, msg)
+	}
+	b, err := marshal(obj)
+	if err != nil { // only unencodable floats could do this; none are produced
+		log.Errorf("encoding the result: %v", err)
+		return 1
+	}
+	if _, err := stdout.Write(append(b, '\n')); err != nil {
+		log.Errorf("writing the result: %v", err)
+		return 1
+	}
+	return 0
+}
+
+// run probes the host once within the deadline.
+func run(opts Options, cfg *config.Config, log *logger.Logger) object {
+	// The agent may stop a plugin with a signal; the JSON still says why.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, opts.Deadline)
+	defer cancel()
+	results, ctxErr := runRound(ctx, round.New(cfg, log), stopGrace)
+	return render(opts.Header, results, ctxErr, opts.Deadline)
+}
+
+// runner is the part of round.Runner this mode uses.
+type runner interface {
+	Run(ctx context.Context) round.Round
+}
+
+// runRound runs one round and returns its results and the context's error
+// (nil when the round finished on its own). Once ctx ends the round gets
+// grace to return; after that the results are given up (nil).
+func runRound(ctx context.Context, r runner, grace time.Duration) ([]probe.Result, error) {
+	done := make(chan round.Round, 1)
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case rd := <-done:
+		return rd.Results, ctx.Err()
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case rd := <-done:
+		return rd.Results, ctx.Err()
+	case <-t.C:
+		return nil, ctx.Err()
+	}
+}
+
+// joinErrors puts every problem of an errors.Join into one msg line.
+func joinErrors(err error) string {
+	var parts []string
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		parts = append(parts, e.Error())
+	}
+	walk(err)
+	return strings.Join(parts, "; ")
 }

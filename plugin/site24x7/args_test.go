@@ -1,0 +1,102 @@
+package site24x7
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+)
+
+func TestParseHeartbeat(t *testing.T) {
+	for in, want := range map[string]bool{
+		"True": true, "true": true, "TRUE": true, "1": true, "yes": true, " True ": true,
+		"False": false, "false": false, "FALSE": false, "0": false, "no": false,
+	} {
+		got, err := parseHeartbeat(in)
+		if err != nil || got != want {
+			t.Errorf("parseHeartbeat(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "Fals", "2", "None"} {
+		if _, err := parseHeartbeat(in); err == nil {
+			t.Errorf("parseHeartbeat(%q) accepted", in)
+		}
+	}
+}
+
+func TestParseArgsOldCommandLine(t *testing.T) {
+	// The old plugin's documented test command, and the key the agent
+	// passes from the .cfg (plugin_version).
+	for _, args := range [][]string{
+		{"--site24x7", "--host", "localhost", "--plugin-version", "1", "--heartbeat", "True"},
+		{"--site24x7", "--host=localhost", "--plugin_version=1", "--heartbeat=True"},
+	} {
+		o, cfg, err := parseArgs(args, io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		want := Header{Host: "localhost", PluginVersion: 1, Heartbeat: true}
+		if o.Header != want || o.Deadline != DefaultDeadline {
+			t.Errorf("%q: options %+v", args, o)
+		}
+		if len(cfg.Groups) != 1 || len(cfg.Groups[0].Targets) != 1 || cfg.Groups[0].Targets[0] != "localhost" {
+			t.Fatalf("%q: groups %+v", args, cfg.Groups)
+		}
+		s := cfg.Groups[0].Settings
+		if s.Protocol != config.TCP || s.Port != 8040 || s.TCPFlags != "S" || s.Count != 2 ||
+			s.Interval != 2*time.Second || s.Timeout != time.Second {
+			t.Errorf("%q: probe %+v, want the old plugin's tcp SYN port 8040, 2 packets 2s apart", args, s)
+		}
+	}
+}
+
+func TestParseArgsOverrides(t *testing.T) {
+	o, cfg, err := parseArgs([]string{"--site24x7", "--host", "198.18.0.1", "--plugin_version", "3",
+		"--heartbeat", "False", "--deadline", "12", "--protocol", "icmp", "--port", "0",
+		"--count", "4", "--interval", "100ms", "--dns_timeout", "1s", "--tcp_flags", "SA"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.PluginVersion != 3 || o.Heartbeat || o.Deadline != 12*time.Second {
+		t.Errorf("options %+v", o)
+	}
+	s := cfg.Groups[0].Settings
+	if s.Protocol != config.ICMP || s.Count != 4 || s.Interval != 100*time.Millisecond ||
+		s.DNSTimeout != time.Second || s.TCPFlags != "SA" {
+		t.Errorf("settings %+v", s)
+	}
+}
+
+func TestParseArgsErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want []string // substrings of the error, all present
+	}{
+		{[]string{"--host", "localhost", "--heartbeat", "Fals", "--plugin-version", "x", "--count", "0"},
+			[]string{`heartbeat "Fals"`, `plugin_version "x"`, "invalid count = 0"}},
+		{[]string{"--host", ""}, []string{"host is empty"}},
+		{[]string{"--host", "localhost", "--bogus", "1"}, []string{"-bogus", "hping3.cfg"}},
+		{[]string{"--host", "localhost", "extra"}, []string{`unexpected argument "extra"`}},
+		{[]string{"--host", "localhost", "--target", "127.0.0.2"}, []string{"--target is not used"}},
+		{[]string{"--host", "localhost", "--deadline", "soon"}, []string{`deadline "soon"`}},
+		{[]string{"--host", "localhost", "--deadline", "1h"}, []string{"deadline 1h0m0s is out of range"}},
+		{[]string{"--host", "localhost", "--count", "20"}, []string{"deadline 25s is too short", "39s"}},
+	}
+	for _, c := range cases {
+		o, cfg, err := parseArgs(append([]string{"--site24x7"}, c.args...), io.Discard)
+		if err == nil || cfg != nil {
+			t.Errorf("%q: accepted", c.args)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: error %q lacks %q", c.args, err, w)
+			}
+		}
+		if o.PluginVersion != 1 || !o.Heartbeat {
+			t.Errorf("%q: header %+v, want the defaults kept for the failure JSON", c.args, o.Header)
+		}
+	}
+}
