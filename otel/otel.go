@@ -4,9 +4,11 @@ package otel
 
 import (
 	"context"
-	"errors"
 	"time"
 
+	"go.opentelemetry.io/otel"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
@@ -18,7 +20,52 @@ type Options struct {
 	Log          *logger.Logger
 }
 
-// Run probes every PollInterval and exports each round until ctx ends.
+// ShutdownBudget bounds how long Run spends, once ctx ends, exporting the
+// last round and closing the connection: a Collector that is away must not
+// hold up a service manager's stop (Telegraf and systemd wait 5 s or more
+// before SIGKILL, and a round in flight is abandoned at once).
+const ShutdownBudget = 4 * time.Second
+
+// Run probes every PollInterval and exports each round until ctx ends. A
+// round cut short by ctx is not exported: its results would only say
+// "cancelled". Run returns an error only when the exporter cannot be set up.
 func Run(ctx context.Context, r *round.Runner, opts Options) error {
-	return errors.New("the OTLP front end is not built yet")
+	log := opts.Log
+	poll := opts.PollInterval
+	if poll <= 0 {
+		poll = config.DefaultPollInterval
+	}
+	exp, err := newExporter(ctx, opts.Endpoint)
+	if err != nil {
+		return err
+	}
+	status := newOutage(log)
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(status.handle))
+	p, err := newPipeline(newResource(ctx, log), exp, status)
+	if err != nil {
+		exp.Shutdown(context.Background())
+		return err
+	}
+
+	ticker := time.NewTicker(poll)
+	defer ticker.Stop()
+	for n := 1; ; n++ {
+		rd := r.Run(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		p.offer(rd)
+		log.Debugf("otlp: round %d: %d results, %d failed, %s; queued for export",
+			n, len(rd.Results), rd.Failures, rd.Duration.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+		case <-ticker.C:
+			continue
+		}
+		break
+	}
+	if err := p.close(ShutdownBudget); err != nil {
+		log.Warnf("otlp: shutting the exporter down: %v", err)
+	}
+	return nil
 }
