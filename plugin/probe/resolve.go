@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
@@ -38,6 +39,11 @@ func Resolve(ctx context.Context, r Resolver, target string, timeout time.Durati
 	}
 	if reason := checkHostName(target); reason != "" {
 		return Resolution{Code: NoSuchHost, Err: fmt.Errorf("%.80q is not a valid host name (%s); nothing was sent", target, reason)}
+	}
+	if isReservedInvalid(target) {
+		// RFC 6761: names under .invalid never resolve, and resolver
+		// APIs should say so at once instead of asking a server.
+		return Resolution{Code: NoSuchHost, Err: fmt.Errorf("%q did not resolve: no such host (.invalid names never resolve)", target)}
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -97,6 +103,11 @@ func checkHostName(name string) string {
 		}
 	}
 	return ""
+}
+
+func isReservedInvalid(name string) bool {
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	return name == "invalid" || strings.HasSuffix(name, ".invalid")
 }
 
 var _ Resolver = net.DefaultResolver

@@ -2,6 +2,7 @@ package round
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -50,6 +51,10 @@ func newScheduler(cfg *config.Config) *scheduler {
 		maxRate:  float64(cfg.MaxPacketRate),
 		ports:    make([]bool, lastSourcePort-firstSourcePort+1),
 	}
+	// Start at a random place so that two plugin processes on one host
+	// (Telegraf's and the Site24x7 agent's, say) rarely hand hping3 the
+	// same ports at the same moment.
+	s.cursor = rand.IntN(len(s.ports))
 	s.cond = sync.NewCond(&s.mu)
 	globalMax := 1
 	for _, g := range cfg.Groups {

@@ -1,0 +1,129 @@
+package round
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
+	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
+)
+
+// These tests run the real hping3 against loopback.
+
+func requireHping3(t *testing.T) string {
+	t.Helper()
+	testbin.RequireRoot(t)
+	return testbin.RequireTool(t, "hping3")
+}
+
+func runOne(t *testing.T, target string, f func(*config.Settings)) probe.Result {
+	t.Helper()
+	s := config.DefaultSettings()
+	s.Count, s.Interval, s.Timeout = 3, 100*time.Millisecond, 500*time.Millisecond
+	f(&s)
+	cfg := &config.Config{MaxPacketRate: 1000, Groups: []config.Group{{Targets: []string{target}, Settings: s}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	rd := New(cfg, logger.Discard()).Run(context.Background())
+	if len(rd.Results) != 1 {
+		t.Fatalf("%d results", len(rd.Results))
+	}
+	return rd.Results[0]
+}
+
+// checkAllAnswered asserts a lossless loopback probe of 3 packets.
+func checkAllAnswered(t *testing.T, r probe.Result) {
+	t.Helper()
+	if r.Code != probe.OK || r.Transmitted != 3 || r.Received != 3 || r.Loss != 0 || r.Duplicates != 0 || r.ICMPErrors != 0 {
+		t.Fatalf("result = %+v (err %v)", r, r.Err)
+	}
+	if r.RTT == nil || r.RTT.Min < 0 || r.RTT.Max > 50 || r.RTT.Avg < r.RTT.Min || r.RTT.Avg > r.RTT.Max {
+		t.Errorf("loopback RTT out of bounds: %+v", r.RTT)
+	}
+}
+
+func TestLoopbackICMP(t *testing.T) {
+	requireHping3(t)
+	r := runOne(t, "127.0.0.1", func(s *config.Settings) { s.Percentiles = []int{50} })
+	checkAllAnswered(t, r)
+	if r.TTL != 64 || r.IP != "127.0.0.1" || r.Port != 0 || r.PortState != "" || !r.RTT.Detail || len(r.RTT.Samples) != 3 || len(r.RTT.Percentiles) != 1 {
+		t.Errorf("result = %+v rtt %+v", r, r.RTT)
+	}
+}
+
+func TestLoopbackTCPOpenAndClosed(t *testing.T) {
+	requireHping3(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	open := ln.Addr().(*net.TCPAddr).Port
+	r := runOne(t, "127.0.0.1", func(s *config.Settings) { s.Protocol, s.Port = config.TCP, open })
+	checkAllAnswered(t, r)
+	if r.PortState != probe.PortOpen || r.Port != open || r.TTL != 64 {
+		t.Errorf("open port: %+v", r)
+	}
+
+	closed := freePort(t, "tcp4")
+	r = runOne(t, "127.0.0.1", func(s *config.Settings) { s.Protocol, s.Port = config.TCP, closed })
+	checkAllAnswered(t, r)
+	if r.PortState != probe.PortClosed {
+		t.Errorf("closed port: %+v", r)
+	}
+}
+
+func TestLoopbackUDPClosed(t *testing.T) {
+	requireHping3(t)
+	port := freePort(t, "udp4")
+	r := runOne(t, "127.0.0.1", func(s *config.Settings) { s.Protocol, s.Port = config.UDP, port })
+	checkAllAnswered(t, r)
+	if r.PortState != probe.PortClosed || r.RTT.Detail || r.TTL != -1 {
+		t.Errorf("udp closed port: %+v rtt %+v", r, r.RTT)
+	}
+}
+
+func TestFailuresWithoutProbing(t *testing.T) {
+	requireHping3(t)
+	cases := []struct {
+		target string
+		f      func(*config.Settings)
+		code   probe.Code
+		msg    string
+	}{
+		{"nonexistent.invalid", func(*config.Settings) {}, probe.NoSuchHost, "did not resolve"},
+		{"-c", func(*config.Settings) {}, probe.NoSuchHost, "begins with '-'"},
+		{"127.0.0.1", func(s *config.Settings) { s.HPing3 = "/nonexistent/hping3" }, probe.Failed, "hping3 not found at /nonexistent/hping3: install it"},
+	}
+	for _, c := range cases {
+		r := runOne(t, c.target, c.f)
+		if r.Code != c.code || r.Ran || r.Err == nil || !strings.Contains(r.Err.Error(), c.msg) {
+			t.Errorf("%s: code %d ran %v err %v; want code %d and %q", c.target, r.Code, r.Ran, r.Err, c.code, c.msg)
+		}
+	}
+}
+
+// freePort returns a loopback port nothing listens on.
+func freePort(t *testing.T, network string) int {
+	t.Helper()
+	if network == "udp4" {
+		c, err := net.ListenPacket(network, "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port
+	}
+	ln, err := net.Listen(network, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
