@@ -1,0 +1,271 @@
+package site24x7
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
+)
+
+// runPlugin runs the built binary with args and returns the one JSON object
+// it printed. It fails the test unless the exit status is 0 and stdout is
+// exactly one line of JSON, as the agent needs.
+func runPlugin(t *testing.T, cred *syscall.Credential, bin string, args ...string) map[string]any {
+	t.Helper()
+	// A bound far above any deadline used here, only so a hang fails the
+	// test instead of stalling the suite.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%q: %v\nstdout: %s\nstderr: %s", args, err, stdout.Bytes(), stderr.Bytes())
+	}
+	out := stdout.Bytes()
+	if bytes.Count(out, []byte("\n")) != 1 || !bytes.HasSuffix(out, []byte("\n")) {
+		t.Fatalf("%q: stdout is not one line:\n%s", args, out)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatalf("%q: stdout is not a JSON object: %v\n%s", args, err, out)
+	}
+	t.Logf("%q -> %s", args, out)
+	return m
+}
+
+// wantDown checks a Down object: status 0 and a msg containing every part.
+func wantDown(t *testing.T, m map[string]any, parts ...string) {
+	t.Helper()
+	msg, _ := m["msg"].(string)
+	if m["status"] != 0.0 || msg == "" {
+		t.Fatalf("status = %v, msg = %q; want status 0 with a msg", m["status"], msg)
+	}
+	for _, p := range parts {
+		if !strings.Contains(msg, p) {
+			t.Errorf("msg %q lacks %q", msg, p)
+		}
+	}
+	for _, k := range []string{"rt min", "rt avg", "rt max"} {
+		if _, ok := m[k]; ok {
+			t.Errorf("%s present in a Down object: %v", k, m[k])
+		}
+	}
+}
+
+// port8040Closed reports whether nothing listens on 127.0.0.1:8040, so the
+// old plugin's probe meets a closed port (RST replies).
+func port8040Closed() bool {
+	l, err := net.Listen("tcp4", "127.0.0.1:8040")
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+func TestBinaryOldCommandLine(t *testing.T) {
+	testbin.RequireRoot(t)
+	testbin.RequireTool(t, "hping3")
+	bin := testbin.Plugin(t)
+	closed := port8040Closed()
+	cases := []struct {
+		args      []string
+		heartbeat bool
+		version   float64
+	}{
+		// Exactly the old plugin's documented test command: TCP SYN to
+		// port 8040, 2 packets 2 s apart.
+		{[]string{"--site24x7", "--host", "localhost", "--plugin-version", "1", "--heartbeat", "True"}, true, 1},
+		{[]string{"--site24x7", "--host", "localhost", "--plugin-version", "1", "--heartbeat", "True", "--count", "2", "--interval", "100ms"}, true, 1},
+		// As the agent passes the .cfg keys.
+		{[]string{"--site24x7", "--host=localhost", "--plugin_version=2", "--heartbeat=False", "--count=3", "--interval=100ms"}, false, 2},
+	}
+	for _, c := range cases {
+		m := runPlugin(t, nil, bin, c.args...)
+		if _, down := m["status"]; down {
+			t.Fatalf("%q: Down: %v", c.args, m["msg"])
+		}
+		if m["host"] != "localhost" || m["plugin_version"] != c.version || m["heartbeat_required"] != c.heartbeat {
+			t.Errorf("%q: header host=%v plugin_version=%v heartbeat_required=%v", c.args, m["host"], m["plugin_version"], m["heartbeat_required"])
+		}
+		sent := 2.0
+		if strings.Contains(strings.Join(c.args, " "), "--count=3") {
+			sent = 3
+		}
+		if m["packets transmitted"] != sent || m["packets received"] != sent || m["packets loss"] != 0.0 {
+			t.Errorf("%q: transmitted %v received %v loss %v; want %v, %v, 0 (loopback answers every SYN)",
+				c.args, m["packets transmitted"], m["packets received"], m["packets loss"], sent, sent)
+		}
+		lo, _ := m["rt min"].(float64)
+		avg, _ := m["rt avg"].(float64)
+		hi, _ := m["rt max"].(float64)
+		if !(lo > 0 && lo <= avg && avg <= hi && hi < 500) {
+			t.Errorf("%q: rt min/avg/max = %v/%v/%v; want 0 < min <= avg <= max < 500 ms on loopback", c.args, m["rt min"], m["rt avg"], m["rt max"])
+		}
+		if m["ttl"] != 64.0 || m["ip"] != "127.0.0.1" || m["protocol"] != "tcp" || m["port"] != 8040.0 {
+			t.Errorf("%q: ttl %v ip %v protocol %v port %v", c.args, m["ttl"], m["ip"], m["protocol"], m["port"])
+		}
+		if closed && m["port state"] != "closed" {
+			t.Errorf("%q: port state %v, want closed (nothing listens on 8040)", c.args, m["port state"])
+		}
+		units, _ := m["units"].(map[string]any)
+		if units["packets loss"] != "%" || units["rt avg"] != "ms" {
+			t.Errorf("%q: units %v", c.args, m["units"])
+		}
+	}
+}
+
+// standIn writes an executable script to stand in for hping3.
+func standIn(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "hping3")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// processesWith returns the pids whose command line contains marker.
+func processesWith(marker string) []int {
+	var pids []int
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "cmdline"))
+		if err == nil && bytes.Contains(b, []byte(marker)) {
+			if pid, err := strconv.Atoi(filepath.Base(d)); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+func TestBinaryDeadline(t *testing.T) {
+	bin := testbin.Plugin(t)
+	// An hping3 that ignores SIGINT and SIGTERM and never exits; the sleep
+	// length is a marker to find it afterwards.
+	const marker = "86399.4242"
+	fake := standIn(t, "trap '' INT TERM\nexec sleep "+marker)
+	t.Cleanup(func() {
+		for _, pid := range processesWith(marker) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	start := time.Now()
+	m := runPlugin(t, nil, bin, "--site24x7", "--host", "127.0.0.1", "--hping3", fake,
+		"--count", "2", "--interval", "100ms", "--deadline", "2s")
+	took := time.Since(start)
+	wantDown(t, m, "timed out", "2s deadline", "--deadline")
+	// Not a timing benchmark: a bound that separates "stopped near the
+	// deadline" from "waited for the stand-in", which never ends.
+	if took > 2*time.Second+stopGrace+5*time.Second {
+		t.Errorf("the run took %v with a 2s deadline", took)
+	}
+	// The stand-in must not outlive the plugin. The core kills the process
+	// group before returning; allow it a moment to be reaped.
+	for i := 0; i < 20 && len(processesWith(marker)) > 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if p := processesWith(marker); len(p) > 0 {
+		t.Errorf("the stand-in hping3 is still running after the plugin exited: pids %v", p)
+	}
+}
+
+func TestBinaryHPing3Missing(t *testing.T) {
+	bin := testbin.Plugin(t)
+	m := runPlugin(t, nil, bin, "--site24x7", "--host", "127.0.0.1", "--plugin-version", "1",
+		"--heartbeat", "True", "--hping3", "/nonexistent/hping3")
+	wantDown(t, m, "hping3 not found at /nonexistent/hping3", "apt-get install hping3")
+	if m["host"] != "127.0.0.1" || m["plugin_version"] != 1.0 || m["heartbeat_required"] != true {
+		t.Errorf("header %v %v %v", m["host"], m["plugin_version"], m["heartbeat_required"])
+	}
+}
+
+func TestBinaryNoPermission(t *testing.T) {
+	testbin.RequireRoot(t)
+	testbin.RequireTool(t, "hping3")
+	// The plugin as an ordinary user without CAP_NET_RAW, like an agent
+	// running as its own user: hping3 cannot open its raw socket.
+	dir, err := os.MkdirTemp("", "site24x7-noperm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	copyBin := filepath.Join(dir, "hping3-plugin")
+	b, err := os.ReadFile(testbin.Plugin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(copyBin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
+	m := runPlugin(t, nobody, copyBin, "--site24x7", "--host", "localhost", "--count", "1", "--interval", "100ms")
+	wantDown(t, m, "no permission to open raw sockets", "setcap cap_net_raw+ep")
+}
+
+func TestBinaryHostileHosts(t *testing.T) {
+	bin := testbin.Plugin(t)
+	dir := t.TempDir()
+	// A stand-in hping3 that leaves a mark if it is ever run: hostile
+	// names must be refused before anything runs.
+	ran := filepath.Join(dir, "hping3-ran")
+	fake := standIn(t, "touch '"+ran+"'")
+	pwned := filepath.Join(dir, "pwned")
+	_, statErr := os.Stat("/tmp/x")
+	tmpXBefore := !errors.Is(statErr, os.ErrNotExist)
+	cases := map[string]string{
+		"localhost; touch /tmp/x":       "is not a valid host name",
+		"localhost; touch " + pwned:     "is not a valid host name",
+		"$(touch " + pwned + ")":        "is not a valid host name",
+		"`touch " + pwned + "`":         "is not a valid host name",
+		"-c 1000000":                    "begins with '-'",
+		"$(id)":                         "is not a valid host name",
+		strings.Repeat("a", 300):        "300 characters",
+		"localhost\n--flood":            "is not a valid host name",
+		"localhost --flood --rand-dest": "is not a valid host name",
+	}
+	for host, want := range cases {
+		m := runPlugin(t, nil, bin, "--site24x7", "--host", host, "--plugin-version", "1",
+			"--heartbeat", "True", "--hping3", fake)
+		wantDown(t, m, want, "nothing was sent", "hping3.cfg")
+		if m["host"] != host {
+			t.Errorf("host = %q, want the value given, %q", m["host"], host)
+		}
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Fatal("hping3 was run for a hostile host")
+	}
+	// The stand-in does leave its mark when a valid host reaches it, so
+	// the check above can fail.
+	runPlugin(t, nil, bin, "--site24x7", "--host", "127.0.0.1", "--hping3", fake, "--count", "1", "--interval", "100ms")
+	if _, err := os.Stat(ran); err != nil {
+		t.Fatalf("the stand-in hping3 left no mark for a valid host: %v", err)
+	}
+	for _, p := range []string{pwned} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s exists: a hostile host ran something", p)
+		}
+	}
+	if _, err := os.Stat("/tmp/x"); !tmpXBefore && err == nil {
+		t.Error("/tmp/x was created by a hostile host")
+	}
+}
