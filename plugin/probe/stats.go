@@ -38,8 +38,16 @@ func rttStats(samples []float64, percentiles []int) *RTT {
 			r.Percentiles = append(r.Percentiles, Percentile{P: p, Value: percentile(sorted, p)})
 		}
 	}
+	r.Avg, r.StdDev, r.Jitter = round3(r.Avg), round3(r.StdDev), round3(r.Jitter)
+	for i := range r.Percentiles {
+		r.Percentiles[i].Value = round3(r.Percentiles[i].Value)
+	}
 	return r
 }
+
+// round3 rounds to 0.001 ms: hping3 prints times to 0.1 ms, so further
+// digits are floating-point noise, not precision.
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
 // percentile interpolates linearly between the closest ranks, as Telegraf's
 // inputs.ping does, so percentile<N>_ms means the same in both.
