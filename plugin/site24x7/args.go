@@ -78,7 +78,7 @@ func parseArgs(args []string, usage io.Writer) (Options, *config.Config, error) 
 	pf := config.RegisterProbeFlags(fs, OldProbe())
 	addUnderscoreAliases(fs)
 
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(unquoteArgs(args)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(usage)
 			fmt.Fprintln(usage, "Usage: hping3-plugin --site24x7 --host HOST [--plugin-version N] [--heartbeat True|False] [probe flags]")
@@ -113,6 +113,11 @@ func parseArgs(args []string, usage io.Writer) (Options, *config.Config, error) 
 	}
 	if o.Host == "" {
 		errs = append(errs, errors.New(`host is empty: set host="NAME" in the hping3.cfg section (a host name or IPv4 address)`))
+	}
+	// The old probe's port 8040 belongs to TCP: switching a .cfg section to
+	// protocol="icmp" should not also require port="0".
+	if given(fs, "protocol") && !given(fs, "port") && strings.EqualFold(fs.Lookup("protocol").Value.String(), string(config.ICMP)) {
+		errs = append(errs, fs.Set("port", "0"))
 	}
 	// The host goes in as a target like any other: the core checks the name
 	// and never hands it to hping3 as an option. The probe settings are
@@ -215,3 +220,27 @@ type alias struct {
 
 func (a alias) String() string     { return "" }
 func (a alias) Set(v string) error { return a.fs.Set(a.name, v) }
+
+// unquoteArgs strips one pair of matching quotes around a value, in
+// --key="value" and in a separate "value" argument. .cfg values are written
+// quoted (host="localhost"); the old plugin's shell removed the quotes, so
+// they are removed here too should the agent pass them through. No valid
+// value begins and ends with a quote.
+func unquoteArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if k, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(k, "-") {
+			out[i] = k + "=" + unquote(v)
+		} else {
+			out[i] = unquote(a)
+		}
+	}
+	return out
+}
+
+func unquote(s string) string {
+	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
+		return s[1 : len(s)-1]
+	}
+	return s
+}

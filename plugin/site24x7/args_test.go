@@ -32,6 +32,9 @@ func TestParseArgsOldCommandLine(t *testing.T) {
 	for _, args := range [][]string{
 		{"--site24x7", "--host", "localhost", "--plugin-version", "1", "--heartbeat", "True"},
 		{"--site24x7", "--host=localhost", "--plugin_version=1", "--heartbeat=True"},
+		// .cfg values keep their quotes if the agent passes them through.
+		{"--site24x7", `--host="localhost"`, `--plugin_version="1"`, `--heartbeat='True'`},
+		{"--site24x7", "--host", `"localhost"`, "--plugin-version", `"1"`, "--heartbeat", `"True"`},
 	} {
 		o, cfg, err := parseArgs(args, io.Discard)
 		if err != nil {
@@ -98,5 +101,23 @@ func TestParseArgsErrors(t *testing.T) {
 		if o.PluginVersion != 1 || !o.Heartbeat {
 			t.Errorf("%q: header %+v, want the defaults kept for the failure JSON", c.args, o.Header)
 		}
+	}
+}
+
+func TestParseArgsICMPDropsTheOldPort(t *testing.T) {
+	_, cfg, err := parseArgs([]string{"--site24x7", "--host", "127.0.0.1", "--protocol", "icmp"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Groups[0].Settings; s.Protocol != config.ICMP || s.Port != 0 {
+		t.Errorf("protocol %s port %d, want icmp without a port", s.Protocol, s.Port)
+	}
+	// udp keeps the port: it needs one.
+	_, cfg, err = parseArgs([]string{"--site24x7", "--host", "127.0.0.1", "--protocol", "udp"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Groups[0].Settings; s.Protocol != config.UDP || s.Port != 8040 {
+		t.Errorf("protocol %s port %d, want udp to 8040", s.Protocol, s.Port)
 	}
 }

@@ -1,0 +1,58 @@
+package site24x7
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
+)
+
+// installLauncher copies examples/site24x7/hping3.sh into a fresh plugin
+// directory, with the binary next to it when bin is not empty.
+func installLauncher(t *testing.T, bin string) string {
+	t.Helper()
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(testbin.RepoRoot(), "examples", "site24x7", "hping3.sh"), filepath.Join(dir, "hping3.sh"))
+	if bin != "" {
+		copyFile(t, bin, filepath.Join(dir, "hping3-plugin"))
+	}
+	return filepath.Join(dir, "hping3.sh")
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The launcher hands the agent's arguments to the binary unchanged, hostile
+// ones included, and exits with the binary's JSON.
+func TestLauncherForwardsArguments(t *testing.T) {
+	sh := installLauncher(t, testbin.Plugin(t))
+	m := runPlugin(t, nil, sh, "--host=localhost", "--plugin_version=4", "--heartbeat=False", "--hping3=/nonexistent/hping3")
+	wantDown(t, m, "hping3 not found at /nonexistent/hping3")
+	if m["host"] != "localhost" || m["plugin_version"] != 4.0 || m["heartbeat_required"] != false {
+		t.Errorf("header %v %v %v", m["host"], m["plugin_version"], m["heartbeat_required"])
+	}
+	pwned := filepath.Join(t.TempDir(), "pwned")
+	m = runPlugin(t, nil, sh, "--host", "$(touch "+pwned+")", "--plugin-version", "1", "--heartbeat", "True")
+	wantDown(t, m, "is not a valid host name")
+	if _, err := os.Stat(pwned); err == nil {
+		t.Error("the launcher let a hostile host run a command")
+	}
+}
+
+// Without the binary the launcher still prints a Down object with the fix.
+func TestLauncherWithoutBinary(t *testing.T) {
+	m := runPlugin(t, nil, installLauncher(t, ""), "--host=localhost", "--plugin_version=1", "--heartbeat=True")
+	wantDown(t, m, "hping3-plugin not found", "README")
+	if m["plugin_version"] != 1.0 || m["heartbeat_required"] != true {
+		t.Errorf("header %v %v", m["plugin_version"], m["heartbeat_required"])
+	}
+}
