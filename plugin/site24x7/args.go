@@ -14,8 +14,8 @@ import (
 
 // DefaultDeadline bounds one whole run. The Site24x7 Linux agent kills a
 // plugin that exceeds its "Script Execution Timeout" (a configuration
-// profile setting, 30 s unless changed); a run killed there shows no reason
-// at all. 25 s leaves 5 s for process start and the agent's own reading, and
+// profile setting, taken as 30 s: the documentation found names the setting
+// but not its default); a run killed there shows no reason at all. 25 s leaves 5 s for process start and the agent's own reading, and
 // still covers the default probe (about 3 s, plus at most 2 s of DNS) with
 // room for --count 10 at the old 2 s interval.
 const DefaultDeadline = 25 * time.Second
