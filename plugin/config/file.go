@@ -64,7 +64,16 @@ func parseFile(path, text string) (*Config, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("config %s: line %d: %s", path, pe.Position.Line, pe.Message)
+			// Name the key: a bad value's message alone ("invalid
+			// duration") does not say which setting it was.
+			msg := pe.Message
+			if pe.LastKey != "" {
+				msg = fmt.Sprintf("%s: %s", pe.LastKey, msg)
+			}
+			if strings.HasPrefix(pe.Message, "invalid duration") {
+				msg += ` (a duration such as "200ms", "1s" or "1m")`
+			}
+			return nil, fmt.Errorf("config %s: line %d: %s", path, pe.Position.Line, msg)
 		}
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
