@@ -286,7 +286,6 @@ func TestParseSummaryCaptures(t *testing.T) {
 // output without -n, UDP replies from an open port) and malformed lines,
 // which must stay Unknown so that garbage is never counted as an answer.
 func TestFeedLines(t *testing.T) {
-	reply := func(l Line) Line { return l }
 	udpReply := Line{Kind: Reply, Len: 28, IP: "198.19.0.1", TTL: 63, ID: 7, Seq: 4, RTT: 12.5}
 	none := tcp(40, "198.19.0.1", 63, 80, "none", 2, 512, 0.2)
 	none.DF = false
@@ -309,7 +308,7 @@ func TestFeedLines(t *testing.T) {
 		{"len=40 ip=198.19.0.1 ttl=63 id=0 sport=80 flags=none seq=2 win=512 rtt=0.2 ms", none},
 		{"len=40 ip=198.19.0.1 ttl=63 id=0 sport=80 flags=RSAFPUXY seq=2 win=512 rtt=0.2 ms", all},
 		// A clock stepped back: still a reply, without a usable time.
-		{"len=28 ip=127.0.0.1 ttl=64 id=5 icmp_seq=3 rtt=-0.3 ms", reply(negative)},
+		{"len=28 ip=127.0.0.1 ttl=64 id=5 icmp_seq=3 rtt=-0.3 ms", negative},
 		{"len=28 ip=127.0.0.1 ttl=64 id=65535 icmp_seq=65535 rtt=999999.9 ms", big},
 		{"[main] can't open raw socket", msg()},
 		{"[send_ip] sendto: Network is unreachable", msg()},
@@ -384,10 +383,7 @@ func TestFeedVerboseInterrupted(t *testing.T) {
 		"icmp_seq=6 rtt=0.7 ms",
 		first, // truncated at the end: Flush returns it
 	}
-	complete := func(seq int, rtt float64) Line {
-		l := echo("127.0.0.1", 64, 9, seq, rtt)
-		return l
-	}
+	complete := func(seq int, rtt float64) Line { return echo("127.0.0.1", 64, 9, seq, rtt) }
 	want := []Line{incomplete, icmpErr("Host Unreachable", "198.18.0.2"), hdr(),
 		complete(4, 0.5), incomplete, complete(6, 0.7), incomplete}
 
@@ -396,7 +392,15 @@ func TestFeedVerboseInterrupted(t *testing.T) {
 		t.Fatal("a -V first line must wait for its tail")
 	}
 	p = Parser{}
-	got := parseAll(lines)
+	var got []Line
+	for _, s := range lines {
+		if l, ok := p.Feed(s); ok {
+			got = append(got, l)
+		}
+	}
+	if l, ok := p.Flush(); ok {
+		got = append(got, l)
+	}
 	checkTexts(t, lines, got)
 	if len(got) != len(want) {
 		t.Fatalf("got %d records, want %d: %+v", len(got), len(want), got)
