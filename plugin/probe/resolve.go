@@ -58,10 +58,14 @@ func Resolve(ctx context.Context, r Resolver, target string, timeout time.Durati
 		}
 	}
 	var dnsErr *net.DNSError
+	// Go's resolver answers an "ip4" lookup of a name that has only IPv6
+	// addresses (in /etc/hosts, say) with an AddrError, "no suitable
+	// address", rather than a not-found DNSError.
+	var addrErr *net.AddrError
 	switch {
 	case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return Resolution{DNS: took, Code: NoSuchHost, Err: fmt.Errorf("resolving %q took longer than dns_timeout %v", target, timeout)}
-	case err == nil || (errors.As(err, &dnsErr) && dnsErr.IsNotFound):
+	case err == nil || (errors.As(err, &dnsErr) && dnsErr.IsNotFound) || errors.As(err, &addrErr):
 		// No A record: say so plainly when the name is IPv6-only.
 		if v6, err6 := r.LookupNetIP(ctx, "ip6", target); err6 == nil && len(v6) > 0 {
 			return Resolution{DNS: took, Code: Failed, Err: fmt.Errorf("%q has only IPv6 addresses: hping3 probes IPv4 only", target)}
