@@ -19,7 +19,7 @@ import (
 )
 
 // End-to-end under a real Telegraf: Telegraf runs the plugin through
-// inputs.execd exactly as examples/telegraf.conf tells users to, and writes
+// inputs.execd with the block of examples/telegraf.conf, and writes
 // what it received with outputs.file. The test reads that file.
 
 const pluginConf = `
@@ -32,7 +32,9 @@ const pluginConf = `
     lab = "e2e"
 `
 
-const telegrafConf = `
+// The agent and output around the example's [[inputs.execd]] block: short
+// intervals so rounds come every second, and outputs.file to read back.
+const telegrafAround = `
 [agent]
   interval = "1s"
   flush_interval = "1s"
@@ -41,16 +43,38 @@ const telegrafConf = `
   collection_jitter = "0s"
   omit_hostname = false
 
-[[inputs.execd]]
-  command = [%q, "--config", %q%s]
-  signal = %q
-  restart_delay = "10s"
-  data_format = "influx"
+%s
 
 [[outputs.file]]
   files = [%q]
   data_format = "influx"
 `
+
+// exampleTelegrafConf returns examples/telegraf.conf, the block users paste,
+// pointed at this test's plugin binary and settings file, with its signal
+// and extra plugin arguments set.
+func exampleTelegrafConf(t *testing.T, plugin, pconf, signal string, args []string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "examples", "telegraf.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	command := fmt.Sprintf("command = [%q, \"--config\", %q", plugin, pconf)
+	for _, a := range args {
+		command += fmt.Sprintf(", %q", a)
+	}
+	for _, r := range [][2]string{
+		{`command = ["/usr/local/bin/hping3-plugin", "--config", "/etc/hping3-plugin.conf"]`, command + "]"},
+		{`signal = "STDIN"`, fmt.Sprintf("signal = %q", signal)},
+	} {
+		if strings.Count(text, r[0]) != 1 {
+			t.Fatalf("examples/telegraf.conf no longer has exactly one %s", r[0])
+		}
+		text = strings.Replace(text, r[0], r[1], 1)
+	}
+	return text
+}
 
 type telegrafRun struct {
 	out   []metric // what outputs.file wrote
@@ -74,12 +98,8 @@ func runTelegraf(t *testing.T, signal string, rounds int, pluginArgs ...string) 
 	pconf := filepath.Join(dir, "hping3-plugin.conf")
 	tconf := filepath.Join(dir, "telegraf.conf")
 	outFile := filepath.Join(dir, "metrics.out")
-	extra := ""
-	for _, a := range pluginArgs {
-		extra += fmt.Sprintf(", %q", a)
-	}
 	write(t, pconf, pluginConf)
-	write(t, tconf, fmt.Sprintf(telegrafConf, plugin, pconf, extra, signal, outFile))
+	write(t, tconf, fmt.Sprintf(telegrafAround, exampleTelegrafConf(t, plugin, pconf, signal, pluginArgs), outFile))
 
 	stderr := &lockedBuf{}
 	cmd := exec.Command(telegraf, "--config", tconf)
