@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -171,7 +170,7 @@ func childrenOf(parent int) []int {
 // groupMembers returns the processes of process group pgid: hping3 runs in
 // a group of its own, so this finds it and anything it started.
 func groupMembers(pgid int) []int {
-	return processes(func(_, _, pgrp int) bool { return pgrp == pgid })
+	return processes(func(pid, _, pgrp int) bool { return pgrp == pgid && alive(pid) })
 }
 
 // alive reports whether pid exists and is not a zombie.
@@ -237,5 +236,3 @@ func gone(pid int, limit time.Duration) bool {
 		}
 	}
 }
-
-var _ = syscall.SIGTERM
