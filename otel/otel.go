@@ -35,7 +35,7 @@ func Run(ctx context.Context, r *round.Runner, opts Options) error {
 	if poll <= 0 {
 		poll = config.DefaultPollInterval
 	}
-	exp, err := newExporter(ctx, opts.Endpoint)
+	exp, err := newExporter(ctx, opts.Endpoint, poll)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func Run(ctx context.Context, r *round.Runner, opts Options) error {
 		break
 	}
 	if err := p.close(ShutdownBudget); err != nil {
-		log.Warnf("otlp: shutting the exporter down: %v", err)
+		log.Warnf("otlp: closing the exporter: %v", err)
 	}
 	return nil
 }

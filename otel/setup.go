@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -24,16 +25,45 @@ const ServiceName = "hping3-plugin"
 // data flows again within seconds of a Collector coming back.
 const reconnectMax = 5 * time.Second
 
+// DefaultEndpoint is where the plugin exports when neither --otlp-endpoint
+// nor any OTEL_EXPORTER_OTLP_* endpoint, insecure or TLS variable is set:
+// the OTLP specification's default for gRPC, a Collector on this host in
+// plain text. (The Go exporter's own default is TLS to localhost:4317,
+// which a Collector with a default configuration does not speak.)
+const DefaultEndpoint = "http://localhost:4317"
+
+// envConfiguresEndpoint reports whether the environment says where or how
+// to connect; the exporter then follows it alone.
+func envConfiguresEndpoint(getenv func(string) string) bool {
+	for _, v := range []string{"ENDPOINT", "INSECURE", "CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"} {
+		if getenv("OTEL_EXPORTER_OTLP_"+v) != "" || getenv("OTEL_EXPORTER_OTLP_METRICS_"+v) != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // newExporter returns the OTLP gRPC exporter. Everything not given here
 // comes from the standard OTEL_EXPORTER_OTLP_* variables (endpoint,
 // insecure, headers, timeout, compression, TLS files, temporality), which
 // the exporter reads itself; endpoint, when not empty, overrides theirs.
-func newExporter(ctx context.Context, endpoint string) (*otlpmetricgrpc.Exporter, error) {
+//
+// A failed export is retried quickly, and only until the next round is
+// due: a newer round makes the old one worthless, since only the latest is
+// exported. (The exporter's default waits 5 s before its first retry, which
+// holds back the first round after a Collector comes back.)
+func newExporter(ctx context.Context, endpoint string, poll time.Duration) (*otlpmetricgrpc.Exporter, error) {
 	opts := []otlpmetricgrpc.Option{
+		otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{
+			Enabled: true, InitialInterval: 250 * time.Millisecond, MaxInterval: time.Second, MaxElapsedTime: poll,
+		}),
 		otlpmetricgrpc.WithDialOption(grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: reconnectMax},
 			MinConnectTimeout: 5 * time.Second,
 		})),
+	}
+	if endpoint == "" && !envConfiguresEndpoint(os.Getenv) {
+		endpoint = DefaultEndpoint
 	}
 	if endpoint != "" {
 		o, err := endpointOption(endpoint)

@@ -1,0 +1,275 @@
+package otel
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
+)
+
+// Probe settings of the end-to-end tests: two ICMP packets 100 ms apart to
+// loopback, a round a second.
+var probeArgs = []string{"--otlp", "--target", "127.0.0.1", "--poll-interval", "1s", "--count", "2", "--interval", "100ms"}
+
+// TestCollectorEndToEnd: the plugin probes 127.0.0.1 with the real hping3,
+// exports to a real Collector found through OTEL_EXPORTER_OTLP_ENDPOINT,
+// and the test checks what the Collector passed on.
+func TestCollectorEndToEnd(t *testing.T) {
+	plugin, collector := prerequisites(t)
+	s := startSink(t)
+	recv := freePort(t)
+	c := startCollector(t, collector, recv, s)
+
+	p := start(t, []string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + recv,
+		"OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=e2e",
+	}, plugin, append(probeArgs, "--percentiles", "50,95")...)
+	rs := s.waitRounds(t, 2, 30*time.Second)
+	if code, _ := p.stop(t, 10*time.Second); code != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0", code)
+	}
+
+	host, _ := os.Hostname()
+	for i, r := range rs[:2] {
+		checkResource(t, r, map[string]string{"service.name": ServiceName, "deployment.environment.name": "e2e",
+			"host.name": host, "telemetry.sdk.language": "go"})
+		checkLoopbackRound(t, r, true, nil)
+		if i > 0 {
+			checkSpacing(t, rs[i-1], r)
+		}
+	}
+	if e := p.out.matching("E! "); len(e) > 0 {
+		t.Errorf("plugin logged errors: %v", e)
+	}
+	// What a user watching the Collector's debug exporter sees.
+	debug := c.out.String()
+	for _, want := range []string{"Name: " + nameRTTAvg, "Unit: s", "DataType: Gauge", "server.address: Str(127.0.0.1)", "service.name: Str(hping3-plugin)"} {
+		if !strings.Contains(debug, want) {
+			t.Errorf("Collector debug output lacks %q", want)
+		}
+	}
+}
+
+// TestCollectorDownAtStart: the plugin starts with no Collector listening.
+// Rounds keep their one-second schedule, the outage is logged once, memory
+// stays flat over 30 rounds; once a Collector starts, data flows and the
+// recovery is logged. Stopping the plugin while the Collector is away
+// again still exits 0 within the shutdown budget.
+func TestCollectorDownAtStart(t *testing.T) {
+	plugin, collector := prerequisites(t)
+	s := startSink(t)
+	recv := freePort(t)
+	conf := filepath.Join(t.TempDir(), "hping3.conf")
+	if err := os.WriteFile(conf, []byte(`[[inputs.hping3]]
+targets = ["127.0.0.1"]
+count = 2
+interval = "100ms"
+[inputs.hping3.tags]
+site = "lab"
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// --otlp-endpoint wins over the environment's (unused) endpoint.
+	p := start(t, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9"}, plugin,
+		"--otlp", "--otlp-endpoint", "http://"+recv, "--config", conf, "--poll-interval", "1s", "--debug")
+
+	const roundLine = "D! otlp: round "
+	p.out.waitFor(t, roundLine, 5, 30*time.Second)
+	rss5 := rssKiB(t, p.cmd.Process.Pid)
+	p.out.waitFor(t, roundLine, 30, 60*time.Second)
+	rss30 := rssKiB(t, p.cmd.Process.Pid)
+	t.Logf("plugin RSS with the Collector down: %d KiB after 5 rounds, %d KiB after 30 (%+d KiB)", rss5, rss30, rss30-rss5)
+	// A round or an export held per round would not show in 25 rounds;
+	// this bound catches what would: goroutines or connections piling up
+	// behind exports that never finish.
+	if rss30-rss5 > 8<<10 {
+		t.Errorf("RSS grew by %d KiB over 25 rounds with the Collector down", rss30-rss5)
+	}
+	if got := p.out.matching("E! otlp: export failed"); len(got) != 1 {
+		t.Errorf("%d export-failure lines in 30 rounds, want 1 (once per outage)", len(got))
+	}
+
+	c := startCollector(t, collector, recv, s)
+	ready := time.Now()
+	s.waitRounds(t, 1, 40*time.Second)
+	t.Logf("first round arrived %s after the Collector was ready", time.Since(ready).Round(time.Millisecond))
+	rs := s.waitRounds(t, 4, 20*time.Second)
+	for i, r := range rs {
+		checkLoopbackRound(t, r, false, map[string]string{"site": "lab"})
+		// The first round through may be one from the outage; from then
+		// on every round arrives, each one poll interval after the last.
+		if i > 1 {
+			checkSpacing(t, rs[i-1], r)
+		}
+	}
+	p.out.waitFor(t, "I! otlp: export recovered after ", 1, 10*time.Second)
+
+	// Rounds kept their schedule from start to end: the loop never waited
+	// on an export (each failed export took up to the exporter's 10 s).
+	rounds := p.out.matching(roundLine)
+	for i := 1; i < len(rounds); i++ {
+		if gap := rounds[i].at.Sub(rounds[i-1].at); gap > 2500*time.Millisecond {
+			t.Errorf("%s after %q came %q: rounds fell off their 1 s schedule", gap, rounds[i-1].text, rounds[i].text)
+		}
+	}
+
+	c.stop(t, 10*time.Second)
+	p.out.waitFor(t, roundLine, len(rounds)+1, 10*time.Second) // an export to the gone Collector is in flight
+	code, took := p.stop(t, 10*time.Second)
+	if code != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0", code)
+	}
+	t.Logf("stopped %s after SIGTERM with the Collector gone", took.Round(time.Millisecond))
+	for _, l := range p.out.all() {
+		if !strings.HasPrefix(l.text, "D! ") {
+			t.Log(l.text)
+		}
+	}
+}
+
+// TestExporterEnvironment: the standard variables reach the exporter and
+// the resource untouched: endpoint, headers, compression, service name.
+func TestExporterEnvironment(t *testing.T) {
+	plugin, _ := prerequisites(t)
+	s := startSink(t)
+	p := start(t, []string{
+		"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://" + s.addr,
+		"OTEL_EXPORTER_OTLP_HEADERS=x-probe-team=netops",
+		"OTEL_EXPORTER_OTLP_COMPRESSION=gzip",
+		"OTEL_SERVICE_NAME=edge-probe",
+		"OTEL_RESOURCE_ATTRIBUTES=service.namespace=lab",
+	}, plugin, probeArgs...)
+	rs := s.waitRounds(t, 1, 30*time.Second)
+	if code, _ := p.stop(t, 10*time.Second); code != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0", code)
+	}
+	checkResource(t, rs[0], map[string]string{"service.name": "edge-probe", "service.namespace": "lab"})
+	checkLoopbackRound(t, rs[0], false, nil)
+	req := s.all()[0]
+	if got := req.md.Get("x-probe-team"); !slices.Equal(got, []string{"netops"}) {
+		t.Errorf("header x-probe-team = %q, want [netops]", got)
+	}
+	if !s.compressed.Load() {
+		t.Error("payload arrived uncompressed despite OTEL_EXPORTER_OTLP_COMPRESSION=gzip")
+	}
+}
+
+func checkResource(t *testing.T, r *exportedRound, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if r.resource[k] != v {
+			t.Errorf("resource %s = %q, want %q (resource %v)", k, r.resource[k], v, r.resource)
+		}
+	}
+}
+
+// checkSpacing: consecutive rounds start one poll interval apart.
+func checkSpacing(t *testing.T, prev, r *exportedRound) {
+	t.Helper()
+	if d := r.start.Sub(prev.start); d < 500*time.Millisecond || d > 2500*time.Millisecond {
+		t.Errorf("rounds started %s apart, want about the 1 s poll interval", d)
+	}
+}
+
+// checkLoopbackRound asserts one round of 2 ICMP packets to 127.0.0.1 as
+// exported: names, units, gauge type, value ranges, attributes, times.
+func checkLoopbackRound(t *testing.T, r *exportedRound, percentiles bool, tags map[string]string) {
+	t.Helper()
+	if r.scope != scopeName {
+		t.Errorf("scope %q, want %q", r.scope, scopeName)
+	}
+	if d := r.end.Sub(r.start); d <= 0 || d > 5*time.Second {
+		t.Errorf("round from %v to %v: want a positive duration under 5 s", r.start, r.end)
+	}
+	want := []string{nameSent, nameReceived, nameDuplicates, nameICMPErrors, nameLoss, nameTTL, nameStatus,
+		nameRTTMin, nameRTTAvg, nameRTTMax, nameRTTStdDev, nameRTTJitter}
+	if percentiles {
+		want = append(want, nameRTTPct)
+	}
+	var got []string
+	for name := range r.metrics {
+		got = append(got, name)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("metrics %v, want %v", got, want)
+	}
+	v := map[string]float64{}
+	for name, m := range r.metrics {
+		if uk, ok := wantUnitsKinds[name]; !ok || m.Unit != uk[0] {
+			t.Errorf("%s: unit %q, want %q", name, m.Unit, uk[0])
+		}
+		dps := m.GetGauge().DataPoints
+		wantPoints := 1
+		if name == nameRTTPct {
+			wantPoints = 2
+		}
+		if len(dps) != wantPoints {
+			t.Errorf("%s: %d points, want %d", name, len(dps), wantPoints)
+		}
+		for _, dp := range dps {
+			attrs := attrMap(dp.Attributes)
+			wantAttrs := map[string]string{keyServerAddress: "127.0.0.1", keyPeerAddress: "127.0.0.1", keyTransport: "icmp"}
+			for k, tv := range tags {
+				wantAttrs[k] = tv
+			}
+			if name == nameRTTPct {
+				v[name+attrs[keyPercentile]] = value(dp)
+				if p := attrs[keyPercentile]; p != "50" && p != "95" {
+					t.Errorf("%s: percentile %q, want 50 or 95", name, p)
+				}
+				delete(attrs, keyPercentile)
+			}
+			if !mapsEqual(attrs, wantAttrs) {
+				t.Errorf("%s: attributes %v, want %v", name, attrs, wantAttrs)
+			}
+			integer := strings.HasPrefix(wantUnitsKinds[name][1], "int64")
+			if _, isInt := dp.Value.(*metricpb.NumberDataPoint_AsInt); isInt != integer {
+				t.Errorf("%s: value %v, want an integer: %v", name, dp.Value, integer)
+			}
+			v[name] = value(dp)
+		}
+	}
+	exact := map[string]float64{nameSent: 2, nameReceived: 2, nameDuplicates: 0, nameICMPErrors: 0,
+		nameLoss: 0, nameTTL: 64, nameStatus: 0}
+	for name, x := range exact {
+		if v[name] != x {
+			t.Errorf("%s = %v, want %v", name, v[name], x)
+		}
+	}
+	lo, avg, hi := v[nameRTTMin], v[nameRTTAvg], v[nameRTTMax]
+	// Loopback answers in well under 100 ms; 0 would be hping3's false
+	// summary, a millisecond value the missing ms-to-s conversion.
+	if !(lo > 0 && lo <= avg && avg <= hi && hi < 0.1) {
+		t.Errorf("rtt min/avg/max = %v/%v/%v s, want 0 < min <= avg <= max < 0.1", lo, avg, hi)
+	}
+	for _, name := range []string{nameRTTStdDev, nameRTTJitter} {
+		if v[name] < 0 || v[name] > hi-lo+1e-9 {
+			t.Errorf("%s = %v, want 0..%v (max-min)", name, v[name], hi-lo)
+		}
+	}
+	if percentiles {
+		for _, p := range []string{"50", "95"} {
+			if x := v[nameRTTPct+p]; x < lo || x > hi {
+				t.Errorf("p%s = %v, want %v..%v", p, x, lo, hi)
+			}
+		}
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
