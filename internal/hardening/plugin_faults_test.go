@@ -3,6 +3,7 @@ package hardening
 import (
 	"bytes"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,14 @@ func hangingHPing3(t *testing.T, dir string) (bin, pidFile string) {
 // three streams.
 func startPlugin(t *testing.T, args ...string) (cmd *exec.Cmd, stdin io.WriteCloser, stdout io.ReadCloser, stderr *bytes.Buffer) {
 	t.Helper()
+	return startPluginEnv(t, nil, args...)
+}
+
+// startPluginEnv is startPlugin with extra environment variables.
+func startPluginEnv(t *testing.T, env []string, args ...string) (cmd *exec.Cmd, stdin io.WriteCloser, stdout io.ReadCloser, stderr *bytes.Buffer) {
+	t.Helper()
 	cmd = exec.Command(testbin.Plugin(t), args...)
+	cmd.Env = append(os.Environ(), env...)
 	var err error
 	if stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,81 @@
+package hardening
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
+)
+
+// copyExec copies src to dst with mode 0755.
+func copyExec(t *testing.T, src, dst string) {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWithoutRoot runs the plugin as nobody against 127.0.0.1 with a copy
+// of the real hping3: with cap_net_raw+ep on the copy it measures; without,
+// every target gets result_code 2 and the E! line gives the setcap fix for
+// that very file.
+func TestWithoutRoot(t *testing.T) {
+	testbin.RequireRoot(t)
+	hping3 := testbin.RequireTool(t, "hping3")
+	setcap := testbin.RequireTool(t, "setcap")
+	setpriv := testbin.RequireTool(t, "setpriv")
+	dir := openDir(t)
+	plugin := filepath.Join(dir, "hping3-plugin")
+	copyExec(t, testbin.Plugin(t), plugin)
+	withCap := filepath.Join(dir, "hping3-cap")
+	withoutCap := filepath.Join(dir, "hping3-plain")
+	copyExec(t, hping3, withCap)
+	copyExec(t, hping3, withoutCap)
+	if out, err := exec.Command(setcap, "cap_net_raw+ep", withCap).CombinedOutput(); err != nil {
+		t.Fatalf("setcap: %v: %s", err, out)
+	}
+
+	asNobody := func(bin string) (string, string) {
+		cmd := exec.Command(setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all",
+			plugin, "--once", "--hping3", bin, "--target", "127.0.0.1", "--count", "2", "--interval", "50ms", "--timeout", "300ms")
+		cmd.Dir = dir
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: %v; stderr:\n%s", bin, err, stderr.String())
+		}
+		return stdout.String(), stderr.String()
+	}
+
+	stdout, stderr := asNobody(withCap)
+	lines := decodeLines(t, stdout)
+	if len(lines) != 1 || lines[0].fields["result_code"].IntV() != 0 || lines[0].fields["packets_received"].IntV() != 2 {
+		t.Errorf("as nobody with cap_net_raw on hping3: %s\nstderr:\n%s", stdout, stderr)
+	}
+
+	stdout, stderr = asNobody(withoutCap)
+	lines = decodeLines(t, stdout)
+	if len(lines) != 1 || lines[0].fields["result_code"].IntV() != 2 {
+		t.Errorf("as nobody without the capability: %s", stdout)
+	}
+	want := []string{`target "127.0.0.1"`, "hping3 has no permission to open raw sockets", "setcap cap_net_raw+ep " + withoutCap}
+	if !oneLineHasAll(stderr, "E! ", want) {
+		t.Errorf("stderr lacks an E! line with %q:\n%s", want, stderr)
+	}
+}
