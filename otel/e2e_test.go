@@ -9,6 +9,8 @@ import (
 	"time"
 
 	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
+
+	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 )
 
 // Probe settings of the end-to-end tests: two ICMP packets 100 ms apart to
@@ -77,7 +79,6 @@ site = "lab"
 	p := start(t, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9"}, plugin,
 		"--otlp", "--otlp-endpoint", "http://"+recv, "--config", conf, "--poll-interval", "1s", "--debug")
 
-	const roundLine = "D! otlp: round "
 	p.out.waitFor(t, roundLine, 5, 30*time.Second)
 	rss5 := rssKiB(t, p.cmd.Process.Pid)
 	p.out.waitFor(t, roundLine, 30, 60*time.Second)
@@ -108,14 +109,9 @@ site = "lab"
 	}
 	p.out.waitFor(t, "I! otlp: export recovered after ", 1, 10*time.Second)
 
-	// Rounds kept their schedule from start to end: the loop never waited
-	// on an export (each failed export took up to the exporter's 10 s).
+	// Rounds kept their schedule from start to end.
 	rounds := p.out.matching(roundLine)
-	for i := 1; i < len(rounds); i++ {
-		if gap := rounds[i].at.Sub(rounds[i-1].at); gap > 2500*time.Millisecond {
-			t.Errorf("%s after %q came %q: rounds fell off their 1 s schedule", gap, rounds[i-1].text, rounds[i].text)
-		}
-	}
+	checkSchedule(t, rounds)
 
 	c.stop(t, 10*time.Second)
 	p.out.waitFor(t, roundLine, len(rounds)+1, 10*time.Second) // an export to the gone Collector is in flight
@@ -127,6 +123,45 @@ site = "lab"
 	for _, l := range p.out.all() {
 		if !strings.HasPrefix(l.text, "D! ") {
 			t.Log(l.text)
+		}
+	}
+}
+
+// TestSlowCollectorKeepsSchedule: a Collector that takes 3 s to answer each
+// export must not slow the 1 s rounds; it gets the newest round each time.
+func TestSlowCollectorKeepsSchedule(t *testing.T) {
+	plugin, _ := prerequisites(t)
+	s := startSlowSink(t, 3*time.Second)
+	p := start(t, nil, plugin, append(probeArgs, "--otlp-endpoint", "http://"+s.addr, "--debug")...)
+	rs := s.waitRounds(t, 2, 20*time.Second)
+	rounds := p.out.matching(roundLine)
+	if code, _ := p.stop(t, 10*time.Second); code != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0", code)
+	}
+	checkSchedule(t, rounds)
+	if len(rounds) < 5 {
+		t.Errorf("%d rounds while two 3 s exports ran, want at least 5", len(rounds))
+	}
+	// Each export carried the newest finished round (about 2 s newer; the
+	// one due as the export ends is still running), not the next in line.
+	if d := rs[1].start.Sub(rs[0].start); d < 1500*time.Millisecond {
+		t.Errorf("exported rounds started %s apart; with 3 s exports the newer rounds should have replaced the waiting ones", d)
+	}
+	for _, r := range rs {
+		checkLoopbackRound(t, r, false, nil)
+	}
+}
+
+// roundLine starts the debug line the plugin writes after each round.
+const roundLine = "D! otlp: round "
+
+// checkSchedule: rounds follow each other at the 1 s poll interval. A loop
+// that waited on exports would show their duration here instead.
+func checkSchedule(t *testing.T, rounds []line) {
+	t.Helper()
+	for i := 1; i < len(rounds); i++ {
+		if gap := rounds[i].at.Sub(rounds[i-1].at); gap > 2500*time.Millisecond {
+			t.Errorf("%s after %q came %q: rounds fell off their 1 s schedule", gap, rounds[i-1].text, rounds[i].text)
 		}
 	}
 }
@@ -243,10 +278,11 @@ func checkLoopbackRound(t *testing.T, r *exportedRound, percentiles bool, tags m
 		}
 	}
 	lo, avg, hi := v[nameRTTMin], v[nameRTTAvg], v[nameRTTMax]
-	// Loopback answers in well under 100 ms; 0 would be hping3's false
-	// summary, a millisecond value the missing ms-to-s conversion.
-	if !(lo > 0 && lo <= avg && avg <= hi && hi < 0.1) {
-		t.Errorf("rtt min/avg/max = %v/%v/%v s, want 0 < min <= avg <= max < 0.1", lo, avg, hi)
+	// Loopback answers in well under 50 ms; 0 would be hping3's false
+	// summary. hping3 measures in steps of 0.1 ms, so a value left in
+	// milliseconds would read 0.1 or more here.
+	if !(lo > 0 && lo <= avg && avg <= hi && hi < 0.05) {
+		t.Errorf("rtt min/avg/max = %v/%v/%v s, want 0 < min <= avg <= max < 0.05", lo, avg, hi)
 	}
 	for _, name := range []string{nameRTTStdDev, nameRTTJitter} {
 		if v[name] < 0 || v[name] > hi-lo+1e-9 {
@@ -272,4 +308,36 @@ func mapsEqual(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestExampleCollectorConfig: with examples/otelcol.yaml (on a free port
+// instead of 4317) a real Collector prints the plugin's gauges.
+func TestExampleCollectorConfig(t *testing.T) {
+	plugin, collector := prerequisites(t)
+	b, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "examples", "otelcol.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const listen = "endpoint: localhost:4317"
+	if !strings.Contains(string(b), listen) {
+		t.Fatalf("examples/otelcol.yaml no longer has %q", listen)
+	}
+	recv := freePort(t)
+	cfg := filepath.Join(t.TempDir(), "otelcol.yaml")
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), listen, "endpoint: "+recv, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := start(t, nil, collector, "--config", cfg)
+	waitReady(t, c)
+	p := start(t, nil, plugin, append(probeArgs, "--otlp-endpoint", "http://"+recv)...)
+	c.out.waitFor(t, "     -> Name: "+nameStatus, 1, 30*time.Second)
+	if code, _ := p.stop(t, 10*time.Second); code != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0", code)
+	}
+	out := c.out.String()
+	for _, want := range []string{"-> Name: " + nameRTTAvg, "-> Unit: s", "-> DataType: Gauge", "-> server.address: Str(127.0.0.1)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Collector debug output lacks %q", want)
+		}
+	}
 }

@@ -27,7 +27,8 @@ type sink struct {
 	requests []received
 	arrived  chan struct{} // a token per request
 
-	compressed atomic.Bool // a payload arrived smaller on the wire than decoded
+	compressed atomic.Bool   // a payload arrived smaller on the wire than decoded
+	delay      time.Duration // answer each export this late: a slow Collector
 }
 
 // TagRPC, HandleRPC, TagConn and HandleConn make the sink a stats.Handler,
@@ -46,13 +47,15 @@ type received struct {
 	md  metadata.MD
 }
 
-func startSink(t *testing.T) *sink {
+func startSink(t *testing.T) *sink { return startSlowSink(t, 0) }
+
+func startSlowSink(t *testing.T, delay time.Duration) *sink {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &sink{addr: l.Addr().String(), arrived: make(chan struct{}, 1000)}
+	s := &sink{addr: l.Addr().String(), arrived: make(chan struct{}, 1000), delay: delay}
 	srv := grpc.NewServer(grpc.StatsHandler(s))
 	colmetricpb.RegisterMetricsServiceServer(srv, s)
 	go srv.Serve(l)
@@ -62,6 +65,11 @@ func startSink(t *testing.T) *sink {
 
 func (s *sink) Export(ctx context.Context, req *colmetricpb.ExportMetricsServiceRequest) (*colmetricpb.ExportMetricsServiceResponse, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	s.mu.Lock()
 	s.requests = append(s.requests, received{req: req, md: md})
 	s.mu.Unlock()
