@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -31,14 +32,62 @@ type TimedLine struct {
 	At time.Duration
 }
 
-// Plan says when to stop hping3. hping3 stops by itself once every reply is
-// in, or one second after its last packet; Interrupt cuts that wait short
-// with SIGINT (hping3 then prints its statistics), and Kill ends a process
-// that did neither.
+// Plan says when to stop hping3. hping3 sends Count packets Interval apart
+// and stops by itself once every reply is in, or about one second after its
+// last packet. With a Timeout under one second the plugin cuts that wait
+// short with SIGINT (hping3 then prints its statistics) once the last
+// packet is Timeout old; Kill ends a process that did neither.
 type Plan struct {
-	Interrupt time.Duration // SIGINT this long after start; 0: never
-	Kill      time.Duration // SIGKILL this long after start
-	MaxLines  int           // stdout records kept
+	Count    int
+	Interval time.Duration
+	Timeout  time.Duration
+	Kill     time.Duration // SIGKILL this long after start
+	MaxLines int           // stdout records kept
+}
+
+// startAllowance is how long hping3 may take from exec to its first packet
+// (pcap open, interface lookup) when its header line is not seen.
+const startAllowance = 200 * time.Millisecond
+
+// lastSend estimates, from what hping3 printed so far, when it sends (or
+// sent) its last packet, measured from process start. hping3 re-arms its
+// timer after each send, so under load its packets drift later than
+// count x interval; a reply to packet k read at a_k with rtt r_k shows that
+// packet k left at a_k - r_k, and the drift so far is carried forward.
+type lastSend struct {
+	plan   Plan
+	t0     atomic.Int64 // header line read (first packet about to leave); 0: not yet
+	latest atomic.Int64 // estimate from replies; 0: none yet
+}
+
+func (e *lastSend) observe(l TimedLine) {
+	switch {
+	case l.Kind == Header:
+		e.t0.CompareAndSwap(0, int64(l.At))
+	case l.Kind == Reply && !l.Dup && l.Seq >= 0 && l.Seq < e.plan.Count && l.RTT >= 0:
+		sent := l.At - time.Duration(l.RTT*float64(time.Millisecond))
+		gap := e.plan.Interval
+		if t0 := time.Duration(e.t0.Load()); l.Seq > 0 && t0 > 0 {
+			gap = max(gap, (sent-t0)/time.Duration(l.Seq))
+		}
+		est := int64(sent + time.Duration(e.plan.Count-1-l.Seq)*gap)
+		for {
+			cur := e.latest.Load()
+			if est <= cur || e.latest.CompareAndSwap(cur, est) {
+				break
+			}
+		}
+	}
+}
+
+// interruptAt is when SIGINT is due, from process start.
+func (e *lastSend) interruptAt() time.Duration {
+	t0 := time.Duration(e.t0.Load())
+	if t0 == 0 {
+		t0 = startAllowance
+	}
+	last := max(t0+time.Duration(e.plan.Count-1)*e.plan.Interval, time.Duration(e.latest.Load()))
+	return last + e.plan.Timeout
 }
 
 // Execution is what one hping3 process did.
@@ -52,7 +101,7 @@ type Execution struct {
 	Signal     syscall.Signal
 	Killed     bool // we sent SIGKILL at Plan.Kill
 	Cancelled  bool // the context ended first
-	Interrupts bool // we sent SIGINT at Plan.Interrupt
+	Interrupts bool // we sent SIGINT once the last packet's timeout had passed
 	Elapsed    time.Duration
 }
 
@@ -109,11 +158,12 @@ func Execute(ctx context.Context, binary string, args []string, plan Plan) (*Exe
 	pgid := cmd.Process.Pid
 
 	maxLines := max(plan.MaxLines, minKeptLines)
+	est := &lastSend{plan: plan}
 	outDone := make(chan struct{})
 	errDone := make(chan struct{})
 	go func() {
 		defer close(outDone)
-		ex.Lines, ex.Dropped = readLines(outR, ex.Start, maxLines)
+		ex.Lines, ex.Dropped = readLines(outR, ex.Start, maxLines, est.observe)
 	}()
 	go func() {
 		defer close(errDone)
@@ -122,7 +172,15 @@ func Execute(ctx context.Context, binary string, args []string, plan Plan) (*Exe
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
 
-	interrupt := timerAt(plan.Interrupt)
+	// From one second on, hping3's own wait after the last packet is the
+	// timeout: no SIGINT, which could only come early under load.
+	var interrupt *time.Timer
+	var interruptC <-chan time.Time
+	if plan.Timeout < time.Second {
+		interrupt = time.NewTimer(est.interruptAt())
+		defer interrupt.Stop()
+		interruptC = interrupt.C
+	}
 	kill := timerAt(plan.Kill)
 	var waitErr error
 loop:
@@ -130,8 +188,13 @@ loop:
 		select {
 		case waitErr = <-waited:
 			break loop
-		case <-interrupt:
-			interrupt = nil
+		case <-interruptC:
+			// Replies may have shown the packets running late: wait on.
+			if due := est.interruptAt() - time.Since(ex.Start); due > 0 {
+				interrupt.Reset(due)
+				continue
+			}
+			interruptC = nil
 			ex.Interrupts = true
 			syscall.Kill(-pgid, syscall.SIGINT)
 		case <-kill:
@@ -188,16 +251,19 @@ func timerAt(d time.Duration) <-chan time.Time {
 	return time.After(d)
 }
 
-// readLines parses stdout as it arrives, stamping each record.
-func readLines(r io.Reader, start time.Time, maxLines int) (lines []TimedLine, dropped int) {
+// readLines parses stdout as it arrives, stamping each record and showing
+// it to observe.
+func readLines(r io.Reader, start time.Time, maxLines int, observe func(TimedLine)) (lines []TimedLine, dropped int) {
 	br := bufio.NewReaderSize(r, 4096)
 	var p Parser
 	keep := func(l Line) {
+		tl := TimedLine{Line: l, At: time.Since(start)}
+		observe(tl)
 		if len(lines) >= maxLines {
 			dropped++
 			return
 		}
-		lines = append(lines, TimedLine{Line: l, At: time.Since(start)})
+		lines = append(lines, tl)
 	}
 	for {
 		s, tooLong, err := readLine(br)

@@ -77,11 +77,18 @@ func measure(r *Result, ex *hping3.Execution, sum hping3.Summary, s config.Setti
 				samples = append(samples, sample{l.Seq, l.RTT})
 			}
 		case hping3.ICMPError:
-			if s.Protocol == config.UDP && l.IP == r.IP && l.Error == "Port Unreachable" {
+			switch {
+			case l.Error != "Port Unreachable":
+				r.ICMPErrors++
+			case s.Protocol != config.UDP:
+				// Only a UDP probe can draw a port unreachable: this one
+				// answers someone else's UDP packet to the same host
+				// (hping3 shows every ICMP error that quotes the target).
+			case l.IP == r.IP:
 				udpPending = true // its status line carries the sequence number
-				continue
+			default:
+				r.ICMPErrors++ // from a device on the path, not the target
 			}
-			r.ICMPErrors++
 		case hping3.UDPStatus:
 			if !wasPending {
 				continue

@@ -67,6 +67,24 @@ func TestMeasureICMPErrorsAreNotReplies(t *testing.T) {
 	}
 }
 
+// A port unreachable can only answer a UDP probe: during an ICMP or TCP
+// probe it belongs to someone else's UDP traffic to the same host.
+func TestMeasurePortUnreachableOnlyForUDP(t *testing.T) {
+	pu := hping3.TimedLine{Line: hping3.Line{Kind: hping3.ICMPError, IP: "198.19.0.1", Error: "Port Unreachable", Seq: -1, TTL: -1, RTT: -1}}
+	hu := hping3.TimedLine{Line: hping3.Line{Kind: hping3.ICMPError, IP: "198.19.9.1", Error: "Host Unreachable", Seq: -1, TTL: -1, RTT: -1}}
+	r := measured(t, icmpSettings(2), 2, reply(0, 1, 20*time.Millisecond), pu, hu, reply(1, 1, 120*time.Millisecond))
+	if r.ICMPErrors != 1 || r.Received != 2 {
+		t.Errorf("icmp probe: %d icmp errors, %d received; want 1 and 2", r.ICMPErrors, r.Received)
+	}
+	s := icmpSettings(2)
+	s.Protocol, s.Port = config.UDP, 53
+	router := pu
+	router.IP = "198.19.9.1"
+	if r := measured(t, s, 2, router); r.ICMPErrors != 1 || r.Received != 0 {
+		t.Errorf("udp probe, port unreachable from a router: %d icmp errors, %d received; want 1 and 0", r.ICMPErrors, r.Received)
+	}
+}
+
 func TestMeasureLateAndGlitch(t *testing.T) {
 	s := icmpSettings(3)
 	r := measured(t, s, 3,
@@ -124,7 +142,7 @@ func TestFailureMessages(t *testing.T) {
 	}{
 		{hping3.Execution{Argv: []string{"/usr/sbin/hping3"}, Stderr: "[open_sockraw] socket(): Operation not permitted\n"}, false, "setcap cap_net_raw+ep /usr/sbin/hping3"},
 		{hping3.Execution{Argv: []string{hping3.Stdbuf, "-oL", "/opt/h"}, Lines: []hping3.TimedLine{{Line: hping3.Line{Kind: hping3.Message, Text: "[main] can't open raw socket"}}}}, false, "setcap cap_net_raw+ep /opt/h"},
-		{hping3.Execution{Killed: true}, false, "did not finish within 2.8s and was killed"},
+		{hping3.Execution{Killed: true}, false, "did not finish within 3.325s and was killed"},
 		{hping3.Execution{ExitCode: 1, Stderr: "[send_ip] sendto: Network is unreachable\n"}, false, "status 1 without statistics: [send_ip] sendto: Network is unreachable"},
 		{hping3.Execution{ExitCode: 3}, false, "status 3 without statistics: no output"},
 		{hping3.Execution{Cancelled: true}, true, "cancelled"},

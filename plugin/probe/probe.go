@@ -99,11 +99,16 @@ func Run(ctx context.Context, t Target, s config.Settings, basePort int) Result 
 	return r
 }
 
-// plan times SIGINT for when the last packet's timeout has passed, and a
-// hard kill after that, so no probe outlives its schedule.
+// plan bounds one hping3 run: the kill deadline allows the packets a
+// quarter more than their nominal spacing (hping3 drifts under load) and
+// hping3's own one-second wait after the last packet.
 func plan(s config.Settings) hping3.Plan {
-	stop := startAllowance + s.Duration()
-	return hping3.Plan{Interrupt: stop, Kill: stop + killGrace, MaxLines: 4*s.Count + 16}
+	sending := time.Duration(s.Count-1) * s.Interval
+	return hping3.Plan{
+		Count: s.Count, Interval: s.Interval, Timeout: s.Timeout,
+		Kill:     startAllowance + sending + sending/4 + time.Second + killGrace,
+		MaxLines: 4*s.Count + 16,
+	}
 }
 
 // failure explains an execution that measured nothing, with the fix where

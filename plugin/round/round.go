@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -116,7 +115,7 @@ func (r *Runner) probe(ctx context.Context, j job) (probe.Result, bool) {
 	if t.Res.Code != probe.OK {
 		return probe.Run(ctx, t, s, 0), false // a Result carrying the lookup failure
 	}
-	slot, err := r.sched.acquire(ctx, j.group, key(t.Res.IP, s), s)
+	slot, err := r.sched.acquire(ctx, j.group, key(t.Res.IP), s)
 	if err != nil {
 		return cancelled(t, s), false
 	}
@@ -131,14 +130,11 @@ func (r *Runner) probe(ctx context.Context, j job) (probe.Result, bool) {
 	return res, res.Ran
 }
 
-// key identifies what two hping3 instances must never probe at once: they
-// would read each other's replies.
-func key(ip string, s config.Settings) string {
-	if s.Protocol == config.ICMP {
-		return ip + "/icmp"
-	}
-	return ip + "/" + string(s.Protocol) + "/" + strconv.Itoa(s.Port)
-}
+// key identifies what two hping3 instances must never probe at once. Two
+// instances on one target:port read each other's replies, and any two on
+// one host read each other's ICMP errors (hping3 shows every error that
+// quotes the target), so it is the host.
+func key(ip string) string { return ip }
 
 func cancelled(t probe.Target, s config.Settings) probe.Result {
 	r := probe.Result{Target: t.Name, IP: t.Res.IP, Protocol: s.Protocol, Tags: t.Tags, TTL: -1,
