@@ -220,7 +220,7 @@ func checkLoopbackRound(t *testing.T, r *exportedRound, percentiles bool, tags m
 	if d := r.end.Sub(r.start); d <= 0 || d > 5*time.Second {
 		t.Errorf("round from %v to %v: want a positive duration under 5 s", r.start, r.end)
 	}
-	want := []string{nameSent, nameReceived, nameDuplicates, nameICMPErrors, nameLoss, nameTTL, nameStatus,
+	want := []string{nameSent, nameReceived, nameDuplicates, nameICMPErrors, nameLoss, nameTTL, nameStatus, nameDNS,
 		nameRTTMin, nameRTTAvg, nameRTTMax, nameRTTStdDev, nameRTTJitter}
 	if percentiles {
 		want = append(want, nameRTTPct)
@@ -271,7 +271,7 @@ func checkLoopbackRound(t *testing.T, r *exportedRound, percentiles bool, tags m
 		}
 	}
 	exact := map[string]float64{nameSent: 2, nameReceived: 2, nameDuplicates: 0, nameICMPErrors: 0,
-		nameLoss: 0, nameTTL: 64, nameStatus: 0}
+		nameLoss: 0, nameTTL: 64, nameStatus: 0, nameDNS: 0}
 	for name, x := range exact {
 		if v[name] != x {
 			t.Errorf("%s = %v, want %v", name, v[name], x)

@@ -130,12 +130,13 @@ func (r *recorder) observeResult(o metric.Observer, res *probe.Result) {
 	attrs := attributes(res)
 	set := metric.WithAttributeSet(attrs)
 
+	// Same presence rules as the line protocol fields (README "Metrics").
 	statusSet := set
-	if res.PortState != "" {
+	if res.Code == probe.OK && res.PortState != "" {
 		statusSet = metric.WithAttributeSet(with(attrs, attribute.String(keyPortState, res.PortState)))
 	}
 	o.ObserveInt64(r.status, int64(res.Code), statusSet)
-	if res.DNS > 0 {
+	if res.IP != "" { // resolved: the lookup time, 0 for an IPv4 literal
 		o.ObserveFloat64(r.dns, seconds(res.DNS), set)
 	}
 	// A probe that could not run measured nothing: reporting 100% loss for
@@ -158,14 +159,15 @@ func (r *recorder) observeResult(o metric.Observer, res *probe.Result) {
 	o.ObserveFloat64(r.rttMin, ms(rtt.Min), set)
 	o.ObserveFloat64(r.rttAvg, ms(rtt.Avg), set)
 	o.ObserveFloat64(r.rttMax, ms(rtt.Max), set)
-	if rtt.Detail { // hping3 gave per-reply times (not for UDP)
-		o.ObserveFloat64(r.rttStdDev, ms(rtt.StdDev), set)
-		for _, p := range rtt.Percentiles {
-			o.ObserveFloat64(r.rttPct, ms(p.Value), metric.WithAttributeSet(with(attrs, attribute.Int(keyPercentile, p.P))))
-		}
+	if !rtt.Detail { // hping3 gave no per-reply times (UDP)
+		return
 	}
+	o.ObserveFloat64(r.rttStdDev, ms(rtt.StdDev), set)
 	if rtt.HasJitter {
 		o.ObserveFloat64(r.rttJitter, ms(rtt.Jitter), set)
+	}
+	for _, p := range rtt.Percentiles {
+		o.ObserveFloat64(r.rttPct, ms(p.Value), metric.WithAttributeSet(with(attrs, attribute.Int(keyPercentile, p.P))))
 	}
 }
 

@@ -100,7 +100,7 @@ func firstRound() round.Round {
 		// UDP: hping3 prints only min/avg/max, and one reply has no jitter.
 		{Target: "127.0.0.3", IP: "127.0.0.3", Protocol: config.UDP, Port: 53, Code: probe.OK,
 			Transmitted: 1, Received: 1, PortState: probe.PortNone, TTL: -1,
-			RTT: &probe.RTT{Min: 4, Avg: 4, Max: 4}},
+			RTT: &probe.RTT{Min: 4, Avg: 4, Max: 4, HasJitter: true}},
 		{Target: "nosuch.invalid", Protocol: config.ICMP, Code: probe.NoSuchHost, TTL: -1, DNS: 10 * time.Millisecond},
 	}}
 }
@@ -112,7 +112,7 @@ func secondRound() round.Round {
 	a.Received, a.Loss, a.Duplicates, a.ICMPErrors, a.RTT, a.TTL = 0, 100, 0, 0, nil, -1
 	return round.Round{Results: []probe.Result{
 		a,
-		{Target: "127.0.0.1", IP: "127.0.0.1", Protocol: config.TCP, Port: 22, Code: probe.Failed, TTL: -1},
+		{Target: "127.0.0.1", IP: "127.0.0.1", Protocol: config.TCP, Port: 22, Code: probe.Failed, TTL: -1, PortState: probe.PortNone},
 	}}
 }
 
@@ -134,6 +134,7 @@ var wantFirst = map[point]float64{
 	{nameRTTPct, attrsA95}:   0.002,
 
 	{nameStatus, attrsBSt}:   0,
+	{nameDNS, attrsB}:        0,
 	{nameSent, attrsB}:       3,
 	{nameReceived, attrsB}:   3,
 	{nameDuplicates, attrsB}: 0,
@@ -147,6 +148,7 @@ var wantFirst = map[point]float64{
 	{nameRTTJitter, attrsB}:  0.0001,
 
 	{nameStatus, attrsCSt}:   0,
+	{nameDNS, attrsC}:        0,
 	{nameSent, attrsC}:       1,
 	{nameReceived, attrsC}:   1,
 	{nameDuplicates, attrsC}: 0,
@@ -157,7 +159,6 @@ var wantFirst = map[point]float64{
 	{nameRTTMax, attrsC}:     0.004,
 
 	{nameStatus, attrsD}: 1,
-	{nameDNS, attrsD}:    0.01,
 }
 
 var wantSecond = map[point]float64{
@@ -169,6 +170,7 @@ var wantSecond = map[point]float64{
 	{nameICMPErrors, attrsA}: 0,
 	{nameLoss, attrsA}:       1,
 	{nameStatus, attrsB}:     2,
+	{nameDNS, attrsB}:        0,
 }
 
 var wantUnitsKinds = map[string][2]string{

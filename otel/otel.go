@@ -55,6 +55,10 @@ func Run(ctx context.Context, r *round.Runner, opts Options) error {
 			break
 		}
 		p.offer(rd)
+		if rd.Duration > poll {
+			log.Warnf("round took %v, longer than poll_interval %v: polls that fell due meanwhile were skipped (fewer targets, a smaller count or a longer poll_interval fix this)",
+				rd.Duration.Round(time.Millisecond), poll)
+		}
 		log.Debugf("otlp: round %d: %d results, %d failed, %s; queued for export",
 			n, len(rd.Results), rd.Failures, rd.Duration.Round(time.Millisecond))
 		select {
