@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= ./hping3-plugin
 TESTFLAGS ?=
 
-.PHONY: all build run deps test lint bench bench-go clean
+.PHONY: all build run deps test lint bench bench-go clean fuzz soak
 
 all: build
 
@@ -36,6 +36,22 @@ test: lint
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./plugin/...
+
+# fuzz runs every fuzz test in the tree (go test -fuzz takes one per run) for
+# FUZZTIME each; a crasher lands in the package's testdata/fuzz and fails.
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+		for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "fuzz $$name in ./$$(dirname $${f#./}) for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$(dirname $${f#./}); \
+		done; \
+	done
+
+# soak runs 10,000 rounds against a fast stand-in hping3 and prints the
+# goroutine, file descriptor and RSS figures (make test runs 1,000).
+soak:
+	HPING3_SOAK=1 $(GO) test -count=1 -timeout 10m -run '^TestSoak$$' -v ./internal/hardening
 
 clean:
 	rm -f $(BIN)
