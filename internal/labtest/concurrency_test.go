@@ -1,0 +1,92 @@
+package labtest
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/internal/netlab"
+)
+
+// TestSilentTargetsDoNotDistortOthers runs 8 emulated 20 ms paths together
+// with 8 silent targets, and the same round with 16 live paths: the silent
+// ones must add no loss and no delay to the others' results, and may lengthen
+// the round by no more than their own wait for the timeout.
+func TestSilentTargetsDoNotDistortOthers(t *testing.T) {
+	l := lab(t)
+	e := emulator(t, l)
+	e.Set(netlab.EmuRange, netlab.Profile{Delay: 20 * time.Millisecond})
+	var live, silent []netip.Addr
+	for i := 1; i <= 16; i++ {
+		live = append(live, netlab.Emu(100+i))
+	}
+	for i := 1; i <= 8; i++ {
+		silent = append(silent, netlab.Target(100+i))
+	}
+	if _, err := l.Silent(silent...); err != nil {
+		t.Fatal(err)
+	}
+	// 16 targets x 20 packets/s: well under the default max_packet_rate,
+	// and light enough for 2 cores (each hping3 reads every frame).
+	const count, interval, timeout = 20, 50 * time.Millisecond, 300 * time.Millisecond
+	config := func(targets []netip.Addr) string {
+		var s []string
+		for _, a := range targets {
+			s = append(s, a.String())
+		}
+		return fmt.Sprintf("[[inputs.hping3]]\ntargets = %s\ncount = %d\ninterval = \"%v\"\ntimeout = \"%v\"\n",
+			quoted(s), count, interval, timeout)
+	}
+	allLive := round(t, l, config(live))
+	e.Wait()
+	base := len(e.Events(netip.Addr{}))
+	mixed := round(t, l, config(append(append([]netip.Addr{}, live[:8]...), silent...)))
+	e.Wait()
+
+	check := func(r run, a netip.Addr, evs []netlab.Event) {
+		t.Helper()
+		p := r.get(t, a.String())
+		truth := truthRTTs(evs)
+		if rx := p.int(t, "packets_received"); rx != count || len(truth) != count || p.float(t, "percent_packet_loss") != 0 {
+			t.Errorf("%s (20 ms path): %d/%d received, emulator answered %d, loss %v%%; want all, 0%%",
+				a, rx, count, len(truth), p.fields["percent_packet_loss"])
+			return
+		}
+		// Same bound as TestDelayAndJitter: truth + hping3's pcap bias.
+		if avg := p.float(t, "average_response_ms"); math.Abs(avg-(mean(truth)+pcapBias)) > 0.5 {
+			t.Errorf("%s: average %.3f ms, recorded truth %.3f ms", a, avg, mean(truth))
+		}
+	}
+	all := e.Events(netip.Addr{})
+	byDst := func(evs []netlab.Event, a netip.Addr) []netlab.Event {
+		var out []netlab.Event
+		for _, ev := range evs {
+			if ev.Dst == a {
+				out = append(out, ev)
+			}
+		}
+		return out
+	}
+	for _, a := range live {
+		check(allLive, a, byDst(all[:base], a))
+	}
+	for _, a := range live[:8] {
+		check(mixed, a, byDst(all[base:], a))
+	}
+	for _, a := range silent {
+		p := mixed.get(t, a.String())
+		if rx := p.int(t, "packets_received"); rx != 0 || p.float(t, "percent_packet_loss") != 100 {
+			t.Errorf("%s (silent): %d received, loss %v%%; want 0, 100%%", a, rx, p.fields["percent_packet_loss"])
+		}
+	}
+	// A live probe ends at its last reply, a silent one a timeout after its
+	// last packet; 300 ms more covers start-up noise on 2 shared cores. A
+	// silent probe holding its slot or the round longer would exceed it.
+	most := allLive.wall + timeout + 300*time.Millisecond
+	t.Logf("16 live targets: %v; 8 live + 8 silent: %v (bound %v)", allLive.wall, mixed.wall, most)
+	if mixed.wall > most {
+		t.Errorf("round with silent targets took %v, want at most %v (16 live took %v)", mixed.wall, most, allLive.wall)
+	}
+}

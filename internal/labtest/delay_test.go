@@ -1,0 +1,87 @@
+package labtest
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/internal/netlab"
+)
+
+// TestDelayAndJitter runs three emulated paths in one round: fixed 20 ms,
+// fixed 80 ms, and 20 +/- 10 ms uniform jitter, 50 packets each.
+func TestDelayAndJitter(t *testing.T) {
+	l := lab(t)
+	e := emulator(t, l)
+	fixed20, fixed80, jittery := netlab.Emu(1), netlab.Emu(2), netlab.Emu(3)
+	e.Set(netip.PrefixFrom(fixed20, 32), netlab.Profile{Delay: 20 * time.Millisecond})
+	e.Set(netip.PrefixFrom(fixed80, 32), netlab.Profile{Delay: 80 * time.Millisecond})
+	e.Set(netip.PrefixFrom(jittery, 32), netlab.Profile{Delay: 20 * time.Millisecond, Jitter: 10 * time.Millisecond})
+	const count = 50
+	r := round(t, l, fmt.Sprintf(`[[inputs.hping3]]
+targets = %s
+count = %d
+interval = "40ms"
+timeout = "300ms"
+`, quoted([]string{fixed20.String(), fixed80.String(), jittery.String()}), count))
+	e.Wait()
+
+	for _, a := range []netip.Addr{fixed20, fixed80, jittery} {
+		p := r.get(t, a.String())
+		truth := truthRTTs(e.Events(a))
+		if rx := p.int(t, "packets_received"); rx != count || len(truth) != count {
+			t.Fatalf("%s: %d received, emulator answered %d; want %d", a, rx, len(truth), count)
+		}
+		avg, want := p.float(t, "average_response_ms"), mean(truth)
+		t.Logf("%s: avg %.3f ms, recorded truth %.3f ms (+%.3f); sd %.3f vs %.3f; jitter %.3f vs %.3f",
+			a, avg, want, avg-want, p.float(t, "standard_deviation_ms"), stddev(truth), p.float(t, "jitter_ms"), jitter(truth))
+		// Average: within 0.5 ms of truth plus hping3's pcap lateness
+		// (pcapBias, see harness_test.go).
+		if d := avg - (want + pcapBias); math.Abs(d) > 0.5 {
+			t.Errorf("%s: average %.3f ms, recorded truth %.3f ms: off by %.3f beyond hping3's %.1f ms pcap bias, want within 0.5",
+				a, avg, want, d, pcapBias)
+		}
+		// Min and max: each sample is truth + U(0, 1) ms + < 0.1 ms.
+		if mn := p.float(t, "minimum_response_ms"); mn < minOf(truth)-0.1 || mn > minOf(truth)+1.2 {
+			t.Errorf("%s: minimum %.3f ms, truth %.3f ms", a, mn, minOf(truth))
+		}
+		if mx := p.float(t, "maximum_response_ms"); mx < maxOf(truth)-0.1 || mx > maxOf(truth)+1.2 {
+			t.Errorf("%s: maximum %.3f ms, truth %.3f ms", a, mx, maxOf(truth))
+		}
+	}
+
+	// Jitter: the truth's spread is sd 20/sqrt(12) = 5.8 ms and mean
+	// consecutive difference 20/3 = 6.7 ms; hping3's U(0,1) ms noise adds
+	// only 0.08 ms^2 of variance to 33 ms^2, so 15% is a real bound.
+	p := r.get(t, jittery.String())
+	truth := truthRTTs(e.Events(jittery))
+	if sd, want := p.float(t, "standard_deviation_ms"), stddev(truth); math.Abs(sd-want) > 0.15*want {
+		t.Errorf("jitter path: standard deviation %.3f ms, recorded %.3f ms: more than 15%% apart", sd, want)
+	}
+	if j, want := p.float(t, "jitter_ms"), jitter(truth); math.Abs(j-want) > 0.15*want {
+		t.Errorf("jitter path: jitter %.3f ms, recorded %.3f ms: more than 15%% apart", j, want)
+	}
+	// And the emulator did inject what was configured: a uniform draw on
+	// [10, 30] ms over 50 samples has sd within 4.3..7.2 ms (99.9%).
+	if sd := stddev(truth); sd < 4.3 || sd > 7.2 {
+		t.Errorf("emulator jitter sd %.3f ms, configured uniform 20 +/- 10 ms (5.8)", sd)
+	}
+}
+
+func minOf(xs []float64) float64 {
+	m := math.Inf(1)
+	for _, x := range xs {
+		m = math.Min(m, x)
+	}
+	return m
+}
+
+func maxOf(xs []float64) float64 {
+	m := math.Inf(-1)
+	for _, x := range xs {
+		m = math.Max(m, x)
+	}
+	return m
+}

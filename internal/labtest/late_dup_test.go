@@ -1,0 +1,95 @@
+package labtest
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/internal/netlab"
+)
+
+// TestLateReplies gives a path a uniform delay of 50..150 ms against a
+// 100 ms timeout: replies the emulator held longer than the timeout must
+// count as lost and stay out of the RTT statistics.
+func TestLateReplies(t *testing.T) {
+	l := lab(t)
+	e := emulator(t, l)
+	target := netlab.Emu(10)
+	e.Set(netip.PrefixFrom(target, 32), netlab.Profile{Delay: 100 * time.Millisecond, Jitter: 50 * time.Millisecond})
+	const count, timeout = 60, 100.0
+	r := round(t, l, fmt.Sprintf(`[[inputs.hping3]]
+targets = [%q]
+count = %d
+interval = "20ms"
+timeout = "100ms"
+`, target, count))
+	e.Wait()
+	p := r.get(t, target.String())
+	// hping3 sees each reply truth + U(0, 1) ms (+ < 0.1 ms): a reply
+	// recorded under timeout-1.2 ms is surely in time, one over the timeout
+	// surely late; those in between may fall either way.
+	sure, possible := 0, 0
+	for _, d := range truthRTTs(e.Events(target)) {
+		if d <= timeout-1.2 {
+			sure++
+		}
+		if d <= timeout {
+			possible++
+		}
+	}
+	tx, rx := p.int(t, "packets_transmitted"), p.int(t, "packets_received")
+	t.Logf("%d sent, %d received; emulator: %d surely in time, %d possibly", tx, rx, sure, possible)
+	if tx != count || rx < sure || rx > possible {
+		t.Errorf("received %d of %d, want %d..%d (replies within the %v ms timeout)", rx, tx, sure, possible, timeout)
+	}
+	if want := 100 * float64(tx-rx) / float64(tx); p.float(t, "percent_packet_loss") != want {
+		t.Errorf("loss %v%%, want %v%%", p.fields["percent_packet_loss"], want)
+	}
+	if mx := p.float(t, "maximum_response_ms"); mx > timeout {
+		t.Errorf("maximum_response_ms %.1f: a late reply entered the RTT statistics (timeout %v ms)", mx, timeout)
+	}
+	if mn := p.float(t, "minimum_response_ms"); mn < 49.9 {
+		t.Errorf("minimum_response_ms %.1f, but no reply left the emulator before 50 ms", mn)
+	}
+}
+
+// TestDuplicates duplicates every reply on a lossless path (two copies
+// 1 ms apart): duplicates counts the second copies; received and loss
+// count each packet once.
+func TestDuplicates(t *testing.T) {
+	l := lab(t)
+	e := emulator(t, l)
+	target := netlab.Emu(11)
+	e.Set(netip.PrefixFrom(target, 32), netlab.Profile{Dup: 1})
+	const count = 20
+	r := round(t, l, fmt.Sprintf(`[[inputs.hping3]]
+targets = [%q]
+count = %d
+interval = "20ms"
+timeout = "200ms"
+`, target, count))
+	e.Wait()
+	p := r.get(t, target.String())
+	evs := e.Events(target)
+	copies := 0
+	for _, ev := range evs {
+		copies += len(ev.Sent) - 1
+	}
+	tx, rx, dups := p.int(t, "packets_transmitted"), p.int(t, "packets_received"), p.int(t, "duplicates")
+	t.Logf("configured %d packets: %d transmitted, %d received, %d duplicates; emulator saw %d requests, sent %d extra copies",
+		count, tx, rx, dups, len(evs), copies)
+	// Each request the plugin sent is answered twice: received counts it
+	// once, duplicates the other copy.
+	if rx != tx || p.float(t, "percent_packet_loss") != 0 || tx != len(evs) {
+		t.Errorf("received %d of %d transmitted (emulator saw %d), loss %v%%: want all, 0%%", rx, tx, len(evs), p.fields["percent_packet_loss"])
+	}
+	if dups != tx {
+		t.Errorf("duplicates %d, want one per packet: %d", dups, tx)
+	}
+	// The configured count must be sent: hping3 itself stops once its reply
+	// count, duplicates included, reaches -c.
+	if tx != count {
+		t.Errorf("transmitted %d, configured count %d", tx, count)
+	}
+}
