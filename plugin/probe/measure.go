@@ -103,6 +103,7 @@ func measure(r *Result, ex *hping3.Execution, sum hping3.Summary, s config.Setti
 		}
 	}
 
+	r.Transmitted -= cutShort(ex, sum, s, answered)
 	if r.Transmitted > 0 {
 		r.Loss = 100 * float64(r.Transmitted-min(r.Received, r.Transmitted)) / float64(r.Transmitted)
 	}
@@ -123,6 +124,35 @@ func measure(r *Result, ex *hping3.Execution, sum hping3.Summary, s config.Setti
 		rtts[i] = x.rtt
 	}
 	r.RTT = rttStats(rtts, s.Percentiles)
+}
+
+// cutShort counts the packets hping3 stopped waiting for too early to call
+// them lost. hping3 exits as soon as its reply count reaches -c, and it
+// counts duplicates: with duplicated replies it stops after fewer packets,
+// the last of them just sent. An unanswered packet sent less than the
+// timeout before hping3 exited was not given its chance, so it is neither
+// sent nor lost. Only that early exit is corrected: SIGINT and hping3's own
+// wait come after the timeout.
+func cutShort(ex *hping3.Execution, sum hping3.Summary, s config.Settings, answered map[int]bool) int {
+	if ex.Interrupts || ex.Killed || sum.Received < s.Count || sum.Transmitted >= s.Count {
+		return 0
+	}
+	t0 := firstPacketTime(ex)
+	gap := s.Interval // observed spacing of the packets, when replies show it
+	for _, l := range ex.Lines {
+		if l.Kind == hping3.Reply && !l.Dup && l.Seq > 0 && l.RTT >= 0 {
+			sent := l.At - time.Duration(l.RTT*float64(time.Millisecond))
+			gap = max(gap, (sent-t0)/time.Duration(l.Seq))
+		}
+	}
+	n := 0
+	for seq := sum.Transmitted - 1; seq >= 0 && !answered[seq]; seq-- {
+		if ex.Elapsed-(t0+time.Duration(seq)*gap) >= s.Timeout {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 // isReplyFromTarget tells the probe's own replies from anything else hping3

@@ -85,6 +85,37 @@ func TestMeasurePortUnreachableOnlyForUDP(t *testing.T) {
 	}
 }
 
+// hping3 stops once replies, duplicates included, reach -c: here after 11
+// of 20 packets, 5 ms after sending the 11th. That packet had no chance to
+// be answered, so it is neither sent nor lost.
+func TestMeasureEarlyExitOnDuplicates(t *testing.T) {
+	s := icmpSettings(20)
+	s.Interval, s.Timeout = 20*time.Millisecond, 200*time.Millisecond
+	header := hping3.TimedLine{Line: hping3.Line{Kind: hping3.Header}, At: 10 * time.Millisecond}
+	lines := []hping3.TimedLine{header}
+	for seq := 0; seq < 10; seq++ {
+		at := 10*time.Millisecond + time.Duration(seq)*20*time.Millisecond + 2*time.Millisecond
+		lines = append(lines, reply(seq, 2, at))
+		dup := reply(seq, 2.5, at+500*time.Microsecond)
+		dup.Dup = true
+		lines = append(lines, dup)
+	}
+	ex := &hping3.Execution{Lines: lines, Elapsed: 10*time.Millisecond + 10*20*time.Millisecond + 5*time.Millisecond}
+	sum := hping3.Summary{Transmitted: 11, Received: 20}
+	r := Result{IP: "198.19.0.1", TTL: -1}
+	measure(&r, ex, sum, s)
+	if r.Transmitted != 10 || r.Received != 10 || r.Loss != 0 || r.Duplicates != 10 {
+		t.Errorf("transmitted %d received %d loss %v duplicates %d; want 10 10 0 10", r.Transmitted, r.Received, r.Loss, r.Duplicates)
+	}
+	// The same exit a full timeout after the 11th packet: it was lost.
+	ex.Elapsed += s.Timeout
+	r = Result{IP: "198.19.0.1", TTL: -1}
+	measure(&r, ex, sum, s)
+	if r.Transmitted != 11 || r.Received != 10 {
+		t.Errorf("after a full timeout: transmitted %d received %d; want 11 10", r.Transmitted, r.Received)
+	}
+}
+
 func TestMeasureLateAndGlitch(t *testing.T) {
 	s := icmpSettings(3)
 	r := measured(t, s, 3,

@@ -56,7 +56,7 @@ type Target struct {
 
 // Run probes one resolved target with hping3 using source ports from
 // basePort, and returns its Result. It never returns without a Result.
-func Run(ctx context.Context, t Target, s config.Settings, basePort int) Result {
+func Run(ctx context.Context, t Target, s config.Settings, basePort int) (res Result) {
 	start := time.Now()
 	r := Result{
 		Target: t.Name, IP: t.Res.IP, Protocol: s.Protocol, Tags: t.Tags,
@@ -65,7 +65,7 @@ func Run(ctx context.Context, t Target, s config.Settings, basePort int) Result 
 	if s.Protocol != config.ICMP {
 		r.Port = s.Port
 	}
-	defer func() { r.Duration = time.Since(start) + r.DNS }()
+	defer func() { res.Duration = time.Since(start) + res.DNS }()
 	if r.Code != OK {
 		return r
 	}
