@@ -34,6 +34,13 @@ lint:
 test: lint
 	$(GO) test -race -timeout 25m $(TESTFLAGS) ./...
 
+# bench measures rounds of 1..1000 lab targets against fping and Telegraf's
+# inputs.ping in isolated network namespaces (README "Performance"). Needs
+# root, ip, hping3 and fping; builds Telegraf once (cached). About 3 minutes.
+BENCHFLAGS ?=
+bench:
+	$(GO) run ./internal/bench/cmd/labbench $(BENCHFLAGS)
+
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./plugin/...
 
