@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
 	"syscall"
 	"time"
 
@@ -34,11 +33,10 @@ type Sample struct {
 	TotalCPU  time.Duration // including every process the tool started
 	PeakRSS   int64         // KiB, the tool's own process
 	// Plugin only.
-	Processes   int
-	Failures    int
-	MaxRTT      time.Duration // the slowest single reply: the RTT part of the ideal
-	MeanProbe   time.Duration // mean wall time of one hping3 process
-	MaxInFlight int           // most hping3 processes seen running at once
+	Processes int
+	Failures  int
+	MaxRTT    time.Duration // the slowest single reply: the RTT part of the ideal
+	MeanProbe time.Duration // mean wall time of one probe (one hping3 process, start to result)
 }
 
 // RunPlugin runs one round of the plugin's core in this process, which must
@@ -67,11 +65,6 @@ func RunPlugin(ctx context.Context, p Params) (Sample, error) {
 	}
 	out := Sample{Tool: "hping3-plugin", Wall: rd.Duration, Processes: rd.Processes, Failures: rd.Failures}
 	var sum time.Duration
-	type edge struct {
-		at    time.Time
-		delta int
-	}
-	var edges []edge
 	for _, r := range rd.Results {
 		if r.Code != probe.OK || r.Received < p.Count {
 			out.FalseLoss++
@@ -84,22 +77,10 @@ func RunPlugin(ctx context.Context, p Params) (Sample, error) {
 		}
 		if r.Ran {
 			sum += r.Duration
-			edges = append(edges, edge{r.Start, 1}, edge{r.Start.Add(r.Duration), -1})
 		}
 	}
 	if rd.Processes > 0 {
 		out.MeanProbe = sum / time.Duration(rd.Processes)
-	}
-	sort.Slice(edges, func(i, j int) bool {
-		if edges[i].at.Equal(edges[j].at) {
-			return edges[i].delta < edges[j].delta
-		}
-		return edges[i].at.Before(edges[j].at)
-	})
-	in := 0
-	for _, e := range edges {
-		in += e.delta
-		out.MaxInFlight = max(out.MaxInFlight, in)
 	}
 	var self, kids syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &self); err != nil {

@@ -25,11 +25,11 @@ func (r Row) Ideal() time.Duration {
 // WritePlugin prints the plugin's own table.
 func WritePlugin(w io.Writer, rows []Row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "targets\tround\tideal\tround/ideal\tfalse loss\tplugin CPU\tpeak RSS\ttotal CPU\thping3 runs\tmost at once\tmean hping3 run\t")
+	fmt.Fprintln(tw, "targets\tround\tideal\tround/ideal\tfalse loss\tplugin CPU\tpeak RSS\ttotal CPU\thping3 runs\tmean probe\t")
 	for _, r := range rows {
 		p := r.Plugin
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.2f\t%d\t%s\t%s\t%s\t%d\t%d\t%s\t\n", r.P.Targets, ms(p.Wall), ms(r.Ideal()),
-			ratio(p.Wall, r.Ideal()), p.FalseLoss, ms(p.SelfCPU), mib(p.PeakRSS), ms(p.TotalCPU), p.Processes, p.MaxInFlight, ms(p.MeanProbe))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.2f\t%d\t%s\t%s\t%s\t%d\t%s\t\n", r.P.Targets, ms(p.Wall), ms(r.Ideal()),
+			ratio(p.Wall, r.Ideal()), p.FalseLoss, ms(p.SelfCPU), mib(p.PeakRSS), ms(p.TotalCPU), p.Processes, ms(p.MeanProbe))
 	}
 	tw.Flush()
 }
