@@ -36,7 +36,7 @@ test: lint
 
 # bench measures rounds of 1..1000 lab targets against fping and Telegraf's
 # inputs.ping in isolated network namespaces (README "Performance"). Needs
-# root, ip, hping3 and fping; builds Telegraf once (cached). About 3 minutes.
+# root, ip, hping3 and fping; builds Telegraf once (cached). Under 2 minutes.
 BENCHFLAGS ?=
 bench:
 	$(GO) run ./internal/bench/cmd/labbench $(BENCHFLAGS)
