@@ -40,8 +40,8 @@ const (
 	DefaultInterval      = time.Second
 	DefaultTimeout       = time.Second
 	DefaultDNSTimeout    = 2 * time.Second
-	DefaultConcurrency   = 32
-	DefaultMaxPacketRate = 1000
+	DefaultConcurrency   = 32   // lab: no false loss up to 64, loss from 96 (2 cores); 32 leaves a factor 2
+	DefaultMaxPacketRate = 1000 // lab: 1000 packets/s over 10 probes at once, no false loss
 	DefaultPollInterval  = 10 * time.Second
 )
 

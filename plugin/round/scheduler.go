@@ -21,7 +21,9 @@ const dnsParallel = 64
 
 // startGap spaces hping3 starts: each start opens a pcap socket and reads
 // the interface list, and a burst of them delays the first packets of
-// probes already running.
+// probes already running. Spreading starts evenly over a probe's sending
+// time was measured in the lab instead and showed no less false loss, 3%
+// longer rounds and twice the plugin's CPU (README "Performance").
 const startGap = 2 * time.Millisecond
 
 // scheduler hands out the right to run one hping3 process. A probe needs,
