@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/internal/bench"
@@ -76,6 +78,15 @@ func run(p bench.Params, ns []int, sweep []string, sweepN, busy int, telegraf st
 		return err
 	}
 	defer lab.Close()
+	// An interrupted run removes its namespaces too; the workers, fping and
+	// Telegraf get the same signal from the terminal.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		lab.Close()
+		os.Exit(130)
+	}()
 	ctx := context.Background()
 
 	conc := p.Concurrency
