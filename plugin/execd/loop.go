@@ -66,9 +66,18 @@ func (l *loop) run(ctx context.Context, stdin io.Reader, signals <-chan os.Signa
 		if !ok {
 			return nil // stopping: write nothing partial
 		}
+		overrun := false
+		if len(lines) > 0 || len(signals) > 0 {
+			// A request came while the round ran: Telegraf's interval is
+			// shorter than a round, and requests are being merged.
+			overrun = true
+			l.log.Warnf("round took %v, longer than the time between Telegraf's requests: requests that came meanwhile were merged into one (fewer targets, a smaller count or a longer Telegraf interval fix this)",
+				time.Since(start).Round(time.Millisecond))
+		}
 		if l.poll > 0 {
 			took := time.Since(start)
 			if took > l.poll {
+				overrun = true
 				l.log.Warnf("round took %v, longer than poll_interval %v: polls that fell due meanwhile were skipped (fewer targets, a smaller count or a longer poll_interval fix this)",
 					took.Round(time.Millisecond), l.poll)
 			}
@@ -77,7 +86,7 @@ func (l *loop) run(ctx context.Context, stdin io.Reader, signals <-chan os.Signa
 			// Reset also drops a tick that fired during the round.
 			timer.Reset(l.poll - time.Since(anchor)%l.poll)
 		}
-		if err := writeRound(l.out, Encode(rd)); err != nil {
+		if err := writeRound(l.out, append(Encode(rd), EncodeRound(rd, overrun)...)); err != nil {
 			if brokenPipe(err) {
 				return nil // the reader is gone (Telegraf stopped): nothing to tell
 			}

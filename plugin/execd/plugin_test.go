@@ -173,12 +173,20 @@ func TestPluginSignalsRunRounds(t *testing.T) {
 	// is up: a signal before that would find the default action.
 	io.WriteString(r.stdin, "\n")
 	var stamps []time.Time
-	stamps = append(stamps, decode(t, []byte(r.line(t, 10*time.Second)))[0].time)
+	// Each round is its target's line, then the round's own line.
+	roundLines := func() []metric {
+		return decode(t, []byte(r.line(t, 10*time.Second)+"\n"+r.line(t, 10*time.Second)+"\n"))
+	}
+	stamps = append(stamps, roundLines()[0].time)
 	for _, s := range []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2} {
 		r.cmd.Process.Signal(s)
-		m := decode(t, []byte(r.line(t, 10*time.Second)))
-		if len(m) != 1 || m[0].tags["target"] != "127.0.0.1" || m[0].fields["result_code"].IntV() != 0 {
+		m := roundLines()
+		if len(m) != 2 || m[0].tags["target"] != "127.0.0.1" || m[0].fields["result_code"].IntV() != 0 {
 			t.Fatalf("after %v: %+v, want one result_code 0 line for 127.0.0.1", s, m)
+		}
+		if m[1].name != "hping3_round" || m[1].fields["targets"].IntV() != 1 || m[1].fields["processes"].IntV() != 1 ||
+			m[1].fields["failures"].IntV() != 0 || m[1].time != m[0].time {
+			t.Fatalf("after %v: round line %+v, want 1 target, 1 process, 0 failures at the round's time", s, m[1])
 		}
 		if !m[0].time.After(stamps[len(stamps)-1]) {
 			t.Errorf("after %v: timestamp %v not after the previous round's %v", s, m[0].time, stamps[len(stamps)-1])

@@ -182,13 +182,43 @@ func readMetrics(t *testing.T, path string) []metric {
 	return nil
 }
 
-// rounds groups the lines by timestamp: a round's lines share one.
+// byRound groups the per-target lines by timestamp: a round's lines share
+// one. The round's self-metric line is checked by checkRoundLines.
 func byRound(ms []metric) map[int64][]metric {
 	r := map[int64][]metric{}
 	for _, m := range ms {
-		r[m.time.UnixNano()] = append(r[m.time.UnixNano()], m)
+		if m.name != "hping3_round" {
+			r[m.time.UnixNano()] = append(r[m.time.UnixNano()], m)
+		}
 	}
 	return r
+}
+
+// checkRoundLines asserts one hping3_round line per round with the round's
+// timestamp: 2 targets, 1 hping3 process (the unresolvable name starts
+// none), 1 failure, a duration that fits the 2 x 100 ms probe.
+func checkRoundLines(t *testing.T, run telegrafRun, host string) {
+	t.Helper()
+	rounds := byRound(run.out)
+	n := 0
+	for _, m := range run.out {
+		if m.name != "hping3_round" {
+			continue
+		}
+		n++
+		if _, ok := rounds[m.time.UnixNano()]; !ok {
+			t.Errorf("hping3_round at %v matches no round", m.time)
+		}
+		d := m.fields["duration_ms"]
+		if m.tags["host"] != host || m.fields["targets"].IntV() != 2 || m.fields["processes"].IntV() != 1 ||
+			m.fields["failures"].IntV() != 1 || d.Kind() != lineprotocol.Float || d.FloatV() < 100 || d.FloatV() > 3000 ||
+			m.fields["overrun"].Kind() != lineprotocol.Bool {
+			t.Errorf("hping3_round line %+v", m)
+		}
+	}
+	if n == 0 || n < len(rounds)-1 {
+		t.Errorf("%d hping3_round lines for %d rounds", n, len(rounds))
+	}
 }
 
 func fullRounds(ms []metric) int {
@@ -209,6 +239,7 @@ func checkRounds(t *testing.T, run telegrafRun) []time.Time {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkRoundLines(t, run, host)
 	var stamps []time.Time
 	for ns, lines := range byRound(run.out) {
 		ts := time.Unix(0, ns)

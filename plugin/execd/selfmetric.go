@@ -1,0 +1,30 @@
+package execd
+
+import (
+	"time"
+
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/round"
+)
+
+// RoundMeasurement is the plugin's own line per round in the long-running
+// mode: how big and how long the round was, so an operator sees a plugin
+// that falls behind before its measurements suffer.
+const RoundMeasurement = "hping3_round"
+
+// EncodeRound returns the round's self-metric line. overrun is true when the
+// round took longer than the time between rounds (the poll interval, or
+// Telegraf's interval when a request arrived while the round ran).
+func EncodeRound(rd round.Round, overrun bool) []byte {
+	var enc lineprotocol.Encoder
+	enc.SetPrecision(lineprotocol.Nanosecond)
+	enc.StartLine(RoundMeasurement)
+	enc.AddField("targets", lineprotocol.IntValue(int64(len(rd.Results))))
+	enc.AddField("processes", lineprotocol.IntValue(int64(rd.Processes)))
+	enc.AddField("failures", lineprotocol.IntValue(int64(rd.Failures)))
+	enc.AddField("duration_ms", floatValue(float64(rd.Duration)/float64(time.Millisecond)))
+	enc.AddField("overrun", lineprotocol.BoolValue(overrun))
+	enc.EndLine(rd.Start)
+	return enc.Bytes()
+}
