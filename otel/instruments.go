@@ -31,9 +31,17 @@ const (
 	nameDNS        = "hping3.dns.duration"
 	nameStatus     = "hping3.probe.status"
 
+	// The plugin's own metrics, one point per round, without attributes.
+	nameRoundDuration  = "hping3.round.duration"
+	nameRoundTargets   = "hping3.round.targets"
+	nameRoundProcesses = "hping3.round.processes"
+	nameRoundFailures  = "hping3.round.failures"
+
 	unitPacket  = "{packet}"
 	unitSeconds = "s"
 	unitOne     = "1"
+	unitTarget  = "{target}"
+	unitProcess = "{process}"
 )
 
 // Attribute keys. The first three follow the OpenTelemetry semantic
@@ -56,11 +64,14 @@ const (
 // cumulative temporality would.
 type recorder struct {
 	mu      sync.Mutex
-	current []probe.Result
+	current round.Round
 
 	sent, received, duplicates, icmpErrors, ttl, status metric.Int64ObservableGauge
 	loss, rttMin, rttAvg, rttMax, rttStdDev, rttJitter  metric.Float64ObservableGauge
 	rttPct, dns                                         metric.Float64ObservableGauge
+
+	roundTargets, roundProcesses, roundFailures metric.Int64ObservableGauge
+	roundDuration                               metric.Float64ObservableGauge
 }
 
 func newRecorder(m metric.Meter) (*recorder, error) {
@@ -96,13 +107,18 @@ func newRecorder(m metric.Meter) (*recorder, error) {
 	r.ttl = i64(nameTTL, unitOne, "IP TTL of the first valid reply.")
 	r.dns = f64(nameDNS, unitSeconds, "Time taken to resolve the target name.")
 	r.status = i64(nameStatus, unitOne, "Probe result code: 0 ran (loss may still be 100%), 1 no such host, 2 the probe could not run.")
+	r.roundDuration = f64(nameRoundDuration, unitSeconds, "Wall time of the round that probed every target once.")
+	r.roundTargets = i64(nameRoundTargets, unitTarget, "Targets probed in the round.")
+	r.roundProcesses = i64(nameRoundProcesses, unitProcess, "hping3 processes the round started.")
+	r.roundFailures = i64(nameRoundFailures, unitTarget, "Targets whose probe did not run (status not 0) in the round.")
 	if err != nil {
 		return nil, err
 	}
 	_, err = m.RegisterCallback(r.observe,
 		r.sent, r.received, r.duplicates, r.icmpErrors, r.loss,
 		r.rttMin, r.rttAvg, r.rttMax, r.rttStdDev, r.rttJitter, r.rttPct,
-		r.ttl, r.dns, r.status)
+		r.ttl, r.dns, r.status,
+		r.roundDuration, r.roundTargets, r.roundProcesses, r.roundFailures)
 	if err != nil {
 		return nil, err
 	}
@@ -112,17 +128,24 @@ func newRecorder(m metric.Meter) (*recorder, error) {
 // set makes rd the round the next collection reports.
 func (r *recorder) set(rd round.Round) {
 	r.mu.Lock()
-	r.current = rd.Results
+	r.current = rd
 	r.mu.Unlock()
 }
 
 func (r *recorder) observe(_ context.Context, o metric.Observer) error {
 	r.mu.Lock()
-	results := r.current
+	rd := r.current
 	r.mu.Unlock()
-	for i := range results {
-		r.observeResult(o, &results[i])
+	if len(rd.Results) == 0 {
+		return nil
 	}
+	for i := range rd.Results {
+		r.observeResult(o, &rd.Results[i])
+	}
+	o.ObserveFloat64(r.roundDuration, seconds(rd.Duration))
+	o.ObserveInt64(r.roundTargets, int64(len(rd.Results)))
+	o.ObserveInt64(r.roundProcesses, int64(rd.Processes))
+	o.ObserveInt64(r.roundFailures, int64(rd.Failures))
 	return nil
 }
 

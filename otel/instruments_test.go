@@ -76,7 +76,7 @@ const (
 	attrsC    = "network.peer.address=127.0.0.3,network.transport=udp,server.address=127.0.0.3,server.port=53"
 	attrsCSt  = "hping3.port.state=none," + attrsC
 	attrsD    = "network.transport=icmp,server.address=nosuch.invalid"
-	wantUnits = 14
+	wantUnits = 18
 )
 
 func resultA() probe.Result {
@@ -92,7 +92,7 @@ func resultA() probe.Result {
 }
 
 func firstRound() round.Round {
-	return round.Round{Results: []probe.Result{
+	return round.Round{Duration: 1500 * time.Millisecond, Processes: 3, Failures: 1, Results: []probe.Result{
 		resultA(),
 		{Target: "127.0.0.1", IP: "127.0.0.1", Protocol: config.TCP, Port: 22, Code: probe.OK,
 			Transmitted: 3, Received: 3, PortState: probe.PortClosed, TTL: 64,
@@ -110,7 +110,7 @@ func firstRound() round.Round {
 func secondRound() round.Round {
 	a := resultA()
 	a.Received, a.Loss, a.Duplicates, a.ICMPErrors, a.RTT, a.TTL = 0, 100, 0, 0, nil, -1
-	return round.Round{Results: []probe.Result{
+	return round.Round{Duration: 6 * time.Second, Processes: 1, Failures: 1, Results: []probe.Result{
 		a,
 		{Target: "127.0.0.1", IP: "127.0.0.1", Protocol: config.TCP, Port: 22, Code: probe.Failed, TTL: -1, PortState: probe.PortNone},
 	}}
@@ -159,6 +159,11 @@ var wantFirst = map[point]float64{
 	{nameRTTMax, attrsC}:     0.004,
 
 	{nameStatus, attrsD}: 1,
+
+	{nameRoundDuration, ""}:  1.5,
+	{nameRoundTargets, ""}:   4,
+	{nameRoundProcesses, ""}: 3,
+	{nameRoundFailures, ""}:  1,
 }
 
 var wantSecond = map[point]float64{
@@ -171,6 +176,11 @@ var wantSecond = map[point]float64{
 	{nameLoss, attrsA}:       1,
 	{nameStatus, attrsB}:     2,
 	{nameDNS, attrsB}:        0,
+
+	{nameRoundDuration, ""}:  6,
+	{nameRoundTargets, ""}:   2,
+	{nameRoundProcesses, ""}: 1,
+	{nameRoundFailures, ""}:  1,
 }
 
 var wantUnitsKinds = map[string][2]string{
@@ -188,6 +198,11 @@ var wantUnitsKinds = map[string][2]string{
 	nameTTL:        {"1", "int64 gauge"},
 	nameDNS:        {"s", "float64 gauge"},
 	nameStatus:     {"1", "int64 gauge"},
+
+	nameRoundDuration:  {"s", "float64 gauge"},
+	nameRoundTargets:   {"{target}", "int64 gauge"},
+	nameRoundProcesses: {"{process}", "int64 gauge"},
+	nameRoundFailures:  {"{target}", "int64 gauge"},
 }
 
 func collect(t *testing.T, reader *sdkmetric.ManualReader) collected {
