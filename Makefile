@@ -42,7 +42,7 @@ bench:
 	$(GO) run ./internal/bench/cmd/labbench $(BENCHFLAGS)
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem ./plugin/...
+	$(GO) test -run '^$$' -bench . -benchmem ./plugin/... ./internal/bench/
 
 # fuzz runs every fuzz test in the tree (go test -fuzz takes one per run) for
 # FUZZTIME each; a crasher lands in the package's testdata/fuzz and fails.

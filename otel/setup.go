@@ -75,6 +75,13 @@ func newExporter(ctx context.Context, endpoint string, poll time.Duration) (*otl
 	return otlpmetricgrpc.New(ctx, opts...)
 }
 
+// CheckEndpoint reports whether --otlp-endpoint is usable, so that a bad
+// value is refused with the other configuration errors, before probing.
+func CheckEndpoint(endpoint string) error {
+	_, err := endpointOption(endpoint)
+	return err
+}
+
 // endpointOption reads --otlp-endpoint: a URL (http:// for plain text,
 // https:// for TLS) or a bare host:port, which keeps the TLS choice of
 // OTEL_EXPORTER_OTLP_INSECURE.

@@ -68,6 +68,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		err = applyPollInterval(fs, cfg, *pollInterval, *otlp)
 	}
+	if *otlpEndpoint != "" {
+		if !*otlp {
+			err = errors.Join(err, errors.New("--otlp-endpoint is for the OTLP mode: add --otlp"))
+		} else if e := otel.CheckEndpoint(*otlpEndpoint); e != nil {
+			err = errors.Join(err, e)
+		}
+	}
 	if err != nil {
 		for _, e := range unjoin(err) {
 			log.Errorf("%v", e)

@@ -47,6 +47,8 @@ func TestInvalidConfigExits2BeforeProbing(t *testing.T) {
 		{[]string{"--once", "--config", "/nonexistent.toml"}, "E! config: open /nonexistent.toml"},
 		{[]string{"--once", "--target", "127.0.0.1", "stray"}, `E! unexpected argument "stray"`},
 		{[]string{"--target", "127.0.0.1", "--poll-interval", "10ms"}, "E! invalid poll_interval = 10ms"},
+		{[]string{"--otlp", "--target", "127.0.0.1", "--otlp-endpoint", "ftp://x:1"}, `E! invalid --otlp-endpoint "ftp://x:1"`},
+		{[]string{"--once", "--target", "127.0.0.1", "--otlp-endpoint", "http://x:1"}, "E! --otlp-endpoint is for the OTLP mode: add --otlp"},
 	}
 	for _, c := range cases {
 		code, stdout, stderr := runMain(append(c.args, "--hping3", bin)...)
