@@ -27,14 +27,19 @@ timeout = "100ms"
 	e.Wait()
 	p := r.get(t, target.String())
 	// hping3 sees each reply truth + U(0, 1) ms (+ < 0.1 ms): a reply
-	// recorded under timeout-1.2 ms is surely in time, one over the timeout
-	// surely late; those in between may fall either way.
+	// recorded under timeout-1.2 ms is surely in time. It can also read
+	// short: hping3 stamps a packet's send time after sendto returns, and
+	// the emulator may hold the packet before then; under load (go test
+	// runs packages side by side) that gap was seen at over 2 ms. Its rtt
+	// is printed rounded to 0.1 ms. So a reply recorded up to 5 ms over the
+	// timeout may still read as in time; one beyond that is surely late.
+	// The plugin judges by hping3's rtt, the only clock it has.
 	sure, possible := 0, 0
 	for _, d := range truthRTTs(e.Events(target)) {
 		if d <= timeout-1.2 {
 			sure++
 		}
-		if d <= timeout {
+		if d <= timeout+5 {
 			possible++
 		}
 	}

@@ -65,7 +65,9 @@ func readSpans(t *testing.T, log string) []span {
 func TestSchedulerBounds(t *testing.T) {
 	bin, log := standIn(t, "0.2")
 	s := config.DefaultSettings()
-	s.HPing3, s.Count, s.Interval, s.Timeout, s.Concurrency = bin, 3, 10*time.Millisecond, 100*time.Millisecond, 4
+	// The stand-in's 0.2 s must fit before the plugin's SIGINT, due when
+	// the last packet (20 ms after the header) is Timeout old.
+	s.HPing3, s.Count, s.Interval, s.Timeout, s.Concurrency = bin, 3, 10*time.Millisecond, 500*time.Millisecond, 4
 	var targets []string
 	for i := 1; i <= 24; i++ {
 		targets = append(targets, fmt.Sprintf("127.0.0.%d", i))
@@ -126,7 +128,7 @@ func TestSchedulerBounds(t *testing.T) {
 func TestSchedulerRateCap(t *testing.T) {
 	bin, log := standIn(t, "0.1")
 	s := config.DefaultSettings()
-	s.HPing3, s.Count, s.Interval, s.Timeout, s.Concurrency = bin, 2, 10*time.Millisecond, 50*time.Millisecond, 8
+	s.HPing3, s.Count, s.Interval, s.Timeout, s.Concurrency = bin, 2, 10*time.Millisecond, 300*time.Millisecond, 8
 	cfg := &config.Config{MaxPacketRate: 150, Groups: []config.Group{{Targets: []string{"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"}, Settings: s}}}
 	New(cfg, logger.Discard()).Run(context.Background())
 	spans := readSpans(t, log)
