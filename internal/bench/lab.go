@@ -6,7 +6,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -14,7 +13,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
+
+	"github.com/hping3-plugin/hping3-plugin/internal/netlab"
 )
 
 // The lab, in the benchmarking range 198.18.0.0/15:
@@ -50,7 +50,7 @@ func NewLab() (*Lab, error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("the lab needs root (network namespaces, raw sockets)")
 	}
-	removeStale()
+	netlab.RemoveStale(nsPrefix)
 	base := fmt.Sprintf("%s%d-", nsPrefix, os.Getpid())
 	l := &Lab{Client: base + "c", Target: base + "t"}
 	if err := l.build(); err != nil {
@@ -141,39 +141,8 @@ func macOf(ns, dev string) (string, error) {
 	return f[2], nil
 }
 
-// removeStale deletes lab namespaces whose creating process is gone.
-func removeStale() {
-	ents, err := os.ReadDir("/run/netns")
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		name := e.Name()
-		if !strings.HasPrefix(name, nsPrefix) {
-			continue
-		}
-		pidStr, _, _ := strings.Cut(strings.TrimPrefix(name, nsPrefix), "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		if syscall.Kill(pid, 0) == syscall.ESRCH {
-			_ = run("ip", "netns", "del", name)
-		}
-	}
-}
-
-func run(name string, args ...string) error {
-	_, err := output(name, args...)
-	return err
-}
-
-func output(name string, args ...string) (string, error) {
-	var out, errb bytes.Buffer
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
-	}
-	return out.String(), nil
-}
+// run and output are the lab's command helpers: no shell, stderr in errors.
+var (
+	run    = netlab.Run
+	output = netlab.Output
+)

@@ -65,7 +65,7 @@ func New(t testing.TB) *Lab {
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		testbin.Skip(t, "no /dev/net/tun: the path emulator needs TUN devices")
 	}
-	removeStale()
+	RemoveStale(prefix)
 	base := fmt.Sprintf("%s%d-%d-", prefix, os.Getpid(), seq.Add(1))
 	l := &Lab{t: t, Client: base + "c", Router: base + "r", Target: base + "t"}
 	t.Cleanup(l.close)
@@ -192,9 +192,10 @@ func nth(p netip.Prefix, i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
-// removeStale deletes lab namespaces left by runs that crashed before their
-// cleanup (the pid in the name no longer exists).
-func removeStale() {
+// RemoveStale deletes namespaces named prefix+PID-... whose creating
+// process no longer exists: what a run that crashed before its cleanup
+// left behind. The benchmark lab shares it.
+func RemoveStale(prefix string) {
 	ents, err := os.ReadDir("/run/netns")
 	if err != nil {
 		return
@@ -214,6 +215,12 @@ func removeStale() {
 		}
 	}
 }
+
+// Run runs a program (never through a shell); its error carries stderr.
+func Run(name string, args ...string) error { return run(name, args...) }
+
+// Output runs a program and returns its stdout; its error carries stderr.
+func Output(name string, args ...string) (string, error) { return output(name, args...) }
 
 func run(name string, args ...string) error {
 	_, err := output(name, args...)
