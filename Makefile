@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= ./hping3-plugin
 TESTFLAGS ?=
 
-.PHONY: all build run deps test lint bench bench-go clean fuzz soak
+.PHONY: all build run deps test tools lint bench bench-go clean fuzz soak
 
 all: build
 
@@ -33,6 +33,13 @@ lint:
 
 test: lint
 	$(GO) test -race -count=1 -timeout 25m $(TESTFLAGS) ./...
+
+# tools builds the Telegraf and OpenTelemetry Collector the end-to-end tests
+# run, from the Go module proxy, cached under ~/.cache/hping3-plugin-tools
+# (make test builds them on first use too; CI builds them first so no
+# compilation runs beside the timing-sensitive tests).
+tools:
+	$(GO) test -count=1 -timeout 15m -run '^TestTools$$' ./internal/testbin
 
 # bench measures rounds of 1..1000 lab targets against fping and Telegraf's
 # inputs.ping in isolated network namespaces (README "Performance"). Needs
