@@ -43,11 +43,14 @@ timeout = "300ms"
 			t.Errorf("%s: average %.3f ms, recorded truth %.3f ms: off by %.3f beyond hping3's %.1f ms pcap bias, want within 0.5",
 				a, avg, want, d, pcapBias)
 		}
-		// Min and max: each sample is truth + U(0, 1) ms + < 0.1 ms.
+		// Min and max: each sample is truth + U(0, 1) ms + < 0.1 ms, plus
+		// however long hping3 waits to be scheduled: on a loaded CI
+		// machine one of 50 samples was seen 1.2 ms over the truth. The
+		// minimum, a best case, keeps the tight bound.
 		if mn := p.float(t, "minimum_response_ms"); mn < minOf(truth)-0.1 || mn > minOf(truth)+1.2 {
 			t.Errorf("%s: minimum %.3f ms, truth %.3f ms", a, mn, minOf(truth))
 		}
-		if mx := p.float(t, "maximum_response_ms"); mx < maxOf(truth)-0.1 || mx > maxOf(truth)+1.2 {
+		if mx := p.float(t, "maximum_response_ms"); mx < maxOf(truth)-0.1 || mx > maxOf(truth)+3 {
 			t.Errorf("%s: maximum %.3f ms, truth %.3f ms", a, mx, maxOf(truth))
 		}
 	}

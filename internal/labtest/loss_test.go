@@ -29,14 +29,17 @@ func TestRandomLoss(t *testing.T) {
 		}
 		counters[rate] = c
 	}
-	// 15 targets at 100 packets/s each: 1500/s, so the total cap is raised;
-	// 200 packets 10 ms apart take 2 s.
-	r := round(t, l, fmt.Sprintf(`max_packet_rate = 2000
-[[inputs.hping3]]
+	// 15 targets at 100 packets/s each, 5 at a time: 200 packets 10 ms
+	// apart take 2 s, the round about 6 s. All 15 at once (3000 frames/s
+	// on the client's interface, which every hping3 captures) made an
+	// hping3 on a loaded CI machine miss a reply: false loss, which is
+	// what README "Performance" warns of, not what this test is about.
+	r := round(t, l, fmt.Sprintf(`[[inputs.hping3]]
 targets = %s
 count = %d
 interval = "10ms"
 timeout = "200ms"
+concurrency = 5
 `, quoted(all), perTarget))
 
 	for _, rate := range rates {
