@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 
 	"github.com/hping3-plugin/hping3-plugin/internal/netlab"
 )
@@ -89,7 +88,7 @@ func (l *Lab) build() error {
 		{C, "c0", targetAddr, T, "t0"},
 		{T, "t0", clientAddr, C, "c0"},
 	} {
-		mac, err := macOf(p.peerNS, p.peerDev)
+		mac, err := netlab.MacOf(p.peerNS, p.peerDev)
 		if err != nil {
 			return err
 		}
@@ -127,18 +126,6 @@ func Targets(n int) []string {
 		out[i] = a.String()
 	}
 	return out
-}
-
-func macOf(ns, dev string) (string, error) {
-	out, err := output("ip", "-n", ns, "-br", "link", "show", "dev", dev)
-	if err != nil {
-		return "", err
-	}
-	f := strings.Fields(out)
-	if len(f) < 3 {
-		return "", fmt.Errorf("ip -br link show %s in %s: unexpected %q", dev, ns, out)
-	}
-	return f[2], nil
 }
 
 // run and output are the lab's command helpers: no shell, stderr in errors.

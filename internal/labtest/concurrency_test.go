@@ -48,15 +48,15 @@ func TestSilentTargetsDoNotDistortOthers(t *testing.T) {
 	check := func(r run, a netip.Addr, evs []netlab.Event) {
 		t.Helper()
 		p := r.get(t, a.String())
-		truth := truthRTTs(evs)
+		truth := netlab.TruthRTTs(evs)
 		if rx := p.int(t, "packets_received"); rx != count || len(truth) != count || p.float(t, "percent_packet_loss") != 0 {
 			t.Errorf("%s (20 ms path): %d/%d received, emulator answered %d, loss %v%%; want all, 0%%",
 				a, rx, count, len(truth), p.fields["percent_packet_loss"])
 			return
 		}
 		// Same bound as TestDelayAndJitter: truth + hping3's pcap bias.
-		if avg := p.float(t, "average_response_ms"); math.Abs(avg-(mean(truth)+pcapBias)) > 0.5 {
-			t.Errorf("%s: average %.3f ms, recorded truth %.3f ms", a, avg, mean(truth))
+		if avg := p.float(t, "average_response_ms"); math.Abs(avg-(netlab.Mean(truth)+pcapBias)) > 0.5 {
+			t.Errorf("%s: average %.3f ms, recorded truth %.3f ms", a, avg, netlab.Mean(truth))
 		}
 	}
 	all := e.Events(netip.Addr{})

@@ -30,13 +30,13 @@ timeout = "300ms"
 
 	for _, a := range []netip.Addr{fixed20, fixed80, jittery} {
 		p := r.get(t, a.String())
-		truth := truthRTTs(e.Events(a))
+		truth := netlab.TruthRTTs(e.Events(a))
 		if rx := p.int(t, "packets_received"); rx != count || len(truth) != count {
 			t.Fatalf("%s: %d received, emulator answered %d; want %d", a, rx, len(truth), count)
 		}
-		avg, want := p.float(t, "average_response_ms"), mean(truth)
+		avg, want := p.float(t, "average_response_ms"), netlab.Mean(truth)
 		t.Logf("%s: avg %.3f ms, recorded truth %.3f ms (+%.3f); sd %.3f vs %.3f; jitter %.3f vs %.3f",
-			a, avg, want, avg-want, p.float(t, "standard_deviation_ms"), stddev(truth), p.float(t, "jitter_ms"), jitter(truth))
+			a, avg, want, avg-want, p.float(t, "standard_deviation_ms"), netlab.StdDev(truth), p.float(t, "jitter_ms"), jitter(truth))
 		// Average: within 0.5 ms of truth plus hping3's pcap lateness
 		// (pcapBias, see harness_test.go).
 		if d := avg - (want + pcapBias); math.Abs(d) > 0.5 {
@@ -59,8 +59,8 @@ timeout = "300ms"
 	// consecutive difference 20/3 = 6.7 ms; hping3's U(0,1) ms noise adds
 	// only 0.08 ms^2 of variance to 33 ms^2, so 15% is a real bound.
 	p := r.get(t, jittery.String())
-	truth := truthRTTs(e.Events(jittery))
-	if sd, want := p.float(t, "standard_deviation_ms"), stddev(truth); math.Abs(sd-want) > 0.15*want {
+	truth := netlab.TruthRTTs(e.Events(jittery))
+	if sd, want := p.float(t, "standard_deviation_ms"), netlab.StdDev(truth); math.Abs(sd-want) > 0.15*want {
 		t.Errorf("jitter path: standard deviation %.3f ms, recorded %.3f ms: more than 15%% apart", sd, want)
 	}
 	if j, want := p.float(t, "jitter_ms"), jitter(truth); math.Abs(j-want) > 0.15*want {
@@ -68,7 +68,7 @@ timeout = "300ms"
 	}
 	// And the emulator did inject what was configured: a uniform draw on
 	// [10, 30] ms over 50 samples has sd within 4.3..7.2 ms (99.9%).
-	if sd := stddev(truth); sd < 4.3 || sd > 7.2 {
+	if sd := netlab.StdDev(truth); sd < 4.3 || sd > 7.2 {
 		t.Errorf("emulator jitter sd %.3f ms, configured uniform 20 +/- 10 ms (5.8)", sd)
 	}
 }

@@ -158,35 +158,6 @@ func quoted(addrs []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-// truthRTTs returns the emulator's recorded RTT (ms) of every answered
-// request, in arrival (= sequence) order.
-func truthRTTs(evs []netlab.Event) []float64 {
-	var out []float64
-	for _, ev := range evs {
-		if d, ok := ev.RTT(); ok {
-			out = append(out, float64(d)/float64(time.Millisecond))
-		}
-	}
-	return out
-}
-
-func mean(xs []float64) float64 {
-	s := 0.0
-	for _, x := range xs {
-		s += x
-	}
-	return s / float64(len(xs))
-}
-
-// stddev is the population standard deviation, as the plugin reports it.
-func stddev(xs []float64) float64 {
-	m, s := mean(xs), 0.0
-	for _, x := range xs {
-		s += (x - m) * (x - m)
-	}
-	return math.Sqrt(s / float64(len(xs)))
-}
-
 // jitter is the mean absolute difference of consecutive values, as the
 // plugin reports it.
 func jitter(xs []float64) float64 {
@@ -195,28 +166,6 @@ func jitter(xs []float64) float64 {
 		s += math.Abs(xs[i] - xs[i-1])
 	}
 	return s / float64(len(xs)-1)
-}
-
-// binomial999 returns the central 99.9% interval [lo, hi] of the number of
-// successes in n trials of probability p (exact binomial: 0.05% of the mass
-// below lo, 0.05% above hi).
-func binomial999(n int, p float64) (lo, hi int) {
-	lg := func(x int) float64 { v, _ := math.Lgamma(float64(x) + 1); return v }
-	pmf := func(k int) float64 {
-		return math.Exp(lg(n) - lg(k) - lg(n-k) + float64(k)*math.Log(p) + float64(n-k)*math.Log1p(-p))
-	}
-	cdf := 0.0
-	lo, hi = -1, n
-	for k := 0; k <= n; k++ {
-		cdf += pmf(k)
-		if lo < 0 && cdf >= 0.0005 {
-			lo = k
-		}
-		if cdf >= 0.9995 {
-			return lo, k
-		}
-	}
-	return lo, hi
 }
 
 // pcapBias is hping3's systematic lateness: it reads replies through libpcap

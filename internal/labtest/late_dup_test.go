@@ -36,7 +36,7 @@ timeout = "100ms"
 	// the others must be classified by the timeout. The plugin judges by
 	// hping3's rtt, the only clock it has.
 	sure, possible := 0, 0
-	for _, d := range truthRTTs(e.Events(target)) {
+	for _, d := range netlab.TruthRTTs(e.Events(target)) {
 		if d <= timeout-5 {
 			sure++
 		}

@@ -66,7 +66,7 @@ concurrency = 5
 		// The injected rate: lost ~ Binomial(1000, rate). A wrong count
 		// (duplicates or errors taken as replies, replies dropped by the
 		// plugin) moves it out of the central 99.9% interval.
-		if lo, hi := binomial999(tx, rate/100); lost < lo || lost > hi {
+		if lo, hi := netlab.Binomial999(tx, rate/100); lost < lo || lost > hi {
 			t.Errorf("%.0f%% injected: %d of %d lost, outside the 99.9%% interval [%d, %d]", rate, lost, tx, lo, hi)
 		}
 		// The measured truth: the path loses nothing else, so every packet

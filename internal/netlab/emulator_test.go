@@ -49,33 +49,6 @@ func newEmu(t *testing.T) (*Lab, *Emulator) {
 	return l, e
 }
 
-func mean(xs []float64) float64 {
-	s := 0.0
-	for _, x := range xs {
-		s += x
-	}
-	return s / float64(len(xs))
-}
-
-func stddev(xs []float64) float64 {
-	m, s := mean(xs), 0.0
-	for _, x := range xs {
-		s += (x - m) * (x - m)
-	}
-	return math.Sqrt(s / float64(len(xs)))
-}
-
-// truth returns the emulator's recorded RTTs (ms) of the answered requests.
-func truth(evs []Event) []float64 {
-	var out []float64
-	for _, ev := range evs {
-		if d, ok := ev.RTT(); ok {
-			out = append(out, float64(d)/float64(time.Millisecond))
-		}
-	}
-	return out
-}
-
 func TestEmulatorDelayAndTTL(t *testing.T) {
 	l, e := newEmu(t)
 	target := Emu(1)
@@ -98,10 +71,10 @@ func TestEmulatorDelayAndTTL(t *testing.T) {
 			t.Errorf("reply ttl %d, want %d", r.ttl, 50-Hops)
 		}
 	}
-	want := truth(evs)
+	want := TruthRTTs(evs)
 	// The emulator's own delay must be the configured one: timers fire late,
 	// never early, and by well under a millisecond on an idle machine.
-	if m := mean(want); m < 20 || m > 21.5 {
+	if m := Mean(want); m < 20 || m > 21.5 {
 		t.Errorf("recorded delay mean %.3f ms, want 20..21.5", m)
 	}
 	// hping3 reads replies through libpcap with a 1 ms buffer timeout
@@ -110,8 +83,8 @@ func TestEmulatorDelayAndTTL(t *testing.T) {
 	// sawtooth). Over 20 samples the mean bias lies within 0.5 +/- 0.25 ms
 	// (sd of the mean 0.29/sqrt(20) = 0.065 ms); veth hops and the %.1f
 	// rounding add under 0.1 ms. So the mean is truth + 0.5 +/- 0.5 ms.
-	if d := mean(got) - mean(want); d < 0 || d > 1.0 {
-		t.Errorf("hping3 mean rtt %.3f ms vs recorded %.3f ms: difference %.3f, want 0..1.0", mean(got), mean(want), d)
+	if d := Mean(got) - Mean(want); d < 0 || d > 1.0 {
+		t.Errorf("hping3 mean rtt %.3f ms vs recorded %.3f ms: difference %.3f, want 0..1.0", Mean(got), Mean(want), d)
 	}
 }
 
@@ -122,13 +95,13 @@ func TestEmulatorJitter(t *testing.T) {
 	// interval 50ms > the 30ms maximum delay, so replies keep their order.
 	rs, out := hping3(t, l, "-1", "-c", "60", "-i", "u50000", target.String())
 	e.Wait()
-	want := truth(e.Events(target))
+	want := TruthRTTs(e.Events(target))
 	if len(rs) != 60 || len(want) != 60 {
 		t.Fatalf("hping3 saw %d replies, emulator answered %d; want 60\n%s", len(rs), len(want), out)
 	}
 	// Uniform on [10, 30] ms has sd 20/sqrt(12) = 5.77 ms; with 60 samples
 	// the sample sd lies within 25% of it with overwhelming probability.
-	if sd := stddev(want); sd < 4.3 || sd > 7.2 {
+	if sd := StdDev(want); sd < 4.3 || sd > 7.2 {
 		t.Errorf("recorded delay sd %.2f ms, want about 5.77", sd)
 	}
 	var got []float64
@@ -137,8 +110,8 @@ func TestEmulatorJitter(t *testing.T) {
 			got = append(got, r.rtt)
 		}
 	}
-	if d := math.Abs(stddev(got) - stddev(want)); d > 0.5 {
-		t.Errorf("hping3 rtt sd %.3f ms vs recorded %.3f ms", stddev(got), stddev(want))
+	if d := math.Abs(StdDev(got) - StdDev(want)); d > 0.5 {
+		t.Errorf("hping3 rtt sd %.3f ms vs recorded %.3f ms", StdDev(got), StdDev(want))
 	}
 }
 
@@ -173,10 +146,10 @@ func TestEmulatorLossAndDuplicates(t *testing.T) {
 			len(evs), dropped, dups, len(rs)-gotDups, gotDups, out)
 	}
 	// And the random draws follow the configured rates (binomial 99.9%).
-	if lo, hi := binomial999(100, 0.5); dropped < lo || dropped > hi {
+	if lo, hi := Binomial999(100, 0.5); dropped < lo || dropped > hi {
 		t.Errorf("dropped %d of 100, outside [%d, %d] for 50%%", dropped, lo, hi)
 	}
-	if lo, hi := binomial999(100-dropped, 0.5); dups < lo || dups > hi {
+	if lo, hi := Binomial999(100-dropped, 0.5); dups < lo || dups > hi {
 		t.Errorf("duplicated %d of %d, outside [%d, %d] for 50%%", dups, 100-dropped, lo, hi)
 	}
 }

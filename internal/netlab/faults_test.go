@@ -60,7 +60,7 @@ func TestLoss(t *testing.T) {
 	}
 	// The injected rate itself: dropped ~ Binomial(1000, 0.3); a rule that
 	// drops at a wrong rate falls outside the 99.9% interval.
-	if lo, hi := binomial999(n, 0.3); dropped < lo || dropped > hi {
+	if lo, hi := Binomial999(n, 0.3); dropped < lo || dropped > hi {
 		t.Errorf("dropped %d of %d, outside the 99.9%% interval [%d, %d] of 30%% loss\n%s", dropped, n, lo, hi, out)
 	}
 }

@@ -135,7 +135,7 @@ func (l *Lab) staticNeigh() error {
 		{l.Target, "t0", "198.18.1.1", l.Router, "r1"},
 	}
 	for _, p := range pairs {
-		mac, err := macOf(p.peerNS, p.peerDev)
+		mac, err := MacOf(p.peerNS, p.peerDev)
 		if err != nil {
 			return err
 		}
@@ -146,7 +146,8 @@ func (l *Lab) staticNeigh() error {
 	return nil
 }
 
-func macOf(ns, dev string) (string, error) {
+// MacOf returns the MAC address of dev in namespace ns.
+func MacOf(ns, dev string) (string, error) {
 	out, err := output("ip", "-n", ns, "-br", "link", "show", "dev", dev)
 	if err != nil {
 		return "", err

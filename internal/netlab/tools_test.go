@@ -2,7 +2,6 @@ package netlab
 
 import (
 	"context"
-	"math"
 	"regexp"
 	"strconv"
 	"testing"
@@ -41,34 +40,11 @@ func fping(t *testing.T, l *Lab, count int, interval time.Duration, addrs ...str
 	return r, string(out)
 }
 
-// binomial999 returns the central 99.9% interval [lo, hi] of the number of
-// successes in n trials of probability p, from the exact binomial
-// distribution: 0.05% of the mass lies below lo and 0.05% above hi.
-func binomial999(n int, p float64) (lo, hi int) {
-	pmf := func(k int) float64 {
-		lg := func(x int) float64 { v, _ := math.Lgamma(float64(x) + 1); return v }
-		return math.Exp(lg(n) - lg(k) - lg(n-k) + float64(k)*math.Log(p) + float64(n-k)*math.Log1p(-p))
-	}
-	cdf := 0.0
-	lo, hi = -1, n
-	for k := 0; k <= n; k++ {
-		cdf += pmf(k)
-		if lo < 0 && cdf >= 0.0005 {
-			lo = k
-		}
-		if cdf >= 0.9995 {
-			hi = k
-			break
-		}
-	}
-	return lo, hi
-}
-
 func TestBinomial999(t *testing.T) {
 	// n=1000, p=0.3: mean 300, sd 14.49; the normal approximation gives
 	// 300 +/- 3.29*14.49 = [252.3, 347.7], the exact interval is within 1.
-	lo, hi := binomial999(1000, 0.3)
+	lo, hi := Binomial999(1000, 0.3)
 	if lo < 251 || lo > 254 || hi < 346 || hi > 349 {
-		t.Errorf("binomial999(1000, 0.3) = [%d, %d], want about [252, 348]", lo, hi)
+		t.Errorf("Binomial999(1000, 0.3) = [%d, %d], want about [252, 348]", lo, hi)
 	}
 }
