@@ -65,12 +65,11 @@ func (e *lastSend) observe(l TimedLine) {
 	case l.Kind == Header:
 		e.t0.CompareAndSwap(0, int64(l.At))
 	case l.Kind == Reply && !l.Dup && l.Seq >= 0 && l.Seq < e.plan.Count && l.RTT >= 0:
-		sent := l.At - time.Duration(l.RTT*float64(time.Millisecond))
 		gap := e.plan.Interval
-		if t0 := time.Duration(e.t0.Load()); l.Seq > 0 && t0 > 0 {
-			gap = max(gap, (sent-t0)/time.Duration(l.Seq))
+		if t0 := time.Duration(e.t0.Load()); t0 > 0 {
+			gap = Spacing(l, t0, gap)
 		}
-		est := int64(sent + time.Duration(e.plan.Count-1-l.Seq)*gap)
+		est := int64(l.SentAt() + time.Duration(e.plan.Count-1-l.Seq)*gap)
 		for {
 			cur := e.latest.Load()
 			if est <= cur || e.latest.CompareAndSwap(cur, est) {
@@ -78,6 +77,22 @@ func (e *lastSend) observe(l TimedLine) {
 			}
 		}
 	}
+}
+
+// SentAt is when the packet a reply answers left, from process start: the
+// reply's read time less its rtt.
+func (l TimedLine) SentAt() time.Duration {
+	return l.At - time.Duration(l.RTT*float64(time.Millisecond))
+}
+
+// Spacing is the packet spacing reply l shows, given the first packet left
+// at t0: at least interval, more when hping3 fell behind (it re-arms its
+// timer after each send). Packet 0 shows nothing: interval.
+func Spacing(l TimedLine, t0, interval time.Duration) time.Duration {
+	if l.Seq <= 0 {
+		return interval
+	}
+	return max(interval, (l.SentAt()-t0)/time.Duration(l.Seq))
 }
 
 // interruptAt is when SIGINT is due, from process start.

@@ -140,9 +140,8 @@ func cutShort(ex *hping3.Execution, sum hping3.Summary, s config.Settings, answe
 	t0 := firstPacketTime(ex)
 	gap := s.Interval // observed spacing of the packets, when replies show it
 	for _, l := range ex.Lines {
-		if l.Kind == hping3.Reply && !l.Dup && l.Seq > 0 && l.RTT >= 0 {
-			sent := l.At - time.Duration(l.RTT*float64(time.Millisecond))
-			gap = max(gap, (sent-t0)/time.Duration(l.Seq))
+		if l.Kind == hping3.Reply && !l.Dup && l.RTT >= 0 {
+			gap = max(gap, hping3.Spacing(l, t0, s.Interval))
 		}
 	}
 	n := 0

@@ -136,11 +136,9 @@ func (r *Runner) probe(ctx context.Context, j job) (probe.Result, bool) {
 // quotes the target), so it is the host.
 func key(ip string) string { return ip }
 
+// cancelled is the Result of a probe the round's end stopped before it
+// started hping3.
 func cancelled(t probe.Target, s config.Settings) probe.Result {
-	r := probe.Result{Target: t.Name, IP: t.Res.IP, Protocol: s.Protocol, Tags: t.Tags, TTL: -1,
-		Code: probe.Failed, Err: errors.New("probe cancelled: the plugin is stopping")}
-	if s.Protocol != config.ICMP {
-		r.Port = s.Port
-	}
-	return r
+	t.Res = probe.Resolution{IP: t.Res.IP, DNS: t.Res.DNS, Code: probe.Failed, Err: errors.New("probe cancelled: the plugin is stopping")}
+	return probe.Run(context.Background(), t, s, 0)
 }
