@@ -78,13 +78,15 @@ func parseArgs(args []string, usage io.Writer) (Options, *config.Config, error) 
 	pf := config.RegisterProbeFlags(fs, OldProbe())
 	addUnderscoreAliases(fs)
 
-	if err := fs.Parse(unquoteArgs(args)); err != nil {
+	args = unquoteArgs(args)
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(usage)
 			fmt.Fprintln(usage, "Usage: hping3-plugin --site24x7 --host HOST [--plugin-version N] [--heartbeat True|False] [probe flags]")
 			fs.PrintDefaults()
 			return o, nil, errHelp
 		}
+		headerAfterError(args, &o.Header)
 		return o, nil, fmt.Errorf("%v (the options come from the hping3.cfg section: check its keys)", err)
 	}
 	var errs []error
@@ -137,6 +139,43 @@ func parseArgs(args []string, usage io.Writer) (Options, *config.Config, error) 
 		return o, nil, err
 	}
 	return o, cfg, nil
+}
+
+// headerAfterError recovers the header from arguments the flag parser gave
+// up on: an unknown .cfg key stops it where it stands, and the keys after it
+// (the agent passes them in the .cfg's order) would otherwise be lost, so the
+// failure JSON would carry the default host and plugin_version instead of
+// the monitor's own. Values that do not parse keep the defaults.
+func headerAfterError(args []string, h *Header) {
+	for i := 0; i < len(args); i++ {
+		if !strings.HasPrefix(args[i], "-") {
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		name = strings.ReplaceAll(name, "_", "-")
+		if name != "host" && name != "plugin-version" && name != "heartbeat" {
+			continue
+		}
+		if !hasVal {
+			if i+1 == len(args) {
+				return
+			}
+			i++
+			val = args[i]
+		}
+		switch name {
+		case "host":
+			h.Host = val
+		case "plugin-version":
+			if v, err := parseVersion(val); err == nil {
+				h.PluginVersion = v
+			}
+		case "heartbeat":
+			if hb, err := parseHeartbeat(val); err == nil {
+				h.Heartbeat = hb
+			}
+		}
+	}
 }
 
 // parseVersion reads plugin_version; Site24x7 takes whole numbers only.

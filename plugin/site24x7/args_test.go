@@ -104,6 +104,24 @@ func TestParseArgsErrors(t *testing.T) {
 	}
 }
 
+// An unknown .cfg key stops the flag parser; the keys after it still name
+// the monitor in the failure JSON.
+func TestParseArgsUnknownKeyKeepsTheHeader(t *testing.T) {
+	o, cfg, err := parseArgs([]string{"--site24x7", "--cuont", "3", "--debug", "--host", `"db1"`,
+		"--plugin_version=2", "--heartbeat", "False"}, io.Discard)
+	if err == nil || cfg != nil || !strings.Contains(err.Error(), "-cuont") {
+		t.Fatalf("error %v, config %v: want the unknown key named", err, cfg)
+	}
+	if want := (Header{Host: "db1", PluginVersion: 2, Heartbeat: false}); o.Header != want {
+		t.Errorf("header %+v, want %+v", o.Header, want)
+	}
+	// A value that does not parse keeps the default, as in a full parse.
+	o, _, _ = parseArgs([]string{"--site24x7", "--bogus", "--plugin-version", "x", "--host"}, io.Discard)
+	if want := (Header{Host: "localhost", PluginVersion: 1, Heartbeat: true}); o.Header != want {
+		t.Errorf("header %+v, want the defaults %+v", o.Header, want)
+	}
+}
+
 func TestParseArgsICMPDropsTheOldPort(t *testing.T) {
 	_, cfg, err := parseArgs([]string{"--site24x7", "--host", "127.0.0.1", "--protocol", "icmp"}, io.Discard)
 	if err != nil {
