@@ -48,11 +48,26 @@ func TestLauncherForwardsArguments(t *testing.T) {
 	}
 }
 
-// Without the binary the launcher still prints a Down object with the fix.
+// Without the binary the launcher still prints a Down object with the fix,
+// keyed to the section's own monitor; a host that is not a plain name stays
+// out of the JSON.
 func TestLauncherWithoutBinary(t *testing.T) {
-	m := runPlugin(t, nil, installLauncher(t, ""), "--host=localhost", "--plugin_version=1", "--heartbeat=True")
-	wantDown(t, m, "hping3-plugin not found", "README")
-	if m["plugin_version"] != 1.0 || m["heartbeat_required"] != true {
-		t.Errorf("header %v %v", m["plugin_version"], m["heartbeat_required"])
+	sh := installLauncher(t, "")
+	for _, c := range []struct {
+		args      []string
+		host      any
+		version   float64
+		heartbeat bool
+	}{
+		{[]string{"--host=localhost", "--plugin_version=1", "--heartbeat=True"}, "localhost", 1, true},
+		{[]string{"--host", `"db-1.example"`, "--plugin-version", `"7"`, "--heartbeat", "False"}, "db-1.example", 7, false},
+		{[]string{"--host", `a"b`, "--plugin_version=x", "--heartbeat=0"}, nil, 1, false},
+		{[]string{"--heartbeat"}, nil, 1, true},
+	} {
+		m := runPlugin(t, nil, sh, c.args...)
+		wantDown(t, m, "hping3-plugin not found", "README")
+		if m["host"] != c.host || m["plugin_version"] != c.version || m["heartbeat_required"] != c.heartbeat {
+			t.Errorf("%q: header %v %v %v, want %v %v %v", c.args, m["host"], m["plugin_version"], m["heartbeat_required"], c.host, c.version, c.heartbeat)
+		}
 	}
 }
