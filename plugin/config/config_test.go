@@ -144,6 +144,13 @@ func TestValidateTotals(t *testing.T) {
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "tags.host") {
 		t.Errorf("host tag: %v", err)
 	}
+	for _, tags := range []map[string]string{{"": "x"}, {"k": ""}, {"k": "a\tb"}, {"k\n": "v"}, {"k": `v\`}, {"k": "\xff"}} {
+		c = validCfg(func(*Settings) {})
+		c.Groups[0].Tags = tags
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "invalid tags") || !strings.Contains(err.Error(), "printable UTF-8") {
+			t.Errorf("tags %q: %v", tags, err)
+		}
+	}
 	if err := validCfg(func(*Settings) {}).Validate(); err != nil {
 		t.Errorf("defaults rejected: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Validate checks one group's settings; field names are prefixed with prefix
@@ -102,8 +103,8 @@ func (c *Config) Validate() error {
 				Allowed: fmt.Sprintf("one target's %.0f packets/s exceeds max_packet_rate %d/s", g.Settings.Rate(), c.MaxPacketRate)})
 		}
 		for k, v := range g.Tags {
-			if k == "" || v == "" {
-				errs = append(errs, &FieldError{Field: prefix + "tags", Value: fmt.Sprintf("%q=%q", k, v), Allowed: "non-empty keys and values"})
+			if !TagSafe(k) || !TagSafe(v) {
+				errs = append(errs, &FieldError{Field: prefix + "tags", Value: fmt.Sprintf("%q=%q", k, v), Allowed: "non-empty keys and values of printable UTF-8, not ending in a backslash"})
 			}
 			if reservedTags[k] {
 				errs = append(errs, &FieldError{Field: prefix + "tags." + k, Value: fmt.Sprintf("%q", v), Allowed: "a key other than host, target, ip, protocol, port"})
@@ -111,6 +112,22 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// TagSafe reports whether s can be an influx line-protocol tag key or value
+// as it is. The encoder drops a whole line for any other (empty, invalid
+// UTF-8, a control character, a trailing backslash, which cannot be
+// round-tripped), and with it a target's only record of the round.
+func TagSafe(s string) bool {
+	if s == "" || !utf8.ValidString(s) || strings.HasSuffix(s, `\`) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // reservedTags are set by the plugin itself or by Telegraf (host).

@@ -10,6 +10,7 @@ import (
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
@@ -22,7 +23,7 @@ func AppendResult(enc *lineprotocol.Encoder, r *probe.Result, ts time.Time) {
 	enc.StartLine(Measurement)
 	// Tags must be added in lexical key order; the group's constant tags
 	// are merged into ours.
-	tags := map[string]string{"target": r.Target, "protocol": string(r.Protocol)}
+	tags := map[string]string{"target": tagValue(r.Target), "protocol": string(r.Protocol)}
 	if r.IP != "" {
 		tags["ip"] = r.IP
 	}
@@ -69,6 +70,17 @@ func AppendResult(enc *lineprotocol.Encoder, r *probe.Result, ts time.Time) {
 	}
 	enc.AddField("result_code", lineprotocol.IntValue(int64(r.Code)))
 	enc.EndLine(ts)
+}
+
+// tagValue writes a target the line protocol cannot carry as it is (see
+// config.TagSafe: an empty name, a control character, a trailing backslash)
+// in its Go-quoted form, so the target still gets its line and its
+// result_code; as it is, the encoder would drop the line.
+func tagValue(s string) string {
+	if config.TagSafe(s) {
+		return s
+	}
+	return strconv.QuoteToASCII(s)
 }
 
 func floatValue(f float64) lineprotocol.Value {

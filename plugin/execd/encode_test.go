@@ -88,6 +88,24 @@ func TestEncodeTagsNeverOverrideOursNorAddHost(t *testing.T) {
 	}
 }
 
+// A target the line protocol cannot carry as it is still gets its line,
+// its tag in Go-quoted form; the encoder would otherwise drop the line.
+func TestEncodeUnencodableTargetKeepsItsLine(t *testing.T) {
+	rd := round.Round{Start: ts}
+	for _, name := range []string{"", "a\tb", "new\nline", `back\`, "bad\xffutf8", "ok name"} {
+		rd.Results = append(rd.Results, probe.Result{Target: name, Protocol: config.ICMP, Code: probe.NoSuchHost})
+	}
+	want := `hping3,protocol=icmp,target="" result_code=1i 1764045600123456789` + "\n" +
+		`hping3,protocol=icmp,target="a\tb" result_code=1i 1764045600123456789` + "\n" +
+		`hping3,protocol=icmp,target="new\nline" result_code=1i 1764045600123456789` + "\n" +
+		`hping3,protocol=icmp,target="back\\" result_code=1i 1764045600123456789` + "\n" +
+		`hping3,protocol=icmp,target="bad\xffutf8" result_code=1i 1764045600123456789` + "\n" +
+		`hping3,protocol=icmp,target=ok\ name result_code=1i 1764045600123456789` + "\n"
+	if got := string(Encode(rd)); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
 func TestEncodeRoundOneLinePerResultSameTimestamp(t *testing.T) {
 	rd := round.Round{Start: ts, Results: []probe.Result{
 		{Target: "a", Protocol: config.ICMP, Code: probe.NoSuchHost},
