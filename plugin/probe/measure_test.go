@@ -164,6 +164,26 @@ func TestMeasureUDPPortUnreachable(t *testing.T) {
 	}
 }
 
+// A service answering on the UDP port: hping3's reply line carries no
+// ports (it matched the source port itself) but has its rtt.
+func TestMeasureUDPReplyFromThePort(t *testing.T) {
+	s := icmpSettings(3)
+	s.Protocol, s.Port = config.UDP, 7
+	udp := func(seq int, rtt float64) hping3.TimedLine {
+		l := reply(seq, rtt, time.Duration(seq+1)*100*time.Millisecond)
+		l.ICMP = false
+		return l
+	}
+	tcp := tcpReply(2, "RA", 1) // not a UDP reply: never counted
+	r := measured(t, s, 3, udp(0, 2), udp(1, 4), tcp)
+	if r.Received != 2 || r.Loss != 100.0/3 || r.PortState != PortOpen || r.TTL != 63 || r.Duplicates != 0 {
+		t.Fatalf("result = %+v", r)
+	}
+	if r.RTT == nil || !r.RTT.Detail || r.RTT.Min != 2 || r.RTT.Avg != 3 || r.RTT.Max != 4 {
+		t.Errorf("UDP RTT = %+v, want 2/3/4 from the reply lines with detail", r.RTT)
+	}
+}
+
 func TestFailureMessages(t *testing.T) {
 	s := icmpSettings(2)
 	cases := []struct {
@@ -173,6 +193,7 @@ func TestFailureMessages(t *testing.T) {
 	}{
 		{hping3.Execution{Argv: []string{"/usr/sbin/hping3"}, Stderr: "[open_sockraw] socket(): Operation not permitted\n"}, false, "setcap cap_net_raw+ep /usr/sbin/hping3"},
 		{hping3.Execution{Argv: []string{hping3.Stdbuf, "-oL", "/opt/h"}, Lines: []hping3.TimedLine{{Line: hping3.Line{Kind: hping3.Message, Text: "[main] can't open raw socket"}}}}, false, "setcap cap_net_raw+ep /opt/h"},
+		{hping3.Execution{Argv: []string{"/usr/sbin/hping3"}, ExitCode: 1, Stderr: "[send_ip] sendto: Operation not permitted\n"}, false, "a local firewall rule"},
 		{hping3.Execution{Killed: true}, false, "did not finish within 3.325s and was killed"},
 		{hping3.Execution{ExitCode: 1, Stderr: "[send_ip] sendto: Network is unreachable\n"}, false, "status 1 without statistics: [send_ip] sendto: Network is unreachable"},
 		{hping3.Execution{ExitCode: 3}, false, "status 3 without statistics: no output"},

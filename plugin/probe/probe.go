@@ -123,6 +123,10 @@ func failure(ex *hping3.Execution, hasSum bool, s config.Settings) error {
 	switch {
 	case ex.Cancelled:
 		return errors.New("probe cancelled: the plugin is stopping")
+	case strings.Contains(out, "sendto: Operation not permitted"):
+		// The raw socket opened, so the capability is there: the kernel
+		// refused the packet itself, which is a local firewall's output rule.
+		return errors.New("this host refused to send hping3's packet (sendto: Operation not permitted): a local firewall rule (nftables or iptables output) drops it; allow the probe's traffic to this target")
 	case strings.Contains(out, "Operation not permitted") || strings.Contains(out, "can't open raw socket"):
 		return errors.New("hping3 has no permission to open raw sockets: run the plugin as root, or grant the capability with `setcap cap_net_raw+ep " + ex.Argv[indexOfBinary(ex.Argv)] + "`")
 	case hasSum:
