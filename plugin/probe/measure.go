@@ -23,6 +23,7 @@ func measure(r *Result, ex *hping3.Execution, sum hping3.Summary, s config.Setti
 	}
 	var samples []sample
 	udpPending := false // the last line was the target's port unreachable
+	unreachable := 0    // UDP packets answered by a port unreachable
 
 	accept := func(seq int) bool {
 		if seq < 0 || seq >= s.Count {
@@ -61,6 +62,9 @@ func measure(r *Result, ex *hping3.Execution, sum hping3.Summary, s config.Setti
 			if r.TTL < 0 {
 				r.TTL = l.TTL
 			}
+			if s.Protocol == config.UDP {
+				r.PortState = PortOpen // a service answered from the port
+			}
 			if s.Protocol == config.TCP {
 				switch {
 				case strings.Contains(l.Flags, "S") && strings.Contains(l.Flags, "A"):
@@ -95,7 +99,10 @@ func measure(r *Result, ex *hping3.Execution, sum hping3.Summary, s config.Setti
 			}
 			if l.Status == 0 {
 				if accept(l.Seq) {
-					r.PortState = PortClosed
+					unreachable++
+					if r.PortState == "" {
+						r.PortState = PortClosed
+					}
 				}
 			} else if l.Seq >= 0 && l.Seq < s.Count {
 				r.Duplicates++
@@ -110,10 +117,11 @@ func measure(r *Result, ex *hping3.Execution, sum hping3.Summary, s config.Setti
 	if s.Protocol != config.ICMP && r.PortState == "" {
 		r.PortState = PortNone
 	}
-	if s.Protocol == config.UDP {
+	if s.Protocol == config.UDP && unreachable > 0 {
 		// hping3 prints no per-reply time for a port unreachable; its
-		// summary's min/avg/max is all there is.
-		if r.Received > 0 && sum.HasRTT {
+		// summary's min/avg/max is all there is. (A UDP reply from the
+		// port itself has its rtt on its line, like any other reply.)
+		if sum.HasRTT {
 			r.RTT = &RTT{Min: sum.Min, Avg: sum.Avg, Max: sum.Max}
 		}
 		return
@@ -163,6 +171,10 @@ func isReplyFromTarget(l hping3.Line, ip string, s config.Settings) bool {
 	switch s.Protocol {
 	case config.ICMP:
 		return l.ICMP
+	case config.UDP:
+		// hping3 prints no ports on a UDP reply line: it shows only replies
+		// from the probed port (its recv_udp matches the source port).
+		return !l.ICMP && l.Flags == ""
 	default:
 		return !l.ICMP && l.SPort == s.Port
 	}

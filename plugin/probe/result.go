@@ -20,7 +20,7 @@ const (
 
 // Port states a TCP or UDP probe can show.
 const (
-	PortOpen   = "open"   // TCP SYN-ACK
+	PortOpen   = "open"   // TCP SYN-ACK, or a UDP reply from the port
 	PortClosed = "closed" // TCP RST, or the target's own ICMP port unreachable for UDP
 	PortNone   = "none"   // no answer from the port (filtered, or the host is silent)
 )
