@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,5 +148,89 @@ timeout = "%v"
 	t.Logf("silent target: process took %v (window %v..%v)", r.wall, least, most)
 	if r.wall < least || r.wall > most {
 		t.Errorf("round took %v, want %v..%v", r.wall, least, most)
+	}
+}
+
+// TestUDPPortStates probes a UDP port where a service answers (an echo
+// listener on the target), and a closed one (the target's kernel answers
+// ICMP port unreachable): open with the replies' own rtt, closed with
+// hping3's summary times; both lossless.
+func TestUDPPortStates(t *testing.T) {
+	l := lab(t)
+	target := netlab.Target(80)
+	echoed, err := l.UDPEcho(target, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const count = 10
+	group := func(port int) string {
+		return fmt.Sprintf(`[[inputs.hping3]]
+targets = [%q]
+protocol = "udp"
+port = %d
+count = %d
+interval = "20ms"
+timeout = "200ms"
+`, target, port, count)
+	}
+	r := round(t, l, group(7)+group(9))
+	for _, c := range []struct {
+		port   int
+		state  string
+		detail bool // per-reply rtt: standard deviation present
+	}{{7, "open", true}, {9, "closed", false}} {
+		key := target.String() + ":" + strconv.Itoa(c.port)
+		p := r.get(t, key)
+		if p.str("port_state") != c.state || p.int(t, "packets_received") != count || p.float(t, "percent_packet_loss") != 0 || p.int(t, "icmp_errors") != 0 {
+			t.Errorf("%s: port_state %q, %d received, loss %v%%, %v icmp errors; want %q, %d, 0%%, 0",
+				key, p.str("port_state"), p.int(t, "packets_received"), p.fields["percent_packet_loss"], p.fields["icmp_errors"], c.state, count)
+		}
+		if avg, ok := p.fields["average_response_ms"].(float64); !ok || avg < 0 || avg > 20 {
+			t.Errorf("%s: average_response_ms %v, want 0..20 ms on the lab's veth path", key, p.fields["average_response_ms"])
+		}
+		if _, ok := p.fields["standard_deviation_ms"]; ok != c.detail {
+			t.Errorf("%s: standard_deviation_ms present %v, want %v", key, ok, c.detail)
+		}
+	}
+	if n := echoed.Load(); n != count {
+		t.Errorf("the echo service answered %d datagrams, want %d", n, count)
+	}
+}
+
+// TestLocalFirewallRefusal: the probing host's own firewall drops the probe
+// on output, so the kernel refuses hping3's sendto. That target reports
+// result_code 2 naming the firewall (not a missing capability: the raw
+// socket opened); the target beside it is probed as usual.
+func TestLocalFirewallRefusal(t *testing.T) {
+	l := lab(t)
+	refused, open := netlab.Target(90), netlab.Target(91)
+	c, err := l.RefuseOutput(refused)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := round(t, l, fmt.Sprintf(`[[inputs.hping3]]
+targets = [%q, %q]
+count = 5
+interval = "20ms"
+timeout = "200ms"
+`, refused, open))
+	p, ok := r.points[refused.String()]
+	if !ok {
+		t.Fatalf("no line for the refused target; stderr:\n%s", r.stderr)
+	}
+	if code := p.int(t, "result_code"); code != 2 {
+		t.Errorf("refused target: result_code %d, want 2", code)
+	}
+	if want := fmt.Sprintf(`E! target %q: this host refused to send hping3's packet (sendto: Operation not permitted): a local firewall rule`, refused.String()); !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+	}
+	if strings.Contains(r.stderr, "setcap") {
+		t.Errorf("a firewall refusal reported as a missing capability:\n%s", r.stderr)
+	}
+	if n, err := c.Packets(); err != nil || n < 1 {
+		t.Errorf("the output rule refused %d packets (%v), want at least 1", n, err)
+	}
+	if p := r.get(t, open.String()); p.int(t, "packets_received") != 5 {
+		t.Errorf("target beside the refused one: %d of 5 received", p.int(t, "packets_received"))
 	}
 }

@@ -103,6 +103,24 @@ func (l *Lab) FilterTCP(port int) (Counter, error) {
 	return c, nft(l.Target, fmt.Sprintf("add rule inet lab input_chain tcp dport %d counter name %s drop", port, c.name))
 }
 
+// RefuseOutput is a firewall on the probing host itself: the client
+// namespace drops its own packets to addrs on output, so the kernel refuses
+// hping3's sendto with EPERM (hping3 then aborts). The counter holds the
+// number of packets refused.
+func (l *Lab) RefuseOutput(addrs ...netip.Addr) (Counter, error) {
+	if err := nft(l.Client,
+		"add table inet lab",
+		"add chain inet lab output_chain { type filter hook output priority 0; policy accept; }",
+	); err != nil {
+		return Counter{}, err
+	}
+	c, err := l.counter(l.Client)
+	if err != nil {
+		return c, err
+	}
+	return c, nft(l.Client, fmt.Sprintf("add rule inet lab output_chain ip daddr %s counter name %s drop", set(addrs), c.name))
+}
+
 func set(addrs []netip.Addr) string {
 	s := make([]string, len(addrs))
 	for i, a := range addrs {
