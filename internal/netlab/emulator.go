@@ -1,11 +1,13 @@
 package netlab
 
 import (
+	"container/heap"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -34,7 +36,7 @@ type Event struct {
 	Arrived          time.Time
 	Delay            time.Duration // the delay drawn for this request
 	Dropped          bool          // lost on purpose: no reply
-	Sent             []time.Time   // departure of each reply copy (two when duplicated)
+	Sent             []time.Time   // departure of each reply copy (two when duplicated): just before its write
 }
 
 // RTT is the truth for this request: first reply's departure minus the
@@ -49,18 +51,46 @@ func (e Event) RTT() (d time.Duration, ok bool) {
 // Emulator answers for EmuRange from a TUN device in the router namespace.
 // It replies itself (ICMP echo, TCP SYN-ACK or RST, UDP port unreachable)
 // after each profile's delay; no netem is needed.
+//
+// All its packet I/O runs on one OS thread at real-time priority (see loop):
+// the times it records are the truth the tests hold the plugin to, so they
+// must not wait behind the plugin, hping3 or anything else on the machine.
 type Emulator struct {
-	f    *os.File
+	fd   int // the TUN device, blocking: only loop reads and writes it
+	wake int // eventfd: Close wakes loop through it
 	done chan struct{}
+
+	queue departures // owned by loop
 
 	mu       sync.Mutex
 	profiles []route
 	events   []*Event
 	rng      *rand.Rand
 	ipID     uint16
-	pending  sync.WaitGroup
 	closed   bool
+	waiting  int // reply copies queued and not yet written
 	readErr  error
+}
+
+// departure is one reply copy waiting for its time to leave.
+type departure struct {
+	due time.Time
+	ev  *Event
+	pkt []byte
+}
+
+// departures is a min-heap of reply copies by departure time.
+type departures []departure
+
+func (q departures) Len() int           { return len(q) }
+func (q departures) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
+func (q departures) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *departures) Push(x any)        { *q = append(*q, x.(departure)) }
+func (q *departures) Pop() any {
+	old := *q
+	r := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return r
 }
 
 type route struct {
@@ -75,7 +105,7 @@ func (l *Lab) Emulator() (*Emulator, error) {
 	var fd int
 	err := Do(l.Router, func() error {
 		var err error
-		fd, err = unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+		fd, err = unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return err
 		}
@@ -93,9 +123,14 @@ func (l *Lab) Emulator() (*Emulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("emulator: eventfd: %w", err)
+	}
 	e := &Emulator{
-		// A non-blocking fd goes to Go's poller, so Close interrupts Read.
-		f:    os.NewFile(uintptr(fd), "emu"),
+		fd:   fd,
+		wake: wake,
 		done: make(chan struct{}),
 		rng:  rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)),
 	}
@@ -138,11 +173,22 @@ func (e *Emulator) Events(dst netip.Addr) []Event {
 	return out
 }
 
-// Wait blocks until every scheduled reply has left.
-func (e *Emulator) Wait() { e.pending.Wait() }
+// Wait blocks until every scheduled reply has left (or the emulator has
+// stopped).
+func (e *Emulator) Wait() {
+	for {
+		e.mu.Lock()
+		n, closed := e.waiting, e.closed
+		e.mu.Unlock()
+		if n == 0 || closed {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
 
 // Close stops the emulator and removes nothing else: the TUN device goes
-// with its file descriptor.
+// with its file descriptor. Replies still waiting are never sent.
 func (e *Emulator) Close() {
 	e.mu.Lock()
 	if e.closed {
@@ -151,9 +197,12 @@ func (e *Emulator) Close() {
 	}
 	e.closed = true
 	e.mu.Unlock()
-	e.f.Close()
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1) // an eventfd reads and writes a uint64
+	unix.Write(e.wake, one[:])
 	<-e.done
-	e.pending.Wait()
+	unix.Close(e.fd)
+	unix.Close(e.wake)
 }
 
 func (e *Emulator) profile(a netip.Addr) Profile {
@@ -165,26 +214,55 @@ func (e *Emulator) profile(a netip.Addr) Profile {
 	return Profile{}
 }
 
+// loop is the emulator's only I/O: it waits in ppoll for a request or the
+// next reply's departure time, stamps each request as it is read and each
+// reply just before it is written. It runs on a thread of its own at
+// SCHED_FIFO priority (the lab runs as root), so those stamps are within
+// microseconds of the kernel's even when the plugin, hping3 and other tests
+// load both cores; on Go's poller and timers they came late by up to a few
+// milliseconds there. The thread is never unlocked: it ends with loop.
 func (e *Emulator) loop() {
 	defer close(e.done)
+	runtime.LockOSThread()
+	// Best effort: without the privilege the loop still works, less exactly.
+	_ = unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 50}, 0)
 	buf := make([]byte, 65536)
+	fds := []unix.PollFd{{Fd: int32(e.fd), Events: unix.POLLIN}, {Fd: int32(e.wake), Events: unix.POLLIN}}
 	for {
-		n, err := e.f.Read(buf)
-		now := time.Now()
-		if err != nil {
-			if !errors.Is(err, os.ErrClosed) {
-				e.mu.Lock()
-				e.readErr = err
-				e.mu.Unlock()
-			}
+		var timeout *unix.Timespec
+		if len(e.queue) > 0 {
+			ts := unix.NsecToTimespec(max(0, int64(time.Until(e.queue[0].due))))
+			timeout = &ts
+		}
+		fds[0].Revents, fds[1].Revents = 0, 0
+		if _, err := unix.Ppoll(fds, timeout, nil); err != nil && !errors.Is(err, unix.EINTR) {
+			e.fail(fmt.Errorf("ppoll: %w", err))
 			return
 		}
-		r, err := parse(slices.Clone(buf[:n]))
-		if err != nil || !EmuRange.Contains(r.dst) {
-			continue // e.g. IPv6 router solicitations the kernel sends on a new link
+		if fds[1].Revents != 0 {
+			return // Close
 		}
-		e.handle(r, now)
+		if fds[0].Revents&unix.POLLIN != 0 {
+			n, err := unix.Read(e.fd, buf)
+			now := time.Now()
+			if err != nil {
+				e.fail(fmt.Errorf("read: %w", err))
+				return
+			}
+			if r, err := parse(slices.Clone(buf[:n])); err == nil && EmuRange.Contains(r.dst) {
+				e.handle(r, now)
+			} // else e.g. IPv6 router solicitations the kernel sends on a new link
+		}
+		for len(e.queue) > 0 && !time.Now().Before(e.queue[0].due) {
+			e.send(heap.Pop(&e.queue).(departure))
+		}
 	}
+}
+
+func (e *Emulator) fail(err error) {
+	e.mu.Lock()
+	e.readErr = err
+	e.mu.Unlock()
 }
 
 // handle decides the request's fate under the lock, then schedules the
@@ -199,15 +277,15 @@ func (e *Emulator) handle(r request, now time.Time) {
 		ttl = 64
 	}
 	e.ipID++
-	var reply []byte
+	var pkt []byte
 	ok := true
 	switch r.proto {
 	case ProtoICMP:
-		reply = echoReply(r, ttl, e.ipID)
+		pkt = echoReply(r, ttl, e.ipID)
 	case ProtoTCP:
-		reply, ok = tcpReply(r, slices.Contains(pro.OpenPorts, r.dstPort), ttl, e.ipID, e.rng.Uint32())
+		pkt, ok = tcpReply(r, slices.Contains(pro.OpenPorts, r.dstPort), ttl, e.ipID, e.rng.Uint32())
 	case ProtoUDP:
-		reply = portUnreachable(r, ttl, e.ipID)
+		pkt = portUnreachable(r, ttl, e.ipID)
 	}
 	if !ok {
 		e.mu.Unlock()
@@ -224,32 +302,34 @@ func (e *Emulator) handle(r request, now time.Time) {
 		e.mu.Unlock()
 		return
 	}
-	e.pending.Add(1)
-	e.mu.Unlock()
-
-	gap := pro.DupGap
-	if gap == 0 {
-		gap = time.Millisecond
-	}
 	due := now.Add(ev.Delay)
-	time.AfterFunc(time.Until(due), func() {
-		defer e.pending.Done()
-		e.send(ev, reply)
-		if dup {
-			time.Sleep(time.Until(due.Add(gap)))
-			e.send(ev, reply)
+	heap.Push(&e.queue, departure{due, ev, pkt})
+	e.waiting++
+	if dup {
+		gap := pro.DupGap
+		if gap == 0 {
+			gap = time.Millisecond
 		}
-	})
+		heap.Push(&e.queue, departure{due.Add(gap), ev, pkt})
+		e.waiting++
+	}
+	e.mu.Unlock()
 }
 
-func (e *Emulator) send(ev *Event, pkt []byte) {
-	if _, err := e.f.Write(pkt); err != nil {
-		return // closed: the lab is going away
-	}
+// send writes one reply copy and records its departure. The time is read
+// before the write: the kernel routes a TUN write within the write call, so
+// the reply is on its way no earlier than t. (Read after the write, a
+// loaded CI run once recorded a reply 1.4 ms after hping3 had timed it.)
+// Truth taken this way never exceeds what any receiver can measure.
+func (e *Emulator) send(r departure) {
 	t := time.Now()
+	_, err := unix.Write(e.fd, r.pkt)
 	e.mu.Lock()
-	ev.Sent = append(ev.Sent, t)
-	e.mu.Unlock()
+	defer e.mu.Unlock()
+	e.waiting--
+	if err == nil {
+		r.ev.Sent = append(r.ev.Sent, t)
+	}
 }
 
 // Err returns the error that stopped the read loop early, if any.
