@@ -110,6 +110,7 @@ func TestValidateRejects(t *testing.T) {
 		{"interface", func(s *Settings) { s.Interface = "lo0nonexistent" }, `invalid interface = "lo0nonexistent": the exact name of an existing network interface`},
 		{"concurrency", func(s *Settings) { s.Concurrency = 0 }, "invalid concurrency = 0: 1..256"},
 		{"percentile", func(s *Settings) { s.Percentiles = []int{50, 100} }, "invalid percentiles = 100: each 1..99"},
+		{"percentile twice", func(s *Settings) { s.Percentiles = []int{50, 95, 50} }, "invalid percentiles = 50: each 1..99, each once"},
 		{"binary as option", func(s *Settings) { s.HPing3 = "--flood" }, `invalid hping3 = "--flood"`},
 	}
 	for _, c := range cases {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -69,9 +70,9 @@ func (s Settings) Validate(prefix string) error {
 	if strings.HasPrefix(s.HPing3, "-") {
 		bad("hping3", fmt.Sprintf("%q", s.HPing3), "a path to the hping3 binary")
 	}
-	for _, p := range s.Percentiles {
-		if p < 1 || p > 99 {
-			bad("percentiles", p, "each 1..99")
+	for i, p := range s.Percentiles {
+		if p < 1 || p > 99 || slices.Contains(s.Percentiles[:i], p) {
+			bad("percentiles", p, "each 1..99, each once")
 		}
 	}
 	return errors.Join(errs...)

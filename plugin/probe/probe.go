@@ -37,6 +37,15 @@ func Binary(configured string) (string, error) {
 		}
 		configured = DefaultBinary
 	}
+	if !strings.Contains(configured, "/") {
+		// A bare name means a program on PATH, as in a shell, never a file
+		// in whatever directory the plugin was started from.
+		p, err := exec.LookPath(configured)
+		if err != nil {
+			return "", fmt.Errorf("hping3 %q not found on PATH: install it (apt-get install hping3) or set hping3 = \"/path/to/hping3\"", configured)
+		}
+		return p, nil
+	}
 	st, err := os.Stat(configured)
 	switch {
 	case err != nil:
@@ -96,6 +105,14 @@ func Run(ctx context.Context, t Target, s config.Settings, basePort int) (res Re
 		return fail(err)
 	}
 	measure(&r, ex, sum, s)
+	switch {
+	// Nothing sent, or nothing given its timeout, measures nothing: 0%
+	// loss would be a lie.
+	case sum.Transmitted == 0:
+		return fail(fmt.Errorf("hping3 sent no packet (exit status %d)", ex.ExitCode))
+	case r.Transmitted == 0:
+		return fail(fmt.Errorf("hping3 stopped before any of its %d packets had its %v timeout (it counts ICMP errors and duplicates as replies): nothing to measure", sum.Transmitted, s.Timeout))
+	}
 	return r
 }
 
@@ -136,11 +153,14 @@ func failure(ex *hping3.Execution, hasSum bool, s config.Settings) error {
 	case ex.Signal != 0:
 		return fmt.Errorf("hping3 was killed by signal %v", ex.Signal)
 	}
-	msg := firstLine(out)
+	return fmt.Errorf("hping3 exited with status %d without statistics: %s", ex.ExitCode, orNoOutput(firstLine(out)))
+}
+
+func orNoOutput(msg string) string {
 	if msg == "" {
-		msg = "no output"
+		return "no output"
 	}
-	return fmt.Errorf("hping3 exited with status %d without statistics: %s", ex.ExitCode, msg)
+	return msg
 }
 
 // indexOfBinary finds hping3 itself in an argv that may start with stdbuf.
