@@ -2,6 +2,7 @@ package otel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -80,6 +81,26 @@ func newExporter(ctx context.Context, endpoint string, poll time.Duration) (*otl
 func CheckEndpoint(endpoint string) error {
 	_, err := endpointOption(endpoint)
 	return err
+}
+
+// CheckEnvironment reports an OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT that
+// is not an http:// or https:// URL with a host. The exporter silently
+// ignores such a value (HOST:PORT alone included) and sends to its own
+// default instead, so it is refused with the other configuration errors.
+// An endpoint given with --otlp-endpoint overrides these: they are then
+// not checked.
+func CheckEnvironment(getenv func(string) string) error {
+	var errs []error
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"} {
+		v := getenv(k)
+		if v == "" {
+			continue
+		}
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("invalid %s %q: give http://HOST:PORT (plain text) or https://HOST:PORT (TLS); the exporter ignores anything else", k, v))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // endpointOption reads --otlp-endpoint: a URL (http:// for plain text,

@@ -37,3 +37,23 @@ func TestEndpointOption(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string // "" for accepted
+	}{
+		{nil, ""},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"}, ""},
+		{map[string]string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "https://collector:4317/"}, ""},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4317"}, `invalid OTEL_EXPORTER_OTLP_ENDPOINT "collector:4317": give http://HOST:PORT`},
+		{map[string]string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "127.0.0.1:4317"}, `invalid OTEL_EXPORTER_OTLP_METRICS_ENDPOINT "127.0.0.1:4317"`},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "grpc://collector:4317"}, "the exporter ignores anything else"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://"}, `invalid OTEL_EXPORTER_OTLP_ENDPOINT "http://"`},
+	} {
+		err := CheckEnvironment(func(k string) string { return tc.env[k] })
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%v: %v, want %q", tc.env, err, tc.want)
+		}
+	}
+}

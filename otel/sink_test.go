@@ -12,8 +12,10 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	_ "google.golang.org/grpc/encoding/gzip" // accept what OTEL_EXPORTER_OTLP_COMPRESSION=gzip sends
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/stats"
 )
 
@@ -43,20 +45,21 @@ func (s *sink) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Contex
 func (s *sink) HandleConn(context.Context, stats.ConnStats)                       {}
 
 type received struct {
-	req *colmetricpb.ExportMetricsServiceRequest
-	md  metadata.MD
+	req    *colmetricpb.ExportMetricsServiceRequest
+	md     metadata.MD
+	client string // common name of the client certificate, when one was verified
 }
 
 func startSink(t *testing.T) *sink { return startSlowSink(t, 0) }
 
-func startSlowSink(t *testing.T, delay time.Duration) *sink {
+func startSlowSink(t *testing.T, delay time.Duration, opts ...grpc.ServerOption) *sink {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &sink{addr: l.Addr().String(), arrived: make(chan struct{}, 1000), delay: delay}
-	srv := grpc.NewServer(grpc.StatsHandler(s))
+	srv := grpc.NewServer(append(opts, grpc.StatsHandler(s))...)
 	colmetricpb.RegisterMetricsServiceServer(srv, s)
 	go srv.Serve(l)
 	t.Cleanup(srv.Stop)
@@ -65,13 +68,19 @@ func startSlowSink(t *testing.T, delay time.Duration) *sink {
 
 func (s *sink) Export(ctx context.Context, req *colmetricpb.ExportMetricsServiceRequest) (*colmetricpb.ExportMetricsServiceResponse, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
+	var client string // the verified client certificate's common name, over mTLS
+	if p, ok := peer.FromContext(ctx); ok {
+		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.VerifiedChains) > 0 {
+			client = ti.State.VerifiedChains[0][0].Subject.CommonName
+		}
+	}
 	select {
 	case <-time.After(s.delay):
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	s.mu.Lock()
-	s.requests = append(s.requests, received{req: req, md: md})
+	s.requests = append(s.requests, received{req: req, md: md, client: client})
 	s.mu.Unlock()
 	select {
 	case s.arrived <- struct{}{}:

@@ -74,6 +74,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		} else if e := otel.CheckEndpoint(*otlpEndpoint); e != nil {
 			err = errors.Join(err, e)
 		}
+	} else if *otlp {
+		err = errors.Join(err, otel.CheckEnvironment(os.Getenv))
 	}
 	if err != nil {
 		for _, e := range unjoin(err) {

@@ -50,6 +50,11 @@ func TestInvalidConfigExits2BeforeProbing(t *testing.T) {
 		{[]string{"--otlp", "--target", "127.0.0.1", "--otlp-endpoint", "ftp://x:1"}, `E! invalid --otlp-endpoint "ftp://x:1"`},
 		{[]string{"--once", "--target", "127.0.0.1", "--otlp-endpoint", "http://x:1"}, "E! --otlp-endpoint is for the OTLP mode: add --otlp"},
 	}
+	t.Setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "127.0.0.1:4317")
+	cases = append(cases, struct {
+		args []string
+		want string
+	}{[]string{"--otlp", "--target", "127.0.0.1"}, `E! invalid OTEL_EXPORTER_OTLP_METRICS_ENDPOINT "127.0.0.1:4317": give http://HOST:PORT`})
 	for _, c := range cases {
 		code, stdout, stderr := runMain(append(c.args, "--hping3", bin)...)
 		if code != 2 || stdout != "" || !strings.Contains(stderr, c.want) {
