@@ -130,8 +130,11 @@ func TestSchedulerRateCap(t *testing.T) {
 	s := config.DefaultSettings()
 	s.HPing3, s.Count, s.Interval, s.Timeout, s.Concurrency = bin, 2, 10*time.Millisecond, 300*time.Millisecond, 8
 	cfg := &config.Config{MaxPacketRate: 150, Groups: []config.Group{{Targets: []string{"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"}, Settings: s}}}
-	New(cfg, logger.Discard()).Run(context.Background())
+	rd := New(cfg, logger.Discard()).Run(context.Background())
 	spans := readSpans(t, log)
+	if len(spans) != 4 || len(rd.Results) != 4 || rd.Failures != 0 {
+		t.Fatalf("%d probes ran, %d results, %d failures; want 4, 4, 0", len(spans), len(rd.Results), rd.Failures)
+	}
 	for i := 1; i < len(spans); i++ {
 		if spans[i].start < spans[i-1].end {
 			t.Errorf("probes %d and %d overlap under a rate cap that allows one", i-1, i)
