@@ -207,6 +207,10 @@ func TestStdinLinesDuringARoundCoalesceIntoOne(t *testing.T) {
 	if len(got) != 2 {
 		t.Errorf("%d writes, want 2", len(got))
 	}
+	// And one warning says so, for round 1 only.
+	if log := h.log.String(); strings.Count(log, "W! round took") != 1 || !strings.Contains(log, "longer than the time between Telegraf's requests: requests that came meanwhile were merged into one") {
+		t.Errorf("log %q: want one W! line on the merged requests", log)
+	}
 }
 
 func TestStopCancelsRunningRoundAndWritesNothing(t *testing.T) {
