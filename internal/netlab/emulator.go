@@ -242,6 +242,11 @@ func (e *Emulator) loop() {
 		if fds[1].Revents != 0 {
 			return // Close
 		}
+		if fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
+			// The device is gone: stop rather than spin at real-time priority.
+			e.fail(fmt.Errorf("tun: poll events %#x", fds[0].Revents))
+			return
+		}
 		if fds[0].Revents&unix.POLLIN != 0 {
 			n, err := unix.Read(e.fd, buf)
 			now := time.Now()
