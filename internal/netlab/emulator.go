@@ -60,7 +60,7 @@ type Emulator struct {
 	wake int // eventfd: Close wakes loop through it
 	done chan struct{}
 
-	queue departures // owned by loop
+	queue departures // changed by loop only, under mu
 
 	mu       sync.Mutex
 	profiles []route
@@ -68,7 +68,6 @@ type Emulator struct {
 	rng      *rand.Rand
 	ipID     uint16
 	closed   bool
-	waiting  int // reply copies queued and not yet written
 	readErr  error
 }
 
@@ -178,7 +177,7 @@ func (e *Emulator) Events(dst netip.Addr) []Event {
 func (e *Emulator) Wait() {
 	for {
 		e.mu.Lock()
-		n, closed := e.waiting, e.closed
+		n, closed := len(e.queue), e.closed
 		e.mu.Unlock()
 		if n == 0 || closed {
 			return
@@ -259,7 +258,7 @@ func (e *Emulator) loop() {
 			} // else e.g. IPv6 router solicitations the kernel sends on a new link
 		}
 		for len(e.queue) > 0 && !time.Now().Before(e.queue[0].due) {
-			e.send(heap.Pop(&e.queue).(departure))
+			e.sendNext()
 		}
 	}
 }
@@ -309,29 +308,27 @@ func (e *Emulator) handle(r request, now time.Time) {
 	}
 	due := now.Add(ev.Delay)
 	heap.Push(&e.queue, departure{due, ev, pkt})
-	e.waiting++
 	if dup {
 		gap := pro.DupGap
 		if gap == 0 {
 			gap = time.Millisecond
 		}
 		heap.Push(&e.queue, departure{due.Add(gap), ev, pkt})
-		e.waiting++
 	}
 	e.mu.Unlock()
 }
 
-// send writes one reply copy and records its departure. The time is read
+// sendNext writes the reply copy due first and records its departure. The time is read
 // before the write: the kernel routes a TUN write within the write call, so
 // the reply is on its way no earlier than t. (Read after the write, a
 // loaded CI run once recorded a reply 1.4 ms after hping3 had timed it.)
 // Truth taken this way never exceeds what any receiver can measure.
-func (e *Emulator) send(r departure) {
+func (e *Emulator) sendNext() {
 	t := time.Now()
-	_, err := unix.Write(e.fd, r.pkt)
+	_, err := unix.Write(e.fd, e.queue[0].pkt)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.waiting--
+	r := heap.Pop(&e.queue).(departure)
 	if err == nil {
 		r.ev.Sent = append(r.ev.Sent, t)
 	}

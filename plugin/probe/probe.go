@@ -153,14 +153,11 @@ func failure(ex *hping3.Execution, hasSum bool, s config.Settings) error {
 	case ex.Signal != 0:
 		return fmt.Errorf("hping3 was killed by signal %v", ex.Signal)
 	}
-	return fmt.Errorf("hping3 exited with status %d without statistics: %s", ex.ExitCode, orNoOutput(firstLine(out)))
-}
-
-func orNoOutput(msg string) string {
+	msg := firstLine(out)
 	if msg == "" {
-		return "no output"
+		msg = "no output"
 	}
-	return msg
+	return fmt.Errorf("hping3 exited with status %d without statistics: %s", ex.ExitCode, msg)
 }
 
 // indexOfBinary finds hping3 itself in an argv that may start with stdbuf.
