@@ -1,0 +1,66 @@
+# hping3-plugin's engine script, run as `hping3 exec` by the plugin.
+#
+# It holds no measurement logic. It sends the packets the plugin writes on
+# stdin, stamps each send and each captured packet with the clock, and
+# prints raw records. Input lines are data, never evaluated:
+#   listen IFACE FILTER   open a capture on IFACE with a BPF filter
+#   send ID PACKET        send one packet (hping3's packet text), ID a number
+#   sync N                answer "sync N TIME": everything before it is done
+# Output lines (TIME in microseconds of the Unix clock):
+#   ready TIME
+#   listening IFACE | error listen IFACE MESSAGE
+#   sent ID TIME    | failed ID TIME MESSAGE
+#   pkt IFACE TIME PACKET
+#   sync N TIME
+# The script exits on end of input, on any output error (the plugin is
+# gone) and on any error in a handler.
+
+fconfigure stdout -buffering line -translation lf
+fconfigure stdin -buffering line -blocking 0 -translation lf
+
+proc bgerror {msg} { exit 3 }
+
+proc oneline {s} { return [string map {"\n" " " "\r" " "} $s] }
+
+# Read one packet per call: the handler is called again while more are
+# queued, so each packet gets its own time, and a recv never collects many
+# large packets at once (hping3 overflows a stack buffer doing that).
+proc onpacket {ifname} {
+    set t [clock microseconds]
+    foreach p [hping recv -hexdata $ifname 0 1] {
+        puts "pkt $ifname $t $p"
+    }
+}
+
+proc oncommand {} {
+    if {[gets stdin line] < 0} {
+        if {[eof stdin]} { exit 0 }
+        return
+    }
+    if {[regexp {^send ([0-9]+) (\S+)$} $line -> id apd]} {
+        if {[catch {hping send $apd} err]} {
+            puts "failed $id [clock microseconds] [oneline $err]"
+        } else {
+            puts "sent $id [clock microseconds]"
+        }
+    } elseif {[regexp {^sync ([0-9]+)$} $line -> n]} {
+        puts "sync $n [clock microseconds]"
+    } elseif {[regexp {^listen (\S+) (.+)$} $line -> ifname filter]} {
+        # The filter is set before the first packet is read, and a handler
+        # is never cleared (hping3 crashes on the next packet if it is).
+        if {[catch {
+            hping setfilter $ifname $filter
+            hping event $ifname [list onpacket $ifname]
+        } err]} {
+            puts "error listen $ifname [oneline $err]"
+        } else {
+            puts "listening $ifname"
+        }
+    } else {
+        exit 4
+    }
+}
+
+fileevent stdin readable oncommand
+puts "ready [clock microseconds]"
+vwait forever
