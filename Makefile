@@ -31,12 +31,14 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# The network lab (its emulator's own timing tests, then the ground truth)
-# runs last and alone: its RTT and loss bounds are tight, and the other
+# The network lab (its emulator's own timing tests, then the ground truth
+# once per engine) runs last and alone: its RTT and loss bounds are tight, and the other
 # packages' tests load both cores.
 test: lint
 	$(GO) test -race -count=1 -timeout 25m $(TESTFLAGS) $$($(GO) list ./... | grep -v -e /internal/labtest -e /internal/netlab)
-	$(GO) test -race -count=1 -timeout 10m -p 1 $(TESTFLAGS) ./internal/netlab ./internal/labtest
+	$(GO) test -race -count=1 -timeout 10m -p 1 $(TESTFLAGS) ./internal/netlab
+	HPING3_PLUGIN_ENGINE=tcl $(GO) test -race -count=1 -timeout 10m -p 1 $(TESTFLAGS) ./internal/labtest
+	HPING3_PLUGIN_ENGINE=cli $(GO) test -race -count=1 -timeout 10m -p 1 $(TESTFLAGS) ./internal/labtest
 
 # tools builds the Telegraf and OpenTelemetry Collector the end-to-end tests
 # run, from the Go module proxy, cached under ~/.cache/hping3-plugin-tools

@@ -100,11 +100,22 @@ func TestBadTargetsBesideAGoodOne(t *testing.T) {
 	toml.WriteString(", \"127.0.0.1\"]\n")
 	cfg := filepath.Join(dir, "targets.toml")
 	os.WriteFile(cfg, []byte(toml.String()), 0o644)
+	for _, engine := range []string{"cli", "tcl"} {
+		t.Run(engine, func(t *testing.T) {
+			badTargetsBesideAGoodOne(t, engine, unshare, hosts, resolv, hping3, cfg, sandbox, bad)
+		})
+	}
+}
+
+func badTargetsBesideAGoodOne(t *testing.T, engine, unshare, hosts, resolv, hping3, cfg, sandbox string, bad map[string]struct {
+	code int64
+	msg  string
+}) {
 
 	before := childrenOf(os.Getpid())
 	cmd := exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-c",
 		`mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/resolv.conf && shift 2 && exec "$@"`,
-		"sh", hosts, resolv, testbin.Plugin(t), "--once", "--debug", "--hping3", hping3, "--config", cfg)
+		"sh", hosts, resolv, testbin.Plugin(t), "--once", "--debug", "--engine", engine, "--hping3", hping3, "--config", cfg)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -147,15 +158,22 @@ func TestBadTargetsBesideAGoodOne(t *testing.T) {
 	if !oneLineHasAll(stderr.String(), "W! ", []string{`"127.0.0.1"`, "listed twice", "probing it once"}) {
 		t.Errorf("no W! line for the duplicate:\n%s", stderr.String())
 	}
-	// Exactly one hping3 ran, for 127.0.0.1, with the address after "--".
+	// Exactly one target was probed, 127.0.0.1: with the CLI engine one
+	// hping3 ran, with the address after "--"; with the Tcl engine one
+	// engine process sent packets to 127.0.0.1 only.
 	var ran []string
 	for _, l := range strings.Split(stderr.String(), "\n") {
-		if strings.HasPrefix(l, "D! ") && strings.Contains(l, ": ran ") {
+		if strings.HasPrefix(l, "D! ") && (strings.Contains(l, ": ran ") || strings.Contains(l, ": probing ")) {
 			ran = append(ran, l)
 		}
 	}
-	if len(ran) != 1 || !strings.HasPrefix(ran[0], `D! target "127.0.0.1": ran `) || !strings.HasSuffix(ran[0], " -- 127.0.0.1") {
+	switch {
+	case len(ran) != 1:
 		t.Errorf("hping3 runs: %q", ran)
+	case engine == "cli" && (!strings.HasPrefix(ran[0], `D! target "127.0.0.1": ran `) || !strings.HasSuffix(ran[0], " -- 127.0.0.1")):
+		t.Errorf("hping3 runs: %q", ran)
+	case engine == "tcl" && !strings.HasPrefix(ran[0], `D! target "127.0.0.1": probing 127.0.0.1 from 127.0.0.1 on lo: 2 packets`):
+		t.Errorf("engine probes: %q", ran)
 	}
 	if ents, _ := os.ReadDir(sandbox); len(ents) != 0 {
 		t.Errorf("a target's shell text ran: %s holds %v", sandbox, ents)

@@ -89,7 +89,7 @@ func round(t *testing.T, l *netlab.Lab, toml string) run {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer
-	cmd := l.Command(ctx, bin, "--once", "--config", file)
+	cmd := l.Command(ctx, bin, "--once", "--engine", engine(t), "--config", file)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
 	err := cmd.Run()
@@ -148,6 +148,26 @@ func (r run) get(t *testing.T, key string) point {
 	}
 	return p
 }
+
+// engine is the engine the lab runs the plugin with: HPING3_PLUGIN_ENGINE
+// (make test runs the lab once with "cli" and once with "tcl"), else the
+// default, auto. Each run's log names its engine.
+func engine(t *testing.T) string {
+	e := engineName()
+	t.Logf("engine %s", e)
+	return e
+}
+
+func engineName() string {
+	if e := os.Getenv("HPING3_PLUGIN_ENGINE"); e != "" {
+		return e
+	}
+	return "auto"
+}
+
+// cliEngine reports whether the lab runs the CLI engine (one hping3 per
+// target), whose numbers differ where hping3's own output says less.
+func cliEngine() bool { return engineName() == "cli" }
 
 // quoted renders targets as a TOML array.
 func quoted(addrs []string) string {

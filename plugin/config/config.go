@@ -75,7 +75,22 @@ type Config struct {
 	Groups        []Group
 	PollInterval  time.Duration // 0: only on stdin lines or signals
 	MaxPacketRate int           // packets per second over all running probes
+	Engine        Engine        // how hping3 is driven; "" is EngineAuto
 }
+
+// Engine says how the plugin drives hping3.
+type Engine string
+
+const (
+	// EngineAuto uses the Tcl engine when the configured hping3 has
+	// hping3's Tcl API, else the CLI engine.
+	EngineAuto Engine = "auto"
+	// EngineTcl runs one `hping3 exec` process for every target of a round.
+	EngineTcl Engine = "tcl"
+	// EngineCLI runs one hping3 process per target (up to concurrency at
+	// once), for hping3 builds without Tcl.
+	EngineCLI Engine = "cli"
+)
 
 // DefaultSettings returns the settings a group starts from.
 func DefaultSettings() Settings {

@@ -17,6 +17,7 @@ import (
 type fileConfig struct {
 	PollInterval  *time.Duration `toml:"poll_interval"`
 	MaxPacketRate *int           `toml:"max_packet_rate"`
+	Engine        *string        `toml:"engine"`
 	Inputs        struct {
 		HPing3 []fileGroup `toml:"hping3"`
 	} `toml:"inputs"`
@@ -45,7 +46,7 @@ type fileGroup struct {
 var (
 	groupKeys = []string{"targets", "protocol", "port", "tcp_flags", "count", "interval", "timeout",
 		"data_size", "ttl", "tos", "interface", "dns_timeout", "concurrency", "hping3", "percentiles", "tags"}
-	topKeys = []string{"poll_interval", "max_packet_rate", "inputs"}
+	topKeys = []string{"poll_interval", "max_packet_rate", "engine", "inputs"}
 )
 
 // LoadFile reads a TOML file of [[inputs.hping3]] tables. The result is not
@@ -90,6 +91,9 @@ func parseFile(path, text string) (*Config, error) {
 	}
 	if fc.MaxPacketRate != nil {
 		c.MaxPacketRate = *fc.MaxPacketRate
+	}
+	if fc.Engine != nil {
+		c.Engine = Engine(strings.ToLower(*fc.Engine))
 	}
 	for _, fg := range fc.Inputs.HPing3 {
 		c.Groups = append(c.Groups, fg.group())

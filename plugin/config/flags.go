@@ -28,6 +28,7 @@ type ProbeFlags struct {
 	Concurrency int
 	HPing3      string
 	Percentiles intList
+	Engine      string
 }
 
 // RegisterProbeFlags defines the probe flags on fs, with defaults d.
@@ -48,6 +49,7 @@ func RegisterProbeFlags(fs *flag.FlagSet, d Settings) *ProbeFlags {
 	fs.IntVar(&p.Concurrency, "concurrency", d.Concurrency, fmt.Sprintf("hping3 processes at once (1..%d)", MaxConcurrency))
 	fs.StringVar(&p.HPing3, "hping3", d.HPing3, "path to the hping3 binary (default: PATH, then /usr/sbin/hping3)")
 	fs.Var(&p.Percentiles, "percentiles", "RTT percentiles to report, comma separated, e.g. 50,95,99")
+	fs.StringVar(&p.Engine, "engine", string(EngineAuto), "how hping3 runs: auto (tcl when hping3 has its Tcl API), tcl (one hping3 for all targets) or cli (one hping3 per target)")
 	return p
 }
 
@@ -118,6 +120,9 @@ func (p *ProbeFlags) Build(file string, base Settings) (*Config, error) {
 	}
 	for i := range c.Groups {
 		p.Apply(&c.Groups[i].Settings)
+	}
+	if p.set()["engine"] {
+		c.Engine = Engine(strings.ToLower(p.Engine))
 	}
 	if len(p.Targets) > 0 {
 		s := base

@@ -87,6 +87,11 @@ func (c *Config) Validate() error {
 	if c.MaxPacketRate < 1 || c.MaxPacketRate > MaxTotalRateLimit {
 		errs = append(errs, &FieldError{Field: "max_packet_rate", Value: c.MaxPacketRate, Allowed: fmt.Sprintf("1..%d packets/s over all targets", MaxTotalRateLimit)})
 	}
+	switch c.Engine {
+	case "", EngineAuto, EngineTcl, EngineCLI:
+	default:
+		errs = append(errs, &FieldError{Field: "engine", Value: fmt.Sprintf("%q", c.Engine), Allowed: `one of "auto", "tcl", "cli"`})
+	}
 	if c.PollInterval != 0 && (c.PollInterval < time.Second || c.PollInterval > 24*time.Hour) {
 		errs = append(errs, &FieldError{Field: "poll_interval", Value: c.PollInterval, Allowed: "0 (rounds on stdin lines and signals only) or 1s..24h"})
 	}

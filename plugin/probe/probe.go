@@ -63,10 +63,9 @@ type Target struct {
 	Tags map[string]string
 }
 
-// Run probes one resolved target with hping3 using source ports from
-// basePort, and returns its Result. It never returns without a Result.
-func Run(ctx context.Context, t Target, s config.Settings, basePort int) (res Result) {
-	start := time.Now()
+// NewResult is the Result of t before anything is measured: its name,
+// address, tags and the outcome of its lookup.
+func NewResult(t Target, s config.Settings, start time.Time) Result {
 	r := Result{
 		Target: t.Name, IP: t.Res.IP, Protocol: s.Protocol, Tags: t.Tags,
 		Code: t.Res.Code, Err: t.Res.Err, DNS: t.Res.DNS, TTL: -1, Start: start,
@@ -74,6 +73,14 @@ func Run(ctx context.Context, t Target, s config.Settings, basePort int) (res Re
 	if s.Protocol != config.ICMP {
 		r.Port = s.Port
 	}
+	return r
+}
+
+// Run probes one resolved target with hping3 using source ports from
+// basePort, and returns its Result. It never returns without a Result.
+func Run(ctx context.Context, t Target, s config.Settings, basePort int) (res Result) {
+	start := time.Now()
+	r := NewResult(t, s, start)
 	defer func() { res.Duration = time.Since(start) + res.DNS }()
 	if r.Code != OK {
 		return r

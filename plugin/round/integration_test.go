@@ -21,12 +21,19 @@ func requireHping3(t *testing.T) string {
 	return testbin.RequireTool(t, "hping3")
 }
 
-func runOne(t *testing.T, target string, f func(*config.Settings)) probe.Result {
+// engines runs f once per engine, as a subtest named after it.
+func engines(t *testing.T, f func(t *testing.T, e config.Engine)) {
+	for _, e := range []config.Engine{config.EngineCLI, config.EngineTcl} {
+		t.Run(string(e), func(t *testing.T) { f(t, e) })
+	}
+}
+
+func runOne(t *testing.T, e config.Engine, target string, f func(*config.Settings)) probe.Result {
 	t.Helper()
 	s := config.DefaultSettings()
 	s.Count, s.Interval, s.Timeout = 3, 100*time.Millisecond, 500*time.Millisecond
 	f(&s)
-	cfg := &config.Config{MaxPacketRate: 1000, Groups: []config.Group{{Targets: []string{target}, Settings: s}}}
+	cfg := &config.Config{MaxPacketRate: 1000, Engine: e, Groups: []config.Group{{Targets: []string{target}, Settings: s}}}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +57,11 @@ func checkAllAnswered(t *testing.T, r probe.Result) {
 
 func TestLoopbackICMP(t *testing.T) {
 	requireHping3(t)
-	r := runOne(t, "127.0.0.1", func(s *config.Settings) { s.Percentiles = []int{50} })
+	engines(t, testLoopbackICMP)
+}
+
+func testLoopbackICMP(t *testing.T, e config.Engine) {
+	r := runOne(t, e, "127.0.0.1", func(s *config.Settings) { s.Percentiles = []int{50} })
 	checkAllAnswered(t, r)
 	if r.TTL != 64 || r.IP != "127.0.0.1" || r.Port != 0 || r.PortState != "" || !r.RTT.Detail || len(r.RTT.Samples) != 3 || len(r.RTT.Percentiles) != 1 {
 		t.Errorf("result = %+v rtt %+v", r, r.RTT)
@@ -59,34 +70,47 @@ func TestLoopbackICMP(t *testing.T) {
 
 func TestLoopbackTCPOpenAndClosed(t *testing.T) {
 	requireHping3(t)
+	engines(t, testLoopbackTCPOpenAndClosed)
+}
+
+func testLoopbackTCPOpenAndClosed(t *testing.T, e config.Engine) {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	open := ln.Addr().(*net.TCPAddr).Port
-	r := runOne(t, "127.0.0.1", func(s *config.Settings) { s.Protocol, s.Port = config.TCP, open })
+	r := runOne(t, e, "127.0.0.1", func(s *config.Settings) { s.Protocol, s.Port = config.TCP, open })
 	checkAllAnswered(t, r)
 	if r.PortState != probe.PortOpen || r.Port != open || r.TTL != 64 {
 		t.Errorf("open port: %+v", r)
 	}
 
 	closed := freePort(t, "tcp4")
-	r = runOne(t, "127.0.0.1", func(s *config.Settings) { s.Protocol, s.Port = config.TCP, closed })
+	r = runOne(t, e, "127.0.0.1", func(s *config.Settings) { s.Protocol, s.Port = config.TCP, closed })
 	checkAllAnswered(t, r)
 	if r.PortState != probe.PortClosed {
 		t.Errorf("closed port: %+v", r)
 	}
 }
 
+// The CLI engine has only hping3's summary for a port unreachable (no
+// per-reply rtt, no TTL); the Tcl engine times each answer and reads its
+// TTL.
 func TestLoopbackUDPClosed(t *testing.T) {
 	requireHping3(t)
-	port := freePort(t, "udp4")
-	r := runOne(t, "127.0.0.1", func(s *config.Settings) { s.Protocol, s.Port = config.UDP, port })
-	checkAllAnswered(t, r)
-	if r.PortState != probe.PortClosed || r.RTT.Detail || r.TTL != -1 {
-		t.Errorf("udp closed port: %+v rtt %+v", r, r.RTT)
-	}
+	engines(t, func(t *testing.T, e config.Engine) {
+		port := freePort(t, "udp4")
+		r := runOne(t, e, "127.0.0.1", func(s *config.Settings) { s.Protocol, s.Port = config.UDP, port })
+		checkAllAnswered(t, r)
+		wantDetail, wantTTL := false, -1
+		if e == config.EngineTcl {
+			wantDetail, wantTTL = true, 64
+		}
+		if r.PortState != probe.PortClosed || r.RTT.Detail != wantDetail || r.TTL != wantTTL || (wantDetail && len(r.RTT.Samples) != 3) {
+			t.Errorf("udp closed port: %+v rtt %+v", r, r.RTT)
+		}
+	})
 }
 
 func TestFailuresWithoutProbing(t *testing.T) {
@@ -101,12 +125,14 @@ func TestFailuresWithoutProbing(t *testing.T) {
 		{"-c", func(*config.Settings) {}, probe.NoSuchHost, "begins with '-'"},
 		{"127.0.0.1", func(s *config.Settings) { s.HPing3 = "/nonexistent/hping3" }, probe.Failed, "hping3 not found at /nonexistent/hping3: install it"},
 	}
-	for _, c := range cases {
-		r := runOne(t, c.target, c.f)
-		if r.Code != c.code || r.Ran || r.Err == nil || !strings.Contains(r.Err.Error(), c.msg) {
-			t.Errorf("%s: code %d ran %v err %v; want code %d and %q", c.target, r.Code, r.Ran, r.Err, c.code, c.msg)
+	engines(t, func(t *testing.T, e config.Engine) {
+		for _, c := range cases {
+			r := runOne(t, e, c.target, c.f)
+			if r.Code != c.code || r.Ran || r.Err == nil || !strings.Contains(r.Err.Error(), c.msg) {
+				t.Errorf("%s: code %d ran %v err %v; want code %d and %q", c.target, r.Code, r.Ran, r.Err, c.code, c.msg)
+			}
 		}
-	}
+	})
 }
 
 // freePort returns a loopback port nothing listens on.

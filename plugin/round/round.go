@@ -32,6 +32,8 @@ type Runner struct {
 	resolver probe.Resolver
 	jobs     []job
 	sched    *scheduler
+	engines  []engineChoice // per group
+	ids      *identity
 }
 
 type job struct {
@@ -55,6 +57,8 @@ func New(cfg *config.Config, log *logger.Logger) *Runner {
 		}
 	}
 	r.sched = newScheduler(cfg)
+	r.engines = chooseEngines(cfg, log)
+	r.ids = newIdentity()
 	return r
 }
 
@@ -70,7 +74,13 @@ func (r *Runner) Run(ctx context.Context) Round {
 		mu        sync.Mutex
 		processes int
 	)
+	// The Tcl engine's targets first, all at once; then the CLI engine's,
+	// so that the two never share the packet rate.
+	processes += r.runBatches(ctx, rd.Results)
 	for i, j := range r.jobs {
+		if r.engines[j.group].tcl {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -1,0 +1,105 @@
+package probe
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
+)
+
+// Record is what became of one probe packet, as an engine saw it: when it
+// left, and every answer matched to it with the time it was read.
+type Record struct {
+	Sent    time.Time // zero: never sent
+	SendErr error     // why it was not sent
+	Answers []TimedAnswer
+}
+
+// TimedAnswer is one packet matched to a probe, with when it was read.
+type TimedAnswer struct {
+	packet.Answer
+	At time.Time
+}
+
+// Measure fills r's counts, RTTs, TTL and port state from the records of
+// one target's packets, in sequence order. These are the measurement rules:
+//   - a packet is received when its first answer from the target (echo
+//     reply, any TCP segment from the port, a UDP datagram from the port,
+//     or for UDP the target's own port unreachable) came within timeout;
+//   - every further answer to it is a duplicate; an answer after the
+//     timeout is late, and the packet lost;
+//   - every ICMP error quoting the packet, other than the UDP target's port
+//     unreachable, is counted in ICMPErrors and answers nothing.
+func Measure(r *Result, recs []Record, s config.Settings) {
+	target, _ := netip.ParseAddr(r.IP)
+	var rtts []float64
+	for _, rec := range recs {
+		if rec.Sent.IsZero() {
+			continue
+		}
+		r.Transmitted++
+		answered := false
+		for _, a := range rec.Answers {
+			if !IsReply(a.Answer, target, s.Protocol) {
+				r.ICMPErrors++
+				continue
+			}
+			rtt := a.At.Sub(rec.Sent)
+			switch {
+			case answered:
+				r.Duplicates++
+				continue
+			case rtt > s.Timeout:
+				r.Late++
+				continue
+			}
+			answered = true
+			r.Received++
+			// The engine stamps a send after it returns and a capture at
+			// its handler's entry: both from one clock, never negative
+			// unless the clock was stepped.
+			rtts = append(rtts, ms(max(rtt, 0)))
+			if r.TTL < 0 {
+				r.TTL = a.TTL
+			}
+			r.PortState = portState(r.PortState, a.Answer, s.Protocol)
+		}
+	}
+	if r.Transmitted > 0 {
+		r.Loss = 100 * float64(r.Transmitted-r.Received) / float64(r.Transmitted)
+	}
+	if s.Protocol != config.ICMP && r.PortState == "" {
+		r.PortState = PortNone
+	}
+	r.RTT = rttStats(rtts, s.Percentiles)
+}
+
+// portState folds one reply into the port state seen so far: open wins
+// over closed (a port that answered SYN-ACK once is open).
+func portState(cur string, a packet.Answer, p config.Protocol) string {
+	switch p {
+	case config.TCP:
+		switch {
+		case a.TCPFlags&packet.FlagSYN != 0 && a.TCPFlags&packet.FlagACK != 0:
+			return PortOpen
+		case a.TCPFlags&packet.FlagRST != 0 && cur == "":
+			return PortClosed
+		}
+	case config.UDP:
+		switch {
+		case a.Kind == packet.UDPReply:
+			return PortOpen
+		case cur == "":
+			return PortClosed
+		}
+	}
+	return cur
+}
+
+// IsReply reports whether answer a from a probe of target counts as the
+// target's reply (rather than an ICMP error about the packet): anything but
+// an ICMP error, and for UDP the target's own port unreachable.
+func IsReply(a packet.Answer, target netip.Addr, p config.Protocol) bool {
+	return a.Kind != packet.ICMPErrorOf || (p == config.UDP && a.PortUnreachableFrom(target))
+}

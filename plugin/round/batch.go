@@ -1,0 +1,596 @@
+package round
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/hping3/tcl"
+	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
+	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
+	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
+)
+
+// Engine timing. The engine answers every command within about a
+// millisecond; one that has not answered for hangTimeout is hung (hping3's
+// midnight bug can leave it inside a handler for a day) and is killed.
+const (
+	listenTimeout = 3 * time.Second
+	hangTimeout   = time.Second
+	// captureGrace is how long after the last packet's timeout the round
+	// still reads: the engine stamps a capture when its handler runs,
+	// up to a millisecond after the packet arrived.
+	captureGrace = 20 * time.Millisecond
+	// sendAhead lets packets due within this window go in one write: the
+	// sender wakes at most about once per this interval.
+	sendAhead = 200 * time.Microsecond
+	// eventsPerPacket bounds what a sane engine reports: a send record, a
+	// reply and a few duplicates or errors per packet. More is a flood.
+	eventsPerPacket = 16
+	eventsSlack     = 1024
+	// tcpWindow is the window of TCP probes, as hping3's own default.
+	tcpWindow = 64
+)
+
+// identity hands out the identifiers of the probes of one plugin process:
+// an ICMP echo id chosen at random, and ICMP sequence numbers and IP ids
+// counted from random starts, so that two plugin processes on one host
+// never take each other's answers for their own.
+type identity struct {
+	mu      sync.Mutex
+	icmpID  int
+	icmpSeq uint16
+	ipID    uint16
+}
+
+func newIdentity() *identity {
+	return &identity{icmpID: rand.IntN(65536), icmpSeq: uint16(rand.Uint32()), ipID: uint16(rand.Uint32())}
+}
+
+// next returns the next ICMP sequence number and IP id. The IP id 0 is
+// skipped: the kernel replaces it on some paths.
+func (id *identity) next() (seq, ipID int) {
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	id.icmpSeq++
+	id.ipID++
+	if id.ipID == 0 {
+		id.ipID++
+	}
+	return int(id.icmpSeq), int(id.ipID)
+}
+
+// batchTarget is one target of a batch: its packets and what became of them.
+type batchTarget struct {
+	res      *probe.Result
+	group    int
+	s        config.Settings
+	ip       netip.Addr
+	path     path
+	err      error // failed before or while probing
+	probes   []packet.Probe
+	recs     []probe.Record
+	answered []bool
+	ids      []int // send id of each packet
+
+	// sending
+	offset   time.Duration // of its first packet from the batch's start
+	next     int           // packet to send next
+	due      time.Time     // when it may go
+	heapIdx  int
+}
+
+// finished reports whether every packet of t was answered or failed to
+// send: what survives an engine failure.
+func (t *batchTarget) finished() bool {
+	for k := range t.probes {
+		if !t.answered[k] && t.recs[k].SendErr == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// batch is the part of a round one Tcl engine process runs: every target
+// whose group uses one hping3 binary.
+type batch struct {
+	bin     string
+	log     *logger.Logger
+	ids     *identity
+	rate    float64 // packets per second this batch may send
+	targets []*batchTarget
+
+	byID  []sendRef
+	byKey map[packet.Key][]sendRef
+}
+
+type sendRef struct {
+	t *batchTarget
+	k int
+}
+
+// run probes every target of the batch and fills their Results. It returns
+// whether an engine process was started.
+func (b *batch) run(ctx context.Context) bool {
+	live := b.prepare()
+	if len(live) == 0 {
+		b.finish(nil, nil)
+		return false
+	}
+	tcpPorts, udpPorts := 0, 0
+	for _, t := range live {
+		switch t.s.Protocol {
+		case config.TCP:
+			tcpPorts++
+		case config.UDP:
+			udpPorts += t.s.Count
+		}
+	}
+	var blocks []*portBlock
+	defer func() {
+		for _, pb := range blocks {
+			pb.release()
+		}
+	}()
+	var reserveErr error
+	reserve := func(sockType, n int) *portBlock {
+		if n == 0 || reserveErr != nil {
+			return nil
+		}
+		pb, err := reservePorts(sockType, n)
+		if err != nil {
+			reserveErr = fmt.Errorf("reserving source ports: %w", err)
+			return nil
+		}
+		blocks = append(blocks, pb)
+		return pb
+	}
+	tcpBlock := reserve(syscall.SOCK_STREAM, tcpPorts)
+	udpBlock := reserve(syscall.SOCK_DGRAM, udpPorts)
+	if reserveErr != nil {
+		for _, t := range live {
+			t.err = reserveErr
+		}
+		b.finish(nil, nil)
+		return false
+	}
+	b.build(live, tcpBlock, udpBlock)
+	if b.log.DebugEnabled() {
+		for _, t := range live {
+			p := &t.probes[0]
+			b.log.Debugf("target %q: probing %s from %s on %s: %d packets, protocol %d, source port %d, ip ids from %d", t.res.Target, t.ip, t.path.src, t.path.iface, len(t.probes), p.Proto, p.SrcPort, p.IPID)
+		}
+	}
+
+	eng, err := tcl.Start(b.bin)
+	if err != nil {
+		err = fmt.Errorf("starting the hping3 engine (%s exec): %w", b.bin, err)
+		for _, t := range live {
+			t.err = err
+		}
+		b.finish(nil, nil)
+		return false
+	}
+	defer eng.Close()
+	b.log.Debugf("started %s exec (pid %d) for %d targets", b.bin, eng.Pid(), len(live))
+	engErr := b.listen(eng, live, tcpBlock, udpBlock)
+	if engErr == nil {
+		engErr = b.send(ctx, eng, live)
+	}
+	b.finish(eng, engErr)
+	return true
+}
+
+// prepare routes every resolved target; it returns those that can be probed.
+func (b *batch) prepare() []*batchTarget {
+	r, rerr := newRouter()
+	var live []*batchTarget
+	for _, t := range b.targets {
+		if t.res.Code != probe.OK {
+			continue
+		}
+		switch {
+		case rerr != nil:
+			t.err = fmt.Errorf("reading the host's interfaces: %w", rerr)
+		default:
+			t.path, t.err = r.route(t.ip, t.s.Interface)
+		}
+		if t.err == nil {
+			live = append(live, t)
+		}
+	}
+	return live
+}
+
+// build gives every packet its identifiers, payload and send id.
+func (b *batch) build(live []*batchTarget, tcpBlock, udpBlock *portBlock) {
+	b.byKey = map[packet.Key][]sendRef{}
+	tcpNext, udpNext := 0, 0
+	for _, t := range live {
+		n := t.s.Count
+		t.probes = make([]packet.Probe, n)
+		t.recs = make([]probe.Record, n)
+		t.answered = make([]bool, n)
+		t.ids = make([]int, n)
+		payload := []byte(strings.Repeat("X", t.s.DataSize)) // hping3 -d fills with X too
+		ttl := t.s.TTL
+		if ttl == 0 {
+			ttl = 64 // hping3's default
+		}
+		tcpPort := 0
+		if t.s.Protocol == config.TCP {
+			tcpPort = tcpBlock.ports[tcpNext]
+			tcpNext++
+		}
+		for k := range n {
+			seq, ipID := b.ids.next()
+			p := packet.Probe{Src: t.path.src, Dst: t.ip, TTL: ttl, TOS: t.s.TOS, IPID: ipID, Payload: payload}
+			switch t.s.Protocol {
+			case config.ICMP:
+				p.Proto, p.ICMPID, p.ICMPSeq = packet.ProtoICMP, b.ids.icmpID, seq
+			case config.TCP:
+				p.Proto, p.SrcPort, p.DstPort = packet.ProtoTCP, tcpPort, t.s.Port
+				p.TCPFlags, p.TCPSeq, p.TCPAck, p.TCPWindow = tcpFlagBits(t.s.TCPFlags), rand.Uint32(), rand.Uint32(), tcpWindow
+			case config.UDP:
+				p.Proto, p.SrcPort, p.DstPort = packet.ProtoUDP, udpBlock.ports[udpNext], t.s.Port
+				udpNext++
+			}
+			t.probes[k] = p
+			t.ids[k] = len(b.byID)
+			ref := sendRef{t, k}
+			b.byID = append(b.byID, ref)
+			key := p.Key()
+			b.byKey[key] = append(b.byKey[key], ref)
+		}
+	}
+}
+
+func tcpFlagBits(flags string) int {
+	bits := 0
+	for _, c := range flags {
+		bits |= map[rune]int{'S': packet.FlagSYN, 'A': packet.FlagACK, 'F': packet.FlagFIN,
+			'R': packet.FlagRST, 'P': packet.FlagPSH, 'U': packet.FlagURG}[c]
+	}
+	return bits
+}
+
+// listen opens one capture per outgoing interface, filtered in the kernel
+// to what can answer this batch's probes: packets to our source addresses
+// that are ICMP (but no echo request, and echo replies only with our id),
+// or TCP and UDP to our reserved ports.
+func (b *batch) listen(eng *tcl.Process, live []*batchTarget, tcpBlock, udpBlock *portBlock) error {
+	type capture struct {
+		srcs  []string
+		icmp  bool
+		ready bool
+	}
+	caps := map[string]*capture{}
+	var order []string
+	for _, t := range live {
+		c := caps[t.path.iface]
+		if c == nil {
+			c = &capture{}
+			caps[t.path.iface] = c
+			order = append(order, t.path.iface)
+		}
+		if src := t.path.src.String(); !slices.Contains(c.srcs, src) {
+			c.srcs = append(c.srcs, src)
+		}
+		c.icmp = c.icmp || t.s.Protocol == config.ICMP
+	}
+	for _, ifname := range order {
+		c := caps[ifname]
+		hosts := make([]string, len(c.srcs))
+		for i, s := range c.srcs {
+			hosts[i] = "dst host " + s
+		}
+		icmp := "icmp[0] != 0 and icmp[0] != 8"
+		if c.icmp {
+			icmp = fmt.Sprintf("icmp[0] != 8 and (icmp[0] != 0 or icmp[4:2] = %d)", b.ids.icmpID)
+		}
+		terms := []string{"icmp and " + icmp}
+		if tcpBlock != nil {
+			terms = append(terms, fmt.Sprintf("tcp dst portrange %d-%d", tcpBlock.lo, tcpBlock.hi))
+		}
+		if udpBlock != nil {
+			terms = append(terms, fmt.Sprintf("udp dst portrange %d-%d", udpBlock.lo, udpBlock.hi))
+		}
+		filter := fmt.Sprintf("ip and (%s) and ((%s))", strings.Join(hosts, " or "), strings.Join(terms, ") or ("))
+		if err := eng.Listen(ifname, filter); err != nil {
+			return err
+		}
+	}
+	timer := time.NewTimer(listenTimeout)
+	defer timer.Stop()
+	for pending := len(order); pending > 0; {
+		select {
+		case ev, ok := <-eng.Events():
+			if !ok {
+				return eng.Err()
+			}
+			c := caps[ev.Iface]
+			if c == nil || c.ready || (ev.Kind != tcl.Listening && ev.Kind != tcl.ListenFailed) {
+				return fmt.Errorf("the hping3 engine answered out of turn while opening captures")
+			}
+			c.ready = true
+			pending--
+			if ev.Kind == tcl.ListenFailed {
+				err := tcl.ListenError(b.bin, ev.Iface, ev.Err)
+				for _, t := range live {
+					if t.path.iface == ev.Iface {
+						t.err = err
+					}
+				}
+			}
+		case <-timer.C:
+			return fmt.Errorf("the hping3 engine did not open its captures within %v", listenTimeout)
+		}
+	}
+	return nil
+}
+
+// sendQueue orders targets by when their next packet may go.
+type sendQueue []*batchTarget
+
+func (q sendQueue) Len() int           { return len(q) }
+func (q sendQueue) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
+func (q sendQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].heapIdx, q[j].heapIdx = i, j
+}
+func (q *sendQueue) Push(x any) { t := x.(*batchTarget); t.heapIdx = len(*q); *q = append(*q, t) }
+func (q *sendQueue) Pop() any {
+	old := *q
+	t := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return t
+}
+
+// send paces every packet out and reads the engine's records until every
+// packet is answered or past its timeout. Packets of one target are
+// interval apart; the targets of a group are spread evenly over the
+// interval; no two sends are closer than 1/rate. It returns why the engine
+// failed, or nil.
+func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget) error {
+	start := time.Now()
+	q := sendQueue{}
+	perGroup := map[int]int{}
+	for _, t := range live {
+		if t.err == nil {
+			perGroup[t.group]++
+		}
+	}
+	seen := map[int]int{}
+	total := 0
+	for _, t := range live {
+		if t.err != nil {
+			continue
+		}
+		t.offset = time.Duration(int64(t.s.Interval) * int64(seen[t.group]) / int64(perGroup[t.group]))
+		seen[t.group]++
+		t.due = start.Add(t.offset)
+		heap.Push(&q, t)
+		total += len(t.probes)
+	}
+	gap := time.Duration(float64(time.Second) / b.rate)
+	var nextSlot time.Time
+	dispatched := make([]time.Time, len(b.byID))
+	acked := make([]bool, len(b.byID))
+	sendOrder := make([]int, 0, len(b.byID)) // ids as written: the engine acknowledges in this order
+	nextAck, sentCount, decided, events := 0, 0, 0, 0
+	maxEvents := eventsSlack + eventsPerPacket*total
+	syncing, syncSent := false, time.Time{}
+	var lastDecision time.Time
+
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		// Send what is due.
+		for q.Len() > 0 {
+			t := q[0]
+			slot := t.due
+			if slot.Before(nextSlot) {
+				slot = nextSlot
+			}
+			if slot.After(now.Add(sendAhead)) {
+				break
+			}
+			k := t.next
+			if err := eng.Send(t.ids[k], &t.probes[k]); err != nil {
+				return err
+			}
+			dispatched[t.ids[k]] = now
+			sendOrder = append(sendOrder, t.ids[k])
+			sentCount++
+			nextSlot = slot.Add(gap)
+			t.next++
+			if t.next == len(t.probes) {
+				heap.Pop(&q)
+				continue
+			}
+			planned := start.Add(t.offset + time.Duration(t.next)*t.s.Interval)
+			t.due = later(planned, slot.Add(t.s.Interval))
+			heap.Fix(&q, 0)
+		}
+		if err := eng.Flush(); err != nil {
+			return err
+		}
+		for nextAck < sentCount && acked[sendOrder[nextAck]] {
+			nextAck++
+		}
+		if nextAck < sentCount && now.Sub(dispatched[sendOrder[nextAck]]) > hangTimeout {
+			return fmt.Errorf("the hping3 engine stopped answering (no send record for %v): killed", hangTimeout)
+		}
+
+		// Done when everything was sent and acknowledged, and every
+		// packet is answered or past its timeout.
+		wake := now.Add(hangTimeout)
+		if q.Len() > 0 {
+			wake = later(q[0].due, nextSlot)
+		}
+		if q.Len() == 0 && nextAck == sentCount && !syncing {
+			// Answers may still come after the last decision (duplicates
+			// of it, say): read on for captureGrace.
+			last := lastDecision.Add(captureGrace)
+			if decided < total {
+				for _, t := range live {
+					for k := range t.probes {
+						if !t.answered[k] && t.recs[k].SendErr == nil {
+							last = later(last, t.recs[k].Sent.Add(t.s.Timeout+captureGrace))
+						}
+					}
+				}
+			}
+			if !now.Before(last) {
+				syncing, syncSent = true, now
+				if err := eng.Sync(1); err != nil {
+					return err
+				}
+			} else {
+				wake = last
+			}
+		}
+		if syncing {
+			if now.Sub(syncSent) > hangTimeout {
+				return fmt.Errorf("the hping3 engine did not answer for %v at the end of the round: killed", hangTimeout)
+			}
+			wake = syncSent.Add(hangTimeout)
+		}
+		timer.Reset(max(time.Until(wake), 0))
+
+		select {
+		case <-ctx.Done():
+			return errors.New("probe cancelled: the plugin is stopping")
+		case <-timer.C:
+		case ev, ok := <-eng.Events():
+			if !ok {
+				return eng.Err()
+			}
+			if events++; events > maxEvents {
+				return fmt.Errorf("the hping3 engine flooded: more than %d records for %d packets: killed", maxEvents, total)
+			}
+			switch ev.Kind {
+			case tcl.Sent, tcl.SendFailed:
+				if ev.ID >= len(b.byID) || dispatched[ev.ID].IsZero() || acked[ev.ID] {
+					return fmt.Errorf("the hping3 engine reported send %d, which it was not given", ev.ID)
+				}
+				acked[ev.ID] = true
+				ref := b.byID[ev.ID]
+				if ev.Kind == tcl.SendFailed {
+					ref.t.recs[ref.k].SendErr = tcl.SendError(b.bin, ev.Err)
+					decided++
+					lastDecision = time.Now()
+				} else {
+					ref.t.recs[ref.k].Sent = ev.At
+				}
+			case tcl.Captured:
+				if b.match(ev) {
+					decided++
+					lastDecision = time.Now()
+				}
+			case tcl.Synced:
+				if syncing {
+					return nil
+				}
+			default:
+				return fmt.Errorf("the hping3 engine answered out of turn")
+			}
+		}
+	}
+}
+
+// match files a captured packet under the probe it answers, if any, and
+// reports whether that decides a packet (its first reply in time).
+func (b *batch) match(ev tcl.Event) bool {
+	c := ev.Packet
+	key, kind, ok := c.Lookup()
+	if !ok {
+		return false
+	}
+	for _, ref := range b.byKey[key] {
+		p := &ref.t.probes[ref.k]
+		a, ok := packet.Answers(p, c, kind)
+		if !ok {
+			continue
+		}
+		rec := &ref.t.recs[ref.k]
+		rec.Answers = append(rec.Answers, probe.TimedAnswer{Answer: a, At: ev.At})
+		if !ref.t.answered[ref.k] && !rec.Sent.IsZero() && probe.IsReply(a, p.Dst, ref.t.s.Protocol) &&
+			ev.At.Sub(rec.Sent) <= ref.t.s.Timeout {
+			ref.t.answered[ref.k] = true
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+// finish turns every target's records into its Result. When the engine
+// failed, targets it left unfinished fail with its reason.
+func (b *batch) finish(eng *tcl.Process, engErr error) {
+	for _, t := range b.targets {
+		r := t.res
+		if r.Code != probe.OK {
+			continue
+		}
+		r.Ran = eng != nil
+		switch {
+		case t.err != nil:
+			r.Code, r.Err = probe.Failed, t.err
+			continue
+		case engErr != nil && !t.finished():
+			r.Code, r.Err = probe.Failed, engErr
+			continue
+		}
+		probe.Measure(r, t.recs, t.s)
+		first, end := time.Time{}, time.Time{}
+		var sendErr error
+		for k, rec := range t.recs {
+			if rec.SendErr != nil && sendErr == nil {
+				sendErr = rec.SendErr
+			}
+			if rec.Sent.IsZero() {
+				continue
+			}
+			if first.IsZero() {
+				first = rec.Sent
+			}
+			done := rec.Sent.Add(t.s.Timeout)
+			if t.answered[k] {
+				for _, a := range rec.Answers {
+					if probe.IsReply(a.Answer, t.ip, t.s.Protocol) {
+						done = a.At
+						break
+					}
+				}
+			}
+			end = later(end, done)
+		}
+		switch {
+		case sendErr != nil:
+			r.Code, r.Err = probe.Failed, sendErr
+		case r.Transmitted == 0:
+			r.Code, r.Err = probe.Failed, errors.New("the hping3 engine sent no packet")
+		}
+		if !first.IsZero() {
+			r.Start, r.Duration = first, end.Sub(first)+r.DNS
+		}
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

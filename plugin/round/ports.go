@@ -1,0 +1,74 @@
+package round
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"syscall"
+)
+
+// Source ports for the Tcl engine's TCP and UDP probes come from this range,
+// below Linux's ephemeral range so they never collide with the host's own
+// connections.
+const (
+	firstProbePort = 10000
+	lastProbePort  = 32767
+)
+
+// portBlock holds source ports reserved for one round: each is bound by a
+// socket of the probe's protocol, so no other process (another plugin
+// process among them) can use it and take the answers meant for us. The
+// sockets are never read: answers are captured by hping3, and a bound UDP
+// port keeps the kernel from answering a reply with port unreachable.
+type portBlock struct {
+	ports  []int
+	fds    []int
+	lo, hi int
+}
+
+// reservePorts binds n ports of proto (syscall.SOCK_STREAM or SOCK_DGRAM)
+// from a random place in the range, skipping ports in use.
+func reservePorts(sockType, n int) (*portBlock, error) {
+	b := &portBlock{lo: lastProbePort + 1, hi: firstProbePort - 1}
+	size := lastProbePort - firstProbePort + 1
+	if n > size/2 {
+		return nil, fmt.Errorf("%d source ports needed, more than the %d the plugin may use", n, size/2)
+	}
+	start := rand.IntN(size)
+	for i := 0; i < size && len(b.ports) < n; i++ {
+		port := firstProbePort + (start+i)%size
+		fd, err := bindPort(sockType, port)
+		if err != nil {
+			continue
+		}
+		b.ports = append(b.ports, port)
+		b.fds = append(b.fds, fd)
+		b.lo, b.hi = min(b.lo, port), max(b.hi, port)
+	}
+	if len(b.ports) < n {
+		b.release()
+		return nil, fmt.Errorf("only %d of %d source ports in %d..%d are free", len(b.ports), n, firstProbePort, lastProbePort)
+	}
+	return b, nil
+}
+
+func bindPort(sockType, port int) (int, error) {
+	fd, err := syscall.Socket(syscall.AF_INET, sockType|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Port: port}); err != nil {
+		syscall.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+func (b *portBlock) release() {
+	if b == nil {
+		return
+	}
+	for _, fd := range b.fds {
+		syscall.Close(fd)
+	}
+	b.fds = nil
+}
