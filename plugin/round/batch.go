@@ -83,10 +83,10 @@ type batchTarget struct {
 	ids      []int // send id of each packet
 
 	// sending
-	offset   time.Duration // of its first packet from the batch's start
-	next     int           // packet to send next
-	due      time.Time     // when it may go
-	heapIdx  int
+	offset  time.Duration // of its first packet from the batch's start
+	next    int           // packet to send next
+	due     time.Time     // when it may go
+	heapIdx int
 }
 
 // finished reports whether every packet of t was answered or failed to
