@@ -159,7 +159,9 @@ func Execute(ctx context.Context, binary string, args []string, plan Plan) (*Exe
 		Env:         []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"},
 		Stdout:      outW,
 		Stderr:      errW,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		// Pdeathsig: hping3 dies with the plugin whatever kills it (a
+		// silent target's hping3 prints nothing, so no SIGPIPE would end it).
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
 	}
 	ex.Start = time.Now()
 	err = cmd.Start()

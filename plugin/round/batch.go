@@ -438,6 +438,11 @@ func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget)
 		if q.Len() > 0 {
 			wake = later(q[0].due, nextSlot)
 		}
+		if nextAck < sentCount {
+			if hung := dispatched[sendOrder[nextAck]].Add(hangTimeout + time.Millisecond); hung.Before(wake) {
+				wake = hung
+			}
+		}
 		if q.Len() == 0 && nextAck == sentCount && !syncing {
 			// Answers may still come after the last decision (duplicates
 			// of it, say): read on for captureGrace.

@@ -180,8 +180,10 @@ func (p *Process) Send(id int, pr *packet.Probe) error {
 	if err != nil {
 		return err
 	}
-	_, err = p.w.WriteString("send " + strconv.Itoa(id) + " " + apd + "\n")
-	return err
+	if _, err = p.w.WriteString("send " + strconv.Itoa(id) + " " + apd + "\n"); err != nil {
+		return p.writeErr(err)
+	}
+	return nil
 }
 
 // Sync asks the engine to answer with Synced n once it has read everything
@@ -190,7 +192,7 @@ func (p *Process) Sync(n int) error { return p.write("sync " + strconv.Itoa(n) +
 
 func (p *Process) write(s string) error {
 	if _, err := p.w.WriteString(s); err != nil {
-		return err
+		return p.writeErr(err)
 	}
 	return p.Flush()
 }
@@ -200,9 +202,18 @@ func (p *Process) write(s string) error {
 func (p *Process) Flush() error {
 	p.stdin.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if err := p.w.Flush(); err != nil {
-		return fmt.Errorf("writing to the hping3 engine: %w", err)
+		return p.writeErr(err)
 	}
 	return nil
+}
+
+// writeErr says why a write failed: the reason the engine stopped, when it
+// has (the reader closes its input when it kills it), else the write error.
+func (p *Process) writeErr(err error) error {
+	if e := p.Err(); e != nil {
+		return e
+	}
+	return fmt.Errorf("writing to the hping3 engine: %w", err)
 }
 
 // Close kills the engine and its process group and reaps it. Safe to call
