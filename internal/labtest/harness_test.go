@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -196,3 +197,98 @@ func jitter(xs []float64) float64 {
 // bias's spread (sd of a mean of n samples: 0.29/sqrt(n) ms), the two veth
 // hops (< 0.1 ms) and hping3's 0.1 ms print resolution.
 const pcapBias = 0.5
+
+// roundsAtOnce runs one `hping3-plugin --once --engine eng --config FILE`
+// per TOML in the client namespace, all released at the same moment, and
+// decodes each one's output (in the order of tomls). Unlike round, it takes
+// the engine from its caller rather than HPING3_PLUGIN_ENGINE.
+func roundsAtOnce(t *testing.T, l *netlab.Lab, eng string, tomls ...string) []run {
+	t.Helper()
+	t.Logf("engine %s (%d plugin processes at once)", eng, len(tomls))
+	bin := testbin.Plugin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	type proc struct {
+		out, errb bytes.Buffer
+		start     time.Time
+		wall      time.Duration
+		err       error
+	}
+	procs := make([]*proc, len(tomls))
+	gate := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, toml := range tomls {
+		file := filepath.Join(t.TempDir(), fmt.Sprintf("lab%d.toml", i))
+		if err := os.WriteFile(file, []byte(toml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := &proc{}
+		procs[i] = p
+		cmd := l.Command(ctx, bin, "--once", "--engine", eng, "--config", file)
+		cmd.Stdout, cmd.Stderr = &p.out, &p.errb
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-gate
+			p.start = time.Now()
+			p.err = cmd.Run()
+			p.wall = time.Since(p.start)
+		}()
+	}
+	close(gate)
+	wg.Wait()
+	runs := make([]run, len(tomls))
+	for i, p := range procs {
+		if p.err != nil {
+			t.Fatalf("process %d: hping3-plugin --once: %v\nstderr:\n%s\nconfig:\n%s", i, p.err, p.errb.String(), tomls[i])
+		}
+		if d := p.start.Sub(procs[0].start).Abs(); d > 0 {
+			t.Logf("process %d started %v from process 0", i, d)
+		}
+		runs[i] = run{points: decodePoints(t, p.out.Bytes()), wall: p.wall, stderr: p.errb.String()}
+	}
+	return runs
+}
+
+// decodePoints decodes line protocol into results by target (with ":port"
+// for tcp and udp), as round does.
+func decodePoints(t *testing.T, b []byte) map[string]point {
+	t.Helper()
+	points := map[string]point{}
+	dec := lineprotocol.NewDecoderWithBytes(b)
+	for dec.Next() {
+		p := point{tags: map[string]string{}, fields: map[string]any{}}
+		if _, err := dec.Measurement(); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			k, v, err := dec.NextTag()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k == nil {
+				break
+			}
+			p.tags[string(k)] = string(v)
+		}
+		for {
+			k, v, err := dec.NextField()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k == nil {
+				break
+			}
+			p.fields[string(k)] = v.Interface()
+		}
+		if _, err := dec.Time(lineprotocol.Nanosecond, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		key := p.tags["target"]
+		if port := p.tags["port"]; port != "" {
+			key += ":" + port
+		}
+		points[key] = p
+	}
+	return points
+}
