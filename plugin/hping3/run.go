@@ -154,11 +154,11 @@ func Execute(ctx context.Context, binary string, args []string, plan Plan) (*Exe
 		return nil, err
 	}
 	cmd := &exec.Cmd{
-		Path:        argv[0],
-		Args:        argv,
-		Env:         []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"},
-		Stdout:      outW,
-		Stderr:      errW,
+		Path:   argv[0],
+		Args:   argv,
+		Env:    []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"},
+		Stdout: outW,
+		Stderr: errW,
 		// Pdeathsig: hping3 dies with the plugin whatever kills it (a
 		// silent target's hping3 prints nothing, so no SIGPIPE would end it).
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
