@@ -398,13 +398,13 @@ func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget)
 		// Send what is due.
 		for q.Len() > 0 {
 			t := q[0]
-			slot := t.due
-			if slot.Before(nextSlot) {
-				slot = nextSlot
-			}
+			slot := later(t.due, nextSlot)
 			if slot.After(now.Add(sendAhead)) {
 				break
 			}
+			// A sender that woke late sends on from now: catching up in
+			// a burst would exceed the rate.
+			slot = later(slot, now)
 			k := t.next
 			if err := eng.Send(t.ids[k], &t.probes[k]); err != nil {
 				return err
@@ -418,6 +418,8 @@ func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget)
 				heap.Pop(&q)
 				continue
 			}
+			// At least interval after this packet really went (the
+			// sender may have woken late), on the plan when it can be.
 			planned := start.Add(t.offset + time.Duration(t.next)*t.s.Interval)
 			t.due = later(planned, slot.Add(t.s.Interval))
 			heap.Fix(&q, 0)
