@@ -72,7 +72,6 @@ func (id *identity) next() (seq, ipID int) {
 // batchTarget is one target of a batch: its packets and what became of them.
 type batchTarget struct {
 	res      *probe.Result
-	group    int
 	s        config.Settings
 	ip       netip.Addr
 	path     path
@@ -83,9 +82,8 @@ type batchTarget struct {
 	ids      []int // send id of each packet
 
 	// sending
-	offset  time.Duration // of its first packet from the batch's start
-	next    int           // packet to send next
-	due     time.Time     // when it may go
+	next    int       // packet to send next
+	due     time.Time // when it may go
 	heapIdx int
 }
 
@@ -357,27 +355,21 @@ func (q *sendQueue) Pop() any {
 
 // send paces every packet out and reads the engine's records until every
 // packet is answered or past its timeout. Packets of one target are
-// interval apart; the targets of a group are spread evenly over the
-// interval; no two sends are closer than 1/rate. It returns why the engine
-// failed, or nil.
+// interval apart; no two sends are closer than 1/rate. It returns why the
+// engine failed, or nil.
 func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget) error {
+	// Every target is due at once: the rate limit spaces their first
+	// packets 1/rate apart, and each next packet is due interval after the
+	// last, so the targets keep that order and spacing. A round then lasts
+	// max((count-1) x interval, packets / rate) plus the slowest reply.
 	start := time.Now()
 	q := sendQueue{}
-	perGroup := map[int]int{}
-	for _, t := range live {
-		if t.err == nil {
-			perGroup[t.group]++
-		}
-	}
-	seen := map[int]int{}
 	total := 0
 	for _, t := range live {
 		if t.err != nil {
 			continue
 		}
-		t.offset = time.Duration(int64(t.s.Interval) * int64(seen[t.group]) / int64(perGroup[t.group]))
-		seen[t.group]++
-		t.due = start.Add(t.offset)
+		t.due = start
 		heap.Push(&q, t)
 		total += len(t.probes)
 	}
@@ -418,10 +410,8 @@ func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget)
 				heap.Pop(&q)
 				continue
 			}
-			// At least interval after this packet really went (the
-			// sender may have woken late), on the plan when it can be.
-			planned := start.Add(t.offset + time.Duration(t.next)*t.s.Interval)
-			t.due = later(planned, slot.Add(t.s.Interval))
+			// At least interval after this packet really went.
+			t.due = slot.Add(t.s.Interval)
 			heap.Fix(&q, 0)
 		}
 		if err := eng.Flush(); err != nil {

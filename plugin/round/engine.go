@@ -78,7 +78,7 @@ func (r *Runner) runBatches(ctx context.Context, results []probe.Result) int {
 			order = append(order, b)
 		}
 		g := r.cfg.Groups[j.group]
-		bt := &batchTarget{res: &results[i], group: j.group, s: g.Settings}
+		bt := &batchTarget{res: &results[i], s: g.Settings}
 		b.targets = append(b.targets, bt)
 		wg.Add(1)
 		go func() {
