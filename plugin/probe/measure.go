@@ -1,43 +1,44 @@
 package probe
 
 import (
-	"slices"
-	"strings"
+	"math"
+	"net/netip"
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/hping3"
+	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
 )
 
-// measure fills r from hping3's reply lines. hping3's summary is used only
-// for the number of packets sent, and for UDP round-trip times, which it
+// measure fills r from hping3's reply lines: it turns them into one Record
+// per packet hping3 sent and measures those with the rules every engine
+// shares (Measure). hping3's summary is used only for the number of
+// packets sent, and for UDP round-trip times to a closed port, which it
 // prints nowhere else; its received count and loss are not trusted
 // (duplicates and ICMP errors count as received there).
 func measure(r *Result, ex *hping3.Execution, sum hping3.Summary, s config.Settings) {
-	r.Transmitted = sum.Transmitted
 	t0 := firstPacketTime(ex)
-	answered := make(map[int]bool, s.Count)
-	type sample struct {
-		seq int
-		rtt float64
+	target, _ := netip.ParseAddr(r.IP)
+	// Each packet's record has a nominal send time; an answer is stamped
+	// at that time plus the rtt hping3 printed, so Measure reads back
+	// exactly hping3's rtt.
+	base := time.Unix(0, 0)
+	recs := make([]Record, sum.Transmitted)
+	for seq := range recs {
+		recs[seq].Sent = base.Add(time.Duration(seq) * s.Interval)
 	}
-	var samples []sample
+	answer := func(seq int, a packet.Answer, rtt float64, timed bool) {
+		if seq < 0 || seq >= len(recs) {
+			return // not one of this probe's packets
+		}
+		ta := TimedAnswer{Answer: a}
+		if timed {
+			ta.At = recs[seq].Sent.Add(time.Duration(math.Round(rtt * float64(time.Millisecond))))
+		}
+		recs[seq].Answers = append(recs[seq].Answers, ta)
+	}
 	udpPending := false // the last line was the target's port unreachable
 	unreachable := 0    // UDP packets answered by a port unreachable
-
-	accept := func(seq int) bool {
-		if seq < 0 || seq >= s.Count {
-			return false // not one of this probe's packets
-		}
-		if answered[seq] {
-			r.Duplicates++
-			return false
-		}
-		answered[seq] = true
-		r.Received++
-		return true
-	}
-
 	for _, l := range ex.Lines {
 		wasPending := udpPending
 		udpPending = false
@@ -46,39 +47,25 @@ func measure(r *Result, ex *hping3.Execution, sum hping3.Summary, s config.Setti
 			if !isReplyFromTarget(l.Line, r.IP, s) {
 				continue
 			}
-			if l.Dup {
-				if l.Seq >= 0 && l.Seq < s.Count {
-					r.Duplicates++
-				}
-				continue
+			kind := packet.EchoReply
+			switch s.Protocol {
+			case config.TCP:
+				kind = packet.TCPReply
+			case config.UDP:
+				kind = packet.UDPReply
 			}
-			if l.RTT >= 0 && l.RTT > ms(s.Timeout) && !isGlitch(l, t0, s.Interval) {
-				r.Late++ // arrived after the timeout: lost
-				continue
-			}
-			if !accept(l.Seq) {
-				continue
-			}
-			if r.TTL < 0 {
-				r.TTL = l.TTL
-			}
-			if s.Protocol == config.UDP {
-				r.PortState = PortOpen // a service answered from the port
-			}
-			if s.Protocol == config.TCP {
-				switch {
-				case strings.Contains(l.Flags, "S") && strings.Contains(l.Flags, "A"):
-					r.PortState = PortOpen
-				case strings.Contains(l.Flags, "R") && r.PortState == "":
-					r.PortState = PortClosed
-				}
-			}
+			a := packet.Answer{Kind: kind, From: target, TTL: l.TTL, TCPFlags: tcpFlags(l.Flags)}
 			switch {
 			case l.RTT < 0:
+				answer(l.Seq, a, 0, false)
 			case isGlitch(l, t0, s.Interval):
-				r.Glitches++
+				// Received, but its rtt is hping3's clock glitch.
+				if l.Seq >= 0 && l.Seq < len(recs) && !l.Dup {
+					r.Glitches++
+				}
+				answer(l.Seq, a, 0, false)
 			default:
-				samples = append(samples, sample{l.Seq, l.RTT})
+				answer(l.Seq, a, l.RTT, true)
 			}
 		case hping3.ICMPError:
 			switch {
@@ -97,41 +84,45 @@ func measure(r *Result, ex *hping3.Execution, sum hping3.Summary, s config.Setti
 			if !wasPending {
 				continue
 			}
-			if l.Status == 0 {
-				if accept(l.Seq) {
-					unreachable++
-					if r.PortState == "" {
-						r.PortState = PortClosed
-					}
-				}
-			} else if l.Seq >= 0 && l.Seq < s.Count {
-				r.Duplicates++
+			// hping3 prints no rtt for a port unreachable.
+			if l.Status == 0 && l.Seq >= 0 && l.Seq < len(recs) && len(recs[l.Seq].Answers) == 0 {
+				unreachable++
+			}
+			answer(l.Seq, packet.Answer{Kind: packet.ICMPErrorOf, From: target, TTL: -1,
+				ICMPType: packet.ICMPUnreachable, ICMPCode: packet.CodePortUnreach}, 0, false)
+		}
+	}
+	answered := make(map[int]bool, len(recs))
+	for seq, rec := range recs {
+		for _, a := range rec.Answers {
+			if a.At.IsZero() || a.At.Sub(rec.Sent) <= s.Timeout {
+				answered[seq] = true
 			}
 		}
 	}
-
-	r.Transmitted -= cutShort(ex, sum, s, answered)
-	if r.Transmitted > 0 {
-		r.Loss = 100 * float64(r.Transmitted-min(r.Received, r.Transmitted)) / float64(r.Transmitted)
+	for seq := len(recs) - cutShort(ex, sum, s, answered); seq < len(recs); seq++ {
+		recs[seq].Sent = time.Time{} // hping3 did not wait for it: neither sent nor lost
 	}
-	if s.Protocol != config.ICMP && r.PortState == "" {
-		r.PortState = PortNone
-	}
+	Measure(r, recs, s)
 	if s.Protocol == config.UDP && unreachable > 0 {
 		// hping3 prints no per-reply time for a port unreachable; its
 		// summary's min/avg/max is all there is. (A UDP reply from the
 		// port itself has its rtt on its line, like any other reply.)
+		r.RTT = nil
 		if sum.HasRTT {
 			r.RTT = &RTT{Min: sum.Min, Avg: sum.Avg, Max: sum.Max}
 		}
-		return
 	}
-	slices.SortFunc(samples, func(a, b sample) int { return a.seq - b.seq })
-	rtts := make([]float64, len(samples))
-	for i, x := range samples {
-		rtts[i] = x.rtt
+}
+
+// tcpFlags reads hping3's printed TCP flags ("SA", "RA", "none").
+func tcpFlags(f string) int {
+	bits := 0
+	for _, c := range f {
+		bits |= map[rune]int{'S': packet.FlagSYN, 'A': packet.FlagACK, 'F': packet.FlagFIN,
+			'R': packet.FlagRST, 'P': packet.FlagPSH, 'U': packet.FlagURG}[c]
 	}
-	r.RTT = rttStats(rtts, s.Percentiles)
+	return bits
 }
 
 // cutShort counts the packets hping3 stopped waiting for too early to call

@@ -17,6 +17,8 @@ type Record struct {
 }
 
 // TimedAnswer is one packet matched to a probe, with when it was read.
+// A zero At is an answer the engine could not time (the CLI engine's UDP
+// port unreachable, or an rtt hping3 got wrong): it counts, but has no RTT.
 type TimedAnswer struct {
 	packet.Answer
 	At time.Time
@@ -31,6 +33,9 @@ type TimedAnswer struct {
 //     timeout is late, and the packet lost;
 //   - every ICMP error quoting the packet, other than the UDP target's port
 //     unreachable, is counted in ICMPErrors and answers nothing.
+//
+// Counts already in r (errors an engine could not tie to a packet) are
+// added to.
 func Measure(r *Result, recs []Record, s config.Settings) {
 	target, _ := netip.ParseAddr(r.IP)
 	var rtts []float64
@@ -45,12 +50,13 @@ func Measure(r *Result, recs []Record, s config.Settings) {
 				r.ICMPErrors++
 				continue
 			}
+			timed := !a.At.IsZero()
 			rtt := a.At.Sub(rec.Sent)
 			switch {
 			case answered:
 				r.Duplicates++
 				continue
-			case rtt > s.Timeout:
+			case timed && rtt > s.Timeout:
 				r.Late++
 				continue
 			}
@@ -59,7 +65,9 @@ func Measure(r *Result, recs []Record, s config.Settings) {
 			// The engine stamps a send after it returns and a capture at
 			// its handler's entry: both from one clock, never negative
 			// unless the clock was stepped.
-			rtts = append(rtts, ms(max(rtt, 0)))
+			if timed {
+				rtts = append(rtts, ms(max(rtt, 0)))
+			}
 			if r.TTL < 0 {
 				r.TTL = a.TTL
 			}
