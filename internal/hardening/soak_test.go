@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 	"github.com/hping3-plugin/hping3-plugin/plugin/round"
@@ -135,4 +136,54 @@ func rss(t *testing.T) int64 {
 	}
 	t.Fatal("no VmRSS")
 	return 0
+}
+
+// TestTclSoak runs rounds on the real Tcl engine (a fresh hping3 exec per
+// round) against loopback and checks that goroutines, open files, child
+// processes and resident memory stay flat.
+func TestTclSoak(t *testing.T) {
+	testbin.RequireRoot(t)
+	bin := testbin.RequireTool(t, "hping3")
+	n := soakRounds() / 10
+	cfg := oneTarget(t, bin, "127.0.0.1", "127.0.0.2", "127.0.0.3")
+	cfg.Engine = config.EngineTcl
+	for _, p := range []config.Protocol{config.ICMP, config.TCP, config.UDP} {
+		g := cfg.Groups[0]
+		g.Settings.Protocol = p
+		if p != config.ICMP {
+			g.Settings.Port = 9
+		}
+		cfg.Groups = append(cfg.Groups, g)
+	}
+	cfg.Groups = cfg.Groups[1:]
+	runner := round.New(cfg, logger.Discard())
+	ctx := context.Background()
+	check := func(i int, rd round.Round) {
+		for _, r := range rd.Results {
+			if r.Code != probe.OK || r.Received != 2 {
+				t.Fatalf("round %d: %s %s: code %d received %d err %v", i, r.Protocol, r.Target, r.Code, r.Received, r.Err)
+			}
+		}
+	}
+	warm := n / 10
+	for i := 0; i < warm; i++ {
+		check(i, runner.Run(ctx))
+	}
+	runtime.GC()
+	before, rss0 := take(), rss(t)
+	start := time.Now()
+	for i := warm; i < n; i++ {
+		check(i, runner.Run(ctx))
+	}
+	took := time.Since(start)
+	runtime.GC()
+	after := checkNoLeak(t, before, 2)
+	rss1 := rss(t)
+	t.Logf("%d Tcl-engine rounds of 9 probes (%d measured) in %v (%.1f ms per round): goroutines %d -> %d, fds %d -> %d, children %d -> %d, RSS %.1f -> %.1f MB",
+		n, n-warm, took.Round(time.Millisecond), float64(took.Milliseconds())/float64(n-warm),
+		before.goroutines, after.goroutines, before.fds, after.fds, len(before.children), len(after.children),
+		float64(rss0)/(1<<20), float64(rss1)/(1<<20))
+	if rss1 > rss0+20<<20 {
+		t.Errorf("resident memory grew by %.1f MB over %d rounds", float64(rss1-rss0)/(1<<20), n-warm)
+	}
 }
