@@ -29,7 +29,7 @@ type TimedAnswer struct {
 //   - a packet is received when its first answer from the target (echo
 //     reply, any TCP segment from the port, a UDP datagram from the port,
 //     or for UDP the target's own port unreachable) came within timeout;
-//   - every further answer to it is a duplicate; an answer after the
+//   - every further answer to it is a duplicate; a first answer after the
 //     timeout is late, and the packet lost;
 //   - every ICMP error quoting the packet, other than the UDP target's port
 //     unreachable, is counted in ICMPErrors and answers nothing.
@@ -44,7 +44,7 @@ func Measure(r *Result, recs []Record, s config.Settings) {
 			continue
 		}
 		r.Transmitted++
-		answered := false
+		seen := false // it had an answer already
 		for _, a := range rec.Answers {
 			if !IsReply(a.Answer, target, s.Protocol) {
 				r.ICMPErrors++
@@ -53,14 +53,15 @@ func Measure(r *Result, recs []Record, s config.Settings) {
 			timed := !a.At.IsZero()
 			rtt := a.At.Sub(rec.Sent)
 			switch {
-			case answered:
+			case seen:
 				r.Duplicates++
 				continue
 			case timed && rtt > s.Timeout:
+				seen = true
 				r.Late++
 				continue
 			}
-			answered = true
+			seen = true
 			r.Received++
 			// The engine stamps a send after it returns and a capture at
 			// its handler's entry: both from one clock, never negative

@@ -57,6 +57,9 @@ func Build(p *packet.Probe) (string, error) {
 				flags = append(flags, f.c)
 			}
 		}
+		if len(flags) == 0 {
+			return "", fmt.Errorf("tcp flags %#x: none the plugin sends", p.TCPFlags)
+		}
 		fmt.Fprintf(&b, "+tcp(sport=%d,dport=%d,flags=%s,seq=%d,ack=%d,win=%d)", p.SrcPort, p.DstPort, flags, p.TCPSeq, p.TCPAck, p.TCPWindow)
 	case packet.ProtoUDP:
 		if !port(p.SrcPort) || !port(p.DstPort) {
@@ -156,6 +159,9 @@ func parsePacket(ls []layer) (*packet.Captured, []layer, error) {
 		return nil, nil, f.err
 	}
 	ls = ls[1:]
+	for len(ls) > 0 && strings.HasPrefix(ls[0].name, "ip.") {
+		ls = ls[1:] // IP options
+	}
 	if len(ls) > 0 {
 		f = fields{l: ls[0]}
 		switch ls[0].name {
