@@ -207,9 +207,18 @@ func (p *Process) Flush() error {
 	return nil
 }
 
-// writeErr says why a write failed: the reason the engine stopped, when it
-// has (the reader closes its input when it kills it), else the write error.
+// writeErr says why a write failed. A broken or closed pipe means the
+// engine has gone: its reader, which sees the end of its output, says why
+// (an exit status, garbage). A write that timed out means it stopped
+// reading.
 func (p *Process) writeErr(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("the hping3 engine stopped reading its commands for %v: killed", writeTimeout)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(writeTimeout):
+	}
 	if e := p.Err(); e != nil {
 		return e
 	}
