@@ -204,7 +204,11 @@ const pcapBias = 0.5
 // the engine from its caller rather than HPING3_PLUGIN_ENGINE.
 func roundsAtOnce(t *testing.T, l *netlab.Lab, eng string, tomls ...string) []run {
 	t.Helper()
-	t.Logf("engine %s (%d plugin processes at once)", eng, len(tomls))
+	if len(tomls) == 1 {
+		t.Logf("engine %s", eng)
+	} else {
+		t.Logf("engine %s (%d plugin processes at once)", eng, len(tomls))
+	}
 	bin := testbin.Plugin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -33,6 +33,11 @@ const (
 	// sendAhead lets packets due within this window go in one write: the
 	// sender wakes at most about once per this interval.
 	sendAhead = 200 * time.Microsecond
+	// catchUp is how many packets' worth of time a sender that woke late
+	// may make up at once: the rate holds over any window but for this
+	// burst, and a busy host's late wake-ups do not slow a round that the
+	// rate cap paces.
+	catchUp = 2
 	// eventsPerPacket bounds what a sane engine reports: a send record, a
 	// reply and a few duplicates or errors per packet. More is a flood.
 	eventsPerPacket = 16
@@ -394,9 +399,9 @@ func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget)
 			if slot.After(now.Add(sendAhead)) {
 				break
 			}
-			// A sender that woke late sends on from now: catching up in
-			// a burst would exceed the rate.
-			slot = later(slot, now)
+			// A sender that woke late makes up at most catchUp packets'
+			// time: catching up more in a burst would exceed the rate.
+			slot = later(slot, now.Add(-catchUp*gap))
 			k := t.next
 			if err := eng.Send(t.ids[k], &t.probes[k]); err != nil {
 				return err
@@ -411,7 +416,7 @@ func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget)
 				continue
 			}
 			// At least interval after this packet really went.
-			t.due = slot.Add(t.s.Interval)
+			t.due = later(slot, now).Add(t.s.Interval)
 			heap.Fix(&q, 0)
 		}
 		if err := eng.Flush(); err != nil {

@@ -9,7 +9,7 @@
 # Output lines (TIME in microseconds of the Unix clock):
 #   ready TIME
 #   listening IFACE | error listen IFACE MESSAGE
-#   sent ID TIME    | failed ID TIME MESSAGE
+#   sent ID TIME    | failed ID TIME MESSAGE  (TIME: just before the send)
 #   pkt IFACE TIME PACKET
 #   sync N TIME
 # The script exits on end of input, on any output error (the plugin is
@@ -38,10 +38,14 @@ proc oncommand {} {
         return
     }
     if {[regexp {^send ([0-9]+) (\S+)$} $line -> id apd]} {
+        # Stamped before the send: hping3 builds the packet first (about
+        # 0.1 ms), so a time errs long by that, but a pause of this process
+        # after the packet left can never make a round trip read short.
+        set t [clock microseconds]
         if {[catch {hping send $apd} err]} {
-            puts "failed $id [clock microseconds] [oneline $err]"
+            puts "failed $id $t [oneline $err]"
         } else {
-            puts "sent $id [clock microseconds]"
+            puts "sent $id $t"
         }
     } elseif {[regexp {^sync ([0-9]+)$} $line -> n]} {
         puts "sync $n [clock microseconds]"

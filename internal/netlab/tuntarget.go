@@ -1,0 +1,137 @@
+package netlab
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"runtime"
+	"slices"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Addresses of the client-side TUN target (see ClientTun): the client's own
+// address on the device, and the range routed through it. Both lie outside
+// every other range of the lab.
+var (
+	ClientTunIP    = netip.MustParseAddr("198.18.12.1")
+	ClientTunRange = netip.MustParsePrefix("198.19.12.0/24")
+)
+
+// ClientTunTarget returns the i-th address of ClientTunRange (1..254).
+func ClientTunTarget(i int) netip.Addr { return nth(ClientTunRange, i) }
+
+// ClientTun creates the TUN device name in the CLIENT namespace, gives it
+// ClientTunIP/32, routes ClientTunRange through it (with that source
+// address) and answers every request to the range from the device itself,
+// exactly as the router's Emulator does (ICMP echo, TCP SYN-ACK or RST, UDP
+// port unreachable, after each profile's delay; Events records the truth).
+// The probing host's own interface is then a TUN device: its captures have
+// no link-layer header (DLT_RAW). The device goes in t.Cleanup.
+func (l *Lab) ClientTun(name string) (*Emulator, error) {
+	var fd int
+	err := Do(l.Client, func() error {
+		var err error
+		fd, err = unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		ifr, err := unix.NewIfreq(name)
+		if err != nil {
+			unix.Close(fd)
+			return err
+		}
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("TUNSETIFF: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("client tun: %w", err)
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("client tun: eventfd: %w", err)
+	}
+	e := &Emulator{
+		fd:   fd,
+		wake: wake,
+		done: make(chan struct{}),
+		rng:  rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2)),
+	}
+	l.onClose(e.Close)
+	go e.serve(ClientTunRange)
+	for _, s := range [][]string{
+		{"-n", l.Client, "addr", "add", netip.PrefixFrom(ClientTunIP, 32).String(), "dev", name},
+		{"-n", l.Client, "link", "set", name, "up"},
+		{"-n", l.Client, "route", "add", ClientTunRange.String(), "dev", name, "src", ClientTunIP.String()},
+	} {
+		if err := run("ip", s...); err != nil {
+			return nil, err // l.close closes e, and the device with it
+		}
+	}
+	return e, nil
+}
+
+// RejectAtTarget makes the target namespace itself answer every packet to
+// addrs with ICMP host unreachable (sent from the probed address: the
+// kernel's source for an error about a packet addressed to it) instead of
+// delivering it. The counter holds the number of errors sent.
+func (l *Lab) RejectAtTarget(addrs ...netip.Addr) (Counter, error) {
+	c, err := l.counter(l.Target)
+	if err != nil {
+		return c, err
+	}
+	return c, nft(l.Target, fmt.Sprintf("add rule inet lab input_chain ip daddr %s counter name %s reject with icmp type host-unreachable",
+		set(addrs), c.name))
+}
+
+// serve is loop for a device answering for prefix p instead of EmuRange:
+// the same single real-time thread, ppoll on the device and the wake
+// eventfd, stamps taken as the request is read and just before each reply
+// is written.
+func (e *Emulator) serve(p netip.Prefix) {
+	defer close(e.done)
+	runtime.LockOSThread()
+	_ = unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 50}, 0)
+	buf := make([]byte, 65536)
+	fds := []unix.PollFd{{Fd: int32(e.fd), Events: unix.POLLIN}, {Fd: int32(e.wake), Events: unix.POLLIN}}
+	for {
+		var timeout *unix.Timespec
+		if len(e.queue) > 0 {
+			ts := unix.NsecToTimespec(max(0, int64(time.Until(e.queue[0].due))))
+			timeout = &ts
+		}
+		fds[0].Revents, fds[1].Revents = 0, 0
+		if _, err := unix.Ppoll(fds, timeout, nil); err != nil && !errors.Is(err, unix.EINTR) {
+			e.fail(fmt.Errorf("ppoll: %w", err))
+			return
+		}
+		if fds[1].Revents != 0 {
+			return // Close
+		}
+		if fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
+			e.fail(fmt.Errorf("tun: poll events %#x", fds[0].Revents))
+			return
+		}
+		if fds[0].Revents&unix.POLLIN != 0 {
+			n, err := unix.Read(e.fd, buf)
+			now := time.Now()
+			if err != nil {
+				e.fail(fmt.Errorf("read: %w", err))
+				return
+			}
+			if r, err := parse(slices.Clone(buf[:n])); err == nil && p.Contains(r.dst) {
+				e.handle(r, now)
+			} // else IPv6 router solicitations, the client's RST to a SYN-ACK...
+		}
+		for len(e.queue) > 0 && !time.Now().Before(e.queue[0].due) {
+			e.sendNext()
+		}
+	}
+}
