@@ -3,6 +3,7 @@ package round
 import (
 	"context"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -152,4 +153,31 @@ func freePort(t *testing.T, network string) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestLoopbackInterface: interface forces the capture (and, for the Tcl
+// engine, the source address) onto the named device.
+func TestLoopbackInterface(t *testing.T) {
+	requireHping3(t)
+	engines(t, func(t *testing.T, e config.Engine) {
+		r := runOne(t, e, "127.0.0.1", func(s *config.Settings) { s.Interface = "lo" })
+		checkAllAnswered(t, r)
+	})
+}
+
+// TestRouteThroughMissingInterface: the Tcl engine's route names an
+// interface that is gone (validation checked it at start) instead of
+// sending anywhere else.
+func TestRouteThroughMissingInterface(t *testing.T) {
+	rt, err := newRouter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.route(netip.MustParseAddr("127.0.0.1"), "no-such-if0"); err == nil || !strings.Contains(err.Error(), `interface "no-such-if0" does not exist`) {
+		t.Errorf("route through a missing interface: %v", err)
+	}
+	p, err := rt.route(netip.MustParseAddr("127.0.0.2"), "")
+	if err != nil || p.iface != "lo" || p.src != netip.MustParseAddr("127.0.0.1") {
+		t.Errorf("route to 127.0.0.2: %+v, %v; want lo from 127.0.0.1", p, err)
+	}
 }
