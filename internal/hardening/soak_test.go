@@ -86,7 +86,6 @@ func TestSoak(t *testing.T) {
 	dir := openDir(t)
 	cfg := oneTarget(t, buildFastHPing3(t, dir), "127.0.0.1", "127.0.0.2")
 	runner := round.New(cfg, logger.Discard())
-	ctx := context.Background()
 	check := func(i int, rd round.Round) {
 		for _, r := range rd.Results {
 			if r.Code != probe.OK || r.Received != 2 {
@@ -94,27 +93,7 @@ func TestSoak(t *testing.T) {
 			}
 		}
 	}
-	warm := n / 10
-	for i := 0; i < warm; i++ {
-		check(i, runner.Run(ctx))
-	}
-	runtime.GC()
-	before, rss0 := take(), rss(t)
-	start := time.Now()
-	for i := warm; i < n; i++ {
-		check(i, runner.Run(ctx))
-	}
-	took := time.Since(start)
-	runtime.GC()
-	after := checkNoLeak(t, before, 2)
-	rss1 := rss(t)
-	t.Logf("%d rounds of 2 targets (%d measured) in %v (%.1f ms per round): goroutines %d -> %d, fds %d -> %d, children %d -> %d, RSS %.1f -> %.1f MB",
-		n, n-warm, took.Round(time.Millisecond), float64(took.Milliseconds())/float64(n-warm),
-		before.goroutines, after.goroutines, before.fds, after.fds, len(before.children), len(after.children),
-		float64(rss0)/(1<<20), float64(rss1)/(1<<20))
-	if rss1 > rss0+20<<20 {
-		t.Errorf("resident memory grew by %.1f MB over %d rounds", float64(rss1-rss0)/(1<<20), n-warm)
-	}
+	soakRuns(t, runner, n, check, "rounds of 2 targets")
 }
 
 // rss returns this process's resident set size in bytes.
@@ -157,7 +136,6 @@ func TestTclSoak(t *testing.T) {
 	}
 	cfg.Groups = cfg.Groups[1:]
 	runner := round.New(cfg, logger.Discard())
-	ctx := context.Background()
 	check := func(i int, rd round.Round) {
 		for _, r := range rd.Results {
 			if r.Code != probe.OK || r.Received != 2 {
@@ -165,6 +143,14 @@ func TestTclSoak(t *testing.T) {
 			}
 		}
 	}
+	soakRuns(t, runner, n, check, "Tcl-engine rounds of 9 probes")
+}
+
+// soakRuns runs n rounds, the first tenth to warm up, and fails when the
+// goroutines, descriptors, children or resident memory of the rest grew.
+func soakRuns(t *testing.T, runner *round.Runner, n int, check func(int, round.Round), what string) {
+	t.Helper()
+	ctx := context.Background()
 	warm := n / 10
 	for i := 0; i < warm; i++ {
 		check(i, runner.Run(ctx))
@@ -179,8 +165,8 @@ func TestTclSoak(t *testing.T) {
 	runtime.GC()
 	after := checkNoLeak(t, before, 2)
 	rss1 := rss(t)
-	t.Logf("%d Tcl-engine rounds of 9 probes (%d measured) in %v (%.1f ms per round): goroutines %d -> %d, fds %d -> %d, children %d -> %d, RSS %.1f -> %.1f MB",
-		n, n-warm, took.Round(time.Millisecond), float64(took.Milliseconds())/float64(n-warm),
+	t.Logf("%d %s (%d measured) in %v (%.1f ms per round): goroutines %d -> %d, fds %d -> %d, children %d -> %d, RSS %.1f -> %.1f MB",
+		n, what, n-warm, took.Round(time.Millisecond), float64(took.Milliseconds())/float64(n-warm),
 		before.goroutines, after.goroutines, before.fds, after.fds, len(before.children), len(after.children),
 		float64(rss0)/(1<<20), float64(rss1)/(1<<20))
 	if rss1 > rss0+20<<20 {

@@ -98,41 +98,7 @@ func round(t *testing.T, l *netlab.Lab, toml string) run {
 	if err != nil {
 		t.Fatalf("hping3-plugin --once: %v\nstderr:\n%s\nconfig:\n%s", err, errb.String(), toml)
 	}
-	dec := lineprotocol.NewDecoderWithBytes(out.Bytes())
-	for dec.Next() {
-		p := point{tags: map[string]string{}, fields: map[string]any{}}
-		if _, err := dec.Measurement(); err != nil {
-			t.Fatal(err)
-		}
-		for {
-			k, v, err := dec.NextTag()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if k == nil {
-				break
-			}
-			p.tags[string(k)] = string(v)
-		}
-		for {
-			k, v, err := dec.NextField()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if k == nil {
-				break
-			}
-			p.fields[string(k)] = v.Interface()
-		}
-		if _, err := dec.Time(lineprotocol.Nanosecond, time.Time{}); err != nil {
-			t.Fatal(err)
-		}
-		key := p.tags["target"]
-		if port := p.tags["port"]; port != "" {
-			key += ":" + port
-		}
-		r.points[key] = p
-	}
+	r.points = decodePoints(t, out.Bytes())
 	return r
 }
 

@@ -99,3 +99,27 @@ type Captured struct {
 	Data   []byte
 	Quoted *Captured
 }
+
+// TCPFlagBits reads TCP flags written as letters, in any order: the
+// plugin's tcp_flags setting ("SA") and hping3's printed flags ("RA"; its
+// "none" has none of them).
+func TCPFlagBits(letters string) int {
+	bits := 0
+	for _, c := range letters {
+		switch c {
+		case 'F':
+			bits |= FlagFIN
+		case 'S':
+			bits |= FlagSYN
+		case 'R':
+			bits |= FlagRST
+		case 'P':
+			bits |= FlagPSH
+		case 'A':
+			bits |= FlagACK
+		case 'U':
+			bits |= FlagURG
+		}
+	}
+	return bits
+}

@@ -54,7 +54,7 @@ func measure(r *Result, ex *hping3.Execution, sum hping3.Summary, s config.Setti
 			case config.UDP:
 				kind = packet.UDPReply
 			}
-			a := packet.Answer{Kind: kind, From: target, TTL: l.TTL, TCPFlags: tcpFlags(l.Flags)}
+			a := packet.Answer{Kind: kind, From: target, TTL: l.TTL, TCPFlags: packet.TCPFlagBits(l.Flags)}
 			switch {
 			case l.RTT < 0:
 				answer(l.Seq, a, 0, false)
@@ -113,16 +113,6 @@ func measure(r *Result, ex *hping3.Execution, sum hping3.Summary, s config.Setti
 			r.RTT = &RTT{Min: sum.Min, Avg: sum.Avg, Max: sum.Max}
 		}
 	}
-}
-
-// tcpFlags reads hping3's printed TCP flags ("SA", "RA", "none").
-func tcpFlags(f string) int {
-	bits := 0
-	for _, c := range f {
-		bits |= map[rune]int{'S': packet.FlagSYN, 'A': packet.FlagACK, 'F': packet.FlagFIN,
-			'R': packet.FlagRST, 'P': packet.FlagPSH, 'U': packet.FlagURG}[c]
-	}
-	return bits
 }
 
 // cutShort counts the packets hping3 stopped waiting for too early to call

@@ -242,7 +242,7 @@ func (b *batch) build(live []*batchTarget, tcpBlock, udpBlock *portBlock) {
 				p.Proto, p.ICMPID, p.ICMPSeq = packet.ProtoICMP, b.ids.icmpID, seq
 			case config.TCP:
 				p.Proto, p.SrcPort, p.DstPort = packet.ProtoTCP, tcpPort, t.s.Port
-				p.TCPFlags, p.TCPSeq, p.TCPAck, p.TCPWindow = tcpFlagBits(t.s.TCPFlags), rand.Uint32(), rand.Uint32(), tcpWindow
+				p.TCPFlags, p.TCPSeq, p.TCPAck, p.TCPWindow = packet.TCPFlagBits(t.s.TCPFlags), rand.Uint32(), rand.Uint32(), tcpWindow
 			case config.UDP:
 				p.Proto, p.SrcPort, p.DstPort = packet.ProtoUDP, udpBlock.ports[udpNext], t.s.Port
 				udpNext++
@@ -255,15 +255,6 @@ func (b *batch) build(live []*batchTarget, tcpBlock, udpBlock *portBlock) {
 			b.byKey[key] = append(b.byKey[key], ref)
 		}
 	}
-}
-
-func tcpFlagBits(flags string) int {
-	bits := 0
-	for _, c := range flags {
-		bits |= map[rune]int{'S': packet.FlagSYN, 'A': packet.FlagACK, 'F': packet.FlagFIN,
-			'R': packet.FlagRST, 'P': packet.FlagPSH, 'U': packet.FlagURG}[c]
-	}
-	return bits
 }
 
 // listen opens one capture per outgoing interface, filtered in the kernel
