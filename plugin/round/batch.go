@@ -307,21 +307,26 @@ func (b *batch) listen(eng *tcl.Process, live []*batchTarget, tcpBlock, udpBlock
 	defer timer.Stop()
 	for pending := len(order); pending > 0; {
 		select {
-		case ev, ok := <-eng.Events():
+		case evs, ok := <-eng.Events():
 			if !ok {
 				return eng.Err()
 			}
-			c := caps[ev.Iface]
-			if c == nil || c.ready || (ev.Kind != tcl.Listening && ev.Kind != tcl.ListenFailed) {
-				return fmt.Errorf("the hping3 engine answered out of turn while opening captures")
-			}
-			c.ready = true
-			pending--
-			if ev.Kind == tcl.ListenFailed {
-				err := tcl.ListenError(b.bin, ev.Iface, ev.Err)
-				for _, t := range live {
-					if t.path.iface == ev.Iface {
-						t.err = err
+			for _, ev := range evs {
+				if ev.Kind == tcl.Captured {
+					continue // a capture already open: nothing was sent yet
+				}
+				c := caps[ev.Iface]
+				if c == nil || c.ready || (ev.Kind != tcl.Listening && ev.Kind != tcl.ListenFailed) {
+					return fmt.Errorf("the hping3 engine answered out of turn while opening captures")
+				}
+				c.ready = true
+				pending--
+				if ev.Kind == tcl.ListenFailed {
+					err := tcl.ListenError(b.bin, ev.Iface, ev.Err)
+					for _, t := range live {
+						if t.path.iface == ev.Iface {
+							t.err = err
+						}
 					}
 				}
 			}
@@ -465,38 +470,40 @@ func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget)
 		case <-ctx.Done():
 			return errors.New("probe cancelled: the plugin is stopping")
 		case <-timer.C:
-		case ev, ok := <-eng.Events():
+		case evs, ok := <-eng.Events():
 			if !ok {
 				return eng.Err()
 			}
-			if events++; events > maxEvents {
+			if events += len(evs); events > maxEvents {
 				return fmt.Errorf("the hping3 engine flooded: more than %d records for %d packets: killed", maxEvents, total)
 			}
-			switch ev.Kind {
-			case tcl.Sent, tcl.SendFailed:
-				if ev.ID >= len(b.byID) || dispatched[ev.ID].IsZero() || acked[ev.ID] {
-					return fmt.Errorf("the hping3 engine reported send %d, which it was not given", ev.ID)
+			for _, ev := range evs {
+				switch ev.Kind {
+				case tcl.Sent, tcl.SendFailed:
+					if ev.ID >= len(b.byID) || dispatched[ev.ID].IsZero() || acked[ev.ID] {
+						return fmt.Errorf("the hping3 engine reported send %d, which it was not given", ev.ID)
+					}
+					acked[ev.ID] = true
+					ref := b.byID[ev.ID]
+					if ev.Kind == tcl.SendFailed {
+						ref.t.recs[ref.k].SendErr = tcl.SendError(b.bin, ev.Err)
+						decided++
+						lastDecision = time.Now()
+					} else {
+						ref.t.recs[ref.k].Sent = ev.At
+					}
+				case tcl.Captured:
+					if b.match(ev) {
+						decided++
+						lastDecision = time.Now()
+					}
+				case tcl.Synced:
+					if syncing {
+						return nil
+					}
+				default:
+					return fmt.Errorf("the hping3 engine answered out of turn")
 				}
-				acked[ev.ID] = true
-				ref := b.byID[ev.ID]
-				if ev.Kind == tcl.SendFailed {
-					ref.t.recs[ref.k].SendErr = tcl.SendError(b.bin, ev.Err)
-					decided++
-					lastDecision = time.Now()
-				} else {
-					ref.t.recs[ref.k].Sent = ev.At
-				}
-			case tcl.Captured:
-				if b.match(ev) {
-					decided++
-					lastDecision = time.Now()
-				}
-			case tcl.Synced:
-				if syncing {
-					return nil
-				}
-			default:
-				return fmt.Errorf("the hping3 engine answered out of turn")
 			}
 		}
 	}

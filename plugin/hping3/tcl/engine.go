@@ -32,6 +32,7 @@ var script string
 const (
 	maxLine      = maxAPD + 64
 	startTimeout = 3 * time.Second
+	maxBatch     = 256 // records per delivery
 	writeTimeout = time.Second
 )
 
@@ -63,7 +64,7 @@ type Process struct {
 	cmd    *exec.Cmd
 	stdin  *os.File
 	w      *bufio.Writer
-	events chan Event
+	events chan []Event
 
 	mu        sync.Mutex
 	err       error // why the engine stopped, once it has
@@ -137,7 +138,7 @@ func Start(binary string) (*Process, error) {
 		return nil, err
 	}
 	p := &Process{cmd: cmd, stdin: inW, w: bufio.NewWriterSize(inW, 64<<10),
-		events: make(chan Event, 4096), done: make(chan struct{}), quit: make(chan struct{})}
+		events: make(chan []Event, 64), done: make(chan struct{}), quit: make(chan struct{})}
 	ready := make(chan error, 1)
 	go p.readStderr(errR)
 	go p.read(outR, ready)
@@ -158,8 +159,10 @@ func Start(binary string) (*Process, error) {
 	return p, nil
 }
 
-// Events delivers the engine's records; it is closed when the engine stops.
-func (p *Process) Events() <-chan Event { return p.events }
+// Events delivers the engine's records, in order, in batches of what it
+// had printed by the time the last batch was taken (one wake-up of the
+// reader per batch, not per record); it is closed when the engine stops.
+func (p *Process) Events() <-chan []Event { return p.events }
 
 // Done is closed when the engine has stopped and every event is delivered.
 func (p *Process) Done() <-chan struct{} { return p.done }
@@ -299,7 +302,21 @@ func (p *Process) read(r *os.File, ready chan<- error) {
 	defer r.Close()
 	br := bufio.NewReaderSize(r, 64<<10)
 	first := true
+	var pending []Event
+	deliver := func() bool {
+		if len(pending) == 0 {
+			return true
+		}
+		select {
+		case p.events <- pending:
+			pending = nil
+			return true
+		case <-p.quit:
+			return false
+		}
+	}
 	broken := func(err error) {
+		deliver() // what it printed before is true
 		if first {
 			ready <- err
 		} else {
@@ -337,9 +354,8 @@ func (p *Process) read(r *os.File, ready chan<- error) {
 			broken(fmt.Errorf("the hping3 engine printed garbage (%v): %.80q", perr, line))
 			return
 		}
-		select {
-		case p.events <- ev:
-		case <-p.quit:
+		pending = append(pending, ev)
+		if (br.Buffered() == 0 || len(pending) >= maxBatch) && !deliver() {
 			p.kill()
 			return
 		}

@@ -15,12 +15,24 @@
 # The script exits on end of input, on any output error (the plugin is
 # gone) and on any error in a handler.
 
-fconfigure stdout -buffering line -translation lf
+# Records go out in one write per burst of events (when the event loop has
+# nothing more to do), not one per line: the plugin wakes once per burst.
+fconfigure stdout -buffering full -buffersize 65536 -translation lf
 fconfigure stdin -buffering line -blocking 0 -translation lf
 
 proc bgerror {msg} { exit 3 }
 
 proc oneline {s} { return [string map {"\n" " " "\r" " "} $s] }
+
+set flushing 0
+proc emit {line} {
+    global flushing
+    puts $line
+    if {!$flushing} {
+        set flushing 1
+        after idle {set flushing 0; flush stdout}
+    }
+}
 
 # Read one packet per call: the handler is called again while more are
 # queued, so each packet gets its own time, and a recv never collects many
@@ -28,7 +40,7 @@ proc oneline {s} { return [string map {"\n" " " "\r" " "} $s] }
 proc onpacket {ifname} {
     set t [clock microseconds]
     foreach p [hping recv -hexdata $ifname 0 1] {
-        puts "pkt $ifname $t $p"
+        emit "pkt $ifname $t $p"
     }
 }
 
@@ -43,12 +55,12 @@ proc oncommand {} {
         # after the packet left can never make a round trip read short.
         set t [clock microseconds]
         if {[catch {hping send $apd} err]} {
-            puts "failed $id $t [oneline $err]"
+            emit "failed $id $t [oneline $err]"
         } else {
-            puts "sent $id $t"
+            emit "sent $id $t"
         }
     } elseif {[regexp {^sync ([0-9]+)$} $line -> n]} {
-        puts "sync $n [clock microseconds]"
+        emit "sync $n [clock microseconds]"
     } elseif {[regexp {^listen (\S+) (.+)$} $line -> ifname filter]} {
         # The filter is set before the first packet is read, and a handler
         # is never cleared (hping3 crashes on the next packet if it is).
@@ -56,9 +68,9 @@ proc oncommand {} {
             hping setfilter $ifname $filter
             hping event $ifname [list onpacket $ifname]
         } err]} {
-            puts "error listen $ifname [oneline $err]"
+            emit "error listen $ifname [oneline $err]"
         } else {
-            puts "listening $ifname"
+            emit "listening $ifname"
         }
     } else {
         exit 4
@@ -67,4 +79,5 @@ proc oncommand {} {
 
 fileevent stdin readable oncommand
 puts "ready [clock microseconds]"
+flush stdout
 vwait forever

@@ -22,9 +22,9 @@ func TestEngineExitsOnEndOfInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case ev := <-p.Events():
-		if ev.Kind != Synced || ev.ID != 7 {
-			t.Fatalf("event %+v, want sync 7", ev)
+	case evs := <-p.Events():
+		if len(evs) != 1 || evs[0].Kind != Synced || evs[0].ID != 7 {
+			t.Fatalf("events %+v, want sync 7", evs)
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("no answer to sync")
