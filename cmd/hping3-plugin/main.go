@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"syscall"
 	"time"
 
@@ -30,14 +29,7 @@ const (
 )
 
 func main() {
-	// One processor is plenty for the plugin's own work (pacing, matching,
-	// encoding), and with more the Go scheduler spins between the many
-	// short wake-ups a round of packets brings: at 1000 targets one
-	// processor cut the plugin's CPU by about a third (docs/engines.md).
-	// GOMAXPROCS in the environment still decides.
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
+	round.OneProcessor()
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -6,51 +6,86 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 )
 
 // Row is one target count measured with every tool.
 type Row struct {
-	P        Params
-	Plugin   Sample
+	P        Params   // Engine unset: each plugin Sample names its own
+	Plugin   []Sample // one per engine measured ("hping3-plugin tcl", "hping3-plugin cli")
 	Fping    []Sample // as given on the command line, one per variant
 	Telegraf *Sample  // nil when Telegraf was not run
 }
 
-// Ideal is the shortest possible round: count-1 intervals, then the last
-// reply's round trip.
-func (r Row) Ideal() time.Duration {
-	return time.Duration(r.P.Count-1)*r.P.Interval + r.Plugin.MaxRTT
+// Ideal is the shortest possible round of s: count-1 intervals, then the
+// last reply's round trip.
+func (r Row) Ideal(s Sample) time.Duration {
+	return time.Duration(r.P.Count-1)*r.P.Interval + s.MaxRTT
 }
 
-// WritePlugin prints the plugin's own table.
+// Floor is the shortest round under the packet rate cap too: the longer of
+// count-1 intervals and every packet at the cap (targets x count /
+// max_packet_rate), then the last reply's round trip.
+func (r Row) Floor(s Sample) time.Duration {
+	send := time.Duration(r.P.Count-1) * r.P.Interval
+	paced := time.Duration(int64(r.P.Targets) * int64(r.P.Count) * int64(time.Second) / int64(r.P.PacketRate()))
+	return max(send, paced) + s.MaxRTT
+}
+
+// plugin returns the row's sample of the plugin on engine e, if measured.
+func (r Row) plugin(e config.Engine) (Sample, bool) {
+	for _, s := range r.Plugin {
+		if s.Tool == PluginTool(e) {
+			return s, true
+		}
+	}
+	return Sample{}, false
+}
+
+// WritePlugin prints the plugin's own table: one line per engine and row.
 func WritePlugin(w io.Writer, rows []Row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "targets\tround\tideal\tround/ideal\tfalse loss\tplugin CPU\tpeak RSS\ttotal CPU\thping3 runs\tmean probe\t")
+	fmt.Fprintln(tw, "targets\tpackets\tengine\tround\tideal\tfloor\tround/floor\tfalse loss\tplugin CPU\ttotal CPU\tpeak RSS\thping3 RSS\thping3 runs\tmean probe\t")
 	for _, r := range rows {
-		p := r.Plugin
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.2f\t%d\t%s\t%s\t%s\t%d\t%s\t\n", r.P.Targets, ms(p.Wall), ms(r.Ideal()),
-			ratio(p.Wall, r.Ideal()), p.FalseLoss, ms(p.SelfCPU), mib(p.PeakRSS), ms(p.TotalCPU), p.Processes, ms(p.MeanProbe))
+		for _, p := range r.Plugin {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%.2f\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t\n", r.P.Targets, packets(r.P),
+				strings.TrimPrefix(p.Tool, "hping3-plugin "), ms(p.Wall), ms(r.Ideal(p)), ms(r.Floor(p)), ratio(p.Wall, r.Floor(p)),
+				p.FalseLoss, ms(p.SelfCPU), ms(p.TotalCPU), mib(p.PeakRSS), mib(p.ChildRSS), p.Processes, ms(p.MeanProbe))
+		}
 	}
 	tw.Flush()
 }
 
-// WriteOthers prints fping and Telegraf beside the plugin, with the ratios
-// that matter on a noisy machine: the plugin's figures over theirs.
+// WriteOthers prints every tool side by side, the plugin's engines first,
+// with the ratios that matter on a noisy machine: each engine's round and
+// total CPU over the tool's ("-" when that engine was not measured).
 func WriteOthers(w io.Writer, rows []Row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "targets\ttool\tround\tfalse loss\tCPU\tpeak RSS\tplugin/tool round\tplugin/tool CPU\t")
+	fmt.Fprintln(tw, "targets\tpackets\ttool\tround\tfalse loss\tCPU self\tCPU total\tpeak RSS\ttcl/tool round\ttcl/tool CPU\tcli/tool round\tcli/tool CPU\t")
 	for _, r := range rows {
-		others := append([]Sample(nil), r.Fping...)
+		tools := append(append([]Sample(nil), r.Plugin...), r.Fping...)
 		if r.Telegraf != nil {
-			others = append(others, *r.Telegraf)
+			tools = append(tools, *r.Telegraf)
 		}
-		for _, o := range others {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%.2f\t%.2f\t\n", r.P.Targets, o.Tool, ms(o.Wall), o.FalseLoss,
-				ms(o.TotalCPU), mib(o.PeakRSS), ratio(r.Plugin.Wall, o.Wall), ratio(r.Plugin.TotalCPU, o.TotalCPU))
+		for _, o := range tools {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t", r.P.Targets, packets(r.P), o.Tool, ms(o.Wall), o.FalseLoss,
+				ms(o.SelfCPU), ms(o.TotalCPU), mib(o.PeakRSS))
+			for _, e := range []config.Engine{config.EngineTcl, config.EngineCLI} {
+				if p, ok := r.plugin(e); ok {
+					fmt.Fprintf(tw, "%.2f\t%.2f\t", ratio(p.Wall, o.Wall), ratio(p.TotalCPU, o.TotalCPU))
+				} else {
+					fmt.Fprint(tw, "-\t-\t")
+				}
+			}
+			fmt.Fprintln(tw)
 		}
 	}
 	tw.Flush()
 }
+
+// packets is a row's count and interval, as "3 x 200ms".
+func packets(p Params) string { return fmt.Sprintf("%d x %v", p.Count, p.Interval) }
 
 // WriteSweep prints false loss and round time against the bounds.
 func WriteSweep(w io.Writer, points []Params, samples []Sample) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,15 +22,13 @@ func (l *Lab) RunFping(ctx context.Context, p Params, extra ...string) (Sample, 
 	cmd := l.Command(ctx, "fping", append(args, targets...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
+	wall, peak, err := runWatched(cmd, "fping")
 	// fping exits 1 when any target lost a packet: that is a result, not a failure.
 	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() > 1 {
 		return Sample{}, fmt.Errorf("%s: %v: %s", name, err, firstLines(stderr.String()))
 	}
 	s := Sample{Tool: name, Wall: wall}
-	s.addUsage(cmd.ProcessState.SysUsage())
+	s.addUsage(cmd.ProcessState.SysUsage(), peak)
 	got := ParseFping(stderr.String(), p.Count)
 	s.countLoss(targets, got, p.Count)
 	return s, nil
@@ -71,14 +70,12 @@ func (l *Lab) RunTelegraf(ctx context.Context, telegraf, dir string, p Params) (
 	cmd := l.Command(ctx, telegraf, "--config", conf, "--once")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
+	wall, peak, err := runWatched(cmd, "telegraf")
 	if err != nil {
 		return Sample{}, fmt.Errorf("telegraf --once: %v: %s", err, firstLines(stderr.String()))
 	}
 	s := Sample{Tool: "telegraf inputs.ping (native)", Wall: wall}
-	s.addUsage(cmd.ProcessState.SysUsage())
+	s.addUsage(cmd.ProcessState.SysUsage(), peak)
 	s.countLoss(targets, ParseTelegraf(stdout.String()), p.Count)
 	return s, nil
 }
@@ -130,11 +127,32 @@ func ParseTelegraf(out string) map[string]int {
 	return got
 }
 
-func (s *Sample) addUsage(u any) {
+// runWatched runs cmd (`ip netns exec`, which execs the tool in its own
+// process) and returns its wall time and the VmHWM in KiB of the tool named
+// name, read every 10 ms (0 when never read).
+func runWatched(cmd *exec.Cmd, name string) (time.Duration, int64, error) {
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	stop := Watch(cmd.Process.Pid, name, "", 10*time.Millisecond)
+	err := cmd.Wait()
+	wall := time.Since(start)
+	peak, _ := stop()
+	return wall, peak, err
+}
+
+// addUsage takes the tool's CPU from its rusage and its peak RSS from peak
+// (its VmHWM); ru_maxrss only when peak was never read, as it holds at
+// least this bench's own RSS (see Watch).
+func (s *Sample) addUsage(u any, peak int64) {
 	if ru, ok := u.(*syscall.Rusage); ok {
 		s.SelfCPU = cpu(ru)
 		s.TotalCPU = s.SelfCPU
 		s.PeakRSS = ru.Maxrss
+	}
+	if peak > 0 {
+		s.PeakRSS = peak
 	}
 }
 

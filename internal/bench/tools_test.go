@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"net/netip"
 	"os/exec"
 	"reflect"
 	"strings"
@@ -46,9 +47,14 @@ func TestCountLoss(t *testing.T) {
 }
 
 func TestTargets(t *testing.T) {
-	got := Targets(MaxTargets)
+	got := Targets(1022)
 	if len(got) != 1022 || got[0] != "198.19.0.1" || got[255] != "198.19.1.0" || got[1021] != "198.19.3.254" {
 		t.Errorf("targets: %d, first %s, 256th %s, last %s", len(got), got[0], got[255], got[len(got)-1])
+	}
+	// The lab answers a /20: a round of 3000 fits.
+	all := Targets(MaxTargets)
+	if len(all) != 4094 || all[2999] != "198.19.11.184" || all[4093] != "198.19.15.254" || !TargetRange.Contains(netip.MustParseAddr(all[4093])) {
+		t.Errorf("targets: %d, 3000th %s, last %s", len(all), all[2999], all[len(all)-1])
 	}
 }
 

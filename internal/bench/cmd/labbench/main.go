@@ -5,6 +5,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,26 +25,47 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/internal/bench"
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 func main() {
 	var (
 		worker   = flag.Bool("worker", false, "run one plugin round here (inside the client namespace) and print it as JSON")
-		ns       = flag.String("n", "1,10,100,300,1000", "target counts of the main table")
+		ns       = flag.String("n", "1,10,100,300,1000,3000", "target counts of the main table")
 		count    = flag.Int("count", 3, "packets per target")
 		interval = flag.Duration("interval", 200*time.Millisecond, "between packets to one target")
-		conc     = flag.Int("concurrency", 0, "hping3 processes at once (0: the plugin's default)")
+		conc     = flag.Int("concurrency", 0, "hping3 processes at once, CLI engine (0: the plugin's default)")
 		rate     = flag.Int("max-packet-rate", 0, "packets/s over all probes (0: the plugin's default)")
-		sweep    = flag.String("sweep", "8,16,32,64", "concurrency values to sweep at -sweep-n targets, each CONC[/MAX_PACKET_RATE][@INTERVAL] (empty: no sweep)")
+		engine   = flag.String("engine", "", "worker: the plugin's engine (tcl, cli; empty: the plugin's default)")
+		engines  = flag.String("engines", "tcl,cli", "the plugin's engines measured beside each other in the main table")
+		cliMax   = flag.Int("cli-max", 1000, "largest target count the CLI engine is measured at (1000 targets take it 14 s)")
+		plainF   = flag.Bool("fping-plain", false, "also run fping with its default 10 ms between packets (30 s at 1000 targets)")
+		defN     = flag.Int("defaults-n", 1000, "targets of one more round at the plugin's default count and interval, Tcl engine and fping -i 1 (0: none)")
+		sweep    = flag.String("sweep", "16,32,64", "CLI engine concurrency values to sweep at -sweep-n targets, each CONC[/MAX_PACKET_RATE][@INTERVAL] (empty: no sweep; 8 takes 17 s)")
 		sweepN   = flag.Int("sweep-n", 300, "target count of the concurrency sweep")
 		busy     = flag.Int("busy", 0, "CPU-bound loops to run beside the sweep, standing in for a host busy with other work")
 		telegraf = flag.String("telegraf", "", "Telegraf binary with inputs.ping (default: the cached test build; built when missing)")
+		profile  = flag.String("cpuprofile", "", "worker: write its CPU profile to this file; main: write one per plugin round into this directory")
 	)
 	flag.Parse()
 	p := bench.Params{Count: *count, Interval: *interval, Concurrency: *conc, MaxPacketRate: *rate}
 	if *worker {
+		round.OneProcessor() // as the plugin binary does
 		p.Targets, _ = strconv.Atoi(flag.Arg(0))
+		p.Engine = config.Engine(*engine)
+		if *profile != "" {
+			f, err := os.Create(*profile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "labbench worker:", err)
+				os.Exit(1)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				fmt.Fprintln(os.Stderr, "labbench worker:", err)
+				os.Exit(1)
+			}
+		}
 		s, err := bench.RunPlugin(context.Background(), p)
+		pprof.StopCPUProfile()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "labbench worker:", err)
 			os.Exit(1)
@@ -50,17 +73,53 @@ func main() {
 		json.NewEncoder(os.Stdout).Encode(s)
 		return
 	}
-	if err := run(p, ints(*ns), strings.Split(*sweep, ","), *sweepN, *busy, *telegraf); err != nil {
+	var es []config.Engine
+	for _, e := range strings.Split(*engines, ",") {
+		switch e := config.Engine(strings.TrimSpace(e)); e {
+		case config.EngineTcl, config.EngineCLI:
+			es = append(es, e)
+		case "":
+		default:
+			fmt.Fprintf(os.Stderr, "labbench: -engines: %q is neither tcl nor cli\n", e)
+			os.Exit(2)
+		}
+	}
+	o := options{engines: es, cliMax: *cliMax, plainFping: *plainF, defaultsN: *defN,
+		sweep: strings.Split(*sweep, ","), sweepN: *sweepN, busy: *busy, telegraf: *telegraf, profiles: *profile}
+	if err := run(p, ints(*ns), o); err != nil {
 		fmt.Fprintln(os.Stderr, "labbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(p bench.Params, ns []int, sweep []string, sweepN, busy int, telegraf string) error {
+type options struct {
+	engines    []config.Engine
+	cliMax     int
+	plainFping bool
+	defaultsN  int
+	sweep      []string
+	sweepN     int
+	busy       int
+	telegraf   string
+	profiles   string // directory for the workers' CPU profiles; empty: none
+}
+
+func run(p bench.Params, ns []int, o options) error {
+	if o.profiles != "" {
+		if err := os.MkdirAll(o.profiles, 0o755); err != nil {
+			return err
+		}
+		profiles = o.profiles
+	}
 	if _, err := exec.LookPath("fping"); err != nil {
 		return fmt.Errorf("fping is missing: apt-get install fping")
 	}
-	tg, err := telegrafBinary(telegraf)
+	for _, n := range append(append([]int(nil), ns...), o.sweepN, o.defaultsN) {
+		if n > bench.MaxTargets {
+			return fmt.Errorf("%d targets: the lab answers %d addresses", n, bench.MaxTargets)
+		}
+	}
+	tg, err := telegrafBinary(o.telegraf)
 	if err != nil {
 		return err
 	}
@@ -93,43 +152,77 @@ func run(p bench.Params, ns []int, sweep []string, sweepN, busy int, telegraf st
 	if conc == 0 {
 		conc = config.DefaultConcurrency
 	}
-	rate := p.MaxPacketRate
-	if rate == 0 {
-		rate = config.DefaultMaxPacketRate
-	}
-	fmt.Printf("Lossless lab path (veth between two namespaces), ICMP, count %d, interval %v; plugin concurrency %d, max_packet_rate %d/s; %s\n\n",
-		p.Count, p.Interval, conc, rate, cpuModel())
+	fmt.Printf("Lossless lab path (veth between two namespaces), ICMP, count %d, interval %v; plugin max_packet_rate %d/s, CLI engine concurrency %d; %s\n\n",
+		p.Count, p.Interval, p.PacketRate(), conc, cpuModel())
 
+	fpingVariants := [][]string{{"-i", "1"}}
+	if o.plainFping {
+		fpingVariants = append([][]string{nil}, fpingVariants...)
+	}
 	var rows []bench.Row
-	for _, n := range ns {
-		q := p
-		q.Targets = n
+	var skipped []string
+	measure := func(q bench.Params, engines []config.Engine, variants [][]string, withTelegraf bool) error {
 		row := bench.Row{P: q}
-		if row.Plugin, err = plugin(ctx, lab, self, q); err != nil {
-			return err
+		for _, e := range engines {
+			if e == config.EngineCLI && q.Targets > o.cliMax {
+				skipped = append(skipped, fmt.Sprintf("%d targets (%s)", q.Targets, packetsOf(q)))
+				continue
+			}
+			qe := q
+			qe.Engine = e
+			s, err := plugin(ctx, lab, self, qe)
+			if err != nil {
+				return err
+			}
+			row.Plugin = append(row.Plugin, s)
 		}
-		for _, extra := range [][]string{nil, {"-i", "1"}} {
+		for _, extra := range variants {
 			s, err := lab.RunFping(ctx, q, extra...)
 			if err != nil {
 				return err
 			}
 			row.Fping = append(row.Fping, s)
 		}
-		t, err := lab.RunTelegraf(ctx, tg, dir, q)
-		if err != nil {
+		if withTelegraf {
+			t, err := lab.RunTelegraf(ctx, tg, dir, q)
+			if err != nil {
+				return err
+			}
+			row.Telegraf = &t
+		}
+		rows = append(rows, row)
+		fmt.Fprintf(os.Stderr, "  %d targets (%s) measured\n", q.Targets, packetsOf(q))
+		return nil
+	}
+	for _, n := range ns {
+		q := p
+		q.Targets = n
+		if err := measure(q, o.engines, fpingVariants, true); err != nil {
 			return err
 		}
-		row.Telegraf = &t
-		rows = append(rows, row)
-		fmt.Fprintf(os.Stderr, "  %d targets measured\n", n)
 	}
-	fmt.Println("The plugin (round = Runner.Run; plugin CPU = getrusage self, without hping3; total CPU adds hping3 via RUSAGE_CHILDREN):")
+	if o.defaultsN > 0 {
+		q := p
+		q.Targets, q.Count, q.Interval = o.defaultsN, config.DefaultCount, config.DefaultInterval
+		if err := measure(q, []config.Engine{config.EngineTcl}, [][]string{{"-i", "1"}}, false); err != nil {
+			return err
+		}
+	}
+	fmt.Println("The plugin, per engine (round = Runner.Run; plugin CPU = getrusage self, without hping3; total CPU adds hping3 via RUSAGE_CHILDREN;")
+	fmt.Println("peak RSS = the plugin process's VmHWM; hping3 RSS = the largest hping3's VmHWM, read every 20 ms from outside; ideal = (count-1) x interval + slowest reply;")
+	fmt.Printf("floor = max((count-1) x interval, targets x count / %d/s) + slowest reply):\n", p.PacketRate())
 	bench.WritePlugin(os.Stdout, rows)
-	fmt.Println("\nThe same targets in the same run (round = process wall time; Telegraf's includes its start-up):")
+	if len(skipped) > 0 {
+		fmt.Printf("(CLI engine measured up to %d targets: not at %s)\n", o.cliMax, strings.Join(skipped, ", "))
+	}
+	fmt.Println("\nEvery tool on the same targets in the same run (round = process wall time for fping and Telegraf, Telegraf's including its start-up;")
+	fmt.Println("CPU total = self + children; peak RSS = VmHWM, fping's and Telegraf's read every 10 ms from outside; ratios: the plugin engine's round and total CPU over the tool's):")
 	bench.WriteOthers(os.Stdout, rows)
 	for _, r := range rows {
-		label := strconv.Itoa(r.P.Targets) + " targets"
-		bench.WriteLossy(os.Stdout, label, r.Plugin)
+		label := fmt.Sprintf("%d targets, %s", r.P.Targets, packetsOf(r.P))
+		for _, s := range r.Plugin {
+			bench.WriteLossy(os.Stdout, label, s)
+		}
 		for _, f := range r.Fping {
 			bench.WriteLossy(os.Stdout, label, f)
 		}
@@ -139,7 +232,8 @@ func run(p bench.Params, ns []int, sweep []string, sweepN, busy int, telegraf st
 	}
 
 	var points []bench.Params
-	for _, spec := range sweep {
+	var specs []string
+	for _, spec := range o.sweep {
 		if strings.TrimSpace(spec) == "" {
 			continue
 		}
@@ -147,11 +241,13 @@ func run(p bench.Params, ns []int, sweep []string, sweepN, busy int, telegraf st
 		if err != nil {
 			return err
 		}
-		q.Targets = sweepN
+		// Only the CLI engine has a process bound.
+		q.Targets, q.Engine = o.sweepN, config.EngineCLI
 		points = append(points, q)
+		specs = append(specs, spec)
 	}
 	if len(points) > 0 {
-		stop := spin(busy)
+		stop := spin(o.busy)
 		defer stop()
 		var samples []bench.Sample
 		for _, q := range points {
@@ -162,14 +258,16 @@ func run(p bench.Params, ns []int, sweep []string, sweepN, busy int, telegraf st
 			samples = append(samples, s)
 		}
 		stop()
-		fmt.Printf("\nFalse loss against the bounds (%d targets, count %d, %d busy loops beside):\n", sweepN, p.Count, busy)
+		fmt.Printf("\nCLI engine: false loss against the bounds (%d targets, count %d, %d busy loops beside):\n", o.sweepN, p.Count, o.busy)
 		bench.WriteSweep(os.Stdout, points, samples)
 		for i, s := range samples {
-			bench.WriteLossy(os.Stdout, "sweep "+sweep[i], s)
+			bench.WriteLossy(os.Stdout, "sweep "+specs[i], s)
 		}
 	}
 	return nil
 }
+
+func packetsOf(p bench.Params) string { return fmt.Sprintf("%d x %v", p.Count, p.Interval) }
 
 // spin runs n CPU-bound loops until the returned stop is called.
 func spin(n int) (stop func()) {
@@ -211,19 +309,36 @@ func sweepPoint(p bench.Params, spec string) (bench.Params, error) {
 	return p, nil
 }
 
+// profiles is where plugin writes the workers' CPU profiles ("": nowhere).
+var profiles string
+
 // plugin runs one round in a fresh worker process inside the client namespace.
 func plugin(ctx context.Context, lab *bench.Lab, self string, p bench.Params) (bench.Sample, error) {
-	cmd := lab.Command(ctx, self, "-worker", "-count", strconv.Itoa(p.Count), "-interval", p.Interval.String(),
-		"-concurrency", strconv.Itoa(p.Concurrency), "-max-packet-rate", strconv.Itoa(p.MaxPacketRate), strconv.Itoa(p.Targets))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
+	args := []string{"-worker", "-engine", string(p.Engine), "-count", strconv.Itoa(p.Count), "-interval", p.Interval.String(),
+		"-concurrency", strconv.Itoa(p.Concurrency), "-max-packet-rate", strconv.Itoa(p.MaxPacketRate)}
+	if profiles != "" {
+		name := fmt.Sprintf("%s-%d-%dx%v-c%d.pprof", p.Engine, p.Targets, p.Count, p.Interval, p.Concurrency)
+		args = append(args, "-cpuprofile", filepath.Join(profiles, name))
+	}
+	cmd := lab.Command(ctx, self, append(args, strconv.Itoa(p.Targets))...)
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return bench.Sample{}, err
+	}
+	// `ip netns exec` execs the worker: its pid is the worker's.
+	stop := bench.Watch(cmd.Process.Pid, "", "hping3", 20*time.Millisecond)
+	err := cmd.Wait()
+	_, hping3RSS := stop()
+	out := stdout.Bytes()
 	if err != nil {
-		return bench.Sample{}, fmt.Errorf("worker for %d targets: %v", p.Targets, err)
+		return bench.Sample{}, fmt.Errorf("worker for %d targets (engine %q): %v", p.Targets, p.Engine, err)
 	}
 	var s bench.Sample
 	if err := json.Unmarshal(out, &s); err != nil {
 		return s, fmt.Errorf("worker output %q: %v", out, err)
 	}
+	s.ChildRSS = hping3RSS
 	return s, nil
 }
 
