@@ -47,9 +47,10 @@ test: lint
 tools:
 	$(GO) test -count=1 -timeout 15m -run '^TestTools$$' ./internal/testbin
 
-# bench measures rounds of 1..1000 lab targets against fping and Telegraf's
-# inputs.ping in isolated network namespaces (README "Performance"). Needs
-# root, ip, hping3 and fping; builds Telegraf once (cached). Under 2 minutes.
+# bench measures rounds of 1..3000 lab targets with each engine against
+# fping and Telegraf's inputs.ping in isolated network namespaces
+# (docs/performance.md). Needs root, ip, hping3 and fping; builds Telegraf
+# once (cached). Under 2 minutes.
 BENCHFLAGS ?=
 bench:
 	$(GO) run ./internal/bench/cmd/labbench $(BENCHFLAGS)

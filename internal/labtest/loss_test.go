@@ -33,7 +33,7 @@ func TestRandomLoss(t *testing.T) {
 	// apart take 2 s, the round about 6 s. All 15 at once (3000 frames/s
 	// on the client's interface, which every hping3 captures) made an
 	// hping3 on a loaded CI machine miss a reply: false loss, which is
-	// what README "Performance" warns of, not what this test is about.
+	// what docs/performance.md warns of, not what this test is about.
 	r := round(t, l, fmt.Sprintf(`[[inputs.hping3]]
 targets = %s
 count = %d

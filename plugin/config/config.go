@@ -34,7 +34,7 @@ const (
 	MaxTargetLength   = 253 // longest valid DNS name
 )
 
-// Defaults, chosen from measurements in the network lab (README "Performance").
+// Defaults, chosen from measurements in the network lab (docs/performance.md).
 const (
 	DefaultCount         = 5
 	DefaultInterval      = time.Second

@@ -23,7 +23,7 @@ const dnsParallel = 64
 // the interface list, and a burst of them delays the first packets of
 // probes already running. Spreading starts evenly over a probe's sending
 // time was measured in the lab instead and showed no less false loss, 3%
-// longer rounds and twice the plugin's CPU (README "Performance").
+// longer rounds and twice the plugin's CPU (docs/performance.md).
 const startGap = 2 * time.Millisecond
 
 // scheduler hands out the right to run one hping3 process. A probe needs,
