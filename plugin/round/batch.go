@@ -383,6 +383,7 @@ func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget)
 	maxEvents := eventsSlack + eventsPerPacket*total
 	syncing, syncSent := false, time.Time{}
 	var lastDecision time.Time
+	var byDeadline []sendRef // every sent packet by deadline, once all are sent
 
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -441,12 +442,16 @@ func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget)
 			// of it, say): read on for captureGrace.
 			last := lastDecision.Add(captureGrace)
 			if decided < total {
-				for _, t := range live {
-					for k := range t.probes {
-						if !t.answered[k] && t.recs[k].SendErr == nil {
-							last = later(last, t.recs[k].Sent.Add(t.s.Timeout+captureGrace))
-						}
-					}
+				if byDeadline == nil {
+					byDeadline = b.byDeadline(live)
+				}
+				// The latest deadline of a packet still undecided: answers
+				// only ever remove packets from the end of the list.
+				for len(byDeadline) > 0 && b.decided(byDeadline[len(byDeadline)-1]) {
+					byDeadline = byDeadline[:len(byDeadline)-1]
+				}
+				if n := len(byDeadline); n > 0 {
+					last = later(last, b.deadline(byDeadline[n-1]))
 				}
 			}
 			if !now.Before(last) {
@@ -507,6 +512,31 @@ func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget)
 			}
 		}
 	}
+}
+
+// byDeadline lists every packet of live that was sent, by its deadline
+// (send time plus its timeout).
+func (b *batch) byDeadline(live []*batchTarget) []sendRef {
+	refs := []sendRef{}
+	for _, t := range live {
+		for k := range t.probes {
+			if !t.recs[k].Sent.IsZero() {
+				refs = append(refs, sendRef{t, k})
+			}
+		}
+	}
+	slices.SortFunc(refs, func(x, y sendRef) int { return b.deadline(x).Compare(b.deadline(y)) })
+	return refs
+}
+
+func (b *batch) deadline(r sendRef) time.Time {
+	return r.t.recs[r.k].Sent.Add(r.t.s.Timeout + captureGrace)
+}
+
+// decided reports whether a packet needs no more waiting: answered, or
+// never sent.
+func (b *batch) decided(r sendRef) bool {
+	return r.t.answered[r.k] || r.t.recs[r.k].SendErr != nil
 }
 
 // match files a captured packet under the probe it answers, if any, and
