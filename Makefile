@@ -32,13 +32,17 @@ lint:
 	$(GO) vet ./...
 
 # The network lab (its emulator's own timing tests, then the ground truth
-# once per engine) runs last and alone: its RTT and loss bounds are tight, and the other
-# packages' tests load both cores.
+# once per engine) runs last and alone: its RTT and loss bounds are tight,
+# and the other packages' tests load both cores. The ground truth runs
+# without -race: the plugin under test is its own binary, built without it,
+# so the race detector would only slow the emulator and harness the plugin
+# is timed against (TestSilentTargetsDoNotDistortOthers, CLI engine: 1 of 8
+# runs out of bounds with -race, 0 of 8 without); netlab's tests keep it.
 test: lint
 	$(GO) test -race -count=1 -timeout 25m $(TESTFLAGS) $$($(GO) list ./... | grep -v -e /internal/labtest -e /internal/netlab)
 	$(GO) test -race -count=1 -timeout 10m -p 1 $(TESTFLAGS) ./internal/netlab
-	HPING3_PLUGIN_ENGINE=tcl $(GO) test -race -count=1 -timeout 10m -p 1 $(TESTFLAGS) ./internal/labtest
-	HPING3_PLUGIN_ENGINE=cli $(GO) test -race -count=1 -timeout 10m -p 1 -skip '^TestTcl' $(TESTFLAGS) ./internal/labtest
+	HPING3_PLUGIN_ENGINE=tcl $(GO) test -count=1 -timeout 10m -p 1 $(TESTFLAGS) ./internal/labtest
+	HPING3_PLUGIN_ENGINE=cli $(GO) test -count=1 -timeout 10m -p 1 -skip '^TestTcl' $(TESTFLAGS) ./internal/labtest
 
 # tools builds the Telegraf and OpenTelemetry Collector the end-to-end tests
 # run, from the Go module proxy, cached under ~/.cache/hping3-plugin-tools
