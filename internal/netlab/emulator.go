@@ -143,7 +143,7 @@ func (l *Lab) Emulator() (*Emulator, error) {
 			return nil, err
 		}
 	}
-	go e.loop()
+	go e.loop(EmuRange)
 	return e, nil
 }
 
@@ -219,8 +219,9 @@ func (e *Emulator) profile(a netip.Addr) Profile {
 // SCHED_FIFO priority (the lab runs as root), so those stamps are within
 // microseconds of the kernel's even when the plugin, hping3 and other tests
 // load both cores; on Go's poller and timers they came late by up to a few
-// milliseconds there. The thread is never unlocked: it ends with loop.
-func (e *Emulator) loop() {
+// milliseconds there. The thread is never unlocked: it ends with loop. It
+// answers requests to prefix (EmuRange, or a client-side TUN's range).
+func (e *Emulator) loop(prefix netip.Prefix) {
 	defer close(e.done)
 	runtime.LockOSThread()
 	// Best effort: without the privilege the loop still works, less exactly.
@@ -253,7 +254,7 @@ func (e *Emulator) loop() {
 				e.fail(fmt.Errorf("read: %w", err))
 				return
 			}
-			if r, err := parse(slices.Clone(buf[:n])); err == nil && EmuRange.Contains(r.dst) {
+			if r, err := parse(slices.Clone(buf[:n])); err == nil && prefix.Contains(r.dst) {
 				e.handle(r, now)
 			} // else e.g. IPv6 router solicitations the kernel sends on a new link
 		}

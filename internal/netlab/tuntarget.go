@@ -1,12 +1,9 @@
 package netlab
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"runtime"
-	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -65,7 +62,7 @@ func (l *Lab) ClientTun(name string) (*Emulator, error) {
 		rng:  rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2)),
 	}
 	l.onClose(e.Close)
-	go e.serve(ClientTunRange)
+	go e.loop(ClientTunRange)
 	for _, s := range [][]string{
 		{"-n", l.Client, "addr", "add", netip.PrefixFrom(ClientTunIP, 32).String(), "dev", name},
 		{"-n", l.Client, "link", "set", name, "up"},
@@ -89,49 +86,4 @@ func (l *Lab) RejectAtTarget(addrs ...netip.Addr) (Counter, error) {
 	}
 	return c, nft(l.Target, fmt.Sprintf("add rule inet lab input_chain ip daddr %s counter name %s reject with icmp type host-unreachable",
 		set(addrs), c.name))
-}
-
-// serve is loop for a device answering for prefix p instead of EmuRange:
-// the same single real-time thread, ppoll on the device and the wake
-// eventfd, stamps taken as the request is read and just before each reply
-// is written.
-func (e *Emulator) serve(p netip.Prefix) {
-	defer close(e.done)
-	runtime.LockOSThread()
-	_ = unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 50}, 0)
-	buf := make([]byte, 65536)
-	fds := []unix.PollFd{{Fd: int32(e.fd), Events: unix.POLLIN}, {Fd: int32(e.wake), Events: unix.POLLIN}}
-	for {
-		var timeout *unix.Timespec
-		if len(e.queue) > 0 {
-			ts := unix.NsecToTimespec(max(0, int64(time.Until(e.queue[0].due))))
-			timeout = &ts
-		}
-		fds[0].Revents, fds[1].Revents = 0, 0
-		if _, err := unix.Ppoll(fds, timeout, nil); err != nil && !errors.Is(err, unix.EINTR) {
-			e.fail(fmt.Errorf("ppoll: %w", err))
-			return
-		}
-		if fds[1].Revents != 0 {
-			return // Close
-		}
-		if fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
-			e.fail(fmt.Errorf("tun: poll events %#x", fds[0].Revents))
-			return
-		}
-		if fds[0].Revents&unix.POLLIN != 0 {
-			n, err := unix.Read(e.fd, buf)
-			now := time.Now()
-			if err != nil {
-				e.fail(fmt.Errorf("read: %w", err))
-				return
-			}
-			if r, err := parse(slices.Clone(buf[:n])); err == nil && p.Contains(r.dst) {
-				e.handle(r, now)
-			} // else IPv6 router solicitations, the client's RST to a SYN-ACK...
-		}
-		for len(e.queue) > 0 && !time.Now().Before(e.queue[0].due) {
-			e.sendNext()
-		}
-	}
 }
