@@ -101,15 +101,36 @@ type route struct {
 // EmuRange to it and starts answering. Addresses without a profile (see Set)
 // answer at once, like a lossless local host. It stops in t.Cleanup.
 func (l *Lab) Emulator() (*Emulator, error) {
+	e, err := l.startEmulator(l.Router, "emu", EmuRange, 1)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	for _, s := range [][]string{
+		{"-n", l.Router, "link", "set", "emu", "up"},
+		{"-n", l.Router, "route", "add", EmuRange.String(), "dev", "emu"},
+	} {
+		if err := run("ip", s...); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// startEmulator creates TUN device dev in namespace ns and starts answering
+// requests to prefix on it (the device is down until the caller sets it
+// up); seed tells the emulators' random draws apart. It stops in t.Cleanup.
+func (l *Lab) startEmulator(ns, dev string, prefix netip.Prefix, seed uint64) (*Emulator, error) {
 	var fd int
-	err := Do(l.Router, func() error {
+	err := Do(ns, func() error {
 		var err error
 		fd, err = unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return err
 		}
-		ifr, err := unix.NewIfreq("emu")
+		ifr, err := unix.NewIfreq(dev)
 		if err != nil {
+			unix.Close(fd)
 			return err
 		}
 		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
@@ -120,30 +141,21 @@ func (l *Lab) Emulator() (*Emulator, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("emulator: %w", err)
+		return nil, err
 	}
 	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
 	if err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("emulator: eventfd: %w", err)
+		return nil, fmt.Errorf("eventfd: %w", err)
 	}
 	e := &Emulator{
 		fd:   fd,
 		wake: wake,
 		done: make(chan struct{}),
-		rng:  rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)),
+		rng:  rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), seed)),
 	}
 	l.onClose(e.Close)
-	for _, s := range [][]string{
-		{"-n", l.Router, "link", "set", "emu", "up"},
-		{"-n", l.Router, "route", "add", EmuRange.String(), "dev", "emu"},
-	} {
-		if err := run("ip", s...); err != nil {
-			e.Close()
-			return nil, err
-		}
-	}
-	go e.loop(EmuRange)
+	go e.loop(prefix)
 	return e, nil
 }
 

@@ -2,11 +2,7 @@ package netlab
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
-	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Addresses of the client-side TUN target (see ClientTun): the client's own
@@ -28,41 +24,10 @@ func ClientTunTarget(i int) netip.Addr { return nth(ClientTunRange, i) }
 // The probing host's own interface is then a TUN device: its captures have
 // no link-layer header (DLT_RAW). The device goes in t.Cleanup.
 func (l *Lab) ClientTun(name string) (*Emulator, error) {
-	var fd int
-	err := Do(l.Client, func() error {
-		var err error
-		fd, err = unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		ifr, err := unix.NewIfreq(name)
-		if err != nil {
-			unix.Close(fd)
-			return err
-		}
-		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
-		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("TUNSETIFF: %w", err)
-		}
-		return nil
-	})
+	e, err := l.startEmulator(l.Client, name, ClientTunRange, 2)
 	if err != nil {
 		return nil, fmt.Errorf("client tun: %w", err)
 	}
-	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
-	if err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("client tun: eventfd: %w", err)
-	}
-	e := &Emulator{
-		fd:   fd,
-		wake: wake,
-		done: make(chan struct{}),
-		rng:  rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2)),
-	}
-	l.onClose(e.Close)
-	go e.loop(ClientTunRange)
 	for _, s := range [][]string{
 		{"-n", l.Client, "addr", "add", netip.PrefixFrom(ClientTunIP, 32).String(), "dev", name},
 		{"-n", l.Client, "link", "set", name, "up"},
