@@ -96,11 +96,17 @@ type batchTarget struct {
 // send: what survives an engine failure.
 func (t *batchTarget) finished() bool {
 	for k := range t.probes {
-		if !t.answered[k] && t.recs[k].SendErr == nil {
+		if !t.decided(k) {
 			return false
 		}
 	}
 	return true
+}
+
+// decided reports whether packet k needs no more waiting: answered, or
+// never sent.
+func (t *batchTarget) decided(k int) bool {
+	return t.answered[k] || t.recs[k].SendErr != nil
 }
 
 // batch is the part of a round one Tcl engine process runs: every target
@@ -120,6 +126,8 @@ type sendRef struct {
 	t *batchTarget
 	k int
 }
+
+func (r sendRef) decided() bool { return r.t.decided(r.k) }
 
 // run probes every target of the batch and fills their Results. It returns
 // whether an engine process was started.
@@ -188,6 +196,9 @@ func (b *batch) run(ctx context.Context) bool {
 	engErr := b.listen(eng, live, tcpBlock, udpBlock)
 	if engErr == nil {
 		engErr = b.send(ctx, eng, live)
+	}
+	if n := eng.Unparsed(); n > 0 {
+		b.log.Debugf("the hping3 engine captured %d packets whose text could not be read (ignored)", n)
 	}
 	b.finish(eng, engErr)
 	return true
@@ -447,7 +458,7 @@ func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget)
 				}
 				// The latest deadline of a packet still undecided: answers
 				// only ever remove packets from the end of the list.
-				for len(byDeadline) > 0 && b.decided(byDeadline[len(byDeadline)-1]) {
+				for len(byDeadline) > 0 && byDeadline[len(byDeadline)-1].decided() {
 					byDeadline = byDeadline[:len(byDeadline)-1]
 				}
 				if n := len(byDeadline); n > 0 {
@@ -531,12 +542,6 @@ func (b *batch) byDeadline(live []*batchTarget) []sendRef {
 
 func (b *batch) deadline(r sendRef) time.Time {
 	return r.t.recs[r.k].Sent.Add(r.t.s.Timeout + captureGrace)
-}
-
-// decided reports whether a packet needs no more waiting: answered, or
-// never sent.
-func (b *batch) decided(r sendRef) bool {
-	return r.t.answered[r.k] || r.t.recs[r.k].SendErr != nil
 }
 
 // match files a captured packet under the probe it answers, if any, and
