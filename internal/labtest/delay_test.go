@@ -20,61 +20,78 @@ func TestDelayAndJitter(t *testing.T) {
 	e.Set(netip.PrefixFrom(fixed80, 32), netlab.Profile{Delay: 80 * time.Millisecond})
 	e.Set(netip.PrefixFrom(jittery, 32), netlab.Profile{Delay: 20 * time.Millisecond, Jitter: 10 * time.Millisecond})
 	const count = 50
-	r := round(t, l, fmt.Sprintf(`[[inputs.hping3]]
+	timed(t, func(c *checks) [][]float64 {
+		start := len(e.Events(netip.Addr{}))
+		r := round(t, l, fmt.Sprintf(`[[inputs.hping3]]
 targets = %s
 count = %d
 interval = "40ms"
 timeout = "300ms"
 `, quoted([]string{fixed20.String(), fixed80.String(), jittery.String()}), count))
-	e.Wait()
+		e.Wait()
+		evs := e.Events(netip.Addr{})[start:]
+		truthOf := func(a netip.Addr) []float64 { return netlab.TruthRTTs(to(evs, a)) }
 
-	for _, a := range []netip.Addr{fixed20, fixed80, jittery} {
-		p := r.get(t, a.String())
-		truth := netlab.TruthRTTs(e.Events(a))
-		if rx := p.int(t, "packets_received"); rx != count || len(truth) != count {
-			t.Fatalf("%s: %d received, emulator answered %d; want %d", a, rx, len(truth), count)
+		for _, a := range []netip.Addr{fixed20, fixed80, jittery} {
+			p := r.get(t, a.String())
+			truth := truthOf(a)
+			if rx := p.int(t, "packets_received"); rx != count || len(truth) != count {
+				t.Fatalf("%s: %d received, emulator answered %d; want %d", a, rx, len(truth), count)
+			}
+			avg, want := p.float(t, "average_response_ms"), netlab.Mean(truth)
+			t.Logf("%s: avg %.3f ms, recorded truth %.3f ms (+%.3f); sd %.3f vs %.3f; jitter %.3f vs %.3f",
+				a, avg, want, avg-want, p.float(t, "standard_deviation_ms"), netlab.StdDev(truth), p.float(t, "jitter_ms"), jitter(truth))
+			// Average: within 0.5 ms of truth plus hping3's pcap lateness
+			// (pcapBias, see harness_test.go).
+			if d := avg - (want + pcapBias); math.Abs(d) > 0.5 {
+				c.Errorf("%s: average %.3f ms, recorded truth %.3f ms: off by %.3f beyond hping3's %.1f ms pcap bias, want within 0.5",
+					a, avg, want, d, pcapBias)
+			}
+			// Min and max: each sample is truth + U(0, 1) ms + < 0.1 ms, plus
+			// however long hping3 waits to be scheduled. The truth itself is
+			// exact to microseconds (the emulator's real-time thread: a fixed
+			// path records sd 0.01 ms), and hping3 stamps an ICMP send before
+			// sendto, so no sample can read below its truth by more than the
+			// print rounding. Above it, beside two busy loops, one sample in 150
+			// was seen 5 ms late; on a quiet host the maximum stays within the
+			// 1 ms pcap window. The minimum, a best case, keeps the tight bound.
+			if mn := p.float(t, "minimum_response_ms"); mn < minOf(truth)-0.1 || mn > minOf(truth)+1.2 {
+				c.Errorf("%s: minimum %.3f ms, truth %.3f ms", a, mn, minOf(truth))
+			}
+			if mx := p.float(t, "maximum_response_ms"); mx < maxOf(truth)-0.1 || mx > maxOf(truth)+3 {
+				c.Errorf("%s: maximum %.3f ms, truth %.3f ms", a, mx, maxOf(truth))
+			}
 		}
-		avg, want := p.float(t, "average_response_ms"), netlab.Mean(truth)
-		t.Logf("%s: avg %.3f ms, recorded truth %.3f ms (+%.3f); sd %.3f vs %.3f; jitter %.3f vs %.3f",
-			a, avg, want, avg-want, p.float(t, "standard_deviation_ms"), netlab.StdDev(truth), p.float(t, "jitter_ms"), jitter(truth))
-		// Average: within 0.5 ms of truth plus hping3's pcap lateness
-		// (pcapBias, see harness_test.go).
-		if d := avg - (want + pcapBias); math.Abs(d) > 0.5 {
-			t.Errorf("%s: average %.3f ms, recorded truth %.3f ms: off by %.3f beyond hping3's %.1f ms pcap bias, want within 0.5",
-				a, avg, want, d, pcapBias)
-		}
-		// Min and max: each sample is truth + U(0, 1) ms + < 0.1 ms, plus
-		// however long hping3 waits to be scheduled. The truth itself is
-		// exact to microseconds (the emulator's real-time thread: a fixed
-		// path records sd 0.01 ms), and hping3 stamps an ICMP send before
-		// sendto, so no sample can read below its truth by more than the
-		// print rounding. Above it, beside two busy loops, one sample in 150
-		// was seen 5 ms late; on a quiet host the maximum stays within the
-		// 1 ms pcap window. The minimum, a best case, keeps the tight bound.
-		if mn := p.float(t, "minimum_response_ms"); mn < minOf(truth)-0.1 || mn > minOf(truth)+1.2 {
-			t.Errorf("%s: minimum %.3f ms, truth %.3f ms", a, mn, minOf(truth))
-		}
-		if mx := p.float(t, "maximum_response_ms"); mx < maxOf(truth)-0.1 || mx > maxOf(truth)+3 {
-			t.Errorf("%s: maximum %.3f ms, truth %.3f ms", a, mx, maxOf(truth))
-		}
-	}
 
-	// Jitter: the truth's spread is sd 20/sqrt(12) = 5.8 ms and mean
-	// consecutive difference 20/3 = 6.7 ms; hping3's U(0,1) ms noise adds
-	// only 0.08 ms^2 of variance to 33 ms^2, so 15% is a real bound.
-	p := r.get(t, jittery.String())
-	truth := netlab.TruthRTTs(e.Events(jittery))
-	if sd, want := p.float(t, "standard_deviation_ms"), netlab.StdDev(truth); math.Abs(sd-want) > 0.15*want {
-		t.Errorf("jitter path: standard deviation %.3f ms, recorded %.3f ms: more than 15%% apart", sd, want)
+		// Jitter: the truth's spread is sd 20/sqrt(12) = 5.8 ms and mean
+		// consecutive difference 20/3 = 6.7 ms; hping3's U(0,1) ms noise adds
+		// only 0.08 ms^2 of variance to 33 ms^2, so 15% is a real bound.
+		p := r.get(t, jittery.String())
+		truth := truthOf(jittery)
+		if sd, want := p.float(t, "standard_deviation_ms"), netlab.StdDev(truth); math.Abs(sd-want) > 0.15*want {
+			c.Errorf("jitter path: standard deviation %.3f ms, recorded %.3f ms: more than 15%% apart", sd, want)
+		}
+		if j, want := p.float(t, "jitter_ms"), jitter(truth); math.Abs(j-want) > 0.15*want {
+			c.Errorf("jitter path: jitter %.3f ms, recorded %.3f ms: more than 15%% apart", j, want)
+		}
+		// And the emulator did inject what was configured: a uniform draw on
+		// [10, 30] ms over 50 samples has sd within 4.3..7.2 ms (99.9%).
+		if sd := netlab.StdDev(truth); sd < 4.3 || sd > 7.2 {
+			t.Errorf("emulator jitter sd %.3f ms, configured uniform 20 +/- 10 ms (5.8)", sd)
+		}
+		return [][]float64{truthOf(fixed20), truthOf(fixed80)}
+	})
+}
+
+// to returns the events of requests to a, in order.
+func to(evs []netlab.Event, a netip.Addr) []netlab.Event {
+	var out []netlab.Event
+	for _, ev := range evs {
+		if ev.Dst == a {
+			out = append(out, ev)
+		}
 	}
-	if j, want := p.float(t, "jitter_ms"), jitter(truth); math.Abs(j-want) > 0.15*want {
-		t.Errorf("jitter path: jitter %.3f ms, recorded %.3f ms: more than 15%% apart", j, want)
-	}
-	// And the emulator did inject what was configured: a uniform draw on
-	// [10, 30] ms over 50 samples has sd within 4.3..7.2 ms (99.9%).
-	if sd := netlab.StdDev(truth); sd < 4.3 || sd > 7.2 {
-		t.Errorf("emulator jitter sd %.3f ms, configured uniform 20 +/- 10 ms (5.8)", sd)
-	}
+	return out
 }
 
 func minOf(xs []float64) float64 {
