@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/otel"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
@@ -49,7 +48,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		once         = fs.Bool("once", false, "run one round, print it and exit")
 		otlp         = fs.Bool("otlp", false, "export to an OpenTelemetry Collector over OTLP gRPC instead of printing line protocol")
 		otlpEndpoint = fs.String("otlp-endpoint", "", "OTLP gRPC endpoint, e.g. http://localhost:4317 (default: OTEL_EXPORTER_OTLP_ENDPOINT)")
-		pollInterval = fs.Duration("poll-interval", 0, "also run a round this often (Telegraf signal = \"none\"; --otlp default 10s)")
 		debug        = fs.Bool("debug", false, "log each hping3 command line (D! lines on stderr)")
 		_            = fs.Bool("site24x7", false, "Site24x7 agent mode: --host HOST [--plugin-version N] [--heartbeat True|False]; see README")
 	)
@@ -67,7 +65,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cfg, err := pf.Build(*file, config.DefaultSettings())
 	if err == nil {
-		err = applyPollInterval(fs, cfg, *pollInterval, *otlp)
+		err = applyPollInterval(cfg, *otlp)
 	}
 	if *otlpEndpoint != "" {
 		if !*otlp {
@@ -104,14 +102,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// applyPollInterval lets --poll-interval override the file's poll_interval;
-// the OTLP mode, which has no stdin trigger, defaults to 10s.
-func applyPollInterval(fs *flag.FlagSet, cfg *config.Config, d time.Duration, otlp bool) error {
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "poll-interval" })
-	if given {
-		cfg.PollInterval = d
-	}
+// applyPollInterval gives the OTLP mode, which has no stdin trigger, a
+// 10s poll_interval unless the file or --poll-interval set one.
+func applyPollInterval(cfg *config.Config, otlp bool) error {
 	if otlp && cfg.PollInterval == 0 {
 		cfg.PollInterval = config.DefaultPollInterval
 	}

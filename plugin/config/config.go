@@ -1,6 +1,8 @@
 // Package config holds the plugin's settings: what a TOML file or the command
 // line may set, their defaults, and the checks that reject a bad value before
-// any packet is sent.
+// any packet is sent. One table (settings.go) lists every setting; the file
+// loader, the flags, validation, --help and docs/configuration.md's table
+// all come from it, and tests hold examples/hping3-plugin.conf to it.
 package config
 
 import (
@@ -18,7 +20,7 @@ const (
 )
 
 // Limits that keep the plugin from becoming a flood tool or from driving
-// hping3 outside the range where it measures correctly (see hping3.md).
+// hping3 outside the range where it measures correctly (docs/hping3.md).
 const (
 	MinInterval       = time.Millisecond // hping3 -i u1000: below about u20 it starves its receiver
 	MaxSubSecond      = 999 * time.Millisecond

@@ -7,46 +7,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/BurntSushi/toml"
-)
-
-// fileConfig mirrors the TOML file. Pointers tell a key that was set from one
-// that was left out, so defaults apply only to the latter.
-type fileConfig struct {
-	PollInterval  *time.Duration `toml:"poll_interval"`
-	MaxPacketRate *int           `toml:"max_packet_rate"`
-	Engine        *string        `toml:"engine"`
-	Inputs        struct {
-		HPing3 []fileGroup `toml:"hping3"`
-	} `toml:"inputs"`
-}
-
-type fileGroup struct {
-	Targets     []string          `toml:"targets"`
-	Protocol    *string           `toml:"protocol"`
-	Port        *int              `toml:"port"`
-	TCPFlags    *string           `toml:"tcp_flags"`
-	Count       *int              `toml:"count"`
-	Interval    *time.Duration    `toml:"interval"`
-	Timeout     *time.Duration    `toml:"timeout"`
-	DataSize    *int              `toml:"data_size"`
-	TTL         *int              `toml:"ttl"`
-	TOS         *int              `toml:"tos"`
-	Interface   *string           `toml:"interface"`
-	DNSTimeout  *time.Duration    `toml:"dns_timeout"`
-	Concurrency *int              `toml:"concurrency"`
-	HPing3      *string           `toml:"hping3"`
-	Percentiles []int             `toml:"percentiles"`
-	Tags        map[string]string `toml:"tags"`
-}
-
-// groupKeys and topKeys are the keys a file may use, for "did you mean".
-var (
-	groupKeys = []string{"targets", "protocol", "port", "tcp_flags", "count", "interval", "timeout",
-		"data_size", "ttl", "tos", "interface", "dns_timeout", "concurrency", "hping3", "percentiles", "tags"}
-	topKeys = []string{"poll_interval", "max_packet_rate", "engine", "inputs"}
 )
 
 // LoadFile reads a TOML file of [[inputs.hping3]] tables. The result is not
@@ -60,8 +22,7 @@ func LoadFile(path string) (*Config, error) {
 }
 
 func parseFile(path, text string) (*Config, error) {
-	var fc fileConfig
-	md, err := toml.Decode(text, &fc)
+	c, unknown, err := decodeFile(text)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
@@ -76,75 +37,107 @@ func parseFile(path, text string) (*Config, error) {
 			}
 			return nil, fmt.Errorf("config %s: line %d: %s", path, pe.Position.Line, msg)
 		}
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		msg := err.Error()
+		if strings.Contains(msg, "invalid duration") || strings.Contains(msg, "time: ") {
+			msg += ` (a duration such as "200ms", "1s" or "1m")`
+		}
+		return nil, fmt.Errorf("config %s: %s", path, msg)
 	}
-	if und := md.Undecoded(); len(und) > 0 {
+	if len(unknown) > 0 {
 		var errs []error
-		for _, k := range und {
+		for _, k := range unknown {
 			errs = append(errs, unknownKey(path, text, k))
 		}
 		return nil, errors.Join(errs...)
 	}
-	c := &Config{MaxPacketRate: DefaultMaxPacketRate}
-	if fc.PollInterval != nil {
-		c.PollInterval = *fc.PollInterval
-	}
-	if fc.MaxPacketRate != nil {
-		c.MaxPacketRate = *fc.MaxPacketRate
-	}
-	if fc.Engine != nil {
-		c.Engine = Engine(strings.ToLower(*fc.Engine))
-	}
-	for _, fg := range fc.Inputs.HPing3 {
-		c.Groups = append(c.Groups, fg.group())
-	}
 	return c, nil
 }
 
-func (fg fileGroup) group() Group {
-	s := DefaultSettings()
-	set := func(dst *string, src *string) {
-		if src != nil {
-			*dst = *src
+// decodeFile decodes text key by key through the settings table: a key
+// the table lacks is an unknown key, and each value is decoded into the
+// field its entry points at, so its type comes from there.
+func decodeFile(text string) (*Config, []toml.Key, error) {
+	var top map[string]toml.Primitive
+	md, err := toml.Decode(text, &top)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &Config{MaxPacketRate: DefaultMaxPacketRate}
+	var unknown []toml.Key
+	decode := func(st *Setting, g *Group, key toml.Key, p toml.Primitive) error {
+		v := st.field(c, g)
+		if err := md.PrimitiveDecode(p, v); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		switch v := v.(type) {
+		case *Protocol:
+			*v = Protocol(strings.ToLower(string(*v)))
+		case *Engine:
+			*v = Engine(strings.ToLower(string(*v)))
+		}
+		return nil
+	}
+	for _, k := range sortedKeys(top) {
+		if k == "inputs" {
+			continue
+		}
+		st := lookup(k, true)
+		if st == nil {
+			unknown = append(unknown, toml.Key{k})
+			continue
+		}
+		if err := decode(st, nil, toml.Key{k}, top[k]); err != nil {
+			return nil, nil, err
 		}
 	}
-	setInt := func(dst *int, src *int) {
-		if src != nil {
-			*dst = *src
+	if p, ok := top["inputs"]; ok {
+		var inputs map[string]toml.Primitive
+		if err := md.PrimitiveDecode(p, &inputs); err != nil {
+			return nil, nil, fmt.Errorf("inputs: %w", err)
+		}
+		for _, k := range sortedKeys(inputs) {
+			if k != "hping3" {
+				unknown = append(unknown, toml.Key{"inputs", k})
+				continue
+			}
+			var tables []map[string]toml.Primitive
+			if err := md.PrimitiveDecode(inputs[k], &tables); err != nil {
+				return nil, nil, fmt.Errorf("inputs.hping3: %w (want [[inputs.hping3]] tables)", err)
+			}
+			for _, t := range tables {
+				g := Group{Settings: DefaultSettings()}
+				for _, key := range sortedKeys(t) {
+					st := lookup(key, false)
+					if st == nil {
+						unknown = append(unknown, toml.Key{"inputs", "hping3", key})
+						continue
+					}
+					if err := decode(st, &g, toml.Key{"inputs", "hping3", key}, t[key]); err != nil {
+						return nil, nil, err
+					}
+				}
+				c.Groups = append(c.Groups, g)
+			}
 		}
 	}
-	setDur := func(dst *time.Duration, src *time.Duration) {
-		if src != nil {
-			*dst = *src
-		}
+	return c, unknown, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
 	}
-	if fg.Protocol != nil {
-		s.Protocol = Protocol(strings.ToLower(*fg.Protocol))
-	}
-	setInt(&s.Port, fg.Port)
-	set(&s.TCPFlags, fg.TCPFlags)
-	setInt(&s.Count, fg.Count)
-	setDur(&s.Interval, fg.Interval)
-	setDur(&s.Timeout, fg.Timeout)
-	setInt(&s.DataSize, fg.DataSize)
-	setInt(&s.TTL, fg.TTL)
-	setInt(&s.TOS, fg.TOS)
-	set(&s.Interface, fg.Interface)
-	setDur(&s.DNSTimeout, fg.DNSTimeout)
-	setInt(&s.Concurrency, fg.Concurrency)
-	set(&s.HPing3, fg.HPing3)
-	if fg.Percentiles != nil {
-		s.Percentiles = fg.Percentiles
-	}
-	return Group{Targets: fg.Targets, Settings: s, Tags: fg.Tags}
+	sort.Strings(ks)
+	return ks
 }
 
 // unknownKey names the key, the line it is on and the closest valid key.
 func unknownKey(path string, text string, k toml.Key) error {
 	name := k[len(k)-1]
-	valid := topKeys
+	valid := keys(true)
 	if len(k) >= 3 && k[0] == "inputs" && k[1] == "hping3" {
-		valid = groupKeys
+		valid = keys(false)
 	}
 	msg := fmt.Sprintf("config %s", path)
 	if line := findKeyLine(text, name); line > 0 {

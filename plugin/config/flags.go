@@ -3,54 +3,117 @@ package config
 import (
 	"flag"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// ProbeFlags are the command-line probe settings every front end shares.
-// Flags the user set override the same setting in every group of a file;
+// ProbeFlags are the command-line settings every front end shares, one flag
+// per settings-table entry that has one. Flags the user set override the
+// same setting in every group of a file (top-level ones the file's value);
 // --target adds a group of its own.
 type ProbeFlags struct {
-	fs          *flag.FlagSet
-	Targets     stringList
-	Protocol    string
-	Port        int
-	TCPFlags    string
-	Count       int
-	Interval    time.Duration
-	Timeout     time.Duration
-	DataSize    int
-	TTL         int
-	TOS         int
-	Interface   string
-	DNSTimeout  time.Duration
-	Concurrency int
-	HPing3      string
-	Percentiles intList
-	Engine      string
+	fs     *flag.FlagSet
+	values map[string]*flagValue // by flag name
 }
 
-// RegisterProbeFlags defines the probe flags on fs, with defaults d.
+// flagValue holds one flag's parsed value, of the type its setting's field
+// has, until Apply copies it there.
+type flagValue struct {
+	setting *Setting
+	value   reflect.Value // a pointer to a value of the field's type
+	given   bool
+}
+
+// String is the default as the docs show it until the flag is given (the
+// flag package takes it as the default --help prints), then the value.
+func (f *flagValue) String() string {
+	if f == nil || !f.value.IsValid() {
+		return ""
+	}
+	if !f.given {
+		return f.setting.Default()
+	}
+	switch v := f.value.Interface().(type) {
+	case *[]string:
+		return strings.Join(*v, ",")
+	case *[]int:
+		return (*intList)(v).String()
+	}
+	return fmt.Sprint(f.value.Elem().Interface())
+}
+
+func (f *flagValue) Set(text string) error {
+	f.given = true
+	switch v := f.value.Interface().(type) {
+	case *[]string:
+		*v = append(*v, text) // repeatable
+	case *[]int:
+		return (*intList)(v).Set(text)
+	case *string:
+		*v = text
+	case *Protocol:
+		*v = Protocol(strings.ToLower(text))
+	case *Engine:
+		*v = Engine(strings.ToLower(text))
+	case *int:
+		n, err := strconv.Atoi(text)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", text)
+		}
+		*v = n
+	case *time.Duration:
+		d, err := time.ParseDuration(text)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration such as 200ms, 1s or 1m", text)
+		}
+		*v = d
+	default:
+		return fmt.Errorf("setting %s has no flag form", f.setting.Key)
+	}
+	return nil
+}
+
+// RegisterProbeFlags defines a flag for every setting of the table that has
+// one on fs, showing the defaults d.
 func RegisterProbeFlags(fs *flag.FlagSet, d Settings) *ProbeFlags {
-	p := &ProbeFlags{fs: fs}
-	fs.Var(&p.Targets, "target", "host name or IPv4 address to probe (repeatable)")
-	fs.StringVar(&p.Protocol, "protocol", string(d.Protocol), "probe type: icmp, tcp or udp")
-	fs.IntVar(&p.Port, "port", d.Port, "destination port (tcp and udp)")
-	fs.StringVar(&p.TCPFlags, "tcp-flags", d.TCPFlags, "TCP flags to set, from S A F R P U")
-	fs.IntVar(&p.Count, "count", d.Count, fmt.Sprintf("packets per target per round (1..%d)", MaxCount))
-	fs.DurationVar(&p.Interval, "interval", d.Interval, "time between packets (1ms..999ms, or 1s..60s whole seconds)")
-	fs.DurationVar(&p.Timeout, "timeout", d.Timeout, "wait for the last reply (1ms..1s)")
-	fs.IntVar(&p.DataSize, "data-size", d.DataSize, fmt.Sprintf("payload bytes (0..%d)", MaxDataSize))
-	fs.IntVar(&p.TTL, "ttl", d.TTL, "IP TTL of the probes (1..255; 0: hping3's default)")
-	fs.IntVar(&p.TOS, "tos", d.TOS, "IP type of service (0..255)")
-	fs.StringVar(&p.Interface, "interface", d.Interface, "network interface to send on (exact name)")
-	fs.DurationVar(&p.DNSTimeout, "dns-timeout", d.DNSTimeout, "time limit for resolving one name")
-	fs.IntVar(&p.Concurrency, "concurrency", d.Concurrency, fmt.Sprintf("hping3 processes at once (1..%d)", MaxConcurrency))
-	fs.StringVar(&p.HPing3, "hping3", d.HPing3, "path to the hping3 binary (default: PATH, then /usr/sbin/hping3)")
-	fs.Var(&p.Percentiles, "percentiles", "RTT percentiles to report, comma separated, e.g. 50,95,99")
-	fs.StringVar(&p.Engine, "engine", string(EngineAuto), "how hping3 runs: auto (tcl when hping3 has its Tcl API), tcl (one hping3 for all targets) or cli (one hping3 per target)")
+	return register(fs, d, true)
+}
+
+// RegisterOneRoundFlags is RegisterProbeFlags for a mode that runs one
+// round (Site24x7): settings marked Rounds get no flag.
+func RegisterOneRoundFlags(fs *flag.FlagSet, d Settings) *ProbeFlags {
+	return register(fs, d, false)
+}
+
+func register(fs *flag.FlagSet, d Settings, rounds bool) *ProbeFlags {
+	p := &ProbeFlags{fs: fs, values: map[string]*flagValue{}}
+	c := &Config{MaxPacketRate: DefaultMaxPacketRate}
+	g := &Group{Settings: d}
+	for _, st := range settingsTable {
+		if st.Flag == "" || (st.Rounds && !rounds) {
+			continue
+		}
+		def := reflect.ValueOf(st.field(c, g))
+		v := &flagValue{setting: st, value: reflect.New(def.Type().Elem())}
+		if def.Elem().Kind() != reflect.Slice {
+			v.value.Elem().Set(def.Elem()) // the default, shown by --help
+		}
+		p.values[st.Flag] = v
+		fs.Var(v, st.Flag, flagUsage(st))
+	}
 	return p
+}
+
+// flagUsage is a flag's --help text: its help sentence, what it accepts
+// and where it applies (the flag package adds the default).
+func flagUsage(st *Setting) string {
+	u := st.Help + " (" + st.Allowed
+	if st.Applies != "" {
+		u += "; " + st.Applies + " only"
+	}
+	return u + ")"
 }
 
 // set reports which flags were given on the command line.
@@ -60,51 +123,34 @@ func (p *ProbeFlags) set() map[string]bool {
 	return m
 }
 
-// Apply overrides s with every probe flag the user set.
+// Apply overrides s with every group-setting flag the user set.
 func (p *ProbeFlags) Apply(s *Settings) {
+	g := &Group{Settings: *s}
+	p.apply(nil, g)
+	*s = g.Settings
+}
+
+// apply copies every flag the user set into c (top-level settings, when c
+// is not nil) and g (group settings but targets, when g is not nil).
+func (p *ProbeFlags) apply(c *Config, g *Group) {
 	set := p.set()
-	if set["protocol"] {
-		s.Protocol = Protocol(strings.ToLower(p.Protocol))
+	for name, v := range p.values {
+		st := v.setting
+		if !set[name] || st.Key == "targets" || (st.Top && c == nil) || (!st.Top && g == nil) {
+			continue
+		}
+		dst := reflect.ValueOf(st.field(c, g)).Elem()
+		dst.Set(v.value.Elem())
 	}
-	if set["port"] {
-		s.Port = p.Port
+}
+
+// Targets returns the targets given with --target.
+func (p *ProbeFlags) Targets() []string {
+	v := p.values["target"]
+	if v == nil {
+		return nil
 	}
-	if set["tcp-flags"] {
-		s.TCPFlags = p.TCPFlags
-	}
-	if set["count"] {
-		s.Count = p.Count
-	}
-	if set["interval"] {
-		s.Interval = p.Interval
-	}
-	if set["timeout"] {
-		s.Timeout = p.Timeout
-	}
-	if set["data-size"] {
-		s.DataSize = p.DataSize
-	}
-	if set["ttl"] {
-		s.TTL = p.TTL
-	}
-	if set["tos"] {
-		s.TOS = p.TOS
-	}
-	if set["interface"] {
-		s.Interface = p.Interface
-	}
-	if set["dns-timeout"] {
-		s.DNSTimeout = p.DNSTimeout
-	}
-	if set["concurrency"] {
-		s.Concurrency = p.Concurrency
-	}
-	if set["hping3"] {
-		s.HPing3 = p.HPing3
-	}
-	if set["percentiles"] {
-		s.Percentiles = p.Percentiles
-	}
+	return append([]string(nil), *v.value.Interface().(*[]string)...)
 }
 
 // Build returns the configuration from an optional file and the flags, with
@@ -118,27 +164,20 @@ func (p *ProbeFlags) Build(file string, base Settings) (*Config, error) {
 			return nil, err
 		}
 	}
+	p.apply(c, nil)
 	for i := range c.Groups {
-		p.Apply(&c.Groups[i].Settings)
+		p.apply(nil, &c.Groups[i])
 	}
-	if p.set()["engine"] {
-		c.Engine = Engine(strings.ToLower(p.Engine))
-	}
-	if len(p.Targets) > 0 {
-		s := base
-		p.Apply(&s)
-		c.Groups = append(c.Groups, Group{Targets: append([]string(nil), p.Targets...), Settings: s})
+	if targets := p.Targets(); len(targets) > 0 {
+		g := Group{Targets: targets, Settings: base}
+		p.apply(nil, &g)
+		c.Groups = append(c.Groups, g)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
-
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 type intList []int
 

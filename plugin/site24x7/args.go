@@ -75,7 +75,7 @@ func parseArgs(args []string, usage io.Writer) (Options, *config.Config, error) 
 	fs.StringVar(&heartbeat, "heartbeat", heartbeat, "heartbeat_required: True/False, true/false, 1/0, yes/no")
 	fs.StringVar(&deadline, "deadline", deadline, fmt.Sprintf("time limit of the whole run, below the agent's script timeout (e.g. 25s, or 25 for seconds; at most %v)", MaxDeadline))
 	fs.BoolVar(&o.Debug, "debug", false, "log each hping3 command line (D! lines on stderr)")
-	pf := config.RegisterProbeFlags(fs, OldProbe())
+	pf := config.RegisterOneRoundFlags(fs, OldProbe())
 	addUnderscoreAliases(fs)
 
 	args = unquoteArgs(args)

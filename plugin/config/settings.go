@@ -1,0 +1,348 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Setting is one entry of the settings table: everything the file loader,
+// the flags, validation, --help, docs/configuration.md and
+// examples/hping3-plugin.conf know about a setting. Adding a setting is one
+// entry here plus the code that uses its value.
+type Setting struct {
+	Key  string // TOML key
+	Flag string // command-line flag without dashes; "" for the file only
+	Top  bool   // a top-level key; else a key of each [[inputs.hping3]] table
+
+	// Help is the sentence --help and the docs show.
+	Help string
+	// Allowed says what validation accepts; every error about the setting
+	// ends with it, and the docs show it.
+	Allowed string
+	// DefaultText replaces the default's own value in the docs and --help
+	// where that value alone would mislead (0 meaning "hping3's default").
+	DefaultText string
+	// Applies names the engines or modes the setting is limited to; ""
+	// means every one.
+	Applies string
+	// Rounds marks a setting only the modes that run round after round
+	// (Telegraf execd, --otlp) have: one-round modes get no flag for it.
+	Rounds bool
+
+	// field points at where the value lives: in g for a group setting,
+	// in c for a top-level one. Its type (*int, *string, *time.Duration,
+	// *[]int, *[]string, *map[string]string, *Protocol, *Engine) decides
+	// how the file and the flag are parsed.
+	field func(c *Config, g *Group) any
+	// min and max bound an int or a duration, when max > min.
+	min, max int64
+	// check, when set, returns "" for a good value or the reason, which
+	// replaces Allowed in the error (for rules that depend on other
+	// settings). c is the whole configuration, g nil for a top-level key.
+	check func(c *Config, g *Group) string
+}
+
+// Settings of the table, in the order the docs show them.
+var settingsTable = []*Setting{
+	{Key: "targets", Flag: "target",
+		Help:    "what to probe: host names or IPv4 literals; a target repeated in a table is probed once, with a warning; each --target adds a table of its own",
+		Allowed: "at least one target",
+		field:   func(_ *Config, g *Group) any { return &g.Targets },
+		check: func(_ *Config, g *Group) string {
+			if len(g.Targets) == 0 {
+				return "at least one target"
+			}
+			return ""
+		}},
+	{Key: "protocol", Flag: "protocol",
+		Help:    "probe type: ICMP echo, TCP with tcp_flags, or UDP",
+		Allowed: `one of "icmp", "tcp", "udp"`,
+		field:   func(_ *Config, g *Group) any { return &g.Settings.Protocol },
+		check: func(_ *Config, g *Group) string {
+			switch g.Settings.Protocol {
+			case ICMP, TCP, UDP:
+				return ""
+			}
+			return `one of "icmp", "tcp", "udp"`
+		}},
+	{Key: "port", Flag: "port",
+		Help:        "destination port",
+		Allowed:     "1..65535, required for tcp and udp, none for icmp",
+		DefaultText: "none",
+		Applies:     "tcp, udp",
+		field:       func(_ *Config, g *Group) any { return &g.Settings.Port },
+		check: func(_ *Config, g *Group) string {
+			s := g.Settings
+			switch {
+			case s.Protocol == ICMP && s.Port != 0:
+				return "only for protocol tcp or udp"
+			case (s.Protocol == TCP || s.Protocol == UDP) && (s.Port < 1 || s.Port > 65535):
+				return fmt.Sprintf("required for protocol %s: 1..65535", s.Protocol)
+			}
+			return ""
+		}},
+	{Key: "tcp_flags", Flag: "tcp-flags",
+		Help:    "TCP flags set on each probe",
+		Allowed: `one or more of S A F R P U, each once, e.g. "S" or "SA"`,
+		Applies: "tcp",
+		field:   func(_ *Config, g *Group) any { return &g.Settings.TCPFlags },
+		check: func(_ *Config, g *Group) string {
+			if g.Settings.Protocol != TCP {
+				return ""
+			}
+			return checkTCPFlags(g.Settings.TCPFlags)
+		}},
+	{Key: "count", Flag: "count",
+		Help:    "packets per target per round (hping3 keeps send times for 400 sequence numbers)",
+		Allowed: fmt.Sprintf("1..%d packets per target per round", MaxCount),
+		min:     1, max: MaxCount,
+		field: func(_ *Config, g *Group) any { return &g.Settings.Count }},
+	{Key: "interval", Flag: "interval",
+		Help:    "time between one target's packets",
+		Allowed: fmt.Sprintf("1ms..999ms, or whole seconds 1s..60s; at most %d packets/s per target and max_packet_rate in all", MaxTargetRate),
+		field:   func(_ *Config, g *Group) any { return &g.Settings.Interval },
+		check: func(c *Config, g *Group) string {
+			s := g.Settings
+			if err := checkInterval(s.Interval); err != "" {
+				return err
+			}
+			if s.Rate() > MaxTargetRate {
+				return fmt.Sprintf("%.0f packets/s to one target exceeds the cap of %d/s: at least %v",
+					s.Rate(), MaxTargetRate, time.Second/MaxTargetRate)
+			}
+			if c != nil && c.MaxPacketRate >= 1 && s.Rate() > float64(c.MaxPacketRate) {
+				return fmt.Sprintf("one target's %.0f packets/s exceeds max_packet_rate %d/s", s.Rate(), c.MaxPacketRate)
+			}
+			return ""
+		}},
+	{Key: "timeout", Flag: "timeout",
+		Help:    "how long a reply may take; later replies count as lost",
+		Allowed: fmt.Sprintf("%v..%v (hping3 stops listening 1s after its last packet)", MinTimeout, MaxTimeout),
+		min:     int64(MinTimeout), max: int64(MaxTimeout),
+		field: func(_ *Config, g *Group) any { return &g.Settings.Timeout }},
+	{Key: "data_size", Flag: "data-size",
+		Help:    "payload bytes of each probe",
+		Allowed: fmt.Sprintf("0..%d bytes", MaxDataSize),
+		min:     0, max: MaxDataSize,
+		field: func(_ *Config, g *Group) any { return &g.Settings.DataSize }},
+	{Key: "ttl", Flag: "ttl",
+		Help:        "IP TTL of the probes",
+		Allowed:     "1..255 (0 keeps hping3's default of 64)",
+		DefaultText: "hping3's 64",
+		min:         0, max: 255,
+		field: func(_ *Config, g *Group) any { return &g.Settings.TTL }},
+	{Key: "tos", Flag: "tos",
+		Help:    "IP type of service of the probes",
+		Allowed: "0..255",
+		min:     0, max: 255,
+		field: func(_ *Config, g *Group) any { return &g.Settings.TOS }},
+	{Key: "interface", Flag: "interface",
+		Help:        "network interface to send on",
+		Allowed:     "the exact name of an existing network interface",
+		DefaultText: "by route",
+		field:       func(_ *Config, g *Group) any { return &g.Settings.Interface },
+		check: func(_ *Config, g *Group) string {
+			// hping3 matches -I by substring and silently falls back to
+			// lo, so an interface must exist under exactly this name.
+			if i := g.Settings.Interface; i != "" {
+				if _, err := net.InterfaceByName(i); err != nil {
+					return "the exact name of an existing network interface"
+				}
+			}
+			return ""
+		}},
+	{Key: "dns_timeout", Flag: "dns-timeout",
+		Help:    "time limit for resolving one name",
+		Allowed: fmt.Sprintf("1ms..%v", MaxDNSTimeout),
+		min:     int64(time.Millisecond), max: int64(MaxDNSTimeout),
+		field: func(_ *Config, g *Group) any { return &g.Settings.DNSTimeout }},
+	{Key: "concurrency", Flag: "concurrency",
+		Help:    "hping3 processes of this table at once (all tables together: the largest value)",
+		Allowed: fmt.Sprintf("1..%d hping3 processes at once", MaxConcurrency),
+		Applies: `engine "cli"`,
+		min:     1, max: MaxConcurrency,
+		field: func(_ *Config, g *Group) any { return &g.Settings.Concurrency }},
+	{Key: "hping3", Flag: "hping3",
+		Help:        "the hping3 binary",
+		Allowed:     "a path to the hping3 binary",
+		DefaultText: "hping3 on PATH, then /usr/sbin/hping3",
+		field:       func(_ *Config, g *Group) any { return &g.Settings.HPing3 },
+		check: func(_ *Config, g *Group) string {
+			if strings.HasPrefix(g.Settings.HPing3, "-") {
+				return "a path to the hping3 binary"
+			}
+			return ""
+		}},
+	{Key: "percentiles", Flag: "percentiles",
+		Help:        "RTT percentiles to report (flag: comma separated, e.g. 50,95,99)",
+		Allowed:     "each 1..99, each once",
+		DefaultText: "none",
+		field:       func(_ *Config, g *Group) any { return &g.Settings.Percentiles }},
+	{Key: "tags",
+		Help:        "constant tags (attributes) for the table's lines, as a [inputs.hping3.tags] table",
+		Allowed:     "non-empty keys and values of printable UTF-8, not ending in a backslash; no key host, target, ip, protocol, port",
+		DefaultText: "none",
+		field:       func(_ *Config, g *Group) any { return &g.Tags }},
+
+	{Key: "poll_interval", Flag: "poll-interval", Top: true,
+		Help:        "also run a round this often (Telegraf: with signal = \"none\")",
+		Allowed:     "0 (rounds on stdin lines and signals only) or 1s..24h",
+		DefaultText: "0 (--otlp: 10s)",
+		Applies:     "Telegraf execd, --otlp",
+		Rounds:      true,
+		field:       func(c *Config, _ *Group) any { return &c.PollInterval },
+		check: func(c *Config, _ *Group) string {
+			if d := c.PollInterval; d != 0 && (d < time.Second || d > 24*time.Hour) {
+				return "0 (rounds on stdin lines and signals only) or 1s..24h"
+			}
+			return ""
+		}},
+	{Key: "max_packet_rate", Flag: "max-packet-rate", Top: true,
+		Help:    "packets per second over all targets",
+		Allowed: fmt.Sprintf("1..%d packets/s over all targets", MaxTotalRateLimit),
+		min:     1, max: MaxTotalRateLimit,
+		field: func(c *Config, _ *Group) any { return &c.MaxPacketRate }},
+	{Key: "engine", Flag: "engine", Top: true,
+		Help:        "how hping3 runs: tcl, one hping3 for every target; cli, one hping3 per target; auto, tcl when the configured hping3 has hping3's Tcl API (docs/engines.md)",
+		Allowed:     `one of "auto", "tcl", "cli"`,
+		DefaultText: "auto",
+		field:       func(c *Config, _ *Group) any { return &c.Engine },
+		check: func(c *Config, _ *Group) string {
+			switch c.Engine {
+			case "", EngineAuto, EngineTcl, EngineCLI:
+				return ""
+			}
+			return `one of "auto", "tcl", "cli"`
+		}},
+}
+
+// Table returns the settings table, for --help, the docs and tests.
+func Table() []Setting {
+	out := make([]Setting, len(settingsTable))
+	for i, s := range settingsTable {
+		out[i] = *s
+	}
+	return out
+}
+
+// lookup finds a setting by TOML key.
+func lookup(key string, top bool) *Setting {
+	for _, s := range settingsTable {
+		if s.Key == key && s.Top == top {
+			return s
+		}
+	}
+	return nil
+}
+
+// keys returns the TOML keys of one level, for "did you mean".
+func keys(top bool) []string {
+	var out []string
+	for _, s := range settingsTable {
+		if s.Top == top {
+			out = append(out, s.Key)
+		}
+	}
+	if top {
+		out = append(out, "inputs")
+	}
+	return out
+}
+
+// Default returns the setting's default as the docs show it.
+func (s Setting) Default() string {
+	if s.DefaultText != "" {
+		return s.DefaultText
+	}
+	c := &Config{MaxPacketRate: DefaultMaxPacketRate}
+	g := &Group{Settings: DefaultSettings()}
+	switch v := s.field(c, g).(type) {
+	case *[]string, *map[string]string, *[]int:
+		return "none"
+	case *string:
+		return *v
+	case *Protocol:
+		return string(*v)
+	case *int:
+		return fmt.Sprint(*v)
+	case *time.Duration:
+		return v.String()
+	}
+	return ""
+}
+
+// validate checks one setting's value in g (nil for a top-level one) and
+// returns the error, or nil.
+func (s *Setting) validate(c *Config, g *Group, prefix string) error {
+	v := s.field(c, g)
+	shown := shownValue(v)
+	if s.max > s.min {
+		var n int64
+		switch v := v.(type) {
+		case *int:
+			n = int64(*v)
+		case *time.Duration:
+			n = int64(*v)
+		}
+		if n < s.min || n > s.max {
+			return &FieldError{Field: prefix + s.Key, Value: shown, Allowed: s.Allowed}
+		}
+	}
+	if p, ok := v.(*[]int); ok { // percentiles
+		for i, x := range *p {
+			if x < 1 || x > 99 || slices.Contains((*p)[:i], x) {
+				return &FieldError{Field: prefix + s.Key, Value: x, Allowed: s.Allowed}
+			}
+		}
+	}
+	if s.check != nil {
+		if why := s.check(c, g); why != "" {
+			return &FieldError{Field: prefix + s.Key, Value: shown, Allowed: why}
+		}
+	}
+	return nil
+}
+
+// shownValue is a value as an error message quotes it: strings quoted.
+func shownValue(v any) any {
+	switch v := v.(type) {
+	case *string:
+		return fmt.Sprintf("%q", *v)
+	case *Protocol:
+		return fmt.Sprintf("%q", *v)
+	case *Engine:
+		return fmt.Sprintf("%q", *v)
+	case *int:
+		return *v
+	case *time.Duration:
+		return *v
+	case *[]string:
+		return fmt.Sprintf("%q", *v)
+	}
+	return v
+}
+
+// MarkdownTable renders the settings table for docs/configuration.md.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| key | flag | default | allowed | meaning |\n|---|---|---|---|---|\n")
+	for _, s := range settingsTable {
+		key := "`" + s.Key + "`"
+		if s.Top {
+			key += " (top level)"
+		}
+		fl := ""
+		if s.Flag != "" {
+			fl = "`--" + s.Flag + "`"
+		}
+		meaning := s.Help
+		if s.Applies != "" {
+			meaning = s.Applies + " only: " + meaning
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", key, fl, s.Default(), s.Allowed, meaning)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
