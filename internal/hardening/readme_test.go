@@ -95,7 +95,7 @@ func TestTroubleshootingRowMatching(t *testing.T) {
 		{"round took %v, longer than poll_interval %v: polls were skipped", true},
 		{"round took %v, longer than poll_interval %v: polls that fell due meanwhile were skipped", false}, // later text changed
 		{"round took %v, shorter than poll_interval %v: polls were skipped", false},                        // middle text changed
-		{"hping3 did not finish within %v and was killed: target %q", false},                             // pieces out of order
+		{"hping3 did not finish within %v and was killed: target %q", false},                               // pieces out of order
 		{"first half %d second half", false},                                                               // across two rows
 		{"100%% of %s: hung", false},
 	} {
