@@ -62,7 +62,7 @@ func TestEmulatorDelayAndTTL(t *testing.T) {
 	var got []float64
 	for _, r := range rs {
 		// hping3 occasionally adds 1000 ms (its time()/gettimeofday()
-		// race, see hping3.md): not the path's doing.
+		// race, see docs/hping3.md): not the path's doing.
 		if r.rtt < 500 {
 			got = append(got, r.rtt)
 		}
