@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -83,8 +84,22 @@ func TestOnceArgumentInjection(t *testing.T) {
 		t.Errorf("stderr: %s", stderr)
 	}
 	ran, _ := os.ReadFile(mark)
-	if got := strings.TrimSpace(string(ran)); got != "-n -c 1 -i u10000 -1 -s "+strings.Fields(got)[7]+" -- 127.0.0.1" {
-		t.Errorf("hping3 ran with %q", got)
+	// The source port is drawn at random from 10000..32767; everything else
+	// is fixed by the flags.
+	got := strings.Fields(string(ran))
+	want := []string{"-n", "-c", "1", "-i", "u10000", "-1", "-s", "PORT", "--", "127.0.0.1"}
+	if len(got) != len(want) {
+		t.Fatalf("hping3 ran with %q, want %q", got, want)
+	}
+	for i := range want {
+		if want[i] == "PORT" {
+			if p, err := strconv.Atoi(got[i]); err != nil || p < 10000 || p > 32767 {
+				t.Errorf("source port %q, want 10000..32767", got[i])
+			}
+		} else if got[i] != want[i] {
+			t.Errorf("hping3 ran with %q, want %q", got, want)
+			break
+		}
 	}
 }
 
