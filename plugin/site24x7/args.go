@@ -54,12 +54,12 @@ type Header struct {
 // errHelp is returned when -h or --help was asked for.
 var errHelp = flag.ErrHelp
 
-// ModeError is a command line that asks for the Site24x7 mode together with
+// modeError is a command line that asks for the Site24x7 mode together with
 // another mode. Unlike a wrong .cfg key it is not the monitor's settings
 // that are wrong but the command, so Main exits 2 (after the JSON).
-type ModeError struct{ msg string }
+type modeError struct{ msg string }
 
-func (e *ModeError) Error() string { return e.msg }
+func (e *modeError) Error() string { return e.msg }
 
 // otherModeFlags are flags of the other modes. They are defined here only to
 // be refused by name: the agent passes the .cfg section's keys as flags, and
@@ -123,11 +123,11 @@ func ModeFlags() *flag.FlagSet {
 func modeConflict(raw *rawArgs) error {
 	switch {
 	case raw.once && raw.otlp:
-		return &ModeError{"--site24x7, --once and --otlp are three modes: give only --site24x7 for the Site24x7 agent (see hping3-plugin --help)"}
+		return &modeError{"--site24x7, --once and --otlp are three modes: give only --site24x7 for the Site24x7 agent (see hping3-plugin --help)"}
 	case raw.once:
-		return &ModeError{"--site24x7 and --once are two modes: --site24x7 already runs one round and prints it as JSON; drop --once (see hping3-plugin --help)"}
+		return &modeError{"--site24x7 and --once are two modes: --site24x7 already runs one round and prints it as JSON; drop --once (see hping3-plugin --help)"}
 	case raw.otlp:
-		return &ModeError{"--site24x7 and --otlp are two modes: --site24x7 prints JSON for the Site24x7 agent, --otlp exports to an OpenTelemetry Collector; run them as two commands (see hping3-plugin --help)"}
+		return &modeError{"--site24x7 and --otlp are two modes: --site24x7 prints JSON for the Site24x7 agent, --otlp exports to an OpenTelemetry Collector; run them as two commands (see hping3-plugin --help)"}
 	}
 	return nil
 }
@@ -172,7 +172,7 @@ func subset(fs *flag.FlagSet, keep func(*flag.Flag) bool) *flag.FlagSet {
 
 // parseArgs reads the agent's arguments. It returns the header even when it
 // fails, filled as far as parsing got, so the failure JSON still carries the
-// host and plugin_version the monitor is keyed on. A *ModeError comes alone.
+// host and plugin_version the monitor is keyed on. A *modeError comes alone.
 func parseArgs(args []string, usage io.Writer) (Options, *config.Config, error) {
 	o := Options{
 		Header:   Header{Host: "localhost", PluginVersion: 1, Heartbeat: true},

@@ -142,7 +142,7 @@ func TestParseArgsICMPDropsTheOldPort(t *testing.T) {
 	}
 }
 
-// Another mode beside --site24x7 is refused alone, as a *ModeError, with the
+// Another mode beside --site24x7 is refused alone, as a *modeError, with the
 // header still parsed so the failure JSON names the monitor.
 func TestParseArgsModeConflict(t *testing.T) {
 	cases := []struct {
@@ -160,9 +160,9 @@ func TestParseArgsModeConflict(t *testing.T) {
 	for _, c := range cases {
 		args := append([]string{"--site24x7", "--host", "db1", "--plugin-version", "3", "--heartbeat", "False"}, c.args...)
 		o, cfg, err := parseArgs(args, io.Discard)
-		var me *ModeError
+		var me *modeError
 		if !errors.As(err, &me) || err.Error() != c.want || cfg != nil {
-			t.Errorf("%q: error %v (%T), want ModeError %q", c.args, err, err, c.want)
+			t.Errorf("%q: error %v (%T), want modeError %q", c.args, err, err, c.want)
 		}
 		if want := (Header{Host: "db1", PluginVersion: 3, Heartbeat: false}); o.Header != want {
 			t.Errorf("%q: header %+v, want %+v", c.args, o.Header, want)
@@ -185,9 +185,9 @@ func TestParseArgsOtherModesFlags(t *testing.T) {
 		{[]string{"--otlp-endpoint", "http://localhost:4317"}, "--otlp-endpoint is for the OTLP mode, not --site24x7: remove it from the command line or the hping3.cfg section"},
 	} {
 		_, cfg, err := parseArgs(append([]string{"--site24x7", "--host", "127.0.0.1"}, c.args...), io.Discard)
-		var me *ModeError
+		var me *modeError
 		if err == nil || err.Error() != c.want || cfg != nil || errors.As(err, &me) {
-			t.Errorf("%q: error %v, want %q (not a ModeError)", c.args, err, c.want)
+			t.Errorf("%q: error %v, want %q (not a modeError)", c.args, err, c.want)
 		}
 	}
 }

@@ -36,7 +36,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	log := logger.New(stderr, opts.Debug)
 	status := 0
-	var modeErr *ModeError
+	var modeErr *modeError
 	if errors.As(err, &modeErr) {
 		status = 2
 	}
