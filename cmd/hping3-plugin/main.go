@@ -32,48 +32,45 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
+// run is the whole program with its arguments (after the program name) and
+// streams, returning the exit status. The mode is the Telegraf execd input
+// unless one of --once, --otlp or --site24x7 says otherwise; at most one may.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	// The Site24x7 agent passes its own argument set (--host, --plugin_version,
-	// --heartbeat); that mode owns its flags.
-	for _, a := range args {
-		if a == "--site24x7" || a == "-site24x7" {
-			return site24x7.Main(args, stdout, stderr)
-		}
+	// The Site24x7 mode has flags of its own (--host, --plugin_version as
+	// the agent spells it, quoted values) and its own failure output, the
+	// Down JSON the agent reads, so it parses its arguments itself.
+	if site24x7Mode(args) {
+		return site24x7.Main(args, stdout, stderr)
 	}
 
-	fs := flag.NewFlagSet("hping3-plugin", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var (
-		file         = fs.String("config", "", "TOML file of [[inputs.hping3]] tables")
-		once         = fs.Bool("once", false, "run one round, print it and exit")
-		otlp         = fs.Bool("otlp", false, "export to an OpenTelemetry Collector over OTLP gRPC instead of printing line protocol")
-		otlpEndpoint = fs.String("otlp-endpoint", "", "OTLP gRPC endpoint, e.g. http://localhost:4317 (default: OTEL_EXPORTER_OTLP_ENDPOINT)")
-		debug        = fs.Bool("debug", false, "log each hping3 command line (D! lines on stderr)")
-		_            = fs.Bool("site24x7", false, "Site24x7 agent mode: --host HOST [--plugin-version N] [--heartbeat True|False]; see README")
-	)
+	fs, f := newFlagSet()
 	pf := config.RegisterProbeFlags(fs, config.DefaultSettings())
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			printHelp(stdout, fs, f)
 			return exitOK
 		}
+		// One labelled line: Telegraf logs stderr line by line, and a usage
+		// dump would land there as unlabelled noise.
+		logger.New(stderr, false).Errorf("%v (see hping3-plugin --help)", err)
 		return exitConfig
 	}
-	log := logger.New(stderr, *debug)
+	log := logger.New(stderr, f.debug)
+	if err := checkModes(fs, f); err != nil {
+		log.Errorf("%v (see hping3-plugin --help)", err)
+		return exitConfig
+	}
 	if fs.NArg() > 0 {
 		log.Errorf("unexpected argument %q: give targets with --target HOST", fs.Arg(0))
 		return exitConfig
 	}
-	cfg, err := pf.Build(*file, config.DefaultSettings())
+	cfg, err := pf.Build(f.config, config.DefaultSettings())
 	if err == nil {
-		err = applyPollInterval(cfg, *otlp)
+		err = applyPollInterval(cfg, f.otlp)
 	}
-	if *otlpEndpoint != "" {
-		if !*otlp {
-			err = errors.Join(err, errors.New("--otlp-endpoint is for the OTLP mode: add --otlp"))
-		} else if e := otel.CheckEndpoint(*otlpEndpoint); e != nil {
-			err = errors.Join(err, e)
-		}
-	} else if *otlp {
+	if f.otlpEndpoint != "" {
+		err = errors.Join(err, otel.CheckEndpoint(f.otlpEndpoint))
+	} else if f.otlp {
 		err = errors.Join(err, otel.CheckEnvironment(os.Getenv))
 	}
 	if err != nil {
@@ -88,10 +85,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	runner := round.New(cfg, log)
 
 	switch {
-	case *once:
+	case f.once:
 		err = execd.Once(ctx, runner, stdout)
-	case *otlp:
-		err = otel.Run(ctx, runner, otel.Options{Endpoint: *otlpEndpoint, PollInterval: cfg.PollInterval, Log: log})
+	case f.otlp:
+		err = otel.Run(ctx, runner, otel.Options{Endpoint: f.otlpEndpoint, PollInterval: cfg.PollInterval, Log: log})
 	default:
 		err = execd.Run(ctx, runner, execd.Options{Stdin: stdin, Stdout: stdout, Log: log, PollInterval: cfg.PollInterval})
 	}

@@ -182,8 +182,8 @@ func TestNoFloodChecksItself(t *testing.T) {
 // to it.)
 func TestNoWayToPassRawArguments(t *testing.T) {
 	reviewed := map[string]string{
-		"":           "config debug once otlp otlp-endpoint site24x7",
-		"--site24x7": "deadline debug heartbeat host plugin-version plugin_version site24x7",
+		"":           "config deadline debug heartbeat host once otlp otlp-endpoint plugin-version site24x7", // the Site24x7 flags only to refuse them by name
+		"--site24x7": "deadline debug heartbeat host plugin-version",
 	}
 	for mode, want := range reviewed {
 		args := []string{"--help"}

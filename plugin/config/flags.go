@@ -18,61 +18,42 @@ type ProbeFlags struct {
 	values map[string]*flagValue // by flag name
 }
 
-// flagValue holds one flag's parsed value, of the type its setting's field
-// has, until Apply copies it there.
+// flagValue holds one flag's parsed value until Apply copies it into its
+// setting's field. Plain values are held in the flag package's own types,
+// so --help shows their kind (int, string, duration) and default as for
+// any Go program; lists use listValue.
 type flagValue struct {
 	setting *Setting
-	value   reflect.Value // a pointer to a value of the field's type
-	given   bool
+	value   reflect.Value // a pointer to int, string, time.Duration, []int or []string
 }
 
-// String is the default as the docs show it until the flag is given (the
-// flag package takes it as the default --help prints), then the value.
-func (f *flagValue) String() string {
-	if f == nil || !f.value.IsValid() {
-		return ""
-	}
-	if !f.given {
-		return f.setting.Default()
-	}
-	switch v := f.value.Interface().(type) {
+// listValue is a list flag: --target repeats, --percentiles is comma
+// separated.
+type listValue struct{ v any }
+
+func (l listValue) String() string {
+	switch v := l.v.(type) {
 	case *[]string:
-		return strings.Join(*v, ",")
+		if v != nil {
+			return strings.Join(*v, ",")
+		}
 	case *[]int:
-		return (*intList)(v).String()
+		if v != nil {
+			return (*intList)(v).String()
+		}
 	}
-	return fmt.Sprint(f.value.Elem().Interface())
+	return ""
 }
 
-func (f *flagValue) Set(text string) error {
-	f.given = true
-	switch v := f.value.Interface().(type) {
+func (l listValue) Set(text string) error {
+	switch v := l.v.(type) {
 	case *[]string:
-		*v = append(*v, text) // repeatable
+		*v = append(*v, text)
+		return nil
 	case *[]int:
 		return (*intList)(v).Set(text)
-	case *string:
-		*v = text
-	case *Protocol:
-		*v = Protocol(strings.ToLower(text))
-	case *Engine:
-		*v = Engine(strings.ToLower(text))
-	case *int:
-		n, err := strconv.Atoi(text)
-		if err != nil {
-			return fmt.Errorf("%q is not a whole number", text)
-		}
-		*v = n
-	case *time.Duration:
-		d, err := time.ParseDuration(text)
-		if err != nil {
-			return fmt.Errorf("%q is not a duration such as 200ms, 1s or 1m", text)
-		}
-		*v = d
-	default:
-		return fmt.Errorf("setting %s has no flag form", f.setting.Key)
 	}
-	return nil
+	return fmt.Errorf("not a list")
 }
 
 // RegisterProbeFlags defines a flag for every setting of the table that has
@@ -89,29 +70,49 @@ func RegisterOneRoundFlags(fs *flag.FlagSet, d Settings) *ProbeFlags {
 
 func register(fs *flag.FlagSet, d Settings, rounds bool) *ProbeFlags {
 	p := &ProbeFlags{fs: fs, values: map[string]*flagValue{}}
-	c := &Config{MaxPacketRate: DefaultMaxPacketRate}
+	c := &Config{MaxPacketRate: DefaultMaxPacketRate, Engine: EngineAuto}
 	g := &Group{Settings: d}
 	for _, st := range settingsTable {
 		if st.Flag == "" || (st.Rounds && !rounds) {
 			continue
 		}
-		def := reflect.ValueOf(st.field(c, g))
-		v := &flagValue{setting: st, value: reflect.New(def.Type().Elem())}
-		if def.Elem().Kind() != reflect.Slice {
-			v.value.Elem().Set(def.Elem()) // the default, shown by --help
+		usage := flagUsage(st)
+		var held any
+		switch def := st.field(c, g).(type) {
+		case *int:
+			held = fs.Int(st.Flag, *def, usage)
+		case *time.Duration:
+			held = fs.Duration(st.Flag, *def, usage)
+		case *string:
+			held = fs.String(st.Flag, *def, usage)
+		case *Protocol:
+			held = fs.String(st.Flag, string(*def), usage)
+		case *Engine:
+			held = fs.String(st.Flag, string(*def), usage)
+		case *[]string:
+			held = new([]string)
+			fs.Var(listValue{held}, st.Flag, usage)
+		case *[]int:
+			held = new([]int)
+			fs.Var(listValue{held}, st.Flag, usage)
+		default:
+			panic(fmt.Sprintf("setting %s: no flag form for %T", st.Key, def))
 		}
-		p.values[st.Flag] = v
-		fs.Var(v, st.Flag, flagUsage(st))
+		p.values[st.Flag] = &flagValue{setting: st, value: reflect.ValueOf(held)}
 	}
 	return p
 }
 
 // flagUsage is a flag's --help text: its help sentence, what it accepts
-// and where it applies (the flag package adds the default).
+// and where it applies; the flag package adds the default, except where
+// the table words it.
 func flagUsage(st *Setting) string {
 	u := st.Help + " (" + st.Allowed
 	if st.Applies != "" {
 		u += "; " + st.Applies + " only"
+	}
+	if st.DefaultText != "" && st.Key != "engine" {
+		u += "; default: " + st.DefaultText
 	}
 	return u + ")"
 }
@@ -140,7 +141,12 @@ func (p *ProbeFlags) apply(c *Config, g *Group) {
 			continue
 		}
 		dst := reflect.ValueOf(st.field(c, g)).Elem()
-		dst.Set(v.value.Elem())
+		src := v.value.Elem()
+		if src.Kind() == reflect.String && dst.Type() != src.Type() {
+			// protocol and engine: case-insensitive words
+			src = reflect.ValueOf(strings.ToLower(src.String()))
+		}
+		dst.Set(src.Convert(dst.Type()))
 	}
 }
 

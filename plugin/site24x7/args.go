@@ -54,55 +54,163 @@ type Header struct {
 // errHelp is returned when -h or --help was asked for.
 var errHelp = flag.ErrHelp
 
+// modeError is a command line that asks for the Site24x7 mode together with
+// another mode. Unlike a wrong .cfg key it is not the monitor's settings
+// that are wrong but the command, so Main exits 2 (after the JSON).
+type modeError struct{ msg string }
+
+func (e *modeError) Error() string { return e.msg }
+
+// otherModeFlags are flags of the other modes. They are defined here only to
+// be refused by name: the agent passes the .cfg section's keys as flags, and
+// "flag provided but not defined" would not say that the key belongs to
+// another way of running the plugin.
+var otherModeFlags = []struct{ name, modes string }{
+	{"config", "the Telegraf, --once and OTLP modes"},
+	{"poll-interval", "the Telegraf and OTLP modes"},
+	{"otlp-endpoint", "the OTLP mode"},
+}
+
+// rawArgs are the values parsed as text first, so the header can be kept
+// when one of them is wrong, and the other modes' switches.
+type rawArgs struct {
+	version, heartbeat, deadline string
+	once, otlp                   bool
+}
+
+// registerModeFlags defines the flags the Site24x7 mode adds to the probe
+// flags, with their defaults.
+func registerModeFlags(fs *flag.FlagSet, o *Options, raw *rawArgs) {
+	raw.version, raw.heartbeat, raw.deadline = "1", "True", DefaultDeadline.String()
+	fs.StringVar(&o.Host, "host", "localhost", "host name or IPv4 address to probe")
+	fs.StringVar(&raw.version, "plugin-version", raw.version, "plugin_version reported to Site24x7 (whole number >= 1)")
+	fs.StringVar(&raw.heartbeat, "heartbeat", raw.heartbeat, "heartbeat_required: True/False, true/false, 1/0, yes/no")
+	fs.StringVar(&raw.deadline, "deadline", raw.deadline, fmt.Sprintf("time limit of the whole run, below the agent's script timeout (e.g. 25s, or 25 for seconds; at most %v)", MaxDeadline))
+}
+
+// newFlagSet defines every flag of the mode on a new FlagSet. With
+// refuseOthers it also defines the other modes' flags (--once, --otlp,
+// --config, ...) so that parseArgs can name them; the help leaves them out.
+func newFlagSet(o *Options, raw *rawArgs, refuseOthers bool) (*flag.FlagSet, *config.ProbeFlags) {
+	fs := flag.NewFlagSet("hping3-plugin --site24x7", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors become the JSON msg, not usage text
+	fs.Usage = func() {}
+	fs.Bool("site24x7", true, "Site24x7 agent mode (this mode)")
+	registerModeFlags(fs, o, raw)
+	fs.BoolVar(&o.Debug, "debug", false, "log each hping3 command line (D! lines on stderr)")
+	if refuseOthers {
+		fs.BoolVar(&raw.once, "once", false, "")
+		fs.BoolVar(&raw.otlp, "otlp", false, "")
+		for _, f := range otherModeFlags {
+			fs.String(f.name, "", "")
+		}
+	}
+	pf := config.RegisterOneRoundFlags(fs, OldProbe())
+	addUnderscoreAliases(fs)
+	return fs, pf
+}
+
+// ModeFlags returns a FlagSet holding only the flags the Site24x7 mode adds
+// to the probe flags, with their defaults: the other modes list them in
+// their help and refuse them by name.
+func ModeFlags() *flag.FlagSet {
+	fs := flag.NewFlagSet("hping3-plugin --site24x7", flag.ContinueOnError)
+	registerModeFlags(fs, &Options{}, &rawArgs{})
+	return fs
+}
+
+// modeConflict names the other modes asked for besides --site24x7, if any.
+func modeConflict(raw *rawArgs) error {
+	switch {
+	case raw.once && raw.otlp:
+		return &modeError{"--site24x7, --once and --otlp are three modes: give only --site24x7 for the Site24x7 agent (see hping3-plugin --help)"}
+	case raw.once:
+		return &modeError{"--site24x7 and --once are two modes: --site24x7 already runs one round and prints it as JSON; drop --once (see hping3-plugin --help)"}
+	case raw.otlp:
+		return &modeError{"--site24x7 and --otlp are two modes: --site24x7 prints JSON for the Site24x7 agent, --otlp exports to an OpenTelemetry Collector; run them as two commands (see hping3-plugin --help)"}
+	}
+	return nil
+}
+
+// printHelp writes the mode's usage and its flags to w: its own, then the
+// probe flags with this mode's defaults. The underscore aliases and --target,
+// which this mode refuses, are left out.
+func printHelp(w io.Writer) {
+	fs, _ := newFlagSet(&Options{}, &rawArgs{}, false)
+	fs.SetOutput(w)
+	own := map[string]bool{"debug": true}
+	ModeFlags().VisitAll(func(f *flag.Flag) { own[f.Name] = true })
+	fmt.Fprintln(w, "Usage: hping3-plugin --site24x7 --host HOST [--plugin-version N] [--heartbeat True|False] [probe flags]")
+	fmt.Fprintln(w, "")
+	fmt.Fprintln(w, "One round against HOST, printed as one line of Site24x7 plugin JSON; every failure is a")
+	fmt.Fprintln(w, "Down object with the reason in msg. The Site24x7 agent passes the keys of the hping3.cfg")
+	fmt.Fprintln(w, "section as these flags; plugin_version, tcp_flags and the like work as well.")
+	fmt.Fprintln(w, "")
+	fmt.Fprintln(w, "Site24x7 flags:")
+	subset(fs, func(f *flag.Flag) bool { return own[f.Name] }).PrintDefaults()
+	fmt.Fprintln(w, "")
+	fmt.Fprintln(w, "Probe flags (their defaults are the original Python plugin's probe):")
+	subset(fs, func(f *flag.Flag) bool {
+		_, isAlias := f.Value.(alias)
+		return !own[f.Name] && !isAlias && f.Name != "site24x7" && f.Name != "target"
+	}).PrintDefaults()
+}
+
+// subset returns a FlagSet, writing to fs's output, with the flags of fs
+// that keep accepts, defaults included; for listing them in groups.
+func subset(fs *flag.FlagSet, keep func(*flag.Flag) bool) *flag.FlagSet {
+	out := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	out.SetOutput(fs.Output())
+	fs.VisitAll(func(f *flag.Flag) {
+		if keep(f) {
+			out.Var(f.Value, f.Name, f.Usage)
+			out.Lookup(f.Name).DefValue = f.DefValue
+		}
+	})
+	return out
+}
+
 // parseArgs reads the agent's arguments. It returns the header even when it
 // fails, filled as far as parsing got, so the failure JSON still carries the
-// host and plugin_version the monitor is keyed on.
+// host and plugin_version the monitor is keyed on. A *modeError comes alone.
 func parseArgs(args []string, usage io.Writer) (Options, *config.Config, error) {
 	o := Options{
 		Header:   Header{Host: "localhost", PluginVersion: 1, Heartbeat: true},
 		Deadline: DefaultDeadline,
 	}
-	fs := flag.NewFlagSet("hping3-plugin --site24x7", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors become the JSON msg, not usage text
-	var (
-		version   = "1"
-		heartbeat = "True"
-		deadline  = DefaultDeadline.String()
-	)
-	fs.Bool("site24x7", true, "Site24x7 agent mode (this mode)")
-	fs.StringVar(&o.Host, "host", o.Host, "host name or IPv4 address to probe")
-	fs.StringVar(&version, "plugin-version", version, "plugin_version reported to Site24x7 (whole number >= 1)")
-	fs.StringVar(&heartbeat, "heartbeat", heartbeat, "heartbeat_required: True/False, true/false, 1/0, yes/no")
-	fs.StringVar(&deadline, "deadline", deadline, fmt.Sprintf("time limit of the whole run, below the agent's script timeout (e.g. 25s, or 25 for seconds; at most %v)", MaxDeadline))
-	fs.BoolVar(&o.Debug, "debug", false, "log each hping3 command line (D! lines on stderr)")
-	pf := config.RegisterOneRoundFlags(fs, OldProbe())
-	addUnderscoreAliases(fs)
+	var raw rawArgs
+	fs, pf := newFlagSet(&o, &raw, true)
 
 	args = unquoteArgs(args)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(usage)
-			fmt.Fprintln(usage, "Usage: hping3-plugin --site24x7 --host HOST [--plugin-version N] [--heartbeat True|False] [probe flags]")
-			fs.PrintDefaults()
+			printHelp(usage)
 			return o, nil, errHelp
 		}
 		headerAfterError(args, &o.Header)
-		return o, nil, fmt.Errorf("%v (the options come from the hping3.cfg section: check its keys)", err)
+		if err := modeConflict(&raw); err != nil {
+			return o, nil, err
+		}
+		return o, nil, fmt.Errorf("%v (the options come from the hping3.cfg section: check its keys; hping3-plugin --site24x7 --help lists them)", err)
 	}
 	var errs []error
 	// The header is parsed first and kept even when something else is
 	// wrong: the failure JSON must still name the right monitor.
-	if v, err := parseVersion(version); err != nil {
+	if v, err := parseVersion(raw.version); err != nil {
 		errs = append(errs, err)
 	} else {
 		o.PluginVersion = v
 	}
-	if hb, err := parseHeartbeat(heartbeat); err != nil {
+	if hb, err := parseHeartbeat(raw.heartbeat); err != nil {
 		errs = append(errs, err)
 	} else {
 		o.Heartbeat = hb
 	}
-	if d, err := parseDeadline(deadline); err != nil {
+	// Two modes make the rest moot; the header above still keys the JSON.
+	if err := modeConflict(&raw); err != nil {
+		return o, nil, err
+	}
+	if d, err := parseDeadline(raw.deadline); err != nil {
 		errs = append(errs, err)
 	} else {
 		o.Deadline = d
@@ -112,6 +220,11 @@ func parseArgs(args []string, usage io.Writer) (Options, *config.Config, error) 
 	}
 	if given(fs, "target") {
 		errs = append(errs, errors.New("--target is not used in Site24x7 mode: give the host with --host HOST (host=\"...\" in hping3.cfg)"))
+	}
+	for _, f := range otherModeFlags {
+		if given(fs, f.name) {
+			errs = append(errs, fmt.Errorf("--%s is for %s, not --site24x7: remove it from the command line or the hping3.cfg section", f.name, f.modes))
+		}
 	}
 	if o.Host == "" {
 		errs = append(errs, errors.New(`host is empty: set host="NAME" in the hping3.cfg section (a host name or IPv4 address)`))

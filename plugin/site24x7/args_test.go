@@ -1,6 +1,8 @@
 package site24x7
 
 import (
+	"errors"
+	"flag"
 	"io"
 	"strings"
 	"testing"
@@ -137,5 +139,87 @@ func TestParseArgsICMPDropsTheOldPort(t *testing.T) {
 	}
 	if s := cfg.Groups[0].Settings; s.Protocol != config.UDP || s.Port != 8040 {
 		t.Errorf("protocol %s port %d, want udp to 8040", s.Protocol, s.Port)
+	}
+}
+
+// Another mode beside --site24x7 is refused alone, as a *modeError, with the
+// header still parsed so the failure JSON names the monitor.
+func TestParseArgsModeConflict(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--once"}, "--site24x7 and --once are two modes: --site24x7 already runs one round and prints it as JSON; drop --once (see hping3-plugin --help)"},
+		{[]string{"--otlp=true"}, "--site24x7 and --otlp are two modes: --site24x7 prints JSON for the Site24x7 agent, --otlp exports to an OpenTelemetry Collector; run them as two commands (see hping3-plugin --help)"},
+		{[]string{"-otlp", "--once=1"}, "--site24x7, --once and --otlp are three modes: give only --site24x7 for the Site24x7 agent (see hping3-plugin --help)"},
+		// A bad value elsewhere does not hide the conflict.
+		{[]string{"--count", "0", "--once"}, "--site24x7 and --once are two modes: --site24x7 already runs one round and prints it as JSON; drop --once (see hping3-plugin --help)"},
+		// Nor does an unknown key that stops the parser after the mode.
+		{[]string{"--once", "--bogus", "1"}, "--site24x7 and --once are two modes: --site24x7 already runs one round and prints it as JSON; drop --once (see hping3-plugin --help)"},
+	}
+	for _, c := range cases {
+		args := append([]string{"--site24x7", "--host", "db1", "--plugin-version", "3", "--heartbeat", "False"}, c.args...)
+		o, cfg, err := parseArgs(args, io.Discard)
+		var me *modeError
+		if !errors.As(err, &me) || err.Error() != c.want || cfg != nil {
+			t.Errorf("%q: error %v (%T), want modeError %q", c.args, err, err, c.want)
+		}
+		if want := (Header{Host: "db1", PluginVersion: 3, Heartbeat: false}); o.Header != want {
+			t.Errorf("%q: header %+v, want %+v", c.args, o.Header, want)
+		}
+	}
+	// Switched off, the other modes are no conflict.
+	if _, _, err := parseArgs([]string{"--site24x7", "--host", "127.0.0.1", "--once=false", "--otlp=0"}, io.Discard); err != nil {
+		t.Errorf("--once=false --otlp=0: %v", err)
+	}
+}
+
+// The other modes' flags are named as such, and refused like any wrong key.
+func TestParseArgsOtherModesFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config", "/etc/hping3-plugin.conf"}, "--config is for the Telegraf, --once and OTLP modes, not --site24x7: remove it from the command line or the hping3.cfg section"},
+		{[]string{"--poll_interval=10s"}, "--poll-interval is for the Telegraf and OTLP modes, not --site24x7: remove it from the command line or the hping3.cfg section"},
+		{[]string{"--otlp-endpoint", "http://localhost:4317"}, "--otlp-endpoint is for the OTLP mode, not --site24x7: remove it from the command line or the hping3.cfg section"},
+	} {
+		_, cfg, err := parseArgs(append([]string{"--site24x7", "--host", "127.0.0.1"}, c.args...), io.Discard)
+		var me *modeError
+		if err == nil || err.Error() != c.want || cfg != nil || errors.As(err, &me) {
+			t.Errorf("%q: error %v, want %q (not a modeError)", c.args, err, c.want)
+		}
+	}
+}
+
+// The help lists the mode's flags with their defaults and leaves out the
+// other modes' flags, which are defined only to be refused.
+func TestHelpListsOnlyThisMode(t *testing.T) {
+	var b strings.Builder
+	if _, _, err := parseArgs([]string{"--site24x7", "--help"}, &b); err != errHelp {
+		t.Fatalf("error %v, want errHelp", err)
+	}
+	help := b.String()
+	if !strings.HasPrefix(help, "Usage: hping3-plugin --site24x7 --host HOST") {
+		t.Errorf("help starts %q", help[:min(len(help), 60)])
+	}
+	for _, want := range []string{"\n  -host string\n", `(default "localhost")`, "\n  -plugin-version string\n", "\n  -deadline string\n", `(default "25s")`,
+		"\n  -protocol string\n", `(default "tcp")`, "\n  -port int\n", "(default 8040)"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("help lacks %q:\n%s", want, help)
+		}
+	}
+	for _, not := range []string{"-once", "-otlp", "-config", "-poll-interval", "-poll_interval", "-target", "-tcp_flags", "-site24x7"} {
+		if strings.Contains(help, "\n  "+not+" ") || strings.Contains(help, "\n  "+not+"\n") {
+			t.Errorf("help lists %s:\n%s", not, help)
+		}
+	}
+}
+
+func TestModeFlags(t *testing.T) {
+	var names []string
+	ModeFlags().VisitAll(func(f *flag.Flag) { names = append(names, f.Name+"="+f.DefValue) })
+	if got, want := strings.Join(names, " "), "deadline=25s heartbeat=True host=localhost plugin-version=1"; got != want {
+		t.Errorf("ModeFlags: %s, want %s", got, want)
 	}
 }

@@ -23,15 +23,23 @@ import (
 const stopGrace = 2 * time.Second
 
 // Main runs the Site24x7 mode with the command-line arguments after the
-// program name and returns the exit status (0 whenever JSON was printed).
-// The agent reads stdout only and a non-zero exit hides the reason, so every
-// failure, configuration errors included, is JSON with status 0 and a msg.
+// program name and returns the exit status. The agent reads stdout only and
+// a non-zero exit hides the reason, so every failure, configuration errors
+// included, is JSON with status 0 and a msg, and the exit status is 0. The
+// one exception is a command that asks for a second mode (--once, --otlp):
+// the JSON still says why, and the exit status is 2 as in the other modes,
+// since it is the command, not the monitor's settings, that is wrong.
 func Main(args []string, stdout, stderr io.Writer) int {
 	opts, cfg, err := parseArgs(args, stdout)
 	if errors.Is(err, errHelp) {
 		return 0
 	}
 	log := logger.New(stderr, opts.Debug)
+	status := 0
+	var modeErr *modeError
+	if errors.As(err, &modeErr) {
+		status = 2
+	}
 	var obj object
 	if err != nil {
 		obj = down(opts.Header, "invalid configuration: "+joinErrors(err))
@@ -51,7 +59,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		log.Errorf("writing the result: %v", err)
 		return 1
 	}
-	return 0
+	return status
 }
 
 // run probes the host once within the deadline.

@@ -70,3 +70,20 @@ func TestMainConfigErrorIsJSON(t *testing.T) {
 		t.Errorf("stderr %q", stderr.String())
 	}
 }
+
+// A second mode exits 2, and still prints the Down JSON the agent reads,
+// keyed to the monitor, with exactly one E! line on stderr.
+func TestMainModeConflict(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	rc := Main([]string{"--site24x7", "--host", "db1", "--plugin_version=7", "--heartbeat", "False", "--once"}, &stdout, &stderr)
+	if rc != 2 {
+		t.Errorf("exit status %d, want 2", rc)
+	}
+	want := `{"host":"db1","plugin_version":7,"heartbeat_required":false,"status":0,"msg":"invalid configuration: --site24x7 and --once are two modes: --site24x7 already runs one round and prints it as JSON; drop --once (see hping3-plugin --help)"}` + "\n"
+	if stdout.String() != want {
+		t.Errorf("stdout\n%s\nwant\n%s", stdout.String(), want)
+	}
+	if got := stderr.String(); got != "E! db1: invalid configuration: --site24x7 and --once are two modes: --site24x7 already runs one round and prints it as JSON; drop --once (see hping3-plugin --help)\n" {
+		t.Errorf("stderr %q", got)
+	}
+}
