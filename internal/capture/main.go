@@ -4,7 +4,7 @@
 // NAME.rc), plus README.md with the exact argv of every case.
 //
 // Probes go only to loopback or to addresses inside network namespaces this
-// program creates and deletes (see ../shared/testnet.md and lab.go): the
+// program creates and deletes (lab.go; docs/maintainers.md, "The lab"): the
 // client namespace has no default route, so nothing can leave the machine.
 // It needs root, iproute2, nftables, setpriv and hping3.
 //
