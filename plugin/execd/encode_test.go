@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
+
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 	"github.com/hping3-plugin/hping3-plugin/plugin/round"
@@ -118,5 +120,57 @@ func TestEncodeRoundOneLinePerResultSameTimestamp(t *testing.T) {
 	}
 	if got := Encode(round.Round{Start: ts}); len(got) != 0 {
 		t.Errorf("empty round encoded as %q, want nothing", got)
+	}
+}
+
+// A line the encoder refuses is written again with its unsafe tags quoted,
+// the refusal is returned, and the lines around it are untouched.
+func TestAppendResultRefusedLineIsRewrittenAndReported(t *testing.T) {
+	results := []probe.Result{
+		{Target: "a", Protocol: config.ICMP, Code: probe.NoSuchHost},
+		// Validation refuses such tags; a Result built elsewhere may not.
+		{Target: "b", Protocol: config.ICMP, Code: probe.NoSuchHost, Tags: map[string]string{"site": "par\t1", `dc\`: "x"}},
+		{Target: "c", Protocol: config.ICMP, Code: probe.NoSuchHost},
+	}
+	var enc lineprotocol.Encoder
+	var errs []string
+	for i := range results {
+		if err := AppendResult(&enc, &results[i], ts); err != nil {
+			errs = append(errs, err.Error())
+		}
+		if enc.Err() != nil {
+			t.Fatalf("result %d left the encoder with %v", i, enc.Err())
+		}
+	}
+	want := "hping3,protocol=icmp,target=a result_code=1i 1764045600123456789\n" +
+		`hping3,"dc\\"=x,protocol=icmp,site="par\t1",target=b result_code=1i 1764045600123456789` + "\n" +
+		"hping3,protocol=icmp,target=c result_code=1i 1764045600123456789\n"
+	if got := string(enc.Bytes()); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	// The encoder names the first unsafe tag in key order (dc\ before site)
+	// and numbers its lines from 0.
+	wantErr := `line protocol refused the line of target "b", written instead with its unsafe tags quoted: encoding point 1: invalid tag key "dc\\"`
+	if len(errs) != 1 || errs[0] != wantErr {
+		t.Errorf("errors %q, want [%s]", errs, wantErr)
+	}
+	// Encode keeps all three lines too.
+	if got := string(Encode(round.Round{Start: ts, Results: results})); got != want {
+		t.Errorf("Encode:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// A time line protocol cannot carry: the line goes without a timestamp
+// (Telegraf stamps it on arrival), and the refusal is returned.
+func TestAppendResultOutOfRangeTimeKeepsTheLine(t *testing.T) {
+	r := probe.Result{Target: "a", Protocol: config.ICMP, Code: probe.NoSuchHost}
+	var enc lineprotocol.Encoder
+	err := AppendResult(&enc, &r, time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC))
+	if got, want := string(enc.Bytes()), "hping3,protocol=icmp,target=a result_code=1i\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	wantErr := `line protocol refused the line of target "a", written instead with its unsafe tags quoted and no timestamp: timestamp 2300-01-01T00:00:00Z: line-protocol value out of range`
+	if err == nil || err.Error() != wantErr || enc.Err() != nil {
+		t.Errorf("error %v (encoder %v), want %s", err, enc.Err(), wantErr)
 	}
 }

@@ -33,7 +33,9 @@ func Once(ctx context.Context, r *round.Runner, out io.Writer) error {
 }
 
 // Encode returns a round's lines, one per result, stamped with the round's
-// start time.
+// start time. A line the encoder refuses is still written, with its unsafe
+// tags quoted (AppendResult); Encode has no logger, so that refusal is not
+// reported here.
 func Encode(rd round.Round) []byte {
 	var enc lineprotocol.Encoder
 	enc.SetPrecision(lineprotocol.Nanosecond)

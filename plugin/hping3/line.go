@@ -1,6 +1,3 @@
-// Package hping3 knows hping3 itself: the argv the plugin may build, how to run
-// the process, and how to read what it prints. Nothing outside this package
-// parses hping3's text.
 package hping3
 
 // Kind says what a line of hping3's stdout is.

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 )
 
 // Output limits: hping3 prints a few lines per packet, so anything far
@@ -45,9 +47,32 @@ type Plan struct {
 	MaxLines int           // stdout records kept
 }
 
-// startAllowance is how long hping3 may take from exec to its first packet
-// (pcap open, interface lookup) when its header line is not seen.
-const startAllowance = 200 * time.Millisecond
+// Timing margins around hping3's own schedule (docs/hping3.md).
+const (
+	// startAllowance is how long hping3 may take from exec to its first
+	// packet (pcap open, interface lookup) when its header line is not seen.
+	startAllowance = 200 * time.Millisecond
+	// ownWait is how long hping3 waits for replies after its last packet
+	// before it stops by itself.
+	ownWait = time.Second
+	// killGrace is how long hping3 gets after SIGINT to print its
+	// statistics before it is killed.
+	killGrace = 2 * time.Second
+)
+
+// NewPlan bounds one hping3 run of s: SIGINT from the packets' schedule,
+// and a kill deadline that allows the start, the packets a quarter more
+// than their nominal spacing (hping3 drifts under load), hping3's own wait
+// after the last packet and the grace for its statistics. Two packets 10ms
+// apart are killed at 200ms + 10ms + 2.5ms + 1s + 2s = 3.2125s.
+func NewPlan(s config.Settings) Plan {
+	sending := time.Duration(s.Count-1) * s.Interval
+	return Plan{
+		Count: s.Count, Interval: s.Interval, Timeout: s.Timeout,
+		Kill:     startAllowance + sending + sending/4 + ownWait + killGrace,
+		MaxLines: linesPerProbe*s.Count + 16,
+	}
+}
 
 // lastSend estimates, from what hping3 printed so far, when it sends (or
 // sent) its last packet, measured from process start. hping3 re-arms its
@@ -107,12 +132,16 @@ func (e *lastSend) interruptAt() time.Duration {
 
 // Execution is what one hping3 process did.
 type Execution struct {
-	Argv       []string
+	Binary     string   // hping3 itself, as given to Execute
+	Argv       []string // what ran: Binary and its args, under stdbuf when there is one
+	Plan       Plan
 	Start      time.Time
 	Lines      []TimedLine
-	Dropped    int    // stdout records beyond Plan.MaxLines, or overlong lines
-	Stderr     string // at most 64 KiB
-	ExitCode   int    // -1 when killed by a signal
+	Dropped    int     // stdout records beyond Plan.MaxLines, or overlong lines
+	Summary    Summary // hping3's statistics, from stderr
+	HasSummary bool    // hping3 printed its statistics
+	stderr     string  // at most 64 KiB; read only by Failure
+	ExitCode   int     // -1 when killed by a signal
 	Signal     syscall.Signal
 	Killed     bool // we sent SIGKILL at Plan.Kill
 	Cancelled  bool // the context ended first
@@ -120,10 +149,10 @@ type Execution struct {
 	Elapsed    time.Duration
 }
 
-// Stdbuf is the path of stdbuf, or "" when it is missing. hping3 block-
+// stdbuf is the path of stdbuf, or "" when it is missing. hping3 block-
 // buffers stdout into a pipe; under "stdbuf -oL" each reply arrives as it
 // is printed, which the +1000 ms glitch check needs, and survives a kill.
-var Stdbuf = lookStdbuf()
+var stdbuf = lookStdbuf()
 
 func lookStdbuf() string {
 	p, err := exec.LookPath("stdbuf")
@@ -138,10 +167,10 @@ func lookStdbuf() string {
 // and its pipes are drained; ctx ending kills it at once.
 func Execute(ctx context.Context, binary string, args []string, plan Plan) (*Execution, error) {
 	argv := append([]string{binary}, args...)
-	if Stdbuf != "" {
-		argv = append([]string{Stdbuf, "-oL"}, argv...)
+	if stdbuf != "" {
+		argv = append([]string{stdbuf, "-oL"}, argv...)
 	}
-	ex := &Execution{Argv: argv, ExitCode: -1}
+	ex := &Execution{Binary: binary, Argv: argv, Plan: plan, ExitCode: -1}
 
 	outR, outW, err := os.Pipe()
 	if err != nil {
@@ -184,7 +213,7 @@ func Execute(ctx context.Context, binary string, args []string, plan Plan) (*Exe
 	}()
 	go func() {
 		defer close(errDone)
-		ex.Stderr = readCapped(errR, maxStderr)
+		ex.stderr = readCapped(errR, maxStderr)
 	}()
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
@@ -243,6 +272,7 @@ loop:
 	outR.Close()
 	errR.Close()
 	ex.Elapsed = time.Since(ex.Start)
+	ex.Summary, ex.HasSummary = ParseSummary(ex.stderr)
 
 	var exitErr *exec.ExitError
 	switch {

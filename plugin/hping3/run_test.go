@@ -1,6 +1,10 @@
 package hping3
 
 import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -27,5 +31,37 @@ func TestLastSendFollowsDrift(t *testing.T) {
 	e.observe(TimedLine{Line: Line{Kind: Reply, Seq: 1, RTT: 1}, At: 151 * time.Millisecond})
 	if got, want := e.interruptAt(), 1750*time.Millisecond; got != want {
 		t.Errorf("after ignored evidence: %v, want %v", got, want)
+	}
+}
+
+// A real process under stdbuf: the run records hping3 itself, apart from
+// the wrapper, its statistics, and what its stderr means.
+func TestExecuteRecordsBinarySummaryAndFailure(t *testing.T) {
+	dir := t.TempDir()
+	script := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	plan := NewPlan(planSettings(2, 10*time.Millisecond))
+	noPerm := script("noperm", "echo '[open_sockraw] socket(): Operation not permitted' >&2\nexit 1\n")
+	ex, err := Execute(context.Background(), noPerm, []string{"-c", "2"}, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var perm *PermissionError
+	if ex.Binary != noPerm || ex.Argv[len(ex.Argv)-3] != noPerm || ex.HasSummary || !errors.As(ex.Failure(), &perm) || perm.Binary != noPerm {
+		t.Errorf("binary %q argv %q summary %v failure %v; want %s named in the setcap command", ex.Binary, ex.Argv, ex.HasSummary, ex.Failure(), noPerm)
+	}
+	stats := script("stats", `printf '\n--- 127.0.0.1 hping statistic ---\n2 packets transmitted, 1 packets received, 50%% packet loss\nround-trip min/avg/max = 1.0/1.5/2.0 ms\n' >&2`+"\nexit 1\n")
+	ex, err = Execute(context.Background(), stats, nil, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Summary{Target: "127.0.0.1", Transmitted: 2, Received: 1, LossPercent: 50, HasRTT: true, Min: 1, Avg: 1.5, Max: 2}
+	if !ex.HasSummary || ex.Summary != want || ex.Failure() != nil || ex.ExitCode != 1 {
+		t.Errorf("summary %+v (%v), failure %v, exit %d; want %+v, no failure, exit 1", ex.Summary, ex.HasSummary, ex.Failure(), ex.ExitCode, want)
 	}
 }

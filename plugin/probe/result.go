@@ -1,6 +1,3 @@
-// Package probe measures one target: it resolves the name, runs hping3 once,
-// and turns the reply lines into a Result. Front ends read Results; they
-// never see hping3's text.
 package probe
 
 import (

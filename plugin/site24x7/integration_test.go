@@ -67,22 +67,45 @@ func wantDown(t *testing.T, m map[string]any, parts ...string) {
 	}
 }
 
-// port8040Closed reports whether nothing listens on 127.0.0.1:8040, so the
-// old plugin's probe meets a closed port (RST replies).
-func port8040Closed() bool {
-	l, err := net.Listen("tcp4", "127.0.0.1:8040")
+// openPort returns a loopback TCP port that the test listens on for its
+// duration: a SYN to it draws a SYN-ACK.
+func openPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
-		return false
+		t.Fatal(err)
 	}
-	l.Close()
-	return true
+	t.Cleanup(func() { l.Close() })
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// closedPort returns a loopback TCP port that the test holds bound but not
+// listening for its duration: nothing else can listen there, so a SYN to it
+// always draws a RST.
+func closedPort(t *testing.T) int {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sa.(*syscall.SockaddrInet4).Port
 }
 
 func TestBinaryOldCommandLine(t *testing.T) {
 	testbin.RequireRoot(t)
 	testbin.RequireTool(t, "hping3")
 	bin := testbin.Plugin(t)
-	closed := port8040Closed()
+	// Port 8040's state is whatever this host runs there, so these cases
+	// check everything but the port state; TestBinaryPortState checks that
+	// on ports the test holds.
 	cases := []struct {
 		args      []string
 		heartbeat bool
@@ -121,12 +144,31 @@ func TestBinaryOldCommandLine(t *testing.T) {
 		if m["ttl"] != 64.0 || m["ip"] != "127.0.0.1" || m["protocol"] != "tcp" || m["port"] != 8040.0 {
 			t.Errorf("%q: ttl %v ip %v protocol %v port %v", c.args, m["ttl"], m["ip"], m["protocol"], m["port"])
 		}
-		if closed && m["port state"] != "closed" {
-			t.Errorf("%q: port state %v, want closed (nothing listens on 8040)", c.args, m["port state"])
-		}
 		units, _ := m["units"].(map[string]any)
 		if units["packets loss"] != "%" || units["rt avg"] != "ms" {
 			t.Errorf("%q: units %v", c.args, m["units"])
+		}
+	}
+}
+
+// The old probe's port state, against a port the test listens on and one
+// it holds closed, so the check never depends on what the host runs.
+func TestBinaryPortState(t *testing.T) {
+	testbin.RequireRoot(t)
+	testbin.RequireTool(t, "hping3")
+	bin := testbin.Plugin(t)
+	for _, c := range []struct {
+		state string
+		port  int
+	}{{"open", openPort(t)}, {"closed", closedPort(t)}} {
+		args := []string{"--site24x7", "--host", "127.0.0.1", "--port", strconv.Itoa(c.port), "--count", "2", "--interval", "100ms"}
+		m := runPlugin(t, nil, bin, args...)
+		if _, down := m["status"]; down {
+			t.Fatalf("%q: Down: %v", args, m["msg"])
+		}
+		if m["port state"] != c.state || m["port"] != float64(c.port) || m["protocol"] != "tcp" || m["packets received"] != 2.0 || m["packets loss"] != 0.0 {
+			t.Errorf("%s port %d: port state %v, port %v, protocol %v, received %v, loss %v; want %s, %d, tcp, 2, 0",
+				c.state, c.port, m["port state"], m["port"], m["protocol"], m["packets received"], m["packets loss"], c.state, c.port)
 		}
 	}
 }

@@ -11,8 +11,10 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
-// Keys of the plugin JSON. The first nine are the original plugin's and
-// existing monitors key on them; the rest are new (README "With Site24x7").
+// Keys of the plugin JSON. status, msg and units are reserved by the agent;
+// host, plugin_version, heartbeat_required, the three packet counts and rt
+// min/avg/max are the original plugin's, and existing monitors key on them;
+// the rest are new (README "With Site24x7").
 const (
 	keyHost        = "host"
 	keyVersion     = "plugin_version"
@@ -165,8 +167,9 @@ func target(r *probe.Result) string {
 	return r.Target
 }
 
-// failureMsg is the reason a probe did not run. The core words its errors
-// for the user with the fix; the code alone is a fallback.
+// failureMsg is the reason a probe did not run. The engines and package
+// probe word their errors for the user with the fix; the code alone is a
+// fallback.
 func failureMsg(r *probe.Result) string {
 	if r.Err != nil {
 		if r.Code == probe.NoSuchHost {

@@ -1,8 +1,3 @@
-// Package tcl runs hping3's own Tcl interpreter (`hping3 exec`) as one
-// engine process for every target: an embedded script sends the packets the
-// plugin builds and reports each send and each captured packet, stamped with
-// the clock. This package turns packets into hping3's packet text and that
-// text back into packet values; it measures nothing.
 package tcl
 
 import (
