@@ -73,3 +73,8 @@ type Summary struct {
 	Max         float64
 	HasRTT      bool // the round-trip line was present
 }
+
+// PortUnreachable reports whether an ICMPError line is a port unreachable,
+// the answer a closed UDP port gives, so that no other package compares
+// hping3's wording.
+func (l Line) PortUnreachable() bool { return l.Kind == ICMPError && l.Error == "Port Unreachable" }

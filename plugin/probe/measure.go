@@ -69,7 +69,7 @@ func measure(r *Result, ex *hping3.Execution, sum hping3.Summary, s config.Setti
 			}
 		case hping3.ICMPError:
 			switch {
-			case l.Error != "Port Unreachable":
+			case !l.PortUnreachable():
 				r.ICMPErrors++
 			case s.Protocol != config.UDP:
 				// Only a UDP probe can draw a port unreachable: this one
