@@ -10,7 +10,7 @@ import (
 
 // The errors below are what an hping3 run that measured nothing means, each
 // with its fix where one is known. Both engines return them, so a user sees
-// one wording whichever engine ran (the README's Troubleshooting table lists
+// one wording whichever engine ran (docs/troubleshooting.md lists
 // them).
 
 // PermissionError is hping3 without CAP_NET_RAW: it could not open its raw

@@ -61,7 +61,7 @@ type Line struct {
 
 // Summary is hping3's statistics block from stderr. It is kept for reference
 // and for what hping3 tells nowhere else (UDP round-trip times); its counts
-// are not trusted (see README "Why not hping3's summary").
+// are not trusted (docs/hping3.md, "The summary is not trusted").
 type Summary struct {
 	Target      string // as in "--- TARGET hping statistic ---"
 	Transmitted int

@@ -14,7 +14,7 @@ import (
 // Keys of the plugin JSON. status, msg and units are reserved by the agent;
 // host, plugin_version, heartbeat_required, the three packet counts and rt
 // min/avg/max are the original plugin's, and existing monitors key on them;
-// the rest are new (README "With Site24x7").
+// the rest are new (docs/metrics.md).
 const (
 	keyHost        = "host"
 	keyVersion     = "plugin_version"
