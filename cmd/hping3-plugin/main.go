@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hping3-plugin/hping3-plugin/otel"
+	otel "github.com/hping3-plugin/hping3-plugin/otlp"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/execd"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"

@@ -1,6 +1,6 @@
-// Package otel is the OpenTelemetry front end: it records each round as OTLP
+// Package otlp is the OpenTelemetry front end: it records each round as OTLP
 // gauges and exports them over gRPC to a Collector.
-package otel
+package otlp
 
 import (
 	"context"
