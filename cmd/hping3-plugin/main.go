@@ -12,7 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/hping3-plugin/hping3-plugin/otel"
+	otel "github.com/hping3-plugin/hping3-plugin/otlp"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/execd"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"

@@ -25,7 +25,7 @@ type loop struct {
 	round func(context.Context) round.Round
 	out   io.Writer
 	log   *logger.Logger
-	poll  time.Duration // > 0: a round this often, on a fixed grid from the start
+	poll  time.Duration // > 0: a round this often, on round.Poll's schedule
 	grace time.Duration
 }
 
@@ -46,8 +46,9 @@ func (l *loop) run(ctx context.Context, stdin io.Reader, signals <-chan os.Signa
 
 	var tick <-chan time.Time
 	var timer *time.Timer
-	anchor := time.Now()
+	var polls *round.Poll
 	if l.poll > 0 {
+		polls = round.NewPoll(l.poll, time.Now(), l.log)
 		timer = time.NewTimer(0) // first round at once
 		defer timer.Stop()
 		tick = timer.C
@@ -66,25 +67,23 @@ func (l *loop) run(ctx context.Context, stdin io.Reader, signals <-chan os.Signa
 		if !ok {
 			return nil // stopping: write nothing partial
 		}
+		end := time.Now()
 		overrun := false
-		if len(lines) > 0 || len(signals) > 0 {
+		if polls != nil {
+			// The schedule every polling mode shares (round.Poll): it logs
+			// an overrun itself. Reset also drops a tick that fired during
+			// the round; a poll due meanwhile is in next.
+			var next time.Time
+			next, overrun = polls.Next(start, end)
+			timer.Reset(time.Until(next))
+		}
+		if !overrun && (len(lines) > 0 || len(signals) > 0) {
 			// A request came while the round ran: Telegraf's interval is
-			// shorter than a round, and requests are being merged.
+			// shorter than a round, and requests are being merged. One W!
+			// per round: after a poll overrun that line says it already.
 			overrun = true
 			l.log.Warnf("round took %v, longer than the time between Telegraf's requests: requests that came meanwhile were merged into one (fewer targets, a smaller count or a longer Telegraf interval fix this)",
-				time.Since(start).Round(time.Millisecond))
-		}
-		if l.poll > 0 {
-			took := time.Since(start)
-			if took > l.poll {
-				overrun = true
-				l.log.Warnf("round took %v, longer than poll_interval %v: polls that fell due meanwhile were skipped (fewer targets, a smaller count or a longer poll_interval fix this)",
-					took.Round(time.Millisecond), l.poll)
-			}
-			// The next grid point after now: a long round skips the
-			// polls it overran instead of starting rounds back to back.
-			// Reset also drops a tick that fired during the round.
-			timer.Reset(l.poll - time.Since(anchor)%l.poll)
+				end.Sub(start).Round(time.Millisecond))
 		}
 		if err := writeRound(l.out, append(Encode(rd), EncodeRound(rd, overrun)...)); err != nil {
 			if brokenPipe(err) {

@@ -352,8 +352,53 @@ func TestPollOverrunWarnsAndSkipsMissedPolls(t *testing.T) {
 	if fake.maxIn != 1 {
 		t.Errorf("%d rounds ran at once, want 1", fake.maxIn)
 	}
-	if log := h.log.String(); !strings.Contains(log, "W! round took") || !strings.Contains(log, "longer than poll_interval 100ms") {
-		t.Errorf("log %q lacks the overrun warning", log)
+	if log := h.log.String(); strings.Count(log, "W! ") != 1 || !strings.Contains(log, "W! round took") || !strings.Contains(log, "longer than poll_interval 100ms") {
+		t.Errorf("log %q: want exactly one W! line, the overrun warning", log)
+	}
+}
+
+// TestPollDueDuringARequestedRoundRunsAtOnce: with poll_interval and stdin
+// both driving rounds, a poll that falls due while a requested round runs
+// (one shorter than the interval) is merged into one round right after it,
+// as round.Poll says, not skipped until the next grid point.
+func TestPollDueDuringARequestedRoundRunsAtOnce(t *testing.T) {
+	const poll = time.Second
+	fake := newFake(func(_ context.Context, n int) {
+		if n == 2 {
+			time.Sleep(500 * time.Millisecond) // across the grid point at 1 s
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	t0 := time.Now()
+	h := start(ctx, fake, poll, pr, nil)
+	fake.wantStarted(t, 1) // the poll at 0
+	h.out.wait(t, 1)
+	time.Sleep(time.Until(t0.Add(700 * time.Millisecond)))
+	writeLine(t, pw)
+	fake.wantStarted(t, 2)
+	fake.wantStarted(t, 3)
+	cancel()
+	if err := h.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if s := fake.starts[1].Sub(t0); s >= poll {
+		t.Fatalf("round 2 started %v in, after the grid point it should span; the machine is too slow for this test", s)
+	}
+	// Round 2 ended at about 1.2 s; skipping the 1 s poll would put round 3
+	// at the 2 s grid point.
+	if s := fake.starts[2].Sub(t0); s < fake.ends[1].Sub(t0) || s >= 2*poll-100*time.Millisecond {
+		t.Errorf("round 3 started %v in, round 2 ended at %v: want it at once after round 2, well before the 2 s grid point", s, fake.ends[1].Sub(t0))
+	}
+	if fake.maxIn != 1 {
+		t.Errorf("%d rounds ran at once, want 1", fake.maxIn)
+	}
+	if log := h.log.String(); strings.Contains(log, "W! ") {
+		t.Errorf("log %q: no round overran, want no W! line", log)
 	}
 }
 

@@ -1,5 +1,8 @@
-// Package round runs one round: every target of every group probed once,
-// in parallel within bounds that keep hping3's measurements true.
+// Package round is the plugin's core, shared by every front end: it runs one
+// round (every target of every group probed once, in parallel within bounds
+// that keep hping3's measurements true), logs the targets' failures as they
+// change from round to round, and holds the poll schedule of the front ends
+// that run a round every poll_interval.
 package round
 
 import (
@@ -25,7 +28,8 @@ type Round struct {
 }
 
 // Runner runs rounds for one configuration. A Runner runs one round at a
-// time; front ends never overlap rounds.
+// time; front ends never overlap rounds. It logs a target's failure when it
+// starts, changes or ends, not every round (failures.go).
 type Runner struct {
 	cfg      *config.Config
 	log      *logger.Logger
@@ -34,6 +38,7 @@ type Runner struct {
 	sched    *scheduler
 	engines  []engineChoice // per group
 	ids      *identity
+	failures *failureLog // each job's failure, from round to round
 }
 
 type job struct {
@@ -59,6 +64,7 @@ func New(cfg *config.Config, log *logger.Logger) *Runner {
 	r.sched = newScheduler(cfg)
 	r.engines = chooseEngines(cfg, log)
 	r.ids = newIdentity()
+	r.failures = newFailureLog(log, cfg, r.jobs)
 	return r
 }
 
@@ -97,13 +103,12 @@ func (r *Runner) Run(ctx context.Context) Round {
 	rd.Processes = processes
 	rd.Duration = time.Since(rd.Start)
 	for i := range rd.Results {
-		res := &rd.Results[i]
-		if res.Code != probe.OK {
+		if rd.Results[i].Code != probe.OK {
 			rd.Failures++
-			if ctx.Err() == nil {
-				r.log.Errorf("target %q: %v", res.Target, res.Err)
-			}
 		}
+	}
+	if ctx.Err() == nil {
+		r.failures.record(rd.Results)
 	}
 	return rd
 }

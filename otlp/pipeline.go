@@ -1,4 +1,4 @@
-package otel
+package otlp
 
 import (
 	"context"
@@ -14,6 +14,10 @@ import (
 )
 
 // scopeName is the instrumentation scope of every metric the plugin exports.
+// It keeps the package's former import path (the package was renamed from
+// otel to otlp so as not to shadow go.opentelemetry.io/otel): collectors and
+// dashboards may select the plugin's data by scope, and the README documents
+// this name.
 const scopeName = "github.com/hping3-plugin/hping3-plugin/otel"
 
 // pipeline exports rounds on its own goroutine so that probing never waits

@@ -1,6 +1,6 @@
-// Package otel is the OpenTelemetry front end: it records each round as OTLP
+// Package otlp is the OpenTelemetry front end: it records each round as OTLP
 // gauges and exports them over gRPC to a Collector.
-package otel
+package otlp
 
 import (
 	"context"
@@ -47,29 +47,35 @@ func Run(ctx context.Context, r *round.Runner, opts Options) error {
 		return err
 	}
 
-	ticker := time.NewTicker(poll)
-	defer ticker.Stop()
-	for n := 1; ; n++ {
-		rd := r.Run(ctx)
-		if ctx.Err() != nil {
-			break
-		}
-		p.offer(rd)
-		if rd.Duration > poll {
-			log.Warnf("round took %v, longer than poll_interval %v: polls that fell due meanwhile were skipped (fewer targets, a smaller count or a longer poll_interval fix this)",
-				rd.Duration.Round(time.Millisecond), poll)
-		}
-		log.Debugf("otlp: round %d: %d results, %d failed, %s; queued for export",
-			n, len(rd.Results), rd.Failures, rd.Duration.Round(time.Millisecond))
-		select {
-		case <-ctx.Done():
-		case <-ticker.C:
-			continue
-		}
-		break
-	}
+	loop(ctx, r.Run, p.offer, poll, log)
 	if err := p.close(ShutdownBudget); err != nil {
 		log.Warnf("otlp: closing the exporter: %v", err)
 	}
 	return nil
+}
+
+// loop runs rounds on the schedule every polling mode shares (round.Poll,
+// which also logs an overrun) until ctx ends, handing each finished round to
+// offer, which never blocks. A round cut short by ctx is not offered.
+func loop(ctx context.Context, run func(context.Context) round.Round, offer func(round.Round), poll time.Duration, log *logger.Logger) {
+	polls := round.NewPoll(poll, time.Now(), log)
+	timer := time.NewTimer(0) // the first round at once
+	defer timer.Stop()
+	for n := 1; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		start := time.Now()
+		rd := run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		next, _ := polls.Next(start, time.Now())
+		offer(rd)
+		log.Debugf("otlp: round %d: %d results, %d failed, %s; queued for export",
+			n, len(rd.Results), rd.Failures, rd.Duration.Round(time.Millisecond))
+		timer.Reset(time.Until(next))
+	}
 }

@@ -1,4 +1,4 @@
-package otel
+package otlp
 
 import (
 	"os"
@@ -214,8 +214,9 @@ func checkSpacing(t *testing.T, prev, r *exportedRound) {
 // exported: names, units, gauge type, value ranges, attributes, times.
 func checkLoopbackRound(t *testing.T, r *exportedRound, percentiles bool, tags map[string]string) {
 	t.Helper()
-	if r.scope != scopeName {
-		t.Errorf("scope %q, want %q", r.scope, scopeName)
+	// The scope users select by, written out: the package's name is not it.
+	if want := "github.com/hping3-plugin/hping3-plugin/otel"; r.scope != want {
+		t.Errorf("scope %q, want %q", r.scope, want)
 	}
 	if d := r.end.Sub(r.start); d <= 0 || d > 5*time.Second {
 		t.Errorf("round from %v to %v: want a positive duration under 5 s", r.start, r.end)
