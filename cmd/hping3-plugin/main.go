@@ -12,7 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	otel "github.com/hping3-plugin/hping3-plugin/otlp"
+	"github.com/hping3-plugin/hping3-plugin/otlp"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/execd"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
@@ -69,9 +69,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = applyPollInterval(cfg, f.otlp)
 	}
 	if f.otlpEndpoint != "" {
-		err = errors.Join(err, otel.CheckEndpoint(f.otlpEndpoint))
+		err = errors.Join(err, otlp.CheckEndpoint(f.otlpEndpoint))
 	} else if f.otlp {
-		err = errors.Join(err, otel.CheckEnvironment(os.Getenv))
+		err = errors.Join(err, otlp.CheckEnvironment(os.Getenv))
 	}
 	if err != nil {
 		for _, e := range unjoin(err) {
@@ -86,9 +86,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	switch {
 	case f.once:
-		err = execd.Once(ctx, runner, stdout)
+		err = execd.Once(ctx, runner, stdout, log)
 	case f.otlp:
-		err = otel.Run(ctx, runner, otel.Options{Endpoint: f.otlpEndpoint, PollInterval: cfg.PollInterval, Log: log})
+		err = otlp.Run(ctx, runner, otlp.Options{Endpoint: f.otlpEndpoint, PollInterval: cfg.PollInterval, Log: log})
 	default:
 		err = execd.Run(ctx, runner, execd.Options{Stdin: stdin, Stdout: stdout, Log: log, PollInterval: cfg.PollInterval})
 	}

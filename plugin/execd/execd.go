@@ -24,23 +24,28 @@ type Options struct {
 
 // Once runs one round and writes its lines to out. A round cut short by ctx
 // (SIGINT, SIGTERM) prints nothing: its results would only say "cancelled".
-func Once(ctx context.Context, r *round.Runner, out io.Writer) error {
+func Once(ctx context.Context, r *round.Runner, out io.Writer, log *logger.Logger) error {
 	rd := r.Run(ctx)
 	if ctx.Err() != nil {
 		return nil
 	}
-	return writeRound(out, Encode(rd))
+	return writeRound(out, encode(rd, log))
 }
 
 // Encode returns a round's lines, one per result, stamped with the round's
 // start time. A line the encoder refuses is still written, with its unsafe
-// tags quoted (AppendResult); Encode has no logger, so that refusal is not
-// reported here.
-func Encode(rd round.Round) []byte {
+// tags quoted (AppendResult).
+func Encode(rd round.Round) []byte { return encode(rd, nil) }
+
+// encode is Encode that logs each line the encoder refused as an E! line
+// when log is not nil: the line is written anyway, but not as it should be.
+func encode(rd round.Round, log *logger.Logger) []byte {
 	var enc lineprotocol.Encoder
 	enc.SetPrecision(lineprotocol.Nanosecond)
 	for i := range rd.Results {
-		AppendResult(&enc, &rd.Results[i], rd.Start)
+		if err := AppendResult(&enc, &rd.Results[i], rd.Start); err != nil && log != nil {
+			log.Errorf("%v", err)
+		}
 	}
 	return enc.Bytes()
 }

@@ -85,7 +85,7 @@ func (l *loop) run(ctx context.Context, stdin io.Reader, signals <-chan os.Signa
 			l.log.Warnf("round took %v, longer than the time between Telegraf's requests: requests that came meanwhile were merged into one (fewer targets, a smaller count or a longer Telegraf interval fix this)",
 				end.Sub(start).Round(time.Millisecond))
 		}
-		if err := writeRound(l.out, append(Encode(rd), EncodeRound(rd, overrun)...)); err != nil {
+		if err := writeRound(l.out, append(encode(rd, l.log), EncodeRound(rd, overrun)...)); err != nil {
 			if brokenPipe(err) {
 				return nil // the reader is gone (Telegraf stopped): nothing to tell
 			}

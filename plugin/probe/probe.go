@@ -13,9 +13,6 @@ import (
 // fits between its packet's earliest send time and its arrival.
 const glitchSlack = 50 * time.Millisecond
 
-// Binary is hping3.Binary, for the front ends that resolve the configured
-// hping3 before probing.
-func Binary(configured string) (string, error) { return hping3.Binary(configured) }
 
 // Target is a resolved target ready to probe.
 type Target struct {

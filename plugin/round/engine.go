@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/hping3"
 	"github.com/hping3-plugin/hping3-plugin/plugin/hping3/tcl"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
@@ -29,7 +30,7 @@ func chooseEngines(cfg *config.Config, log *logger.Logger) []engineChoice {
 	out := make([]engineChoice, len(cfg.Groups))
 	decided := map[string]engineChoice{}
 	for i, g := range cfg.Groups {
-		bin, err := probe.Binary(g.Settings.HPing3)
+		bin, err := hping3.Binary(g.Settings.HPing3)
 		if err != nil {
 			// The CLI engine reports the missing binary on every target.
 			continue

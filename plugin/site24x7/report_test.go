@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/hping3"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
@@ -32,9 +33,9 @@ func tcpResult() probe.Result {
 }
 
 func TestGolden(t *testing.T) {
-	_, missing := probe.Binary("/nonexistent/hping3")
+	_, missing := hping3.Binary("/nonexistent/hping3")
 	if missing == nil {
-		t.Fatal("probe.Binary found /nonexistent/hping3")
+		t.Fatal("hping3.Binary found /nonexistent/hping3")
 	}
 	cases := []struct {
 		name     string
