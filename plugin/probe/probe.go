@@ -13,7 +13,6 @@ import (
 // fits between its packet's earliest send time and its arrival.
 const glitchSlack = 50 * time.Millisecond
 
-
 // Target is a resolved target ready to probe.
 type Target struct {
 	Name string // as configured
