@@ -78,7 +78,21 @@ type Config struct {
 	PollInterval  time.Duration // 0: only on stdin lines or signals
 	MaxPacketRate int           // packets per second over all running probes
 	Engine        Engine        // how hping3 is driven; "" is EngineAuto
+	Mode          Mode          // how the long-running front ends probe; "" is ModeContinuous
 }
+
+// Mode says how the long-running front ends (Telegraf execd, --otlp) probe;
+// --once and --site24x7 always run one round.
+type Mode string
+
+const (
+	// ModeContinuous probes every target all the time, one packet every
+	// interval, and each report covers the packets decided since the
+	// previous one.
+	ModeContinuous Mode = "continuous"
+	// ModeRounds probes every target count times per report.
+	ModeRounds Mode = "rounds"
+)
 
 // Engine says how the plugin drives hping3.
 type Engine string

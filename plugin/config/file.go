@@ -74,6 +74,8 @@ func decodeFile(text string) (*Config, []toml.Key, error) {
 			*v = Protocol(strings.ToLower(string(*v)))
 		case *Engine:
 			*v = Engine(strings.ToLower(string(*v)))
+		case *Mode:
+			*v = Mode(strings.ToLower(string(*v)))
 		}
 		return nil
 	}

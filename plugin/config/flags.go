@@ -89,6 +89,8 @@ func register(fs *flag.FlagSet, d Settings, rounds bool) *ProbeFlags {
 			held = fs.String(st.Flag, string(*def), usage)
 		case *Engine:
 			held = fs.String(st.Flag, string(*def), usage)
+		case *Mode:
+			held = fs.String(st.Flag, string(*def), usage)
 		case *[]string:
 			held = new([]string)
 			fs.Var(listValue{held}, st.Flag, usage)
@@ -143,7 +145,7 @@ func (p *ProbeFlags) apply(c *Config, g *Group) {
 		dst := reflect.ValueOf(st.field(c, g)).Elem()
 		src := v.value.Elem()
 		if src.Kind() == reflect.String && dst.Type() != src.Type() {
-			// protocol and engine: case-insensitive words
+			// protocol, engine and mode: case-insensitive words
 			src = reflect.ValueOf(strings.ToLower(src.String()))
 		}
 		dst.Set(src.Convert(dst.Type()))

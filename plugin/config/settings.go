@@ -205,6 +205,25 @@ var settingsTable = []*Setting{
 		Allowed: fmt.Sprintf("1..%d packets/s over all targets", MaxTotalRateLimit),
 		min:     1, max: MaxTotalRateLimit,
 		field: func(c *Config, _ *Group) any { return &c.MaxPacketRate }},
+	{Key: "mode", Flag: "mode", Top: true,
+		Help:        "continuous: every target probed all the time, one packet every interval, each report covering the packets decided since the previous one (count does not apply); rounds: count packets per target per report (docs/configuration.md)",
+		Allowed:     `one of "continuous", "rounds"; continuous needs the tcl engine`,
+		DefaultText: "continuous (--once and --site24x7: one round)",
+		Applies:     "Telegraf execd, --otlp",
+		Rounds:      true,
+		field:       func(c *Config, _ *Group) any { return &c.Mode },
+		check: func(c *Config, _ *Group) string {
+			switch c.Mode {
+			case "", ModeRounds:
+				return ""
+			case ModeContinuous:
+				if c.Engine == EngineCLI {
+					return `continuous needs the tcl engine (one hping3 for all targets): engine "cli" runs rounds only`
+				}
+				return ""
+			}
+			return `one of "continuous", "rounds"`
+		}},
 	{Key: "engine", Flag: "engine", Top: true,
 		Help:        "how hping3 runs: tcl, one hping3 for every target; cli, one hping3 per target; auto, tcl when the configured hping3 has hping3's Tcl API (docs/engines.md)",
 		Allowed:     `one of "auto", "tcl", "cli"`,
@@ -314,6 +333,8 @@ func shownValue(v any) any {
 	case *Protocol:
 		return fmt.Sprintf("%q", *v)
 	case *Engine:
+		return fmt.Sprintf("%q", *v)
+	case *Mode:
 		return fmt.Sprintf("%q", *v)
 	case *int:
 		return *v

@@ -131,6 +131,7 @@ func TestEveryFlagSetsItsSetting(t *testing.T) {
 		"poll-interval":   {"30s", func(c *Config) any { return c.PollInterval }, 30 * time.Second},
 		"max-packet-rate": {"200", func(c *Config) any { return c.MaxPacketRate }, 200},
 		"engine":          {"CLI", func(c *Config) any { return c.Engine }, EngineCLI},
+		"mode":            {"Rounds", func(c *Config) any { return c.Mode }, ModeRounds},
 	}
 	for _, s := range settingsTable {
 		if s.Flag == "" {
@@ -198,6 +199,7 @@ func TestEverySettingIsValidated(t *testing.T) {
 		"poll_interval":   `poll_interval = "500ms"`,
 		"max_packet_rate": `max_packet_rate = 10001`,
 		"engine":          `engine = "fast"`,
+		"mode":            `mode = "continuous"` + "\n" + `engine = "cli"`,
 	}
 	for _, s := range settingsTable {
 		line, ok := bad[s.Key]

@@ -18,13 +18,25 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
-// Round is the outcome of one round.
+// Round is the outcome of one round, or in continuous mode (Window) of one
+// window: every packet decided since the previous report.
 type Round struct {
-	Start     time.Time      // when the round began; the timestamp of its lines
-	Duration  time.Duration  // wall time of the whole round
+	Start     time.Time      // when the round (window) began; the timestamp of its lines
+	Duration  time.Duration  // wall time of the whole round (the window's length)
 	Results   []probe.Result // one per distinct target, in configuration order
 	Processes int            // hping3 processes started
 	Failures  int            // results whose Code is not probe.OK
+
+	// Window is true for a continuous window: Results cover exactly the
+	// packets decided in [Start, Start+Duration), each counted in one
+	// window only, so sums over windows are the totals.
+	Window bool
+	// Packets is the number of packets the results count as sent.
+	Packets int
+	// Restarts counts the engine restarts in the window (after a crash or
+	// a hang; the packets then in flight are not counted, and the targets
+	// that had some fail in this window with the reason).
+	Restarts int
 }
 
 // Runner runs rounds for one configuration. A Runner runs one round at a
@@ -106,6 +118,7 @@ func (r *Runner) Run(ctx context.Context) Round {
 		if rd.Results[i].Code != probe.OK {
 			rd.Failures++
 		}
+		rd.Packets += rd.Results[i].Transmitted
 	}
 	if ctx.Err() == nil {
 		r.failures.record(rd.Results)

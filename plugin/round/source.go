@@ -1,0 +1,46 @@
+package round
+
+import (
+	"context"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
+)
+
+// Source is what a long-running front end reads from the core: one report
+// per Telegraf request, poll_interval tick or OTLP export. A Runner
+// (mode "rounds") probes every target once per report; a Stream (mode
+// "continuous") probes all the time and reports the window of packets
+// decided since the previous report.
+type Source interface {
+	// Next returns the next report. A Runner runs a round and returns when
+	// it ends or ctx does; a Stream returns its window at once.
+	Next(ctx context.Context) Round
+	// Targets is the number of probes (lines) of every report.
+	Targets() int
+	// Close stops whatever the source keeps running (a Stream's engine).
+	Close()
+}
+
+// Next runs one round: a Runner is the Source of mode "rounds".
+func (r *Runner) Next(ctx context.Context) Round { return r.Run(ctx) }
+
+// Close does nothing: a Runner keeps nothing running between rounds.
+func (r *Runner) Close() {}
+
+// NewSource returns the Source of the long-running front ends: a Stream in
+// mode continuous (the default), which needs every group on the Tcl
+// engine, else a Runner. --once and --site24x7 use New: one round.
+func NewSource(cfg *config.Config, log *logger.Logger) Source {
+	r := New(cfg, log)
+	if cfg.Mode == config.ModeRounds {
+		return r
+	}
+	for gi, e := range r.engines {
+		if !e.tcl {
+			log.Warnf("mode continuous needs the tcl engine (hping3's Tcl API), which inputs.hping3[%d] cannot use: probing in rounds (set mode = \"rounds\" to say so)", gi)
+			return r
+		}
+	}
+	return newStream(r)
+}
