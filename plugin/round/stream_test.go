@@ -166,4 +166,3 @@ func engineChild(t *testing.T) int {
 	t.Fatal("no hping3 child")
 	return 0
 }
-
