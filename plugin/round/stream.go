@@ -105,7 +105,7 @@ func newStream(r *Runner) *Stream {
 	s := &Stream{r: r, last: time.Now(), first: true}
 	for _, j := range r.jobs {
 		g := r.cfg.Groups[j.group]
-		s.targets = append(s.targets, &streamTarget{job: j, s: g.Settings, tags: g.Tags})
+		s.targets = append(s.targets, &streamTarget{job: j, s: g.Settings, tags: r.cfg.Tags(j.group)})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
