@@ -45,6 +45,10 @@ const (
 	maxRestartDelay = 5 * time.Second
 	// firstWait bounds how long the first report waits for packets.
 	firstWait = 5 * time.Second
+	// maxWindow bounds the packets a target keeps for its next report
+	// (22 minutes at the highest rate, 100 packets/s; 36 hours at 1/s),
+	// so that a front end that stops asking cannot exhaust memory.
+	maxWindow = 1 << 17
 )
 
 // errReplan ends an engine session on purpose: addresses changed.
@@ -77,6 +81,7 @@ type streamTarget struct {
 	pathErr error          // why it cannot be probed now (no route, no capture)
 	lostErr error          // the engine failed with packets of it in flight
 	lost    int            // packets then in flight
+	dropped int            // decided packets dropped beyond maxWindow
 
 	// The engine's own (its goroutine only).
 	ip       netip.Addr
@@ -179,7 +184,7 @@ func (s *Stream) Next(ctx context.Context) Round {
 		Results: make([]probe.Result, len(s.targets)), Restarts: s.restarts, Processes: s.started}
 	for i, t := range s.targets {
 		rd.Results[i] = t.window(rd.Start, rd.Duration)
-		t.done, t.lostErr, t.lost = nil, nil, 0
+		t.done, t.lostErr, t.lost, t.dropped = nil, nil, 0, 0
 	}
 	s.last, s.restarts, s.started = now, 0, 0
 	s.mu.Unlock()
@@ -209,6 +214,9 @@ func (t *streamTarget) window(start time.Time, length time.Duration) probe.Resul
 		}
 	}
 	switch {
+	case t.dropped > 0:
+		r.Code, r.Err = probe.Failed, fmt.Errorf("%d packets decided since the previous report (%v ago) were more than the %d kept for it: the oldest %d are not counted; report more often",
+			len(t.done)+t.dropped, length.Round(time.Second), maxWindow, t.dropped)
 	case t.lostErr != nil:
 		r.Code, r.Err = probe.Failed, fmt.Errorf("%w; %d packets in flight are not counted, and the engine was started again", t.lostErr, t.lost)
 	case sendErr != nil:
@@ -536,6 +544,11 @@ func (e *streamEngine) probe(ctx context.Context, eng *tcl.Process, live []*stre
 			byKey[key] = refs
 		}
 		s.mu.Lock()
+		if t := f.t; len(t.done) >= maxWindow {
+			half := len(t.done) / 2
+			t.dropped += half
+			t.done = append(t.done[:0], t.done[half:]...)
+		}
 		f.t.done = append(f.t.done, f.rec)
 		s.mu.Unlock()
 	}
