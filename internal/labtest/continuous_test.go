@@ -167,6 +167,7 @@ func TestTclContinuousOutage(t *testing.T) {
 		t.Errorf("nftables dropped %d probes to %s during the %v outage, want %d..%d (one per %v)", dropped, down, outage, lo, hi, cInterval)
 	}
 	lost, last := 0, 0
+	var perWindow []int
 	for i, r := range reps {
 		for _, k := range keys[1:] {
 			if tx, rx := r.counts(t, i, k); tx != rx {
@@ -175,6 +176,7 @@ func TestTclContinuousOutage(t *testing.T) {
 		}
 		tx, rx := r.counts(t, i, keys[0])
 		lost += tx - rx
+		perWindow = append(perWindow, tx-rx)
 		if tx > rx {
 			last = i
 		}
@@ -196,8 +198,8 @@ func TestTclContinuousOutage(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("continuous: %s lost %d packets over %d windows (the last lossy one: %d); nftables dropped %d (one per %v of the outage: %d..%d)",
-		down, lost, len(reps), last, dropped, cInterval, lo, hi)
+	t.Logf("continuous: %s lost %d packets over %d windows (per window %v, the last lossy one: %d); nftables dropped %d (one per %v of the outage: %d..%d)",
+		down, lost, len(reps), perWindow, last, dropped, cInterval, lo, hi)
 	if lost != dropped {
 		t.Errorf("%s: the windows report %d lost, nftables dropped %d", down, lost, dropped)
 	}
