@@ -79,7 +79,26 @@ type Config struct {
 	MaxPacketRate int           // packets per second over all running probes
 	Engine        Engine        // how hping3 is driven; "" is EngineAuto
 	Mode          Mode          // how the long-running front ends probe; "" is ModeContinuous
+	Vantage       string        // where the measurements are taken from: a tag of every line; "" none
 }
+
+// Tags returns the constant tags of group i's lines: the group's own and,
+// when set, vantage.
+func (c *Config) Tags(i int) map[string]string {
+	g := c.Groups[i]
+	if c.Vantage == "" {
+		return g.Tags
+	}
+	tags := make(map[string]string, len(g.Tags)+1)
+	for k, v := range g.Tags {
+		tags[k] = v
+	}
+	tags[VantageTag] = c.Vantage
+	return tags
+}
+
+// VantageTag is the tag (OpenTelemetry attribute) that carries vantage.
+const VantageTag = "vantage"
 
 // Mode says how the long-running front ends (Telegraf execd, --otlp) probe;
 // --once and --site24x7 always run one round.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Setting is one entry of the settings table: everything the file loader,
@@ -223,6 +224,18 @@ var settingsTable = []*Setting{
 				return ""
 			}
 			return `one of "continuous", "rounds"`
+		}},
+	{Key: "vantage", Flag: "vantage", Top: true,
+		Help:        "where the measurements are taken from (a host or site name): the tag vantage on every line, the attribute vantage on every OpenTelemetry point, so that many plugins can report to one place",
+		Allowed:     "printable UTF-8, 1..64 characters, not ending in a backslash",
+		DefaultText: "none",
+		Applies:     "Telegraf execd, --once, --otlp",
+		field:       func(c *Config, _ *Group) any { return &c.Vantage },
+		check: func(c *Config, _ *Group) string {
+			if v := c.Vantage; v != "" && (!TagSafe(v) || utf8.RuneCountInString(v) > 64) {
+				return "printable UTF-8, 1..64 characters, not ending in a backslash"
+			}
+			return ""
 		}},
 	{Key: "engine", Flag: "engine", Top: true,
 		Help:        "how hping3 runs: tcl, one hping3 for every target; cli, one hping3 per target; auto, tcl when the configured hping3 has hping3's Tcl API (docs/engines.md)",

@@ -132,6 +132,7 @@ func TestEveryFlagSetsItsSetting(t *testing.T) {
 		"max-packet-rate": {"200", func(c *Config) any { return c.MaxPacketRate }, 200},
 		"engine":          {"CLI", func(c *Config) any { return c.Engine }, EngineCLI},
 		"mode":            {"Rounds", func(c *Config) any { return c.Mode }, ModeRounds},
+		"vantage":         {"paris-1", func(c *Config) any { return c.Tags(0)["vantage"] }, "paris-1"},
 	}
 	for _, s := range settingsTable {
 		if s.Flag == "" {
@@ -200,6 +201,7 @@ func TestEverySettingIsValidated(t *testing.T) {
 		"max_packet_rate": `max_packet_rate = 10001`,
 		"engine":          `engine = "fast"`,
 		"mode":            `mode = "continuous"` + "\n" + `engine = "cli"`,
+		"vantage":         `vantage = "` + strings.Repeat("x", 65) + `"`,
 	}
 	for _, s := range settingsTable {
 		line, ok := bad[s.Key]

@@ -49,8 +49,8 @@ func (c *Config) Validate() error {
 			if !TagSafe(k) || !TagSafe(v) {
 				errs = append(errs, &FieldError{Field: prefix + "tags", Value: fmt.Sprintf("%q=%q", k, v), Allowed: "non-empty keys and values of printable UTF-8, not ending in a backslash"})
 			}
-			if reservedTags[k] {
-				errs = append(errs, &FieldError{Field: prefix + "tags." + k, Value: fmt.Sprintf("%q", v), Allowed: "a key other than host, target, ip, protocol, port"})
+			if reservedTags[k] || (k == VantageTag && c.Vantage != "") {
+				errs = append(errs, &FieldError{Field: prefix + "tags." + k, Value: fmt.Sprintf("%q", v), Allowed: "a key other than host, target, ip, protocol, port (and vantage when the top-level vantage is set)"})
 			}
 		}
 	}

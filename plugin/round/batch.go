@@ -268,11 +268,36 @@ func (b *batch) build(live []*batchTarget, tcpBlock, udpBlock *portBlock) {
 	}
 }
 
-// listen opens one capture per outgoing interface, filtered in the kernel
-// to what can answer this batch's probes: packets to our source addresses
-// that are ICMP (but no echo request, and echo replies only with our id),
-// or TCP and UDP to our reserved ports.
+// listen opens the batch's captures (openCaptures); a target whose
+// interface could not be captured on fails with the reason.
 func (b *batch) listen(eng *tcl.Process, live []*batchTarget, tcpBlock, udpBlock *portBlock) error {
+	paths := make([]capturePath, len(live))
+	for i, t := range live {
+		paths[i] = capturePath{t.path, t.s.Protocol == config.ICMP}
+	}
+	failed, err := openCaptures(eng, b.bin, b.ids.icmpID, paths, tcpBlock, udpBlock)
+	for _, t := range live {
+		if ferr := failed[t.path.iface]; ferr != nil {
+			t.err = ferr
+		}
+	}
+	return err
+}
+
+// capturePath is what the capture filters need of one target: its
+// outgoing interface and source address, and whether it sends ICMP echoes.
+type capturePath struct {
+	path path
+	icmp bool
+}
+
+// openCaptures opens one capture per outgoing interface of paths, filtered
+// in the kernel to what can answer the probes: packets to our source
+// addresses that are ICMP (but no echo request, and echo replies only with
+// our id), or TCP and UDP to our reserved ports. It returns the interfaces
+// whose capture failed, with the reason, and an error when the engine
+// itself failed.
+func openCaptures(eng *tcl.Process, bin string, icmpID int, paths []capturePath, tcpBlock, udpBlock *portBlock) (map[string]error, error) {
 	type capture struct {
 		srcs  []string
 		icmp  bool
@@ -280,17 +305,17 @@ func (b *batch) listen(eng *tcl.Process, live []*batchTarget, tcpBlock, udpBlock
 	}
 	caps := map[string]*capture{}
 	var order []string
-	for _, t := range live {
-		c := caps[t.path.iface]
+	for _, p := range paths {
+		c := caps[p.path.iface]
 		if c == nil {
 			c = &capture{}
-			caps[t.path.iface] = c
-			order = append(order, t.path.iface)
+			caps[p.path.iface] = c
+			order = append(order, p.path.iface)
 		}
-		if src := t.path.src.String(); !slices.Contains(c.srcs, src) {
+		if src := p.path.src.String(); !slices.Contains(c.srcs, src) {
 			c.srcs = append(c.srcs, src)
 		}
-		c.icmp = c.icmp || t.s.Protocol == config.ICMP
+		c.icmp = c.icmp || p.icmp
 	}
 	for _, ifname := range order {
 		c := caps[ifname]
@@ -300,7 +325,7 @@ func (b *batch) listen(eng *tcl.Process, live []*batchTarget, tcpBlock, udpBlock
 		}
 		icmp := "icmp[0] != 0 and icmp[0] != 8"
 		if c.icmp {
-			icmp = fmt.Sprintf("icmp[0] != 8 and (icmp[0] != 0 or icmp[4:2] = %d)", b.ids.icmpID)
+			icmp = fmt.Sprintf("icmp[0] != 8 and (icmp[0] != 0 or icmp[4:2] = %d)", icmpID)
 		}
 		terms := []string{"icmp and " + icmp}
 		if tcpBlock != nil {
@@ -311,16 +336,17 @@ func (b *batch) listen(eng *tcl.Process, live []*batchTarget, tcpBlock, udpBlock
 		}
 		filter := fmt.Sprintf("ip and (%s) and ((%s))", strings.Join(hosts, " or "), strings.Join(terms, ") or ("))
 		if err := eng.Listen(ifname, filter); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	failed := map[string]error{}
 	timer := time.NewTimer(listenTimeout)
 	defer timer.Stop()
 	for pending := len(order); pending > 0; {
 		select {
 		case evs, ok := <-eng.Events():
 			if !ok {
-				return eng.Err()
+				return failed, eng.Err()
 			}
 			for _, ev := range evs {
 				if ev.Kind == tcl.Captured {
@@ -328,24 +354,19 @@ func (b *batch) listen(eng *tcl.Process, live []*batchTarget, tcpBlock, udpBlock
 				}
 				c := caps[ev.Iface]
 				if c == nil || c.ready || (ev.Kind != tcl.Listening && ev.Kind != tcl.ListenFailed) {
-					return fmt.Errorf("the hping3 engine answered out of turn while opening captures")
+					return failed, fmt.Errorf("the hping3 engine answered out of turn while opening captures")
 				}
 				c.ready = true
 				pending--
 				if ev.Kind == tcl.ListenFailed {
-					err := tcl.ListenError(b.bin, ev.Iface, ev.Err)
-					for _, t := range live {
-						if t.path.iface == ev.Iface {
-							t.err = err
-						}
-					}
+					failed[ev.Iface] = tcl.ListenError(bin, ev.Iface, ev.Err)
 				}
 			}
 		case <-timer.C:
-			return fmt.Errorf("the hping3 engine did not open its captures within %v", listenTimeout)
+			return failed, fmt.Errorf("the hping3 engine did not open its captures within %v", listenTimeout)
 		}
 	}
-	return nil
+	return failed, nil
 }
 
 // sendQueue orders targets by when their next packet may go.

@@ -84,7 +84,7 @@ func (r *Runner) runBatches(ctx context.Context, results []probe.Result) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t := probe.Target{Name: j.target, Tags: g.Tags}
+			t := probe.Target{Name: j.target, Tags: r.cfg.Tags(j.group)}
 			release, err := r.sched.acquireDNS(ctx)
 			if err == nil {
 				t.Res = probe.Resolve(ctx, r.resolver, j.target, g.Settings.DNSTimeout)

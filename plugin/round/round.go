@@ -130,7 +130,7 @@ func (r *Runner) Run(ctx context.Context) Round {
 func (r *Runner) probe(ctx context.Context, j job) (probe.Result, bool) {
 	g := r.cfg.Groups[j.group]
 	s := g.Settings
-	t := probe.Target{Name: j.target, Tags: g.Tags}
+	t := probe.Target{Name: j.target, Tags: r.cfg.Tags(j.group)}
 
 	release, err := r.sched.acquireDNS(ctx)
 	if err == nil {

@@ -1,23 +1,717 @@
 package round
 
 import (
+	"container/heap"
 	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/hping3/tcl"
+	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
+	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
-// Stream is the Source of mode continuous: the Tcl engine runs for the
-// life of the process and probes every target all the time. (Being built:
-// until then it runs rounds.)
+// Continuous probing. One Tcl engine process per hping3 binary runs for the
+// life of the Stream and sends every target one packet every interval, the
+// targets' packets spread evenly over the interval. A packet is decided
+// when its timeout (plus captureGrace) has passed since it went, or when it
+// could not be sent: only then does it join its target's window, with every
+// answer it had (its reply, duplicates, ICMP errors). A report (Next) takes
+// every target's decided packets and measures them with probe.Measure, as a
+// round does; a packet still inside its timeout waits for the next report,
+// so each packet is counted in exactly one window.
+//
+// Names are looked up at start, then again every resolveEvery (a name that
+// did not resolve: every retryResolve). When a target's address changes,
+// the engine stops sending, lets the packets in flight be decided, and
+// starts again with the new addresses (new routes and captures): nothing is
+// lost. When the engine crashes, hangs or floods, it is killed: the packets
+// then in flight are not counted, their targets' next window fails
+// (result_code 2) with the reason, and the engine starts again after
+// restartDelay.
+const (
+	resolveEvery = time.Minute
+	retryResolve = 10 * time.Second
+	restartDelay = 200 * time.Millisecond
+	// maxRestartDelay bounds the back-off of an engine that fails at once
+	// every time it starts (a missing capability, say).
+	maxRestartDelay = 5 * time.Second
+	// firstWait bounds how long the first report waits for packets.
+	firstWait = 5 * time.Second
+	// maxWindow bounds the packets a target keeps for its next report
+	// (22 minutes at the highest rate, 100 packets/s; 36 hours at 1/s),
+	// so that a front end that stops asking cannot exhaust memory.
+	maxWindow = 1 << 17
+)
+
+// errReplan ends an engine session on purpose: addresses changed.
+var errReplan = errors.New("target addresses changed")
+
+// Stream is the Source of mode continuous.
 type Stream struct {
-	r *Runner
+	r      *Runner
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+
+	first bool // no report yet
+
+	mu       sync.Mutex
+	targets  []*streamTarget // one per job, in configuration order
+	last     time.Time       // the previous report
+	restarts int             // engine restarts since the previous report
+	started  int             // engine processes started since the previous report
 }
 
-func newStream(r *Runner) *Stream { return &Stream{r: r} }
+// streamTarget is one probe of the stream.
+type streamTarget struct {
+	job  job
+	s    config.Settings
+	tags map[string]string
 
-// Next returns the window since the previous call.
-func (s *Stream) Next(ctx context.Context) Round { return s.r.Run(ctx) }
+	// Under Stream.mu.
+	res     probe.Resolution
+	done    []probe.Record // decided since the previous report
+	pathErr error          // why it cannot be probed now (no route, no capture)
+	lostErr error          // the engine failed with packets of it in flight
+	lost    int            // packets then in flight
+	dropped int            // decided packets dropped beyond maxWindow
 
-// Targets is the number of probes.
-func (s *Stream) Targets() int { return s.r.Targets() }
+	// The engine's own (its goroutine only).
+	ip       netip.Addr
+	path     path
+	period   time.Duration
+	due      time.Time
+	heapIdx  int
+	tcpPort  int
+	udpPorts []int
+	udpNext  int
+}
 
-// Close stops the engine.
-func (s *Stream) Close() {}
+// flight is one packet sent and not yet decided.
+type flight struct {
+	t          *streamTarget
+	p          packet.Probe
+	rec        probe.Record
+	acked      bool
+	dispatched time.Time
+	id         int
+	deadline   time.Time // once acked: Sent + timeout + captureGrace
+	heapIdx    int
+}
+
+func newStream(r *Runner) *Stream {
+	s := &Stream{r: r, last: time.Now(), first: true}
+	for _, j := range r.jobs {
+		g := r.cfg.Groups[j.group]
+		s.targets = append(s.targets, &streamTarget{job: j, s: g.Settings, tags: r.cfg.Tags(j.group)})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.resolveAll(ctx)
+
+	// One engine per hping3 binary, sharing the packet rate in proportion
+	// to their targets.
+	byBin := map[string][]*streamTarget{}
+	var bins []string
+	for _, t := range s.targets {
+		bin := r.engines[t.job.group].bin
+		if byBin[bin] == nil {
+			bins = append(bins, bin)
+		}
+		byBin[bin] = append(byBin[bin], t)
+	}
+	replans := map[string]chan struct{}{}
+	for _, bin := range bins {
+		e := &streamEngine{s: s, bin: bin, targets: byBin[bin], replan: make(chan struct{}, 1),
+			rate: max(1, float64(r.cfg.MaxPacketRate)*float64(len(byBin[bin]))/float64(len(s.targets)))}
+		replans[bin] = e.replan
+		e.plan(r.log)
+		s.done.Add(1)
+		go func() {
+			defer s.done.Done()
+			e.run(ctx)
+		}()
+	}
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		s.resolveLoop(ctx, func(t *streamTarget) {
+			select {
+			case replans[r.engines[t.job.group].bin] <- struct{}{}:
+			default:
+			}
+		})
+	}()
+	return s
+}
+
+// Targets is the number of probes of every report.
+func (s *Stream) Targets() int { return len(s.targets) }
+
+// Close stops the engines and the lookups, and waits for them.
+func (s *Stream) Close() {
+	s.cancel()
+	s.done.Wait()
+}
+
+// Next returns the window since the previous report: every packet decided
+// in it, measured per target. The first report waits, up to firstWait,
+// until the first packets can have been decided (a period and a timeout
+// after the start): a request that comes right at start would otherwise
+// report every target as having no packet.
+func (s *Stream) Next(ctx context.Context) Round {
+	if s.first {
+		s.first = false
+		wait := time.Duration(0)
+		for _, t := range s.targets {
+			wait = max(wait, t.s.Interval+t.s.Timeout+captureGrace)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(time.Until(s.last.Add(wait)), firstWait)):
+		}
+	}
+	s.mu.Lock()
+	now := time.Now()
+	rd := Round{Start: s.last, Duration: now.Sub(s.last), Window: true,
+		Results: make([]probe.Result, len(s.targets)), Restarts: s.restarts, Processes: s.started}
+	for i, t := range s.targets {
+		rd.Results[i] = t.window(rd.Start, rd.Duration)
+		t.done, t.lostErr, t.lost, t.dropped = nil, nil, 0, 0
+	}
+	s.last, s.restarts, s.started = now, 0, 0
+	s.mu.Unlock()
+	for i := range rd.Results {
+		if rd.Results[i].Code != probe.OK {
+			rd.Failures++
+		}
+		rd.Packets += rd.Results[i].Transmitted
+	}
+	s.r.failures.record(rd.Results)
+	return rd
+}
+
+// window measures t's decided packets (under Stream.mu).
+func (t *streamTarget) window(start time.Time, length time.Duration) probe.Result {
+	r := probe.NewResult(probe.Target{Name: t.job.target, Tags: t.tags, Res: t.res}, t.s, start)
+	r.Duration = length
+	if r.Code != probe.OK {
+		return r // its name does not resolve (now): result_code 1 for the window
+	}
+	probe.Measure(&r, t.done, t.s)
+	var sendErr error
+	for _, rec := range t.done {
+		if rec.SendErr != nil {
+			sendErr = rec.SendErr
+			break
+		}
+	}
+	switch {
+	case t.dropped > 0:
+		r.Code, r.Err = probe.Failed, fmt.Errorf("%d packets decided since the previous report (%v ago) were more than the %d kept for it: the oldest %d are not counted; report more often",
+			len(t.done)+t.dropped, length.Round(time.Second), maxWindow, t.dropped)
+	case t.lostErr != nil:
+		r.Code, r.Err = probe.Failed, fmt.Errorf("%w; %d packets in flight are not counted, and the engine was started again", t.lostErr, t.lost)
+	case sendErr != nil:
+		r.Code, r.Err = probe.Failed, sendErr
+	case t.pathErr != nil && r.Transmitted == 0:
+		r.Code, r.Err = probe.Failed, t.pathErr
+	case r.Transmitted == 0:
+		r.Code, r.Err = probe.Failed, fmt.Errorf("no packet of this target was decided in this window of %v: a packet is decided %v after it went (its timeout)",
+			length.Round(time.Millisecond), t.s.Timeout)
+	}
+	return r
+}
+
+// resolveAll looks every name up, bounded as rounds are.
+func (s *Stream) resolveAll(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, t := range s.targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.resolve(ctx, t)
+		}()
+	}
+	wg.Wait()
+}
+
+// resolve looks t's name up and reports whether its address changed.
+func (s *Stream) resolve(ctx context.Context, t *streamTarget) bool {
+	release, err := s.r.sched.acquireDNS(ctx)
+	if err != nil {
+		return false
+	}
+	res := probe.Resolve(ctx, s.r.resolver, t.job.target, t.s.DNSTimeout)
+	release()
+	if ctx.Err() != nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := res.IP != t.res.IP || res.Code != t.res.Code
+	t.res = res
+	return changed
+}
+
+// resolveLoop looks names up again on their schedule and calls changed
+// for a target whose address changed.
+func (s *Stream) resolveLoop(ctx context.Context, changed func(*streamTarget)) {
+	next := make([]time.Time, len(s.targets))
+	now := time.Now()
+	for i, t := range s.targets {
+		if _, err := netip.ParseAddr(t.job.target); err == nil {
+			continue // a literal: never looked up
+		}
+		next[i] = now.Add(s.resolveAfter(t))
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now = <-tick.C:
+		}
+		for i, t := range s.targets {
+			if next[i].IsZero() || now.Before(next[i]) {
+				continue
+			}
+			if s.resolve(ctx, t) {
+				changed(t)
+			}
+			next[i] = time.Now().Add(s.resolveAfter(t))
+		}
+	}
+}
+
+func (s *Stream) resolveAfter(t *streamTarget) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.res.Code != probe.OK {
+		return retryResolve
+	}
+	return resolveEvery
+}
+
+// streamEngine is one engine process and the targets it probes, restarted
+// whenever it fails.
+type streamEngine struct {
+	s       *Stream
+	bin     string
+	targets []*streamTarget
+	rate    float64
+	replan  chan struct{}
+}
+
+// plan sets every target's period: interval, or longer when the targets
+// together would exceed the packet rate at their intervals.
+func (e *streamEngine) plan(log interface{ Warnf(string, ...any) }) {
+	need := 0.0
+	for _, t := range e.targets {
+		need += t.s.Rate()
+	}
+	stretch := 1.0
+	if need > e.rate {
+		stretch = need / e.rate
+		log.Warnf("mode continuous: %d targets at their intervals would send %.0f packets/s, more than max_packet_rate allows here (%.0f/s): each target's interval is stretched %.2f times",
+			len(e.targets), need, e.rate, stretch)
+	}
+	for _, t := range e.targets {
+		t.period = time.Duration(float64(t.s.Interval) * stretch)
+	}
+}
+
+// run runs engine sessions until ctx ends.
+func (e *streamEngine) run(ctx context.Context) {
+	delay := restartDelay
+	for ctx.Err() == nil {
+		began := time.Now()
+		err := e.session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, errReplan) || err == nil {
+			delay = restartDelay
+			continue
+		}
+		e.s.r.log.Errorf("the hping3 engine failed and starts again in %v: %v", delay, err)
+		e.s.mu.Lock()
+		e.s.restarts++
+		e.s.mu.Unlock()
+		// An engine that keeps failing at once backs off; one that ran
+		// for a while starts again quickly.
+		if time.Since(began) < 2*time.Second {
+			delay = min(2*delay, maxRestartDelay)
+		} else {
+			delay = restartDelay
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+	}
+}
+
+// streamQueue orders targets by when their next packet is due.
+type streamQueue []*streamTarget
+
+func (q streamQueue) Len() int           { return len(q) }
+func (q streamQueue) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
+func (q streamQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].heapIdx, q[j].heapIdx = i, j
+}
+func (q *streamQueue) Push(x any) { t := x.(*streamTarget); t.heapIdx = len(*q); *q = append(*q, t) }
+func (q *streamQueue) Pop() any {
+	old := *q
+	t := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return t
+}
+
+// deadlineQueue orders acknowledged flights by when they are decided.
+type deadlineQueue []*flight
+
+func (q deadlineQueue) Len() int           { return len(q) }
+func (q deadlineQueue) Less(i, j int) bool { return q[i].deadline.Before(q[j].deadline) }
+func (q deadlineQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].heapIdx, q[j].heapIdx = i, j
+}
+func (q *deadlineQueue) Push(x any) { f := x.(*flight); f.heapIdx = len(*q); *q = append(*q, f) }
+func (q *deadlineQueue) Pop() any {
+	old := *q
+	f := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return f
+}
+
+// session is one engine process: it routes the resolved targets, reserves
+// their source ports, starts the engine, opens the captures and sends until
+// the engine fails (the error), addresses change (errReplan) or ctx ends.
+func (e *streamEngine) session(ctx context.Context) error {
+	s := e.s
+	log := s.r.log
+	// Route what resolved.
+	rt, rerr := newRouter()
+	var live []*streamTarget
+	s.mu.Lock()
+	for _, t := range e.targets {
+		t.pathErr = nil
+		if t.res.Code != probe.OK {
+			continue
+		}
+		t.ip, _ = netip.ParseAddr(t.res.IP)
+		switch {
+		case rerr != nil:
+			t.pathErr = fmt.Errorf("reading the host's interfaces: %w", rerr)
+		default:
+			t.path, t.pathErr = rt.route(t.ip, t.s.Interface)
+		}
+		if t.pathErr == nil {
+			live = append(live, t)
+		}
+	}
+	s.mu.Unlock()
+	if len(live) == 0 {
+		// Nothing to probe until an address changes.
+		select {
+		case <-ctx.Done():
+		case <-e.replan:
+		}
+		return errReplan
+	}
+
+	// Source ports for the life of the session: one per TCP target, and
+	// for UDP a ring per target long enough that a port is used again
+	// only after its previous packet was decided.
+	tcpN, udpN := 0, 0
+	for _, t := range live {
+		switch t.s.Protocol {
+		case config.TCP:
+			tcpN++
+		case config.UDP:
+			udpN += udpRing(t)
+		}
+	}
+	var blocks []*portBlock
+	defer func() {
+		for _, b := range blocks {
+			b.release()
+		}
+	}()
+	var tcpBlock, udpBlock *portBlock
+	for _, want := range []struct {
+		n    int
+		typ  int
+		into **portBlock
+	}{{tcpN, syscall.SOCK_STREAM, &tcpBlock}, {udpN, syscall.SOCK_DGRAM, &udpBlock}} {
+		if want.n == 0 {
+			continue
+		}
+		b, err := reservePorts(want.typ, want.n)
+		if err != nil {
+			return fmt.Errorf("reserving source ports: %w", err)
+		}
+		blocks = append(blocks, b)
+		*want.into = b
+	}
+	tcpNext, udpNext := 0, 0
+	for _, t := range live {
+		switch t.s.Protocol {
+		case config.TCP:
+			t.tcpPort = tcpBlock.ports[tcpNext]
+			tcpNext++
+		case config.UDP:
+			n := udpRing(t)
+			t.udpPorts, t.udpNext = udpBlock.ports[udpNext:udpNext+n], 0
+			udpNext += n
+		}
+	}
+
+	eng, err := tcl.Start(e.bin)
+	if err != nil {
+		return fmt.Errorf("starting the hping3 engine (%s exec): %w", e.bin, err)
+	}
+	defer eng.Close()
+	s.mu.Lock()
+	s.started++
+	s.mu.Unlock()
+	log.Debugf("started %s exec (pid %d) for %d targets, continuously", e.bin, eng.Pid(), len(live))
+	paths := make([]capturePath, len(live))
+	for i, t := range live {
+		paths[i] = capturePath{t.path, t.s.Protocol == config.ICMP}
+	}
+	failed, err := openCaptures(eng, e.bin, s.r.ids.icmpID, paths, tcpBlock, udpBlock)
+	if err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		s.mu.Lock()
+		kept := live[:0]
+		for _, t := range live {
+			if ferr := failed[t.path.iface]; ferr != nil {
+				t.pathErr = ferr
+				continue
+			}
+			kept = append(kept, t)
+		}
+		live = kept
+		s.mu.Unlock()
+	}
+	return e.probe(ctx, eng, live)
+}
+
+// udpRing is how many source ports a UDP target cycles through.
+func udpRing(t *streamTarget) int {
+	return int((t.s.Timeout+captureGrace)/t.period) + 2
+}
+
+// probe sends every live target one packet per period until the engine
+// fails, addresses change or ctx ends.
+func (e *streamEngine) probe(ctx context.Context, eng *tcl.Process, live []*streamTarget) error {
+	s := e.s
+	byID := map[int]*flight{}
+	byKey := map[packet.Key][]*flight{}
+	var unacked []*flight // in the order written: the engine acknowledges in this order
+	deadlines := deadlineQueue{}
+	nextID, sent, events := 0, 0, 0
+	draining := false
+
+	// decide moves a flight into its target's window.
+	decide := func(f *flight) {
+		delete(byID, f.id)
+		key := f.p.Key()
+		refs := byKey[key]
+		for i, g := range refs {
+			if g == f {
+				refs = append(refs[:i], refs[i+1:]...)
+				break
+			}
+		}
+		if len(refs) == 0 {
+			delete(byKey, key)
+		} else {
+			byKey[key] = refs
+		}
+		s.mu.Lock()
+		if t := f.t; len(t.done) >= maxWindow {
+			half := len(t.done) / 2
+			t.dropped += half
+			t.done = append(t.done[:0], t.done[half:]...)
+		}
+		f.t.done = append(f.t.done, f.rec)
+		s.mu.Unlock()
+	}
+	// lose counts every flight still undecided as lost to err.
+	lose := func(err error) error {
+		s.mu.Lock()
+		for _, f := range byID {
+			f.t.lost++
+			f.t.lostErr = err
+		}
+		s.mu.Unlock()
+		return err
+	}
+
+	// Targets spread evenly over their period from now.
+	start := time.Now()
+	q := streamQueue{}
+	for i, t := range live {
+		t.due = start.Add(time.Duration(float64(t.period) * float64(i) / float64(len(live))))
+		heap.Push(&q, t)
+	}
+	gap := time.Duration(float64(time.Second) / e.rate)
+	var nextSlot time.Time
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		// Send what is due.
+		for !draining && q.Len() > 0 {
+			t := q[0]
+			slot := later(t.due, nextSlot)
+			if slot.After(now.Add(sendAhead)) {
+				break
+			}
+			slot = later(slot, now.Add(-catchUp*gap))
+			f := e.build(t, nextID)
+			nextID++
+			if err := eng.Send(f.id, &f.p); err != nil {
+				return lose(err)
+			}
+			f.dispatched = now
+			byID[f.id] = f
+			byKey[f.p.Key()] = append(byKey[f.p.Key()], f)
+			unacked = append(unacked, f)
+			sent++
+			nextSlot = slot.Add(gap)
+			// The next packet a period after this one was due, and at
+			// least interval after this one really went.
+			t.due = later(t.due.Add(t.period), now.Add(t.s.Interval))
+			heap.Fix(&q, 0)
+		}
+		if err := eng.Flush(); err != nil {
+			return lose(err)
+		}
+		// Decide what is past its deadline.
+		for deadlines.Len() > 0 && !deadlines[0].deadline.After(now) {
+			decide(heap.Pop(&deadlines).(*flight))
+		}
+		for len(unacked) > 0 && unacked[0].acked {
+			unacked = unacked[1:]
+		}
+		if len(unacked) > 0 && now.Sub(unacked[0].dispatched) > hangTimeout {
+			eng.Close()
+			return lose(fmt.Errorf("the hping3 engine stopped answering (no send record for %v): killed", hangTimeout))
+		}
+		if draining && len(byID) == 0 {
+			return errReplan
+		}
+
+		wake := now.Add(hangTimeout)
+		if !draining && q.Len() > 0 {
+			wake = later(q[0].due, nextSlot)
+		}
+		if deadlines.Len() > 0 && deadlines[0].deadline.Before(wake) {
+			wake = deadlines[0].deadline
+		}
+		if len(unacked) > 0 {
+			if hung := unacked[0].dispatched.Add(hangTimeout + time.Millisecond); hung.Before(wake) {
+				wake = hung
+			}
+		}
+		timer.Reset(max(time.Until(wake), 0))
+
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.replan:
+			draining = true
+		case <-timer.C:
+		case evs, ok := <-eng.Events():
+			if !ok {
+				return lose(eng.Err())
+			}
+			// A sane engine reports a send record, a reply and a few
+			// duplicates or errors per packet.
+			if events += len(evs); events > eventsSlack+eventsPerPacket*sent {
+				eng.Close()
+				return lose(fmt.Errorf("the hping3 engine flooded: more than %d records for %d packets: killed", events, sent))
+			}
+			for _, ev := range evs {
+				switch ev.Kind {
+				case tcl.Sent, tcl.SendFailed:
+					f := byID[ev.ID]
+					if f == nil || f.acked {
+						eng.Close()
+						return lose(fmt.Errorf("the hping3 engine reported send %d, which it was not given", ev.ID))
+					}
+					f.acked = true
+					if ev.Kind == tcl.SendFailed {
+						f.rec.SendErr = tcl.SendError(e.bin, ev.Err)
+						decide(f)
+						continue
+					}
+					f.rec.Sent = ev.At
+					f.deadline = ev.At.Add(f.t.s.Timeout + captureGrace)
+					heap.Push(&deadlines, f)
+				case tcl.Captured:
+					e.match(ev, byKey)
+				default:
+					eng.Close()
+					return lose(fmt.Errorf("the hping3 engine answered out of turn"))
+				}
+			}
+		}
+	}
+}
+
+// build makes t's next packet, with send id id.
+func (e *streamEngine) build(t *streamTarget, id int) *flight {
+	ids := e.s.r.ids
+	seq, ipID := ids.next()
+	ttl := t.s.TTL
+	if ttl == 0 {
+		ttl = 64 // hping3's default
+	}
+	p := packet.Probe{Src: t.path.src, Dst: t.ip, TTL: ttl, TOS: t.s.TOS, IPID: ipID,
+		Payload: []byte(strings.Repeat("X", t.s.DataSize))} // hping3 -d fills with X too
+	switch t.s.Protocol {
+	case config.ICMP:
+		p.Proto, p.ICMPID, p.ICMPSeq = packet.ProtoICMP, ids.icmpID, seq
+	case config.TCP:
+		p.Proto, p.SrcPort, p.DstPort = packet.ProtoTCP, t.tcpPort, t.s.Port
+		p.TCPFlags, p.TCPSeq, p.TCPAck, p.TCPWindow = packet.TCPFlagBits(t.s.TCPFlags), rand.Uint32(), rand.Uint32(), tcpWindow
+	case config.UDP:
+		p.Proto, p.SrcPort, p.DstPort = packet.ProtoUDP, t.udpPorts[t.udpNext], t.s.Port
+		t.udpNext = (t.udpNext + 1) % len(t.udpPorts)
+	}
+	return &flight{t: t, p: p, id: id}
+}
+
+// match files a captured packet under the flight it answers, if any.
+func (e *streamEngine) match(ev tcl.Event, byKey map[packet.Key][]*flight) {
+	c := ev.Packet
+	key, kind, ok := c.Lookup()
+	if !ok {
+		return
+	}
+	for _, f := range byKey[key] {
+		a, ok := packet.Answers(&f.p, c, kind)
+		if !ok {
+			continue
+		}
+		f.rec.Answers = append(f.rec.Answers, probe.TimedAnswer{Answer: a, At: ev.At})
+		return
+	}
+}
