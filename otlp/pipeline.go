@@ -143,11 +143,12 @@ func (p *pipeline) export(rd round.Round, t *tally) {
 // stamp gives every point the time of its round rather than of its export:
 // the start time is when the round began, the time when its last probe
 // ended. A late export then still carries when the network looked like that.
-// A cumulative counter or histogram holds every packet up to the round's
-// end since the first round began (since); the SDK's own start, when the
-// meter provider was made, may come after that first round (a continuous
-// stream probes from before the export is set up). Delta points keep the
-// SDK's times.
+// A cumulative counter or histogram holds every packet from the start of
+// the first round (since) to the end of this one: since is its start, the
+// same for every instrument. (The SDK's own start is when each instrument
+// was made, which may come after the first packets: a continuous stream
+// probes from before the export is set up.) Delta points keep the SDK's
+// times.
 func stamp(rm *metricdata.ResourceMetrics, start, end, since time.Time) {
 	for i := range rm.ScopeMetrics {
 		for j := range rm.ScopeMetrics[i].Metrics {
@@ -163,25 +164,18 @@ func stamp(rm *metricdata.ResourceMetrics, start, end, since time.Time) {
 			case metricdata.Sum[int64]:
 				if d.Temporality == metricdata.CumulativeTemporality {
 					for k := range d.DataPoints {
-						d.DataPoints[k].StartTime, d.DataPoints[k].Time = earlier(d.DataPoints[k].StartTime, since), end
+						d.DataPoints[k].StartTime, d.DataPoints[k].Time = since, end
 					}
 				}
 			case metricdata.ExponentialHistogram[float64]:
 				if d.Temporality == metricdata.CumulativeTemporality {
 					for k := range d.DataPoints {
-						d.DataPoints[k].StartTime, d.DataPoints[k].Time = earlier(d.DataPoints[k].StartTime, since), end
+						d.DataPoints[k].StartTime, d.DataPoints[k].Time = since, end
 					}
 				}
 			}
 		}
 	}
-}
-
-func earlier(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
 }
 
 // close exports the round still pending, if any, and shuts the exporter
