@@ -15,7 +15,7 @@ import (
 
 // Probe settings of the end-to-end tests: two ICMP packets 100 ms apart to
 // loopback, a round a second.
-var probeArgs = []string{"--otlp", "--target", "127.0.0.1", "--poll-interval", "1s", "--count", "2", "--interval", "100ms"}
+var probeArgs = []string{"--otlp", "--mode", "rounds", "--target", "127.0.0.1", "--poll-interval", "1s", "--count", "2", "--interval", "100ms"}
 
 // TestCollectorEndToEnd: the plugin probes 127.0.0.1 with the real hping3,
 // exports to a real Collector found through OTEL_EXPORTER_OTLP_ENDPOINT,
@@ -44,6 +44,7 @@ func TestCollectorEndToEnd(t *testing.T) {
 			checkSpacing(t, rs[i-1], r)
 		}
 	}
+	checkCumulative(t, rs[:2])
 	if e := p.out.matching("E! "); len(e) > 0 {
 		t.Errorf("plugin logged errors: %v", e)
 	}
@@ -66,7 +67,8 @@ func TestCollectorDownAtStart(t *testing.T) {
 	s := startSink(t)
 	recv := freePort(t)
 	conf := filepath.Join(t.TempDir(), "hping3.conf")
-	if err := os.WriteFile(conf, []byte(`[[inputs.hping3]]
+	if err := os.WriteFile(conf, []byte(`mode = "rounds"
+[[inputs.hping3]]
 targets = ["127.0.0.1"]
 count = 2
 interval = "100ms"
@@ -223,10 +225,31 @@ func checkLoopbackRound(t *testing.T, r *exportedRound, percentiles bool, tags m
 	}
 	want := []string{nameSent, nameReceived, nameDuplicates, nameICMPErrors, nameLoss, nameTTL, nameStatus, nameDNS,
 		nameRTTMin, nameRTTAvg, nameRTTMax, nameRTTStdDev, nameRTTJitter,
-		nameRoundDuration, nameRoundTargets, nameRoundProcesses, nameRoundFailures}
+		nameRoundDuration, nameRoundTargets, nameRoundProcesses, nameRoundFailures, nameRoundPackets}
 	if percentiles {
 		want = append(want, nameRTTPct)
 	}
+	v := checkGauges(t, r, want, tags)
+	exact := map[string]float64{nameSent: 2, nameReceived: 2, nameDuplicates: 0, nameICMPErrors: 0,
+		nameLoss: 0, nameTTL: 64, nameStatus: 0, nameDNS: 0,
+		nameRoundTargets: 1, nameRoundProcesses: 1, nameRoundFailures: 0, nameRoundPackets: 2}
+	// Two packets 100 ms apart, answered at once: about 0.15 s.
+	if d := v[nameRoundDuration]; d < 0.1 || d > 3 {
+		t.Errorf("%s = %v s, want 0.1..3", nameRoundDuration, d)
+	}
+	for name, x := range exact {
+		if v[name] != x {
+			t.Errorf("%s = %v, want %v", name, v[name], x)
+		}
+	}
+	checkRTTs(t, v, percentiles)
+}
+
+// checkGauges asserts the gauges of one round as exported: the names
+// (exactly want), units, types, attributes; it returns the values by name
+// (a percentile's by name and percentile).
+func checkGauges(t *testing.T, r *exportedRound, want []string, tags map[string]string) map[string]float64 {
+	t.Helper()
 	var got []string
 	for name := range r.metrics {
 		got = append(got, name)
@@ -238,7 +261,7 @@ func checkLoopbackRound(t *testing.T, r *exportedRound, percentiles bool, tags m
 	}
 	v := map[string]float64{}
 	for name, m := range r.metrics {
-		if uk, ok := wantUnitsKinds[name]; !ok || m.Unit != uk[0] {
+		if uk, ok := unitKind(name); !ok || m.Unit != uk[0] {
 			t.Errorf("%s: unit %q, want %q", name, m.Unit, uk[0])
 		}
 		dps := m.GetGauge().DataPoints
@@ -268,25 +291,28 @@ func checkLoopbackRound(t *testing.T, r *exportedRound, percentiles bool, tags m
 			if !mapsEqual(attrs, wantAttrs) {
 				t.Errorf("%s: attributes %v, want %v", name, attrs, wantAttrs)
 			}
-			integer := strings.HasPrefix(wantUnitsKinds[name][1], "int64")
+			uk, _ := unitKind(name)
+			integer := strings.HasPrefix(uk[1], "int64")
 			if _, isInt := dp.Value.(*metricpb.NumberDataPoint_AsInt); isInt != integer {
 				t.Errorf("%s: value %v, want an integer: %v", name, dp.Value, integer)
 			}
 			v[name] = value(dp)
 		}
 	}
-	exact := map[string]float64{nameSent: 2, nameReceived: 2, nameDuplicates: 0, nameICMPErrors: 0,
-		nameLoss: 0, nameTTL: 64, nameStatus: 0, nameDNS: 0,
-		nameRoundTargets: 1, nameRoundProcesses: 1, nameRoundFailures: 0}
-	// Two packets 100 ms apart, answered at once: about 0.15 s.
-	if d := v[nameRoundDuration]; d < 0.1 || d > 3 {
-		t.Errorf("%s = %v s, want 0.1..3", nameRoundDuration, d)
+	return v
+}
+
+func unitKind(name string) ([2]string, bool) {
+	if uk, ok := wantUnitsKinds[name]; ok {
+		return uk, true
 	}
-	for name, x := range exact {
-		if v[name] != x {
-			t.Errorf("%s = %v, want %v", name, v[name], x)
-		}
-	}
+	uk, ok := wantCountUnitsKinds[name]
+	return uk, ok
+}
+
+// checkRTTs: the RTT gauges of loopback, in order and in seconds.
+func checkRTTs(t *testing.T, v map[string]float64, percentiles bool) {
+	t.Helper()
 	lo, avg, hi := v[nameRTTMin], v[nameRTTAvg], v[nameRTTMax]
 	// Loopback answers in well under 50 ms; 0 would be hping3's false
 	// summary. hping3 measures in steps of 0.1 ms, so a value left in

@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
@@ -31,18 +32,56 @@ const (
 	nameDNS        = "hping3.dns.duration"
 	nameStatus     = "hping3.probe.status"
 
+	// Cumulative, monotonic counters of every packet since the plugin
+	// started, summed over the reports (rounds or continuous windows
+	// partition the packets, so nothing is counted twice): a missed export
+	// or a restarted Collector loses nothing, and rate() works. The names
+	// follow the semantic conventions' naming rules: a singular namespace
+	// (hping3.packet, as system.network.packet.dropped) and no _total
+	// suffix, which a Prometheus exporter adds to a monotonic sum itself.
+	// They cannot be confused by a backend with the gauges of one report
+	// (hping3.packets.*): every name belongs to one instrument type.
+	nameCountSent       = "hping3.packet.sent"
+	nameCountReceived   = "hping3.packet.received"
+	nameCountDuplicates = "hping3.packet.duplicate"
+	nameCountICMPErrors = "hping3.packet.icmp_error"
+	// Every RTT sample, as an exponential histogram in seconds. Named
+	// {entity}.duration as the conventions' duration histograms are
+	// (http.client.request.duration, dns.lookup.duration), inside the
+	// hping3.rtt namespace of the gauges; "hping3.rtt" alone would be a
+	// metric and a namespace of other metrics at once.
+	nameRTTHistogram = "hping3.rtt.duration"
+
 	// The plugin's own metrics, one point per round, without attributes.
 	nameRoundDuration  = "hping3.round.duration"
 	nameRoundTargets   = "hping3.round.targets"
 	nameRoundProcesses = "hping3.round.processes"
 	nameRoundFailures  = "hping3.round.failures"
+	nameRoundPackets   = "hping3.round.packets"
+	nameRoundRestarts  = "hping3.round.engine_restarts" // continuous windows only
 
 	unitPacket  = "{packet}"
 	unitSeconds = "s"
 	unitOne     = "1"
 	unitTarget  = "{target}"
 	unitProcess = "{process}"
+	unitRestart = "{restart}"
 )
+
+// rttHistogram is the aggregation of hping3.rtt.duration: base-2
+// exponential buckets need no bounds chosen in advance, and at the SDK's
+// default size and scale they keep loopback's 0.05 ms and a satellite
+// link's 600 ms apart at a few percent relative error.
+var rttHistogram = sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: 160, MaxScale: 20}
+
+// views makes hping3.rtt.duration exponential whatever the exporter's
+// default histogram aggregation (explicit buckets, unless
+// OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION says otherwise).
+func views() []sdkmetric.View {
+	return []sdkmetric.View{sdkmetric.NewView(
+		sdkmetric.Instrument{Name: nameRTTHistogram},
+		sdkmetric.Stream{Aggregation: rttHistogram})}
+}
 
 // Attribute keys. The first three follow the OpenTelemetry semantic
 // conventions; there is no convention for a ping yet, so the probe type goes
@@ -61,7 +100,8 @@ const (
 // observable: each collection reports exactly the results of the round set
 // last, so a target that failed or left the configuration stops reporting
 // instead of repeating its last good value, as a synchronous gauge under
-// cumulative temporality would.
+// cumulative temporality would. The counters and the histogram are
+// synchronous: count adds every round to them, and the SDK keeps the sums.
 type recorder struct {
 	mu      sync.Mutex
 	current round.Round
@@ -70,8 +110,11 @@ type recorder struct {
 	loss, rttMin, rttAvg, rttMax, rttStdDev, rttJitter  metric.Float64ObservableGauge
 	rttPct, dns                                         metric.Float64ObservableGauge
 
-	roundTargets, roundProcesses, roundFailures metric.Int64ObservableGauge
-	roundDuration                               metric.Float64ObservableGauge
+	roundTargets, roundProcesses, roundFailures, roundPackets, roundRestarts metric.Int64ObservableGauge
+	roundDuration                                                            metric.Float64ObservableGauge
+
+	countSent, countReceived, countDuplicates, countICMPErrors metric.Int64Counter
+	rtt                                                        metric.Float64Histogram
 }
 
 func newRecorder(m metric.Meter) (*recorder, error) {
@@ -111,6 +154,24 @@ func newRecorder(m metric.Meter) (*recorder, error) {
 	r.roundTargets = i64(nameRoundTargets, unitTarget, "Targets probed in the round.")
 	r.roundProcesses = i64(nameRoundProcesses, unitProcess, "hping3 processes the round started.")
 	r.roundFailures = i64(nameRoundFailures, unitTarget, "Targets whose probe did not run (status not 0) in the round.")
+	r.roundPackets = i64(nameRoundPackets, unitPacket, "Probe packets the round's (window's) results count as sent.")
+	r.roundRestarts = i64(nameRoundRestarts, unitRestart, "Restarts of the continuous engine in the window (after a crash or a hang).")
+	counter := func(name, desc string) metric.Int64Counter {
+		if err != nil {
+			return nil
+		}
+		var c metric.Int64Counter
+		c, err = m.Int64Counter(name, metric.WithUnit(unitPacket), metric.WithDescription(desc))
+		return c
+	}
+	r.countSent = counter(nameCountSent, "Probe packets sent to the target since the plugin started.")
+	r.countReceived = counter(nameCountReceived, "Unique, in-time replies from the target since the plugin started (duplicates and ICMP errors excluded).")
+	r.countDuplicates = counter(nameCountDuplicates, "Replies to a sequence number already answered, since the plugin started.")
+	r.countICMPErrors = counter(nameCountICMPErrors, "ICMP errors received instead of the expected reply, since the plugin started.")
+	if err == nil {
+		r.rtt, err = m.Float64Histogram(nameRTTHistogram, metric.WithUnit(unitSeconds),
+			metric.WithDescription("Round-trip time of every timed reply."))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +179,7 @@ func newRecorder(m metric.Meter) (*recorder, error) {
 		r.sent, r.received, r.duplicates, r.icmpErrors, r.loss,
 		r.rttMin, r.rttAvg, r.rttMax, r.rttStdDev, r.rttJitter, r.rttPct,
 		r.ttl, r.dns, r.status,
-		r.roundDuration, r.roundTargets, r.roundProcesses, r.roundFailures)
+		r.roundDuration, r.roundTargets, r.roundProcesses, r.roundFailures, r.roundPackets, r.roundRestarts)
 	if err != nil {
 		return nil, err
 	}
@@ -146,8 +207,78 @@ func (r *recorder) observe(_ context.Context, o metric.Observer) error {
 	o.ObserveInt64(r.roundTargets, int64(len(rd.Results)))
 	o.ObserveInt64(r.roundProcesses, int64(rd.Processes))
 	o.ObserveInt64(r.roundFailures, int64(rd.Failures))
+	o.ObserveInt64(r.roundPackets, int64(rd.Packets))
+	if rd.Window {
+		o.ObserveInt64(r.roundRestarts, int64(rd.Restarts))
+	}
 	return nil
 }
+
+// count adds what t tallied to the counters and the histogram.
+func (r *recorder) count(t *tally) {
+	ctx := context.Background()
+	for i := range t.series {
+		s := &t.series[i]
+		set := metric.WithAttributeSet(s.attrs)
+		// Add(0) too: a target's counters exist from its first report
+		// on, so rate() and increase() start from 0, not from the first
+		// reply.
+		r.countSent.Add(ctx, s.sent, set)
+		r.countReceived.Add(ctx, s.received, set)
+		r.countDuplicates.Add(ctx, s.duplicates, set)
+		r.countICMPErrors.Add(ctx, s.icmpErrors, set)
+		for _, v := range s.rtts {
+			r.rtt.Record(ctx, v, set)
+		}
+	}
+}
+
+// tally sums the packets and collects the RTT samples of rounds not yet
+// counted, per target (attribute set): the rounds the pipeline replaced
+// before their export still reach the counters.
+type tally struct {
+	index  map[attribute.Distinct]int
+	series []series
+}
+
+type series struct {
+	attrs                                  attribute.Set
+	sent, received, duplicates, icmpErrors int64
+	rtts                                   []float64 // seconds
+}
+
+// add tallies rd's results. A probe that could not run is left out, as
+// from the gauges: its counts would say nothing about the network.
+func (t *tally) add(rd *round.Round) {
+	if t.index == nil {
+		t.index = map[attribute.Distinct]int{}
+	}
+	for i := range rd.Results {
+		res := &rd.Results[i]
+		if res.Code != probe.OK {
+			continue
+		}
+		attrs := attributes(res)
+		k, ok := t.index[attrs.Equivalent()]
+		if !ok {
+			k = len(t.series)
+			t.index[attrs.Equivalent()] = k
+			t.series = append(t.series, series{attrs: attrs})
+		}
+		s := &t.series[k]
+		s.sent += int64(res.Transmitted)
+		s.received += int64(res.Received)
+		s.duplicates += int64(res.Duplicates)
+		s.icmpErrors += int64(res.ICMPErrors)
+		if res.RTT != nil {
+			for _, v := range res.RTT.Samples {
+				s.rtts = append(s.rtts, ms(v))
+			}
+		}
+	}
+}
+
+func (t *tally) empty() bool { return len(t.series) == 0 }
 
 func (r *recorder) observeResult(o metric.Observer, res *probe.Result) {
 	attrs := attributes(res)

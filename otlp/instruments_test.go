@@ -22,17 +22,20 @@ type point struct {
 	name, attrs string
 }
 
-// collected flattens what a reader collected: values by point, and the
-// unit and kind of each instrument.
+// collected flattens what a reader collected: values by point (a
+// histogram's by its count), histogram points, and the unit and kind of
+// each instrument.
 type collected struct {
 	values map[point]float64
+	hists  map[point]metricdata.ExponentialHistogramDataPoint[float64]
 	units  map[string]string
 	kinds  map[string]string
 }
 
 func flatten(t *testing.T, rm *metricdata.ResourceMetrics) collected {
 	t.Helper()
-	c := collected{values: map[point]float64{}, units: map[string]string{}, kinds: map[string]string{}}
+	c := collected{values: map[point]float64{}, hists: map[point]metricdata.ExponentialHistogramDataPoint[float64]{},
+		units: map[string]string{}, kinds: map[string]string{}}
 	for _, sm := range rm.ScopeMetrics {
 		if sm.Scope.Name != scopeName {
 			t.Errorf("scope %q, want %q", sm.Scope.Name, scopeName)
@@ -57,6 +60,17 @@ func flatten(t *testing.T, rm *metricdata.ResourceMetrics) collected {
 				for _, dp := range d.DataPoints {
 					add(dp.Attributes, dp.Value)
 				}
+			case metricdata.Sum[int64]:
+				c.kinds[m.Name] = fmt.Sprintf("int64 sum monotonic=%v %v", d.IsMonotonic, d.Temporality)
+				for _, dp := range d.DataPoints {
+					add(dp.Attributes, float64(dp.Value))
+				}
+			case metricdata.ExponentialHistogram[float64]:
+				c.kinds[m.Name] = fmt.Sprintf("exponential histogram %v", d.Temporality)
+				for _, dp := range d.DataPoints {
+					add(dp.Attributes, float64(dp.Count))
+					c.hists[point{m.Name, dp.Attributes.Encoded(attribute.DefaultEncoder())}] = dp
+				}
 			default:
 				t.Errorf("%s: %T, want a gauge", m.Name, m.Data)
 			}
@@ -76,7 +90,7 @@ const (
 	attrsC    = "network.peer.address=127.0.0.3,network.transport=udp,server.address=127.0.0.3,server.port=53"
 	attrsCSt  = "hping3.port.state=none," + attrsC
 	attrsD    = "network.transport=icmp,server.address=nosuch.invalid"
-	wantUnits = 18
+	wantUnits = 19 // the gauges of a round; the counters come with count
 )
 
 func resultA() probe.Result {
@@ -92,7 +106,7 @@ func resultA() probe.Result {
 }
 
 func firstRound() round.Round {
-	return round.Round{Duration: 1500 * time.Millisecond, Processes: 3, Failures: 1, Results: []probe.Result{
+	return round.Round{Duration: 1500 * time.Millisecond, Processes: 3, Failures: 1, Packets: 9, Results: []probe.Result{
 		resultA(),
 		{Target: "127.0.0.1", IP: "127.0.0.1", Protocol: config.TCP, Port: 22, Code: probe.OK,
 			Transmitted: 3, Received: 3, PortState: probe.PortClosed, TTL: 64,
@@ -110,7 +124,7 @@ func firstRound() round.Round {
 func secondRound() round.Round {
 	a := resultA()
 	a.Received, a.Loss, a.Duplicates, a.ICMPErrors, a.RTT, a.TTL = 0, 100, 0, 0, nil, -1
-	return round.Round{Duration: 6 * time.Second, Processes: 1, Failures: 1, Results: []probe.Result{
+	return round.Round{Duration: 6 * time.Second, Processes: 1, Failures: 1, Packets: 5, Results: []probe.Result{
 		a,
 		{Target: "127.0.0.1", IP: "127.0.0.1", Protocol: config.TCP, Port: 22, Code: probe.Failed, TTL: -1, PortState: probe.PortNone},
 	}}
@@ -164,6 +178,7 @@ var wantFirst = map[point]float64{
 	{nameRoundTargets, ""}:   4,
 	{nameRoundProcesses, ""}: 3,
 	{nameRoundFailures, ""}:  1,
+	{nameRoundPackets, ""}:   9,
 }
 
 var wantSecond = map[point]float64{
@@ -181,6 +196,7 @@ var wantSecond = map[point]float64{
 	{nameRoundTargets, ""}:   2,
 	{nameRoundProcesses, ""}: 1,
 	{nameRoundFailures, ""}:  1,
+	{nameRoundPackets, ""}:   5,
 }
 
 var wantUnitsKinds = map[string][2]string{
@@ -203,6 +219,18 @@ var wantUnitsKinds = map[string][2]string{
 	nameRoundTargets:   {"{target}", "int64 gauge"},
 	nameRoundProcesses: {"{process}", "int64 gauge"},
 	nameRoundFailures:  {"{target}", "int64 gauge"},
+	nameRoundPackets:   {"{packet}", "int64 gauge"},
+}
+
+// wantCountUnitsKinds are the instruments count feeds, under the SDK's
+// default (cumulative) temporality, and a window's own gauge.
+var wantCountUnitsKinds = map[string][2]string{
+	nameCountSent:       {"{packet}", "int64 sum monotonic=true CumulativeTemporality"},
+	nameCountReceived:   {"{packet}", "int64 sum monotonic=true CumulativeTemporality"},
+	nameCountDuplicates: {"{packet}", "int64 sum monotonic=true CumulativeTemporality"},
+	nameCountICMPErrors: {"{packet}", "int64 sum monotonic=true CumulativeTemporality"},
+	nameRTTHistogram:    {"s", "exponential histogram CumulativeTemporality"},
+	nameRoundRestarts:   {"{restart}", "int64 gauge"},
 }
 
 func collect(t *testing.T, reader *sdkmetric.ManualReader) collected {

@@ -50,7 +50,7 @@ func TestLoopSkipsOverrunPollsOnTheGrid(t *testing.T) {
 	done := make(chan struct{})
 	t0 := time.Now()
 	go func() {
-		loop(ctx, run, offer, poll, logger.New(&log, false))
+		loop(ctx, run, offer, poll, false, logger.New(&log, false))
 		close(done)
 	}()
 	for want := 1; want <= 4; want++ {
@@ -83,5 +83,31 @@ func TestLoopSkipsOverrunPollsOnTheGrid(t *testing.T) {
 	lines := log.lines()
 	if len(lines) != 1 || !strings.HasPrefix(lines[0], "W! round took ") || !strings.Contains(lines[0], ", longer than poll_interval 100ms: polls that fell due meanwhile were skipped") {
 		t.Errorf("log %q: want exactly one W! line on round 1's overrun", lines)
+	}
+}
+
+// TestLoopContinuousFirstReportAfterOnePoll: a continuous source's first
+// report comes one poll after the start, not at once (an empty window).
+func TestLoopContinuousFirstReportAfterOnePoll(t *testing.T) {
+	const poll = 200 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := make(chan time.Time, 10)
+	run := func(context.Context) round.Round {
+		calls <- time.Now()
+		return round.Round{Window: true, Start: time.Now(), Results: []probe.Result{{Target: "x"}}}
+	}
+	var log syncBuffer
+	t0 := time.Now()
+	go loop(ctx, run, func(round.Round) {}, poll, true, logger.New(&log, false))
+	for k := 1; k <= 2; k++ {
+		select {
+		case c := <-calls:
+			if at, want := c.Sub(t0), time.Duration(k)*poll; at < want || at > want+poll {
+				t.Errorf("report %d at %v after the start, want %v..%v", k, at, want, want+poll)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("report %d never came", k)
+		}
 	}
 }

@@ -1,5 +1,6 @@
-// Package otlp is the OpenTelemetry front end: it records each round as OTLP
-// gauges and exports them over gRPC to a Collector.
+// Package otlp is the OpenTelemetry front end: it records each round (or
+// continuous window) as OTLP gauges, adds its packets to cumulative counters
+// and its RTTs to a histogram, and exports them over gRPC to a Collector.
 package otlp
 
 import (
@@ -26,10 +27,12 @@ type Options struct {
 // before SIGKILL, and a round in flight is abandoned at once).
 const ShutdownBudget = 4 * time.Second
 
-// Run probes every PollInterval and exports each round until ctx ends. A
-// round cut short by ctx is not exported: its results would only say
-// "cancelled". Run returns an error only when the exporter cannot be set up.
-func Run(ctx context.Context, r *round.Runner, opts Options) error {
+// Run reports every PollInterval and exports each report until ctx ends: a
+// round (mode rounds), or the window of packets decided since the previous
+// report (mode continuous, a round.Stream). A round cut short by ctx is not
+// exported: its results would only say "cancelled". Run returns an error
+// only when the exporter cannot be set up.
+func Run(ctx context.Context, src round.Source, opts Options) error {
 	log := opts.Log
 	poll := opts.PollInterval
 	if poll <= 0 {
@@ -47,7 +50,8 @@ func Run(ctx context.Context, r *round.Runner, opts Options) error {
 		return err
 	}
 
-	loop(ctx, r.Run, p.offer, poll, log)
+	_, continuous := src.(*round.Stream)
+	loop(ctx, src.Next, p.offer, poll, continuous, log)
 	if err := p.close(ShutdownBudget); err != nil {
 		log.Warnf("otlp: closing the exporter: %v", err)
 	}
@@ -56,10 +60,16 @@ func Run(ctx context.Context, r *round.Runner, opts Options) error {
 
 // loop runs rounds on the schedule every polling mode shares (round.Poll,
 // which also logs an overrun) until ctx ends, handing each finished round to
-// offer, which never blocks. A round cut short by ctx is not offered.
-func loop(ctx context.Context, run func(context.Context) round.Round, offer func(round.Round), poll time.Duration, log *logger.Logger) {
-	polls := round.NewPoll(poll, time.Now(), log)
-	timer := time.NewTimer(0) // the first round at once
+// offer, which never blocks. A round cut short by ctx is not offered. A
+// continuous source's first report comes one poll after the start: at once
+// it would cover no packet.
+func loop(ctx context.Context, run func(context.Context) round.Round, offer func(round.Round), poll time.Duration, continuous bool, log *logger.Logger) {
+	first := time.Duration(0) // rounds: the first one at once
+	if continuous {
+		first = poll
+	}
+	polls := round.NewPoll(poll, time.Now().Add(first), log)
+	timer := time.NewTimer(first)
 	defer timer.Stop()
 	for n := 1; ; n++ {
 		select {
@@ -74,8 +84,8 @@ func loop(ctx context.Context, run func(context.Context) round.Round, offer func
 		}
 		next, _ := polls.Next(start, time.Now())
 		offer(rd)
-		log.Debugf("otlp: round %d: %d results, %d failed, %s; queued for export",
-			n, len(rd.Results), rd.Failures, rd.Duration.Round(time.Millisecond))
+		log.Debugf("otlp: round %d: %d results, %d packets, %d failed, %s; queued for export",
+			n, len(rd.Results), rd.Packets, rd.Failures, rd.Duration.Round(time.Millisecond))
 		timer.Reset(time.Until(next))
 	}
 }

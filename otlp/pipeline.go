@@ -26,6 +26,9 @@ const scopeName = "github.com/hping3-plugin/hping3-plugin/otel"
 // replaces one whose export has not started (a Collector slower than the
 // poll interval loses rounds, not memory). The exporting goroutine collects
 // the round through a ManualReader, so each round is exported exactly once.
+// A replaced round loses only its gauges: offer tallies every round's
+// packets and RTT samples, and the next export adds the tally to the
+// cumulative counters and the histogram.
 type pipeline struct {
 	exp      sdkmetric.Exporter
 	reader   *sdkmetric.ManualReader
@@ -35,6 +38,8 @@ type pipeline struct {
 
 	mu      sync.Mutex
 	pending *round.Round
+	tally   *tally        // the packets of every round offered since the last take
+	since   time.Time     // start of the first round counted: the cumulative points' start
 	wake    chan struct{} // one token: a round is pending
 	quit    chan struct{} // closed by close: export what is pending, then stop
 	done    chan struct{} // closed when the exporting goroutine returns
@@ -53,14 +58,15 @@ func newPipeline(res *resource.Resource, exp sdkmetric.Exporter, status *outage)
 		// Series are bounded by the configured targets, and stale ones are
 		// dropped every round; the SDK's default limit of 2000 per
 		// instrument would fold a large configuration into one overflow series.
-		sdkmetric.WithCardinalityLimit(0))
+		sdkmetric.WithCardinalityLimit(0),
+		sdkmetric.WithView(views()...))
 	rec, err := newRecorder(provider.Meter(scopeName))
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pipeline{
-		exp: exp, reader: reader, provider: provider, rec: rec, status: status,
+		exp: exp, reader: reader, provider: provider, rec: rec, status: status, tally: &tally{},
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 		exportCtx: ctx, cancelExport: cancel,
 	}
@@ -74,6 +80,7 @@ func (p *pipeline) offer(rd round.Round) {
 	if p.pending != nil {
 		p.status.skipped()
 	}
+	p.tally.add(&rd)
 	p.pending = &rd
 	p.mu.Unlock()
 	select {
@@ -82,12 +89,12 @@ func (p *pipeline) offer(rd round.Round) {
 	}
 }
 
-func (p *pipeline) take() *round.Round {
+func (p *pipeline) take() (*round.Round, *tally) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	rd := p.pending
-	p.pending = nil
-	return rd
+	rd, t := p.pending, p.tally
+	p.pending, p.tally = nil, &tally{}
+	return rd, t
 }
 
 func (p *pipeline) run() {
@@ -95,19 +102,25 @@ func (p *pipeline) run() {
 	for {
 		select {
 		case <-p.wake:
-			if rd := p.take(); rd != nil {
-				p.export(*rd)
+			if rd, t := p.take(); rd != nil {
+				p.export(*rd, t)
 			}
 		case <-p.quit:
-			if rd := p.take(); rd != nil {
-				p.export(*rd)
+			if rd, t := p.take(); rd != nil {
+				p.export(*rd, t)
 			}
 			return
 		}
 	}
 }
 
-func (p *pipeline) export(rd round.Round) {
+func (p *pipeline) export(rd round.Round, t *tally) {
+	if p.since.IsZero() || rd.Start.Before(p.since) {
+		p.since = rd.Start // rounds are offered in order: this is the first
+	}
+	// Counted before anything can fail: a failed export's packets are in
+	// the next export's cumulative values.
+	p.rec.count(t)
 	if len(rd.Results) == 0 {
 		return // nothing measured, nothing to send
 	}
@@ -119,7 +132,7 @@ func (p *pipeline) export(rd round.Round) {
 		p.status.failed(err)
 		return
 	}
-	stamp(&rm, rd.Start, rd.Start.Add(rd.Duration))
+	stamp(&rm, rd.Start, rd.Start.Add(rd.Duration), p.since)
 	if err := p.exp.Export(p.exportCtx, &rm); err != nil {
 		p.status.failed(err)
 		return
@@ -130,7 +143,13 @@ func (p *pipeline) export(rd round.Round) {
 // stamp gives every point the time of its round rather than of its export:
 // the start time is when the round began, the time when its last probe
 // ended. A late export then still carries when the network looked like that.
-func stamp(rm *metricdata.ResourceMetrics, start, end time.Time) {
+// A cumulative counter or histogram holds every packet from the start of
+// the first round (since) to the end of this one: since is its start, the
+// same for every instrument. (The SDK's own start is when each instrument
+// was made, which may come after the first packets: a continuous stream
+// probes from before the export is set up.) Delta points keep the SDK's
+// times.
+func stamp(rm *metricdata.ResourceMetrics, start, end, since time.Time) {
 	for i := range rm.ScopeMetrics {
 		for j := range rm.ScopeMetrics[i].Metrics {
 			switch d := rm.ScopeMetrics[i].Metrics[j].Data.(type) {
@@ -141,6 +160,18 @@ func stamp(rm *metricdata.ResourceMetrics, start, end time.Time) {
 			case metricdata.Gauge[float64]:
 				for k := range d.DataPoints {
 					d.DataPoints[k].StartTime, d.DataPoints[k].Time = start, end
+				}
+			case metricdata.Sum[int64]:
+				if d.Temporality == metricdata.CumulativeTemporality {
+					for k := range d.DataPoints {
+						d.DataPoints[k].StartTime, d.DataPoints[k].Time = since, end
+					}
+				}
+			case metricdata.ExponentialHistogram[float64]:
+				if d.Temporality == metricdata.CumulativeTemporality {
+					for k := range d.DataPoints {
+						d.DataPoints[k].StartTime, d.DataPoints[k].Time = since, end
+					}
 				}
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +32,11 @@ type exported struct {
 	sent       int64 // hping3.packets.sent of the one target: identifies the round
 	start, end time.Time
 	ctxDone    bool
+
+	total                int64 // hping3.packet.sent, the cumulative counter
+	totalStart, totalEnd time.Time
+	rtts                 uint64 // samples in the exponential hping3.rtt.duration
+	rttKind              string
 }
 
 func newGate() *gateExporter {
@@ -51,6 +57,15 @@ func (g *gateExporter) Export(ctx context.Context, rm *metricdata.ResourceMetric
 		for _, m := range sm.Metrics {
 			if d, ok := m.Data.(metricdata.Gauge[int64]); ok && m.Name == nameSent {
 				e.sent, e.start, e.end = d.DataPoints[0].Value, d.DataPoints[0].StartTime, d.DataPoints[0].Time
+			}
+			if d, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == nameCountSent {
+				e.total, e.totalStart, e.totalEnd = d.DataPoints[0].Value, d.DataPoints[0].StartTime, d.DataPoints[0].Time
+			}
+			if m.Name == nameRTTHistogram {
+				e.rttKind = fmt.Sprintf("%T", m.Data)
+				if d, ok := m.Data.(metricdata.ExponentialHistogram[float64]); ok {
+					e.rtts = d.DataPoints[0].Count
+				}
 			}
 		}
 	}
@@ -90,12 +105,17 @@ func (s *syncBuffer) lines() []string {
 var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // roundN is a one-target round whose packets-sent value and start time
-// say which round it is.
+// say which round it is; each reply took 1 ms.
 func roundN(n int) round.Round {
+	samples := make([]float64, n)
+	for i := range samples {
+		samples[i] = 1
+	}
 	return round.Round{
-		Start: epoch.Add(time.Duration(n) * time.Second), Duration: 300 * time.Millisecond,
+		Start: epoch.Add(time.Duration(n) * time.Second), Duration: 300 * time.Millisecond, Packets: n,
 		Results: []probe.Result{{Target: "127.0.0.1", IP: "127.0.0.1", Protocol: config.ICMP,
-			Code: probe.OK, Transmitted: n, Received: n, TTL: 64}},
+			Code: probe.OK, Transmitted: n, Received: n, TTL: 64,
+			RTT: &probe.RTT{Min: 1, Avg: 1, Max: 1, Detail: true, Samples: samples}}},
 	}
 }
 

@@ -95,28 +95,38 @@ func (s *sink) all() []received {
 	return append([]received(nil), s.requests...)
 }
 
-// exportedRound is what arrived for one round of the plugin: its points
-// share the round's start time.
+// exportedRound is what arrived for one round of the plugin: its gauge
+// points share the round's start time, and its cumulative points (counters,
+// histogram) the round's end.
 type exportedRound struct {
 	start, end time.Time
 	resource   map[string]string
 	scope      string
-	metrics    map[string]*metricpb.Metric // one Metric per name, points merged
+	metrics    map[string]*metricpb.Metric // gauges: one Metric per name, points merged
+	sums       map[string]*metricpb.Metric // counters, as received
+	hists      map[string]*metricpb.Metric // exponential histograms, as received
 }
 
 // rounds groups every received data point by round (start time), in order.
+// A counter or histogram point joins the round that ended when it did.
 func (s *sink) rounds(t *testing.T) []*exportedRound {
 	t.Helper()
 	byStart := map[uint64]*exportedRound{}
+	byEnd := map[uint64]*exportedRound{}
 	var order []uint64
+	var cumulative []*metricpb.Metric
 	for _, r := range s.all() {
 		for _, rm := range r.req.ResourceMetrics {
 			res := attrMap(rm.GetResource().GetAttributes())
 			for _, sm := range rm.ScopeMetrics {
 				for _, m := range sm.Metrics {
+					if m.GetSum() != nil || m.GetExponentialHistogram() != nil {
+						cumulative = append(cumulative, m)
+						continue
+					}
 					g := m.GetGauge()
 					if g == nil {
-						t.Errorf("%s: %T, want a gauge", m.Name, m.Data)
+						t.Errorf("%s: %T, want a gauge, a sum or an exponential histogram", m.Name, m.Data)
 						continue
 					}
 					for _, dp := range g.DataPoints {
@@ -124,8 +134,10 @@ func (s *sink) rounds(t *testing.T) []*exportedRound {
 						if er == nil {
 							er = &exportedRound{start: time.Unix(0, int64(dp.StartTimeUnixNano)),
 								end: time.Unix(0, int64(dp.TimeUnixNano)), resource: res,
-								scope: sm.GetScope().GetName(), metrics: map[string]*metricpb.Metric{}}
+								scope: sm.GetScope().GetName(), metrics: map[string]*metricpb.Metric{},
+								sums: map[string]*metricpb.Metric{}, hists: map[string]*metricpb.Metric{}}
 							byStart[dp.StartTimeUnixNano] = er
+							byEnd[dp.TimeUnixNano] = er
 							order = append(order, dp.StartTimeUnixNano)
 						}
 						mm := er.metrics[m.Name]
@@ -138,6 +150,24 @@ func (s *sink) rounds(t *testing.T) []*exportedRound {
 					}
 				}
 			}
+		}
+	}
+	for _, m := range cumulative {
+		var end uint64
+		if sum := m.GetSum(); sum != nil && len(sum.DataPoints) > 0 {
+			end = sum.DataPoints[0].TimeUnixNano
+		} else if h := m.GetExponentialHistogram(); h != nil && len(h.DataPoints) > 0 {
+			end = h.DataPoints[0].TimeUnixNano
+		}
+		er := byEnd[end]
+		if er == nil {
+			t.Errorf("%s: a point at %v, when no round ended", m.Name, time.Unix(0, int64(end)))
+			continue
+		}
+		if m.GetSum() != nil {
+			er.sums[m.Name] = m
+		} else {
+			er.hists[m.Name] = m
 		}
 	}
 	out := make([]*exportedRound, 0, len(order))

@@ -82,15 +82,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	runner := round.New(cfg, log)
-
-	switch {
-	case f.once:
-		err = execd.Once(ctx, runner, stdout, log)
-	case f.otlp:
-		err = otlp.Run(ctx, runner, otlp.Options{Endpoint: f.otlpEndpoint, PollInterval: cfg.PollInterval, Log: log})
-	default:
-		err = execd.Run(ctx, runner, execd.Options{Stdin: stdin, Stdout: stdout, Log: log, PollInterval: cfg.PollInterval})
+	if f.once {
+		err = execd.Once(ctx, round.New(cfg, log), stdout, log)
+	} else {
+		// The long-running modes probe all the time in mode continuous (a
+		// Stream, whose engine Close stops) or round after round.
+		src := round.NewSource(cfg, log)
+		defer src.Close()
+		if f.otlp {
+			err = otlp.Run(ctx, src, otlp.Options{Endpoint: f.otlpEndpoint, PollInterval: cfg.PollInterval, Log: log})
+		} else {
+			err = execd.Run(ctx, src, execd.Options{Stdin: stdin, Stdout: stdout, Log: log, PollInterval: cfg.PollInterval})
+		}
 	}
 	if err != nil {
 		log.Errorf("%v", err)

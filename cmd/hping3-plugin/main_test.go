@@ -167,6 +167,8 @@ func TestCommandLineErrors(t *testing.T) {
 		{[]string{"--once", "--otlp-endpoint", "http://x:1"}, "E! --otlp-endpoint is for the OTLP mode: add --otlp" + help},
 		{[]string{"--otlp-endpoint", "http://x:1"}, "E! --otlp-endpoint is for the OTLP mode: add --otlp" + help},
 		{[]string{"--once", "--poll-interval", "10s"}, "E! --poll-interval is for the Telegraf and OTLP modes: --once runs one round, drop --poll-interval" + help},
+		{[]string{"--once", "--mode", "rounds"}, "E! --mode is for the Telegraf and OTLP modes: --once runs one round, drop --mode" + help},
+		{[]string{"--mode=continuous", "--once"}, "E! --mode is for the Telegraf and OTLP modes: --once runs one round, drop --mode" + help},
 		// Several problems still make one line.
 		{[]string{"--once", "--otlp", "--host", "x"}, "E! --once and --otlp are two modes: --once prints one round as line protocol and exports nothing; " +
 			"to export, give --otlp alone (it exports a round every --poll-interval until stopped); --host is for the Site24x7 mode: add --site24x7" + help},

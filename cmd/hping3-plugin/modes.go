@@ -31,7 +31,7 @@ func newFlagSet() (*flag.FlagSet, *flags) {
 	fs.Usage = func() {}
 	f := &flags{
 		mode:    []string{"once", "otlp", "site24x7"},
-		general: []string{"config", "debug", "poll-interval", "otlp-endpoint"},
+		general: []string{"config", "debug", "mode", "poll-interval", "otlp-endpoint"},
 	}
 	fs.BoolVar(&f.once, "once", false, "run one round, print it as line protocol and exit")
 	fs.BoolVar(&f.otlp, "otlp", false, "export every round to an OpenTelemetry Collector over OTLP gRPC instead of printing line protocol")
@@ -116,6 +116,9 @@ func checkModes(fs *flag.FlagSet, f *flags) error {
 	}
 	if given["poll-interval"] && f.once {
 		errs = append(errs, "--poll-interval is for the Telegraf and OTLP modes: --once runs one round, drop --poll-interval")
+	}
+	if given["mode"] && f.once {
+		errs = append(errs, "--mode is for the Telegraf and OTLP modes: --once runs one round, drop --mode")
 	}
 	if len(errs) == 0 {
 		return nil

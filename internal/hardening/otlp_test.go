@@ -50,7 +50,7 @@ func TestOTLPCollectorFaults(t *testing.T) {
 			bin := script(t, dir, "hping3-timed", "date +%s%N >>"+times+"\nexec "+rec+` "$@"`+"\n")
 			// The export timeout (10 s by default) is shortened so that
 			// several exports fail within the test.
-			cmd, _, stdout, stderr := startPluginEnv(t, []string{"OTEL_EXPORTER_OTLP_TIMEOUT=500"}, "--otlp", "--otlp-endpoint", "http://"+addr, "--poll-interval", "1s",
+			cmd, _, stdout, stderr := startPluginEnv(t, []string{"OTEL_EXPORTER_OTLP_TIMEOUT=500"}, "--otlp", "--mode", "rounds", "--otlp-endpoint", "http://"+addr, "--poll-interval", "1s",
 				"--hping3", bin, "--target", "127.0.0.1", "--count", "1", "--interval", "10ms", "--timeout", "10ms")
 			go io.Copy(io.Discard, stdout)
 			time.Sleep(5500 * time.Millisecond)

@@ -82,7 +82,7 @@ func TestStopMidRound(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			dir := openDir(t)
 			bin, pidFile := hangingHPing3(t, dir)
-			cmd, stdin, stdout, stderr := startPlugin(t, "--hping3", bin, "--target", "127.0.0.1", "--target", "127.0.0.2", "--count", "3", "--interval", "100ms")
+			cmd, stdin, stdout, stderr := startPlugin(t, "--mode", "rounds", "--hping3", bin, "--target", "127.0.0.1", "--target", "127.0.0.2", "--count", "3", "--interval", "100ms")
 			out := make(chan []byte, 1)
 			go func() { b, _ := io.ReadAll(stdout); out <- b }()
 			io.WriteString(stdin, "\n")
@@ -118,7 +118,7 @@ func TestStopMidRound(t *testing.T) {
 func TestStdoutClosedByTheReader(t *testing.T) {
 	dir := openDir(t)
 	bin, log := recorder(t, dir)
-	cmd, stdin, stdout, stderr := startPlugin(t, "--hping3", bin, "--target", "127.0.0.1", "--count", "1", "--interval", "10ms")
+	cmd, stdin, stdout, stderr := startPlugin(t, "--mode", "rounds", "--hping3", bin, "--target", "127.0.0.1", "--count", "1", "--interval", "10ms")
 	stdout.Close()
 	io.WriteString(stdin, "\n")
 	code, _ := exitWithin(t, cmd, 10*time.Second)

@@ -50,10 +50,12 @@ func encode(rd round.Round, log *logger.Logger) []byte {
 	return enc.Bytes()
 }
 
-// Run serves Telegraf's inputs.execd until ctx ends or stdin closes: a round
-// per stdin line, per SIGHUP, SIGUSR1 or SIGUSR2 (Telegraf's signal modes),
-// and every PollInterval when it is set (signal = "none").
-func Run(ctx context.Context, r *round.Runner, opts Options) error {
+// Run serves Telegraf's inputs.execd until ctx ends or stdin closes: a
+// report per stdin line, per SIGHUP, SIGUSR1 or SIGUSR2 (Telegraf's signal
+// modes), and every PollInterval when it is set (signal = "none"). A report
+// is a round (mode rounds) or the window of packets decided since the
+// previous report (mode continuous, a round.Stream).
+func Run(ctx context.Context, src round.Source, opts Options) error {
 	triggers := make(chan os.Signal, 1)
 	signal.Notify(triggers, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(triggers)
@@ -65,12 +67,14 @@ func Run(ctx context.Context, r *round.Runner, opts Options) error {
 	signal.Notify(pipe, syscall.SIGPIPE)
 	defer signal.Stop(pipe)
 
+	_, continuous := src.(*round.Stream)
 	l := loop{
-		round: r.Run,
-		out:   opts.Stdout,
-		log:   opts.Log,
-		poll:  opts.PollInterval,
-		grace: stopGrace,
+		round:      src.Next,
+		continuous: continuous,
+		out:        opts.Stdout,
+		log:        opts.Log,
+		poll:       opts.PollInterval,
+		grace:      stopGrace,
 	}
 	return l.run(ctx, opts.Stdin, triggers)
 }

@@ -23,10 +23,14 @@ const stopGrace = 800 * time.Millisecond
 // scheduling can be tested without hping3.
 type loop struct {
 	round func(context.Context) round.Round
-	out   io.Writer
-	log   *logger.Logger
-	poll  time.Duration // > 0: a round this often, on round.Poll's schedule
-	grace time.Duration
+	// continuous: the source probes all the time and each report is the
+	// window since the previous one, so the first poll comes one interval
+	// after the start (at once it would cover no packet).
+	continuous bool
+	out        io.Writer
+	log        *logger.Logger
+	poll       time.Duration // > 0: a round this often, on round.Poll's schedule
+	grace      time.Duration
 }
 
 // run runs rounds until ctx ends or stdin reaches EOF. Every trigger source
@@ -48,8 +52,12 @@ func (l *loop) run(ctx context.Context, stdin io.Reader, signals <-chan os.Signa
 	var timer *time.Timer
 	var polls *round.Poll
 	if l.poll > 0 {
-		polls = round.NewPoll(l.poll, time.Now(), l.log)
-		timer = time.NewTimer(0) // first round at once
+		first := time.Duration(0) // rounds: the first one at once
+		if l.continuous {
+			first = l.poll
+		}
+		polls = round.NewPoll(l.poll, time.Now().Add(first), l.log)
+		timer = time.NewTimer(first)
 		defer timer.Stop()
 		tick = timer.C
 	}
@@ -77,7 +85,9 @@ func (l *loop) run(ctx context.Context, stdin io.Reader, signals <-chan os.Signa
 			next, overrun = polls.Next(start, end)
 			timer.Reset(time.Until(next))
 		}
-		if !overrun && (len(lines) > 0 || len(signals) > 0) {
+		// A window returns at once: requests that come meanwhile are the
+		// next window's, not merged ones.
+		if !rd.Window && !overrun && (len(lines) > 0 || len(signals) > 0) {
 			// A request came while the round ran: Telegraf's interval is
 			// shorter than a round, and requests are being merged. One W!
 			// per round: after a poll overrun that line says it already.

@@ -134,7 +134,7 @@ func TestPluginStopDuringRound(t *testing.T) {
 	bin := requireProbing(t)
 	for _, how := range []string{"stdin EOF", "SIGTERM", "SIGINT"} {
 		t.Run(how, func(t *testing.T) {
-			r := startPlugin(t, bin, "--target", "127.0.0.1", "--count", "20", "--interval", "100ms")
+			r := startPlugin(t, bin, "--mode", "rounds", "--target", "127.0.0.1", "--count", "20", "--interval", "100ms")
 			if _, err := io.WriteString(r.stdin, "\n"); err != nil {
 				t.Fatal(err)
 			}
@@ -168,7 +168,7 @@ func TestPluginStopDuringRound(t *testing.T) {
 // Telegraf's SIGHUP, SIGUSR1 and SIGUSR2 modes each get one round.
 func TestPluginSignalsRunRounds(t *testing.T) {
 	bin := requireProbing(t)
-	r := startPlugin(t, bin, "--target", "127.0.0.1", "--count", "2", "--interval", "100ms")
+	r := startPlugin(t, bin, "--mode", "rounds", "--target", "127.0.0.1", "--count", "2", "--interval", "100ms")
 	// A first round through stdin shows the loop (and its signal handlers)
 	// is up: a signal before that would find the default action.
 	io.WriteString(r.stdin, "\n")
@@ -207,7 +207,7 @@ func TestPluginSignalsRunRounds(t *testing.T) {
 // plugin quietly with status 0 instead of a death by SIGPIPE.
 func TestPluginBrokenStdoutExitsQuietly(t *testing.T) {
 	bin := requireProbing(t)
-	cmd := exec.Command(bin, "--target", "127.0.0.1", "--count", "1", "--interval", "100ms")
+	cmd := exec.Command(bin, "--mode", "rounds", "--target", "127.0.0.1", "--count", "1", "--interval", "100ms")
 	stderr := &lockedBuf{}
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
@@ -260,7 +260,7 @@ func withoutEngineLine(s string) string {
 func TestPluginPollOverrunWarns(t *testing.T) {
 	bin := requireProbing(t)
 	// 15 packets 100ms apart take about 1.5 s: longer than the 1 s poll.
-	r := startPlugin(t, bin, "--target", "127.0.0.1", "--count", "15", "--interval", "100ms", "--poll-interval", "1s")
+	r := startPlugin(t, bin, "--mode", "rounds", "--target", "127.0.0.1", "--count", "15", "--interval", "100ms", "--poll-interval", "1s")
 	m := decode(t, []byte(r.line(t, 10*time.Second)))
 	if len(m) != 1 || m[0].tags["target"] != "127.0.0.1" || m[0].fields["result_code"].IntV() != 0 {
 		t.Fatalf("first round %+v, want one result_code 0 line for 127.0.0.1", m)

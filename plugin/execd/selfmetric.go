@@ -16,13 +16,26 @@ const RoundMeasurement = "hping3_round"
 // EncodeRound returns the round's self-metric line. overrun is true when the
 // round took longer than the time between rounds (the poll interval, or
 // Telegraf's interval when a request arrived while the round ran).
+//
+// For a continuous window (rd.Window) duration_ms is the window's length
+// and overrun is always false: the report returns at once, so nothing can
+// fall behind; the field stays so that every line has the same fields of
+// the same types. engine_restarts is written for windows only: in rounds
+// the engine lives for one round, and a crash fails that round's targets.
 func EncodeRound(rd round.Round, overrun bool) []byte {
+	if rd.Window {
+		overrun = false
+	}
 	var enc lineprotocol.Encoder
 	enc.SetPrecision(lineprotocol.Nanosecond)
 	enc.StartLine(RoundMeasurement)
 	enc.AddField("targets", lineprotocol.IntValue(int64(len(rd.Results))))
 	enc.AddField("processes", lineprotocol.IntValue(int64(rd.Processes)))
 	enc.AddField("failures", lineprotocol.IntValue(int64(rd.Failures)))
+	enc.AddField("packets", lineprotocol.IntValue(int64(rd.Packets)))
+	if rd.Window {
+		enc.AddField("engine_restarts", lineprotocol.IntValue(int64(rd.Restarts)))
+	}
 	enc.AddField("duration_ms", floatValue(float64(rd.Duration)/float64(time.Millisecond)))
 	enc.AddField("overrun", lineprotocol.BoolValue(overrun))
 	enc.EndLine(rd.Start)

@@ -23,6 +23,8 @@ import (
 // what it received with outputs.file. The test reads that file.
 
 const pluginConf = `
+mode = "rounds"
+
 [[inputs.hping3]]
   targets = ["nonexistent.invalid", "127.0.0.1"]
   count = 2
@@ -88,6 +90,12 @@ type telegrafRun struct {
 // the plugin and every hping3 are gone within 2 s of Telegraf's exit.
 func runTelegraf(t *testing.T, signal string, rounds int, pluginArgs ...string) telegrafRun {
 	t.Helper()
+	return runTelegrafWith(t, pluginConf, signal, rounds, pluginArgs...)
+}
+
+// runTelegrafWith is runTelegraf with the plugin's settings file conf.
+func runTelegrafWith(t *testing.T, conf, signal string, rounds int, pluginArgs ...string) telegrafRun {
+	t.Helper()
 	testbin.RequireRoot(t)
 	testbin.RequireTool(t, "hping3")
 	becomeSubreaper(t)
@@ -98,7 +106,7 @@ func runTelegraf(t *testing.T, signal string, rounds int, pluginArgs ...string) 
 	pconf := filepath.Join(dir, "hping3-plugin.conf")
 	tconf := filepath.Join(dir, "telegraf.conf")
 	outFile := filepath.Join(dir, "metrics.out")
-	write(t, pconf, pluginConf)
+	write(t, pconf, conf)
 	write(t, tconf, fmt.Sprintf(telegrafAround, exampleTelegrafConf(t, plugin, pconf, signal, pluginArgs), outFile))
 
 	stderr := &lockedBuf{}
@@ -212,7 +220,8 @@ func checkRoundLines(t *testing.T, run telegrafRun, host string) {
 		d := m.fields["duration_ms"]
 		if m.tags["host"] != host || m.fields["targets"].IntV() != 2 || m.fields["processes"].IntV() != 1 ||
 			m.fields["failures"].IntV() != 1 || d.Kind() != lineprotocol.Float || d.FloatV() < 100 || d.FloatV() > 3000 ||
-			m.fields["overrun"].Kind() != lineprotocol.Bool {
+			m.fields["overrun"].Kind() != lineprotocol.Bool ||
+			kindOf(m, "packets") != lineprotocol.Int || m.fields["packets"].IntV() != 2 || kindOf(m, "engine_restarts") != lineprotocol.Unknown {
 			t.Errorf("hping3_round line %+v", m)
 		}
 	}

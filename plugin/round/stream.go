@@ -43,12 +43,21 @@ const (
 	// maxRestartDelay bounds the back-off of an engine that fails at once
 	// every time it starts (a missing capability, say).
 	maxRestartDelay = 5 * time.Second
-	// firstWait bounds how long the first report waits for packets.
+	// firstWait bounds how long the first report waits for every target's
+	// first decided packet.
 	firstWait = 5 * time.Second
 	// maxWindow bounds the packets a target keeps for its next report
 	// (22 minutes at the highest rate, 100 packets/s; 36 hours at 1/s),
 	// so that a front end that stops asking cannot exhaust memory.
 	maxWindow = 1 << 17
+	// streamAhead lets the packets due within it go in one write. The
+	// engine's and the plugin's CPU are mostly wake-ups and writes per
+	// send: 300 targets at 1 packet/s each took 2.2 s and 1.8 s of CPU in
+	// 20 s with one write per packet, and 0.75 s and 0.8 s with 20 ms.
+	// The rate cap still spaces the packets' slots 1/max_packet_rate
+	// apart, so the rate holds over any 20 ms and more; a target's packets
+	// are at most 20 ms from their schedule.
+	streamAhead = 20 * time.Millisecond
 )
 
 // errReplan ends an engine session on purpose: addresses changed.
@@ -169,14 +178,7 @@ func (s *Stream) Close() {
 func (s *Stream) Next(ctx context.Context) Round {
 	if s.first {
 		s.first = false
-		wait := time.Duration(0)
-		for _, t := range s.targets {
-			wait = max(wait, t.s.Interval+t.s.Timeout+captureGrace)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(min(time.Until(s.last.Add(wait)), firstWait)):
-		}
+		s.awaitFirst(ctx)
 	}
 	s.mu.Lock()
 	now := time.Now()
@@ -196,6 +198,33 @@ func (s *Stream) Next(ctx context.Context) Round {
 	}
 	s.r.failures.record(rd.Results)
 	return rd
+}
+
+// awaitFirst waits until every target that can be probed has a decided
+// packet, or firstWait has passed.
+func (s *Stream) awaitFirst(ctx context.Context) {
+	deadline := time.Now().Add(firstWait)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		waiting := false
+		for _, t := range s.targets {
+			if t.res.Code == probe.OK && t.pathErr == nil && len(t.done) == 0 {
+				waiting = true
+				break
+			}
+		}
+		s.mu.Unlock()
+		if !waiting {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // window measures t's decided packets (under Stream.mu).
@@ -580,7 +609,7 @@ func (e *streamEngine) probe(ctx context.Context, eng *tcl.Process, live []*stre
 		for !draining && q.Len() > 0 {
 			t := q[0]
 			slot := later(t.due, nextSlot)
-			if slot.After(now.Add(sendAhead)) {
+			if slot.After(now.Add(streamAhead)) {
 				break
 			}
 			slot = later(slot, now.Add(-catchUp*gap))

@@ -68,6 +68,7 @@ func (e *modeError) Error() string { return e.msg }
 var otherModeFlags = []struct{ name, modes string }{
 	{"config", "the Telegraf, --once and OTLP modes"},
 	{"poll-interval", "the Telegraf and OTLP modes"},
+	{"mode", "the Telegraf and OTLP modes"},
 	{"otlp-endpoint", "the OTLP mode"},
 }
 

@@ -183,6 +183,7 @@ func TestParseArgsOtherModesFlags(t *testing.T) {
 		{[]string{"--config", "/etc/hping3-plugin.conf"}, "--config is for the Telegraf, --once and OTLP modes, not --site24x7: remove it from the command line or the hping3.cfg section"},
 		{[]string{"--poll_interval=10s"}, "--poll-interval is for the Telegraf and OTLP modes, not --site24x7: remove it from the command line or the hping3.cfg section"},
 		{[]string{"--otlp-endpoint", "http://localhost:4317"}, "--otlp-endpoint is for the OTLP mode, not --site24x7: remove it from the command line or the hping3.cfg section"},
+		{[]string{"--mode=continuous"}, "--mode is for the Telegraf and OTLP modes, not --site24x7: remove it from the command line or the hping3.cfg section"},
 	} {
 		_, cfg, err := parseArgs(append([]string{"--site24x7", "--host", "127.0.0.1"}, c.args...), io.Discard)
 		var me *modeError
@@ -209,7 +210,7 @@ func TestHelpListsOnlyThisMode(t *testing.T) {
 			t.Errorf("help lacks %q:\n%s", want, help)
 		}
 	}
-	for _, not := range []string{"-once", "-otlp", "-config", "-poll-interval", "-poll_interval", "-target", "-tcp_flags", "-site24x7"} {
+	for _, not := range []string{"-once", "-otlp", "-config", "-poll-interval", "-poll_interval", "-mode", "-target", "-tcp_flags", "-site24x7"} {
 		if strings.Contains(help, "\n  "+not+" ") || strings.Contains(help, "\n  "+not+"\n") {
 			t.Errorf("help lists %s:\n%s", not, help)
 		}
