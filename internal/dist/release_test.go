@@ -524,8 +524,8 @@ func TestRPMPackages(t *testing.T) {
 		if got, want := q("-qRp"), "hping3\nshadow-utils\n"; got != want {
 			t.Errorf("%s rpm -qRp:\n%s\nwant:\n%s", rpmArch, got, want)
 		}
-		if got, want := q("-qp", "--queryformat", "%{NAME} %{VERSION} %{RELEASE} %{ARCH} %{LICENSE} %{OS}"),
-			"hping3-plugin "+version+" 1 "+rpmArch+" MIT linux"; got != want {
+		if got, want := q("-qp", "--queryformat", "%{NAME} %{VERSION} %{RELEASE} %{ARCH} %{LICENSE} %{OS} %{BUILDHOST} %{BUILDTIME}"),
+			"hping3-plugin "+version+" 1 "+rpmArch+" MIT linux reproducible "+strconv.FormatInt(rel.mtime.Unix(), 10); got != want {
 			t.Errorf("%s rpm header: %q, want %q", rpmArch, got, want)
 		}
 		if got, want := q("-qcp"), "/etc/hping3-plugin/hping3-plugin.conf\n"; got != want {
