@@ -117,3 +117,17 @@ func TestHasVersionFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestRunPrintsVersion: --version is wired into run() ahead of every mode
+// and flag check, prints versionText and exits 0 with nothing on stderr.
+func TestRunPrintsVersion(t *testing.T) {
+	stamp(t, "1.2.0", "0123456789abcdef")
+	want := versionText(realVersionEnv)
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"--once", "--otlp", "--version"}, {"--site24x7", "--version"}} {
+		code, stdout, stderr := runMain(args...)
+		if code != exitOK || stdout != want || stderr != "" {
+			t.Errorf("run(%q) = %d\nstdout:\n%s\nstderr:\n%s\nwant 0 and:\n%s\n(is --version wired into run(): if hasVersionFlag(args) { writeVersion(stdout); return exitOK }?)",
+				args, code, stdout, stderr, want)
+		}
+	}
+}
