@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= ./hping3-plugin
 TESTFLAGS ?=
 
-.PHONY: all build run deps test tools lint bench bench-go clean fuzz soak
+.PHONY: all build run deps test tools lint bench bench-go clean fuzz soak dist
 
 all: build
 
@@ -94,5 +94,15 @@ SOAKFLAGS ?=
 soak-continuous:
 	$(GO) run ./internal/bench/cmd/soak -duration $(SOAK_DURATION) $(SOAKFLAGS)
 
+# dist writes the release files into DISTDIR (docs/install.md): for linux
+# amd64 and arm64 a tarball, a .deb and an .rpm (made with nfpm, a Go module
+# pinned in go.mod), and SHA256SUMS. The version comes from git describe
+# (v1.2.0 tags; 0.0.0+gCOMMIT before the first), or VERSION=1.2.0.
+DISTDIR ?= dist
+VERSION ?=
+dist:
+	$(GO) run ./internal/dist/cmd/dist -out $(DISTDIR) -go $(GO) $(if $(VERSION),-version $(VERSION))
+
 clean:
 	rm -f $(BIN)
+	rm -rf dist

@@ -36,6 +36,11 @@ func main() {
 // streams, returning the exit status. The mode is the Telegraf execd input
 // unless one of --once, --otlp or --site24x7 says otherwise; at most one may.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// --version answers in every mode, before any other check.
+	if hasVersionFlag(args) {
+		writeVersion(stdout)
+		return exitOK
+	}
 	// The Site24x7 mode has flags of its own (--host, --plugin_version as
 	// the agent spells it, quoted values) and its own failure output, the
 	// Down JSON the agent reads, so it parses its arguments itself.

@@ -147,19 +147,24 @@ and writes the results in one of four modes. Give at most one mode flag.
 
 Modes:
   Telegraf (no mode flag)
-      for Telegraf's inputs.execd: a round each time Telegraf asks (a line on stdin,
+      for Telegraf's inputs.execd: a report each time Telegraf asks (a line on stdin,
       or a signal), or every --poll-interval; influx line protocol on stdout
         hping3-plugin --config /etc/hping3-plugin.conf
   --once
       one round, printed as line protocol, then exit
         hping3-plugin --once --target 127.0.0.1 --count 3
   --otlp
-      a round every --poll-interval (default 10s), exported to an OpenTelemetry
+      a report every --poll-interval (default 10s), exported to an OpenTelemetry
       Collector over OTLP gRPC
         hping3-plugin --otlp --otlp-endpoint http://localhost:4317 --target 127.0.0.1
   --site24x7
       for the Site24x7 Linux agent: one round against --host, printed as plugin JSON
         hping3-plugin --site24x7 --host 127.0.0.1 --plugin-version 1 --heartbeat True
+
+In the Telegraf and OTLP modes every target is probed all the time, one packet
+every --interval, and each report covers the packets decided since the one before
+(--mode continuous, the default); --mode rounds sends --count packets per target
+per report instead. --version prints the version and the hping3 it would run.
 
 `
 
