@@ -3,6 +3,7 @@ package deploy
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -149,7 +150,7 @@ func TestKubernetesManifests(t *testing.T) {
 		nonRoot = sc.RunAsNonRoot
 	}
 	if nonRoot == nil || !*nonRoot {
-		t.Errorf("runAsNonRoot %v, want true", nonRoot)
+		t.Errorf("runAsNonRoot %v, want true", derefBool(nonRoot))
 	}
 	if sc.Privileged != nil && *sc.Privileged {
 		t.Error("privileged: true; want only NET_RAW added")
@@ -167,7 +168,7 @@ func TestKubernetesManifests(t *testing.T) {
 	// no_new_privs (allowPrivilegeEscalation: false) disables: the
 	// container test shows both.
 	if sc.AllowPrivilegeEscalation == nil || !*sc.AllowPrivilegeEscalation {
-		t.Errorf("allowPrivilegeEscalation %v: want true, or hping3's file capability is ignored and every probe fails", sc.AllowPrivilegeEscalation)
+		t.Errorf("allowPrivilegeEscalation %v: want true, or hping3's file capability is ignored and every probe fails", derefBool(sc.AllowPrivilegeEscalation))
 	}
 	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
 		t.Error("readOnlyRootFilesystem not true (the container test runs the image read-only)")
@@ -217,6 +218,7 @@ func TestKubernetesManifests(t *testing.T) {
 		args[i] = strings.ReplaceAll(a, "$(NODE_NAME)", "node-1")
 	}
 	fs := flag.NewFlagSet("hping3-plugin", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
 	confPath := fs.String("config", "", "")
 	pf := config.RegisterProbeFlags(fs, config.DefaultSettings())
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
@@ -256,6 +258,13 @@ func TestKubernetesManifests(t *testing.T) {
 }
 
 func deref(p *int64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func derefBool(p *bool) any {
 	if p == nil {
 		return nil
 	}
