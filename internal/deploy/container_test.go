@@ -30,7 +30,10 @@ func newPodman(t *testing.T) *podman {
 	for _, tool := range []string{"podman", "buildah", "runc", "debootstrap"} {
 		testbin.RequireTool(t, tool)
 	}
-	dir, err := os.MkdirTemp("", "h3ctr-") // short: podman's sockets live under runroot
+	removeStaleStorage(t)
+	// Short: podman's sockets live under runroot. The pid lets a later run
+	// remove what a killed one left.
+	dir, err := os.MkdirTemp("", fmt.Sprintf("h3ctr-%d-", os.Getpid()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +48,25 @@ func newPodman(t *testing.T) *podman {
 		}
 	})
 	return p
+}
+
+// removeStaleStorage removes the container storage of test processes that
+// died before their cleanup ran (their containers died with them: podman
+// run --detach leaves no daemon behind, conmon exits with the container).
+func removeStaleStorage(t *testing.T) {
+	t.Helper()
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "h3ctr-*-*"))
+	for _, d := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(d), "h3ctr-%d-", &pid); err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); err == nil || err == syscall.EPERM {
+			continue // still running
+		}
+		t.Logf("removing %s, left by test process %d", d, pid)
+		os.RemoveAll(d)
+	}
 }
 
 func (p *podman) cmd(tool string, args ...string) *exec.Cmd {
