@@ -246,7 +246,9 @@ service:
 `, recv, s.addr)))
 
 	const vantage = "container-e2e"
-	settings := writeFile(t, filepath.Join(t.TempDir(), "hping3-plugin.conf"), `vantage = "`+vantage+`"
+	settingsDir := t.TempDir()
+	must(t, os.Chmod(settingsDir, 0o755), "settings directory") // for uid 10001
+	writeFile(t, filepath.Join(settingsDir, "hping3-plugin.conf"), `vantage = "`+vantage+`"
 poll_interval = "1s"
 [[inputs.hping3]]
 targets = ["127.0.0.1"]
@@ -258,7 +260,7 @@ interval = "100ms"
 	pm.run(t, "podman", "run", "--detach", "--name", name, "--network", "host", "--read-only",
 		"--cap-drop", "ALL", "--cap-add", "NET_RAW",
 		"--env", "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+recv,
-		"--volume", settings+":/etc/hping3-plugin.conf:ro", image)
+		"--volume", settingsDir+":/etc/hping3-plugin:ro", image)
 	rcv := s.waitPoint(t, 60*time.Second, "hping3.packets.received for 127.0.0.1 from "+vantage, probePoint("hping3.packets.received", vantage))
 	t.Logf("first point from the container %s after podman run", time.Since(began).Round(100*time.Millisecond))
 	if rcv.value < 1 {
@@ -273,7 +275,7 @@ interval = "100ms"
 	pid := strings.TrimSpace(pm.run(t, "podman", "inspect", "--format", "{{.State.Pid}}", name))
 	cmdline, err := os.ReadFile("/proc/" + pid + "/cmdline")
 	must(t, err, "the container's process")
-	if got, want := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00"), []string{"/usr/local/bin/hping3-plugin", "--otlp", "--config", "/etc/hping3-plugin.conf"}; !slices.Equal(got, want) {
+	if got, want := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00"), []string{"/usr/local/bin/hping3-plugin", "--otlp", "--config", "/etc/hping3-plugin/hping3-plugin.conf"}; !slices.Equal(got, want) {
 		t.Errorf("container process %q, want %q", got, want)
 	}
 	status, err := os.ReadFile("/proc/" + pid + "/status")
