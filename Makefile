@@ -31,6 +31,10 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# internal/deploy (the container, Kubernetes manifests, chained Collectors,
+# a Telegraf fleet) runs on its own after the other packages: its memory
+# test sends 1000 packets/s on loopback for 25 s and its container build
+# loads both cores.
 # The network lab (its emulator's own timing tests, then the ground truth
 # once per engine) runs last and alone: its RTT and loss bounds are tight,
 # and the other packages' tests load both cores. The ground truth runs
@@ -39,7 +43,8 @@ lint:
 # is timed against (TestSilentTargetsDoNotDistortOthers, CLI engine: 1 of 8
 # runs out of bounds with -race, 0 of 8 without); netlab's tests keep it.
 test: lint
-	$(GO) test -race -count=1 -timeout 25m $(TESTFLAGS) $$($(GO) list ./... | grep -v -e /internal/labtest -e /internal/netlab)
+	$(GO) test -race -count=1 -timeout 25m $(TESTFLAGS) $$($(GO) list ./... | grep -v -e /internal/labtest -e /internal/netlab -e /internal/deploy)
+	$(GO) test -race -count=1 -timeout 10m -p 1 $(TESTFLAGS) ./internal/deploy
 	$(GO) test -race -count=1 -timeout 10m -p 1 $(TESTFLAGS) ./internal/netlab
 	HPING3_PLUGIN_ENGINE=tcl $(GO) test -count=1 -timeout 10m -p 1 $(TESTFLAGS) ./internal/labtest
 	HPING3_PLUGIN_ENGINE=cli $(GO) test -count=1 -timeout 10m -p 1 -skip '^TestTcl' $(TESTFLAGS) ./internal/labtest
@@ -50,6 +55,7 @@ test: lint
 # compilation runs beside the timing-sensitive tests).
 tools:
 	$(GO) test -count=1 -timeout 15m -run '^TestTools$$' ./internal/testbin
+	$(GO) test -count=1 -timeout 15m -run '^TestDeployTools$$' ./internal/deploy
 
 # bench measures rounds of 1..3000 lab targets with each engine against
 # fping and Telegraf's inputs.ping in isolated network namespaces

@@ -203,13 +203,19 @@ func (r *recorder) observe(_ context.Context, o metric.Observer) error {
 	for i := range rd.Results {
 		r.observeResult(o, &rd.Results[i])
 	}
-	o.ObserveFloat64(r.roundDuration, seconds(rd.Duration))
-	o.ObserveInt64(r.roundTargets, int64(len(rd.Results)))
-	o.ObserveInt64(r.roundProcesses, int64(rd.Processes))
-	o.ObserveInt64(r.roundFailures, int64(rd.Failures))
-	o.ObserveInt64(r.roundPackets, int64(rd.Packets))
+	// The round's own points carry the vantage, as every probe point
+	// does (as a group tag), so that many plugins' round metrics stay apart.
+	var set []metric.ObserveOption
+	if rd.Vantage != "" {
+		set = append(set, metric.WithAttributes(attribute.String(config.VantageTag, rd.Vantage)))
+	}
+	o.ObserveFloat64(r.roundDuration, seconds(rd.Duration), set...)
+	o.ObserveInt64(r.roundTargets, int64(len(rd.Results)), set...)
+	o.ObserveInt64(r.roundProcesses, int64(rd.Processes), set...)
+	o.ObserveInt64(r.roundFailures, int64(rd.Failures), set...)
+	o.ObserveInt64(r.roundPackets, int64(rd.Packets), set...)
 	if rd.Window {
-		o.ObserveInt64(r.roundRestarts, int64(rd.Restarts))
+		o.ObserveInt64(r.roundRestarts, int64(rd.Restarts), set...)
 	}
 	return nil
 }

@@ -399,3 +399,14 @@ func must(t *testing.T, err error, what string, args ...any) {
 		t.Fatalf("%s: %v", fmt.Sprintf(what, args...), err)
 	}
 }
+
+// TestDeployTools builds what this package's tests cache (the Debian base
+// for the container, Telegraf with outputs.influxdb_v2): `make tools` runs
+// it first, so that no compilation or debootstrap runs beside the other
+// packages' timing-sensitive tests.
+func TestDeployTools(t *testing.T) {
+	testbin.RequireRoot(t)
+	testbin.RequireTool(t, "debootstrap")
+	debianRootfs(t)
+	telegrafInflux(t)
+}

@@ -92,8 +92,10 @@ func TestAgentsToGateway(t *testing.T) {
 		if strings.HasPrefix(p.metric, "hping3.round.") {
 			// The plugin's own figures per round, no target.
 			roundPoints++
-			if p.attrs["vantage"] != "" {
+			if slices.Contains(vantages, p.attrs["vantage"]) {
 				roundVantage++
+			} else {
+				t.Errorf("%s: vantage %q, want one of %q: the round's own points carry it too", p.metric, p.attrs["vantage"], vantages)
 			}
 			continue
 		}
@@ -106,6 +108,9 @@ func TestAgentsToGateway(t *testing.T) {
 		seen[p.attrs["vantage"]]++
 	}
 	t.Logf("probe points at the backend by vantage: %v, in %d exports; %d hping3.round.* points, %d of them with vantage", seen, len(headers), roundPoints, roundVantage)
+	if roundPoints == 0 {
+		t.Error("no hping3.round.* point reached the backend")
+	}
 	for _, md := range headers {
 		if got := md.Get("authorization"); !slices.Equal(got, []string{"Bearer " + token}) {
 			t.Errorf("an export reached the backend with authorization %q, want the gateway's %q", got, "Bearer "+token)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
@@ -29,6 +30,9 @@ func EncodeRound(rd round.Round, overrun bool) []byte {
 	var enc lineprotocol.Encoder
 	enc.SetPrecision(lineprotocol.Nanosecond)
 	enc.StartLine(RoundMeasurement)
+	if rd.Vantage != "" {
+		enc.AddTag(config.VantageTag, rd.Vantage)
+	}
 	enc.AddField("targets", lineprotocol.IntValue(int64(len(rd.Results))))
 	enc.AddField("processes", lineprotocol.IntValue(int64(rd.Processes)))
 	enc.AddField("failures", lineprotocol.IntValue(int64(rd.Failures)))

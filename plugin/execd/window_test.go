@@ -32,6 +32,12 @@ func TestEncodeRoundWindow(t *testing.T) {
 	if got := string(EncodeRound(rd, true)); got != want {
 		t.Errorf("round:\n%s\nwant\n%s", got, want)
 	}
+	// With a vantage, the line carries it as the probe lines do.
+	rd.Vantage = "paris-1"
+	want = "hping3_round,vantage=paris-1 targets=2i,processes=2i,failures=0i,packets=6i,duration_ms=1500,overrun=true 1764045600123456789\n"
+	if got := string(EncodeRound(rd, true)); got != want {
+		t.Errorf("round with vantage:\n%s\nwant\n%s", got, want)
+	}
 }
 
 // fakeStream is a continuous Source: Next returns at once the window since

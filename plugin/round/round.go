@@ -37,6 +37,9 @@ type Round struct {
 	// a hang; the packets then in flight are not counted, and the targets
 	// that had some fail in this window with the reason).
 	Restarts int
+	// Vantage is the configured vantage, "" when none: the self-metrics
+	// carry it as the results do.
+	Vantage string
 }
 
 // Runner runs rounds for one configuration. A Runner runs one round at a
@@ -86,7 +89,7 @@ func (r *Runner) Targets() int { return len(r.jobs) }
 // Run probes every target once and returns when all are done or ctx ends;
 // every target gets a Result either way (a cancelled probe has Code Failed).
 func (r *Runner) Run(ctx context.Context) Round {
-	rd := Round{Start: time.Now(), Results: make([]probe.Result, len(r.jobs))}
+	rd := Round{Start: time.Now(), Results: make([]probe.Result, len(r.jobs)), Vantage: r.cfg.Vantage}
 	var (
 		wg        sync.WaitGroup
 		mu        sync.Mutex

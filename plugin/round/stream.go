@@ -183,7 +183,7 @@ func (s *Stream) Next(ctx context.Context) Round {
 	s.mu.Lock()
 	now := time.Now()
 	rd := Round{Start: s.last, Duration: now.Sub(s.last), Window: true,
-		Results: make([]probe.Result, len(s.targets)), Restarts: s.restarts, Processes: s.started}
+		Results: make([]probe.Result, len(s.targets)), Restarts: s.restarts, Processes: s.started, Vantage: s.r.cfg.Vantage}
 	for i, t := range s.targets {
 		rd.Results[i] = t.window(rd.Start, rd.Duration)
 		t.done, t.lostErr, t.lost, t.dropped = nil, nil, 0, 0
