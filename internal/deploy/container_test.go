@@ -17,9 +17,10 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 )
 
-// podman runs podman or buildah against a storage of the test's own (vfs:
-// no overlay mounts in this sandbox), with the flags /work/shared/containers.md
-// found each needed here.
+// podman runs podman or buildah against a storage of the test's own, with
+// the flags each of which was found needed here: vfs storage (no overlay
+// mounts in this sandbox), runc with cgroupfs (crun refuses the hybrid
+// cgroup layout), and no default ulimits (see newPodman).
 type podman struct {
 	root, runroot, conf string
 }
