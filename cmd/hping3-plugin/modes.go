@@ -69,17 +69,22 @@ func isBoolFlag(v flag.Value) bool {
 
 // site24x7Mode reports whether args ask for the Site24x7 mode: -site24x7 or
 // --site24x7, alone or with a value Go's flag package reads as true
-// (--site24x7=true, =1, =T, ...). As in flag parsing the last one wins, and
-// nothing after "--" counts. A value that is not a boolean is left to the
-// general parser, which refuses it with the reason.
-func site24x7Mode(args []string) bool {
+// (--site24x7=true, =1, =T, ...). A value that is not a boolean is left to
+// the general parser, which refuses it with the reason.
+func site24x7Mode(args []string) bool { return boolFlagSet(args, "site24x7") }
+
+// boolFlagSet reports whether args set the boolean flag name (-name or
+// --name, alone or with a value Go's flag package reads as true), before
+// any "--": as in flag parsing the last one wins. It is read before the
+// flags are parsed, to choose how to parse them.
+func boolFlagSet(args []string, name string) bool {
 	on := false
 	for _, a := range args {
 		if a == "--" {
 			break
 		}
-		name, val, hasVal := strings.Cut(a, "=")
-		if name != "-site24x7" && name != "--site24x7" {
+		given, val, hasVal := strings.Cut(a, "=")
+		if given != "-"+name && given != "--"+name {
 			continue
 		}
 		if !hasVal {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/hping3"
@@ -107,25 +106,6 @@ func vcsRevision(bi *debug.BuildInfo) string {
 	return rev
 }
 
-// hasVersionFlag reports whether args ask for --version (or -version, or a
-// value Go's flag package reads as true; the last one wins), before any
-// "--". It is checked before any other parsing, so it works in every mode.
-func hasVersionFlag(args []string) bool {
-	on := false
-	for _, a := range args {
-		if a == "--" {
-			break
-		}
-		name, val, hasVal := strings.Cut(a, "=")
-		if name != "-version" && name != "--version" {
-			continue
-		}
-		if !hasVal {
-			on = true
-			continue
-		}
-		b, err := strconv.ParseBool(val)
-		on = err == nil && b
-	}
-	return on
-}
+// hasVersionFlag reports whether args ask for --version (boolFlagSet). It
+// is checked before any other parsing, so it works in every mode.
+func hasVersionFlag(args []string) bool { return boolFlagSet(args, "version") }
