@@ -74,6 +74,32 @@ func (id *identity) next() (seq, ipID int) {
 	return int(id.icmpSeq), int(id.ipID)
 }
 
+// newProbe builds one probe packet from settings s, the only place the Tcl
+// engine's packets are made: the next ICMP sequence number and IP id of
+// ids, srcPort (TCP and UDP) from the ports the round or stream reserved.
+// payload is the target's data (probePayload), shared by its packets.
+func newProbe(ids *identity, src, dst netip.Addr, s config.Settings, payload []byte, srcPort int) packet.Probe {
+	seq, ipID := ids.next()
+	ttl := s.TTL
+	if ttl == 0 {
+		ttl = 64 // hping3's default
+	}
+	p := packet.Probe{Src: src, Dst: dst, TTL: ttl, TOS: s.TOS, IPID: ipID, Payload: payload}
+	switch s.Protocol {
+	case config.ICMP:
+		p.Proto, p.ICMPID, p.ICMPSeq = packet.ProtoICMP, ids.icmpID, seq
+	case config.TCP:
+		p.Proto, p.SrcPort, p.DstPort = packet.ProtoTCP, srcPort, s.Port
+		p.TCPFlags, p.TCPSeq, p.TCPAck, p.TCPWindow = packet.TCPFlagBits(s.TCPFlags), rand.Uint32(), rand.Uint32(), tcpWindow
+	case config.UDP:
+		p.Proto, p.SrcPort, p.DstPort = packet.ProtoUDP, srcPort, s.Port
+	}
+	return p
+}
+
+// probePayload is the data of s's probes: hping3 -d fills with X too.
+func probePayload(s config.Settings) []byte { return []byte(strings.Repeat("X", s.DataSize)) }
+
 // batchTarget is one target of a batch: its packets and what became of them.
 type batchTarget struct {
 	res      *probe.Result
@@ -87,9 +113,8 @@ type batchTarget struct {
 	ids      []int // send id of each packet
 
 	// sending
-	next    int       // packet to send next
-	due     time.Time // when it may go
-	heapIdx int
+	next int       // packet to send next
+	due  time.Time // when it may go
 }
 
 // finished reports whether every packet of t was answered or failed to
@@ -235,29 +260,19 @@ func (b *batch) build(live []*batchTarget, tcpBlock, udpBlock *portBlock) {
 		t.recs = make([]probe.Record, n)
 		t.answered = make([]bool, n)
 		t.ids = make([]int, n)
-		payload := []byte(strings.Repeat("X", t.s.DataSize)) // hping3 -d fills with X too
-		ttl := t.s.TTL
-		if ttl == 0 {
-			ttl = 64 // hping3's default
-		}
+		payload := probePayload(t.s)
 		tcpPort := 0
 		if t.s.Protocol == config.TCP {
 			tcpPort = tcpBlock.ports[tcpNext]
 			tcpNext++
 		}
 		for k := range n {
-			seq, ipID := b.ids.next()
-			p := packet.Probe{Src: t.path.src, Dst: t.ip, TTL: ttl, TOS: t.s.TOS, IPID: ipID, Payload: payload}
-			switch t.s.Protocol {
-			case config.ICMP:
-				p.Proto, p.ICMPID, p.ICMPSeq = packet.ProtoICMP, b.ids.icmpID, seq
-			case config.TCP:
-				p.Proto, p.SrcPort, p.DstPort = packet.ProtoTCP, tcpPort, t.s.Port
-				p.TCPFlags, p.TCPSeq, p.TCPAck, p.TCPWindow = packet.TCPFlagBits(t.s.TCPFlags), rand.Uint32(), rand.Uint32(), tcpWindow
-			case config.UDP:
-				p.Proto, p.SrcPort, p.DstPort = packet.ProtoUDP, udpBlock.ports[udpNext], t.s.Port
+			port := tcpPort
+			if t.s.Protocol == config.UDP {
+				port = udpBlock.ports[udpNext] // one per packet
 				udpNext++
 			}
+			p := newProbe(b.ids, t.path.src, t.ip, t.s, payload, port)
 			t.probes[k] = p
 			t.ids[k] = len(b.byID)
 			ref := sendRef{t, k}
@@ -369,23 +384,6 @@ func openCaptures(eng *tcl.Process, bin string, icmpID int, paths []capturePath,
 	return failed, nil
 }
 
-// sendQueue orders targets by when their next packet may go.
-type sendQueue []*batchTarget
-
-func (q sendQueue) Len() int           { return len(q) }
-func (q sendQueue) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
-func (q sendQueue) Swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].heapIdx, q[j].heapIdx = i, j
-}
-func (q *sendQueue) Push(x any) { t := x.(*batchTarget); t.heapIdx = len(*q); *q = append(*q, t) }
-func (q *sendQueue) Pop() any {
-	old := *q
-	t := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return t
-}
-
 // send paces every packet out and reads the engine's records until every
 // packet is answered or past its timeout. Packets of one target are
 // interval apart; no two sends are closer than 1/rate. It returns why the
@@ -396,14 +394,14 @@ func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget)
 	// last, so the targets keep that order and spacing. A round then lasts
 	// max((count-1) x interval, packets / rate) plus the slowest reply.
 	start := time.Now()
-	q := sendQueue{}
+	q := &timeQueue[*batchTarget]{at: func(t *batchTarget) time.Time { return t.due }}
 	total := 0
 	for _, t := range live {
 		if t.err != nil {
 			continue
 		}
 		t.due = start
-		heap.Push(&q, t)
+		heap.Push(q, t)
 		total += len(t.probes)
 	}
 	gap := time.Duration(float64(time.Second) / b.rate)
@@ -423,7 +421,7 @@ func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget)
 		now := time.Now()
 		// Send what is due.
 		for q.Len() > 0 {
-			t := q[0]
+			t := q.first()
 			slot := later(t.due, nextSlot)
 			if slot.After(now.Add(sendAhead)) {
 				break
@@ -441,12 +439,12 @@ func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget)
 			nextSlot = slot.Add(gap)
 			t.next++
 			if t.next == len(t.probes) {
-				heap.Pop(&q)
+				heap.Pop(q)
 				continue
 			}
 			// At least interval after this packet really went.
 			t.due = later(slot, now).Add(t.s.Interval)
-			heap.Fix(&q, 0)
+			heap.Fix(q, 0)
 		}
 		if err := eng.Flush(); err != nil {
 			return err
@@ -462,7 +460,7 @@ func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget)
 		// packet is answered or past its timeout.
 		wake := now.Add(hangTimeout)
 		if q.Len() > 0 {
-			wake = later(q[0].due, nextSlot)
+			wake = later(q.first().due, nextSlot)
 		}
 		if nextAck < sentCount {
 			if hung := dispatched[sendOrder[nextAck]].Add(hangTimeout + time.Millisecond); hung.Before(wake) {

@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -97,7 +95,7 @@ type streamTarget struct {
 	path     path
 	period   time.Duration
 	due      time.Time
-	heapIdx  int
+	payload  []byte // its probes' data, made once
 	tcpPort  int
 	udpPorts []int
 	udpNext  int
@@ -112,7 +110,6 @@ type flight struct {
 	dispatched time.Time
 	id         int
 	deadline   time.Time // once acked: Sent + timeout + captureGrace
-	heapIdx    int
 }
 
 func newStream(r *Runner) *Stream {
@@ -390,40 +387,6 @@ func (e *streamEngine) run(ctx context.Context) {
 	}
 }
 
-// streamQueue orders targets by when their next packet is due.
-type streamQueue []*streamTarget
-
-func (q streamQueue) Len() int           { return len(q) }
-func (q streamQueue) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
-func (q streamQueue) Swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].heapIdx, q[j].heapIdx = i, j
-}
-func (q *streamQueue) Push(x any) { t := x.(*streamTarget); t.heapIdx = len(*q); *q = append(*q, t) }
-func (q *streamQueue) Pop() any {
-	old := *q
-	t := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return t
-}
-
-// deadlineQueue orders acknowledged flights by when they are decided.
-type deadlineQueue []*flight
-
-func (q deadlineQueue) Len() int           { return len(q) }
-func (q deadlineQueue) Less(i, j int) bool { return q[i].deadline.Before(q[j].deadline) }
-func (q deadlineQueue) Swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].heapIdx, q[j].heapIdx = i, j
-}
-func (q *deadlineQueue) Push(x any) { f := x.(*flight); f.heapIdx = len(*q); *q = append(*q, f) }
-func (q *deadlineQueue) Pop() any {
-	old := *q
-	f := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return f
-}
-
 // session is one engine process: it routes the resolved targets, reserves
 // their source ports, starts the engine, opens the captures and sends until
 // the engine fails (the error), addresses change (errReplan) or ctx ends.
@@ -496,6 +459,7 @@ func (e *streamEngine) session(ctx context.Context) error {
 	}
 	tcpNext, udpNext := 0, 0
 	for _, t := range live {
+		t.payload = probePayload(t.s)
 		switch t.s.Protocol {
 		case config.TCP:
 			t.tcpPort = tcpBlock.ports[tcpNext]
@@ -552,7 +516,7 @@ func (e *streamEngine) probe(ctx context.Context, eng *tcl.Process, live []*stre
 	byID := map[int]*flight{}
 	byKey := map[packet.Key][]*flight{}
 	var unacked []*flight // in the order written: the engine acknowledges in this order
-	deadlines := deadlineQueue{}
+	deadlines := &timeQueue[*flight]{at: func(f *flight) time.Time { return f.deadline }}
 	nextID, sent, events := 0, 0, 0
 	draining := false
 
@@ -594,10 +558,10 @@ func (e *streamEngine) probe(ctx context.Context, eng *tcl.Process, live []*stre
 
 	// Targets spread evenly over their period from now.
 	start := time.Now()
-	q := streamQueue{}
+	q := &timeQueue[*streamTarget]{at: func(t *streamTarget) time.Time { return t.due }}
 	for i, t := range live {
 		t.due = start.Add(time.Duration(float64(t.period) * float64(i) / float64(len(live))))
-		heap.Push(&q, t)
+		heap.Push(q, t)
 	}
 	gap := time.Duration(float64(time.Second) / e.rate)
 	var nextSlot time.Time
@@ -607,7 +571,7 @@ func (e *streamEngine) probe(ctx context.Context, eng *tcl.Process, live []*stre
 		now := time.Now()
 		// Send what is due.
 		for !draining && q.Len() > 0 {
-			t := q[0]
+			t := q.first()
 			slot := later(t.due, nextSlot)
 			if slot.After(now.Add(streamAhead)) {
 				break
@@ -627,14 +591,14 @@ func (e *streamEngine) probe(ctx context.Context, eng *tcl.Process, live []*stre
 			// The next packet a period after this one was due, and at
 			// least interval after this one really went.
 			t.due = later(t.due.Add(t.period), now.Add(t.s.Interval))
-			heap.Fix(&q, 0)
+			heap.Fix(q, 0)
 		}
 		if err := eng.Flush(); err != nil {
 			return lose(err)
 		}
 		// Decide what is past its deadline.
-		for deadlines.Len() > 0 && !deadlines[0].deadline.After(now) {
-			decide(heap.Pop(&deadlines).(*flight))
+		for deadlines.Len() > 0 && !deadlines.first().deadline.After(now) {
+			decide(heap.Pop(deadlines).(*flight))
 		}
 		for len(unacked) > 0 && unacked[0].acked {
 			unacked = unacked[1:]
@@ -649,10 +613,10 @@ func (e *streamEngine) probe(ctx context.Context, eng *tcl.Process, live []*stre
 
 		wake := now.Add(hangTimeout)
 		if !draining && q.Len() > 0 {
-			wake = later(q[0].due, nextSlot)
+			wake = later(q.first().due, nextSlot)
 		}
-		if deadlines.Len() > 0 && deadlines[0].deadline.Before(wake) {
-			wake = deadlines[0].deadline
+		if deadlines.Len() > 0 && deadlines.first().deadline.Before(wake) {
+			wake = deadlines.first().deadline
 		}
 		if len(unacked) > 0 {
 			if hung := unacked[0].dispatched.Add(hangTimeout + time.Millisecond); hung.Before(wake) {
@@ -693,7 +657,7 @@ func (e *streamEngine) probe(ctx context.Context, eng *tcl.Process, live []*stre
 					}
 					f.rec.Sent = ev.At
 					f.deadline = ev.At.Add(f.t.s.Timeout + captureGrace)
-					heap.Push(&deadlines, f)
+					heap.Push(deadlines, f)
 				case tcl.Captured:
 					e.match(ev, byKey)
 				default:
@@ -707,25 +671,12 @@ func (e *streamEngine) probe(ctx context.Context, eng *tcl.Process, live []*stre
 
 // build makes t's next packet, with send id id.
 func (e *streamEngine) build(t *streamTarget, id int) *flight {
-	ids := e.s.r.ids
-	seq, ipID := ids.next()
-	ttl := t.s.TTL
-	if ttl == 0 {
-		ttl = 64 // hping3's default
-	}
-	p := packet.Probe{Src: t.path.src, Dst: t.ip, TTL: ttl, TOS: t.s.TOS, IPID: ipID,
-		Payload: []byte(strings.Repeat("X", t.s.DataSize))} // hping3 -d fills with X too
-	switch t.s.Protocol {
-	case config.ICMP:
-		p.Proto, p.ICMPID, p.ICMPSeq = packet.ProtoICMP, ids.icmpID, seq
-	case config.TCP:
-		p.Proto, p.SrcPort, p.DstPort = packet.ProtoTCP, t.tcpPort, t.s.Port
-		p.TCPFlags, p.TCPSeq, p.TCPAck, p.TCPWindow = packet.TCPFlagBits(t.s.TCPFlags), rand.Uint32(), rand.Uint32(), tcpWindow
-	case config.UDP:
-		p.Proto, p.SrcPort, p.DstPort = packet.ProtoUDP, t.udpPorts[t.udpNext], t.s.Port
+	port := t.tcpPort
+	if t.s.Protocol == config.UDP {
+		port = t.udpPorts[t.udpNext]
 		t.udpNext = (t.udpNext + 1) % len(t.udpPorts)
 	}
-	return &flight{t: t, p: p, id: id}
+	return &flight{t: t, p: newProbe(e.s.r.ids, t.path.src, t.ip, t.s, t.payload, port), id: id}
 }
 
 // match files a captured packet under the flight it answers, if any.
