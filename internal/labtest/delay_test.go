@@ -27,6 +27,7 @@ targets = %s
 count = %d
 interval = "40ms"
 timeout = "300ms"
+percentiles = [90]
 `, quoted([]string{fixed20.String(), fixed80.String(), jittery.String()}), count))
 		e.Wait()
 		evs := e.Events(netip.Addr{})[start:]
@@ -47,19 +48,29 @@ timeout = "300ms"
 				c.Errorf("%s: average %.3f ms, recorded truth %.3f ms: off by %.3f beyond hping3's %.1f ms pcap bias, want within 0.5",
 					a, avg, want, d, pcapBias)
 			}
-			// Min and max: each sample is truth + U(0, 1) ms + < 0.1 ms, plus
-			// however long hping3 waits to be scheduled. The truth itself is
-			// exact to microseconds (the emulator's real-time thread: a fixed
-			// path records sd 0.01 ms), and hping3 stamps an ICMP send before
-			// sendto, so no sample can read below its truth by more than the
-			// print rounding. Above it, beside two busy loops, one sample in 150
-			// was seen 5 ms late; on a quiet host the maximum stays within the
-			// 1 ms pcap window. The minimum, a best case, keeps the tight bound.
+			// Min, max and the 90th percentile: each sample is truth + U(0, 1)
+			// ms + < 0.1 ms, plus however long hping3 waits to be scheduled.
+			// The truth itself is exact to microseconds (the emulator's
+			// real-time thread: a fixed path records sd 0.01 ms), and hping3
+			// stamps an ICMP send before sendto, so no sample can read below
+			// its truth by more than the print rounding. Above it, one sample
+			// can carry a scheduling delay of the hping3 process that the
+			// emulator's thread never sees: 5 ms beside two busy loops, and
+			// once 4.4 ms in CI with the emulator quiet. So the maximum, one
+			// sample, is held to 10 ms (a +1000 ms glitch or a reply matched
+			// to the wrong probe is far beyond it), while the 90th percentile
+			// (45 of 50 samples) keeps the 1 ms pcap window. The minimum, a
+			// best case, keeps the tight bound.
 			if mn := p.float(t, "minimum_response_ms"); mn < minOf(truth)-0.1 || mn > minOf(truth)+1.2 {
 				c.Errorf("%s: minimum %.3f ms, truth %.3f ms", a, mn, minOf(truth))
 			}
-			if mx := p.float(t, "maximum_response_ms"); mx < maxOf(truth)-0.1 || mx > maxOf(truth)+3 {
+			if mx := p.float(t, "maximum_response_ms"); mx < maxOf(truth)-0.1 || mx > maxOf(truth)+10 {
 				c.Errorf("%s: maximum %.3f ms, truth %.3f ms", a, mx, maxOf(truth))
+			}
+			if a != jittery {
+				if p90 := p.float(t, "percentile90_ms"); p90 < minOf(truth)-0.1 || p90 > maxOf(truth)+1.2 {
+					c.Errorf("%s: 90th percentile %.3f ms, truth %.3f..%.3f ms", a, p90, minOf(truth), maxOf(truth))
+				}
 			}
 		}
 
