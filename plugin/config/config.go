@@ -34,6 +34,7 @@ const (
 	MaxConcurrency    = 256
 	MaxDNSTimeout     = 30 * time.Second
 	MaxTargetLength   = 253 // longest valid DNS name
+	MaxHopsLimit      = 64  // a path longer than this is a loop
 )
 
 // Defaults, chosen from measurements in the network lab (docs/performance.md).
@@ -45,6 +46,7 @@ const (
 	DefaultConcurrency   = 32   // lab: no false loss up to 64, loss from 96 (2 cores); 32 leaves a factor 2
 	DefaultMaxPacketRate = 1000 // lab: 1000 packets/s over 10 probes at once, no false loss
 	DefaultPollInterval  = 10 * time.Second
+	DefaultMaxHops       = 30 // as traceroute and mtr
 )
 
 // Settings are the probe settings shared by one group of targets.
@@ -63,6 +65,8 @@ type Settings struct {
 	Concurrency int    // hping3 processes of this group at once
 	HPing3      string // binary path; empty: PATH, then /usr/sbin/hping3
 	Percentiles []int  // e.g. 50, 95, 99
+	Path        bool   // also probe the path hop by hop (TTL 1..MaxHops)
+	MaxHops     int    // highest TTL a path probe tries
 }
 
 // Group is one [[inputs.hping3]] table: targets sharing settings and tags.
@@ -137,6 +141,7 @@ func DefaultSettings() Settings {
 		DNSTimeout:  DefaultDNSTimeout,
 		Concurrency: DefaultConcurrency,
 		TCPFlags:    "S",
+		MaxHops:     DefaultMaxHops,
 	}
 }
 

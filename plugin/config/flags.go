@@ -24,7 +24,7 @@ type ProbeFlags struct {
 // any Go program; lists use listValue.
 type flagValue struct {
 	setting *Setting
-	value   reflect.Value // a pointer to int, string, time.Duration, []int or []string
+	value   reflect.Value // a pointer to int, bool, string, time.Duration, []int or []string
 }
 
 // listValue is a list flag: --target repeats, --percentiles is comma
@@ -81,6 +81,8 @@ func register(fs *flag.FlagSet, d Settings, rounds bool) *ProbeFlags {
 		switch def := st.field(c, g).(type) {
 		case *int:
 			held = fs.Int(st.Flag, *def, usage)
+		case *bool:
+			held = fs.Bool(st.Flag, *def, usage)
 		case *time.Duration:
 			held = fs.Duration(st.Flag, *def, usage)
 		case *string:

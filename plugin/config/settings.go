@@ -182,6 +182,22 @@ var settingsTable = []*Setting{
 		Allowed:     "each 1..99, each once",
 		DefaultText: "none",
 		field:       func(_ *Config, g *Group) any { return &g.Settings.Percentiles }},
+	{Key: "path", Flag: "path",
+		Help:    "also probe each target's path hop by hop (TTL 1 up to max_hops, with the table's protocol and port): loss and RTT per hop, hop_count and path_id (docs/paths.md)",
+		Allowed: "true or false; needs the tcl engine",
+		field:   func(_ *Config, g *Group) any { return &g.Settings.Path },
+		check: func(c *Config, g *Group) string {
+			if g.Settings.Path && c != nil && c.Engine == EngineCLI {
+				return `path probes need the tcl engine (one hping3 for all targets): engine "cli" cannot send them`
+			}
+			return ""
+		}},
+	{Key: "max_hops", Flag: "max-hops",
+		Help:    "highest TTL a path probe tries; later probes stop at the target's own hop",
+		Allowed: fmt.Sprintf("1..%d hops", MaxHopsLimit),
+		Applies: "path = true",
+		min:     1, max: MaxHopsLimit,
+		field: func(_ *Config, g *Group) any { return &g.Settings.MaxHops }},
 	{Key: "tags",
 		Help:        "constant tags (attributes) for the table's lines, as a [inputs.hping3.tags] table",
 		Allowed:     "non-empty keys and values of printable UTF-8, not ending in a backslash; no key host, target, ip, protocol, port",
@@ -299,6 +315,8 @@ func (s Setting) Default() string {
 	case *Protocol:
 		return string(*v)
 	case *int:
+		return fmt.Sprint(*v)
+	case *bool:
 		return fmt.Sprint(*v)
 	case *time.Duration:
 		return v.String()

@@ -128,6 +128,8 @@ func TestEveryFlagSetsItsSetting(t *testing.T) {
 		"concurrency":     {"4", func(c *Config) any { return c.Groups[0].Settings.Concurrency }, 4},
 		"hping3":          {"/opt/hping3", func(c *Config) any { return c.Groups[0].Settings.HPing3 }, "/opt/hping3"},
 		"percentiles":     {"50,99", func(c *Config) any { return c.Groups[0].Settings.Percentiles }, []int{50, 99}},
+		"path":            {"true", func(c *Config) any { return c.Groups[0].Settings.Path }, true},
+		"max-hops":        {"12", func(c *Config) any { return c.Groups[0].Settings.MaxHops }, 12},
 		"poll-interval":   {"30s", func(c *Config) any { return c.PollInterval }, 30 * time.Second},
 		"max-packet-rate": {"200", func(c *Config) any { return c.MaxPacketRate }, 200},
 		"engine":          {"CLI", func(c *Config) any { return c.Engine }, EngineCLI},
@@ -145,7 +147,7 @@ func TestEveryFlagSetsItsSetting(t *testing.T) {
 		}
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
 		pf := RegisterProbeFlags(fs, DefaultSettings())
-		args := []string{"--" + s.Flag, c.arg}
+		args := []string{"--" + s.Flag + "=" + c.arg} // the form a boolean flag needs too
 		if s.Flag != "target" {
 			args = append(args, "--target", "192.0.2.1")
 		}
@@ -196,6 +198,8 @@ func TestEverySettingIsValidated(t *testing.T) {
 		"concurrency":     `concurrency = 0`,
 		"hping3":          `hping3 = "--flood"`,
 		"percentiles":     `percentiles = [100]`,
+		"path":            `path = true`, // with engine = "cli" (companion below)
+		"max_hops":        `max_hops = 65`,
 		"tags":            "[inputs.hping3.tags]\nhost = \"x\"",
 		"poll_interval":   `poll_interval = "500ms"`,
 		"max_packet_rate": `max_packet_rate = 10001`,
@@ -212,6 +216,10 @@ func TestEverySettingIsValidated(t *testing.T) {
 		text := "[[inputs.hping3]]\n"
 		if s.Key != "targets" {
 			text += "targets = [\"192.0.2.1\"]\n"
+		}
+		// A group setting refused only beside a top-level one.
+		if top, ok := map[string]string{"path": `engine = "cli"`}[s.Key]; ok {
+			text = top + "\n" + text
 		}
 		if s.Top {
 			text = line + "\n" + text

@@ -45,6 +45,7 @@ type Result struct {
 	TTL       int  // IP TTL of the first valid reply; -1 when none
 	PortState string
 	DNS       time.Duration // name lookup time; 0 for an IPv4 literal
+	Path      *Path         // path = true: what the path probes measured; nil otherwise
 
 	Start    time.Time     // when hping3 started
 	Duration time.Duration // how long the probe took, lookup included
