@@ -25,6 +25,10 @@ type Path struct {
 	// target was reached): the same path gives the same ID in every
 	// window and every process, a changed path a different one.
 	ID string
+	// Sent counts every path probe sent, those beyond HopCount included
+	// (the first sweep of a path tries TTLs past the target until its
+	// answer comes back).
+	Sent int
 }
 
 // Hop is one responder at one hop, or the hop's silence.
@@ -73,6 +77,7 @@ func MeasurePath(byTTL [][]Record, target netip.Addr, s config.Settings) *Path {
 				continue
 			}
 			h.sent++
+			p.Sent++
 			for _, a := range rec.Answers {
 				if a.At.Sub(rec.Sent) > s.Timeout {
 					break // its first answer came late: lost

@@ -115,6 +115,37 @@ type batchTarget struct {
 	// sending
 	next int       // packet to send next
 	due  time.Time // when it may go
+
+	// Path probing (path = true). A target's path probes are targets of
+	// their own, one per TTL, with the settings of their target but the
+	// TTL: hops lists them on the target, hopOf points back from them.
+	hops     []*batchTarget
+	hopOf    *batchTarget
+	lastHops int // the target's distance found by the previous round; 0: not known
+	// reachedAt is the lowest TTL the target itself answered in this
+	// round (0: none yet): packets of higher TTLs are not sent any more.
+	reachedAt int
+}
+
+// pathLimit is the highest TTL this round's path probes of t try: the
+// distance the previous round found, else max_hops. A path that grew
+// longer shows as a target not reached, and the next round tries max_hops
+// again.
+func (t *batchTarget) pathLimit() int {
+	if !t.s.Path {
+		return 0
+	}
+	if t.lastHops > 0 {
+		return min(t.lastHops, t.s.MaxHops)
+	}
+	return t.s.MaxHops
+}
+
+// settles reports whether answer a to one of t's packets decides it: the
+// target's reply, or for a path probe any answer (a router's time
+// exceeded is what it asks for).
+func (t *batchTarget) settles(a packet.Answer) bool {
+	return t.hopOf != nil || probe.IsReply(a, t.ip, t.s.Protocol)
 }
 
 // finished reports whether every packet of t was answered or failed to
@@ -166,7 +197,9 @@ func (b *batch) run(ctx context.Context) bool {
 	for _, t := range live {
 		switch t.s.Protocol {
 		case config.TCP:
-			tcpPorts++
+			if t.hopOf == nil { // path probes use their target's port
+				tcpPorts++
+			}
 		case config.UDP:
 			udpPorts += t.s.Count
 		}
@@ -243,8 +276,16 @@ func (b *batch) prepare() []*batchTarget {
 		default:
 			t.path, t.err = r.route(t.ip, t.s.Interface)
 		}
-		if t.err == nil {
-			live = append(live, t)
+		if t.err != nil {
+			continue
+		}
+		live = append(live, t)
+		for h := 1; h <= t.pathLimit(); h++ {
+			s := t.s
+			s.TTL = h
+			ht := &batchTarget{res: t.res, s: s, ip: t.ip, path: t.path, hopOf: t}
+			t.hops = append(t.hops, ht)
+			live = append(live, ht) // after t: build gives it t's TCP port
 		}
 	}
 	return live
@@ -262,7 +303,13 @@ func (b *batch) build(live []*batchTarget, tcpBlock, udpBlock *portBlock) {
 		t.ids = make([]int, n)
 		payload := probePayload(t.s)
 		tcpPort := 0
-		if t.s.Protocol == config.TCP {
+		switch {
+		case t.s.Protocol != config.TCP:
+		case t.hopOf != nil:
+			// Its target's port: the TCP sequence numbers, and the IP ids
+			// ICMP errors quote, tell the packets apart.
+			tcpPort = t.hopOf.probes[0].SrcPort
+		default:
 			tcpPort = tcpBlock.ports[tcpNext]
 			tcpNext++
 		}
@@ -422,6 +469,10 @@ func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget)
 		// Send what is due.
 		for q.Len() > 0 {
 			t := q.first()
+			if h := t.hopOf; h != nil && h.reachedAt > 0 && t.s.TTL > h.reachedAt {
+				heap.Pop(q) // beyond the target: its packets are not sent
+				continue
+			}
 			slot := later(t.due, nextSlot)
 			if slot.After(now.Add(sendAhead)) {
 				break
@@ -579,9 +630,12 @@ func (b *batch) match(ev tcl.Event) bool {
 		}
 		rec := &ref.t.recs[ref.k]
 		rec.Answers = append(rec.Answers, probe.TimedAnswer{Answer: a, At: ev.At})
-		if !ref.t.answered[ref.k] && !rec.Sent.IsZero() && probe.IsReply(a, p.Dst, ref.t.s.Protocol) &&
+		if !ref.t.answered[ref.k] && !rec.Sent.IsZero() && ref.t.settles(a) &&
 			ev.At.Sub(rec.Sent) <= ref.t.s.Timeout {
 			ref.t.answered[ref.k] = true
+			if h := ref.t.hopOf; h != nil && a.From == p.Dst && (h.reachedAt == 0 || p.TTL < h.reachedAt) {
+				h.reachedAt = p.TTL
+			}
 			return true
 		}
 		return false
@@ -639,7 +693,23 @@ func (b *batch) finish(eng *tcl.Process, engErr error) {
 		if !first.IsZero() {
 			r.Start, r.Duration = first, end.Sub(first)+r.DNS
 		}
+		if len(t.hops) > 0 && r.Code == probe.OK {
+			r.Path = t.measurePath(engErr)
+		}
 	}
+}
+
+// measurePath measures t's path from its path probes; nil when the engine
+// failed before they were all decided (the target's own result stands).
+func (t *batchTarget) measurePath(engErr error) *probe.Path {
+	byTTL := make([][]probe.Record, len(t.hops))
+	for i, ht := range t.hops {
+		if engErr != nil && !ht.finished() {
+			return nil
+		}
+		byTTL[i] = ht.recs
+	}
+	return probe.MeasurePath(byTTL, t.ip, t.s)
 }
 
 func later(a, b time.Time) time.Time {

@@ -79,7 +79,7 @@ func (r *Runner) runBatches(ctx context.Context, results []probe.Result) int {
 			order = append(order, b)
 		}
 		g := r.cfg.Groups[j.group]
-		bt := &batchTarget{res: &results[i], s: g.Settings}
+		bt := &batchTarget{res: &results[i], s: g.Settings, lastHops: r.pathHops[i]}
 		b.targets = append(b.targets, bt)
 		wg.Add(1)
 		go func() {
@@ -107,8 +107,9 @@ func (r *Runner) runBatches(ctx context.Context, results []probe.Result) int {
 	for _, b := range order {
 		for _, t := range b.targets {
 			if t.res.Code == probe.OK {
-				packets[b] += t.s.Count
-				all += t.s.Count
+				n := t.s.Count * (1 + t.pathLimit())
+				packets[b] += n
+				all += n
 			}
 		}
 	}
@@ -130,5 +131,13 @@ func (r *Runner) runBatches(ctx context.Context, results []probe.Result) int {
 		}()
 	}
 	wg.Wait()
+	// The next round's path probes stop at the distance this one found.
+	for i := range results {
+		if p := results[i].Path; p != nil && p.Reached {
+			r.pathHops[i] = p.HopCount
+		} else {
+			r.pathHops[i] = 0
+		}
+	}
 	return started
 }

@@ -31,7 +31,8 @@ type Round struct {
 	// packets decided in [Start, Start+Duration), each counted in one
 	// window only, so sums over windows are the totals.
 	Window bool
-	// Packets is the number of packets the results count as sent.
+	// Packets is the number of packets the results count as sent, path
+	// probes included.
 	Packets int
 	// Restarts counts the engine restarts in the window (after a crash or
 	// a hang; the packets then in flight are not counted, and the targets
@@ -54,6 +55,7 @@ type Runner struct {
 	engines  []engineChoice // per group
 	ids      *identity
 	failures *failureLog // each job's failure, from round to round
+	pathHops []int       // per job: the distance to its target the last round found (path = true)
 }
 
 type job struct {
@@ -78,6 +80,12 @@ func New(cfg *config.Config, log *logger.Logger) *Runner {
 	}
 	r.sched = newScheduler(cfg)
 	r.engines = chooseEngines(cfg, log)
+	for gi, g := range cfg.Groups {
+		if g.Settings.Path && !r.engines[gi].tcl {
+			log.Warnf("path = true: the targets of table %d are probed without their path, because the cli engine cannot send path probes (docs/paths.md)", gi+1)
+		}
+	}
+	r.pathHops = make([]int, len(r.jobs))
 	r.ids = newIdentity()
 	r.failures = newFailureLog(log, cfg, r.jobs)
 	return r
@@ -122,6 +130,9 @@ func (r *Runner) Run(ctx context.Context) Round {
 			rd.Failures++
 		}
 		rd.Packets += rd.Results[i].Transmitted
+		if p := rd.Results[i].Path; p != nil {
+			rd.Packets += p.Sent
+		}
 	}
 	if ctx.Err() == nil {
 		r.failures.record(rd.Results)

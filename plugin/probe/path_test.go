@@ -1,0 +1,101 @@
+package probe_test
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
+	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
+)
+
+// These tests feed MeasurePath the records of path probes as an engine
+// files them; every expected number is worked out by hand.
+
+var (
+	hop1  = netip.MustParseAddr("198.18.32.2")
+	hop3a = netip.MustParseAddr("198.18.34.2")
+	hop3b = netip.MustParseAddr("198.18.36.2")
+)
+
+func exceeded(from netip.Addr) packet.Answer { return icmpError(from, packet.ICMPTimeExceeded, 0) }
+
+func TestMeasurePath(t *testing.T) {
+	s := settings(config.TCP)
+	byTTL := [][]probe.Record{
+		// Hop 1: two of three answered (2 ms, 4 ms), one lost; a
+		// duplicate counts for nothing.
+		{rec(0, after(2*ms, exceeded(hop1)), after(3*ms, exceeded(hop1))), rec(1, after(4*ms, exceeded(hop1))), rec(2)},
+		// Hop 2: silent, and an answer after the timeout is lost too.
+		{rec(0), rec(1), rec(2, after(1500*ms, exceeded(hop1)))},
+		// Hop 3: ECMP, two routers, all answered.
+		{rec(0, after(10*ms, exceeded(hop3a))), rec(1, after(12*ms, exceeded(hop3b))), rec(2, after(14*ms, exceeded(hop3a)))},
+		// Hop 4: the target, its port open (SYN-ACK) once, RST once, one lost.
+		{rec(0, after(20*ms, tcpReply(packet.FlagSYN|packet.FlagACK))), rec(1, after(30*ms, tcpReply(packet.FlagRST|packet.FlagACK))), rec(2)},
+		// Hop 5: sent before the target's answer came back: not reported.
+		{rec(0, after(20*ms, tcpReply(packet.FlagRST|packet.FlagACK)))},
+	}
+	p := probe.MeasurePath(byTTL, target, s)
+	if !p.Reached || p.HopCount != 4 || p.Sent != 13 || len(p.Hops) != 5 {
+		t.Fatalf("path %+v: want the target reached at hop 4, 13 packets sent, 5 lines", p)
+	}
+	third := 100.0 / 3
+	want := []struct {
+		hop      int
+		ip       string
+		tx, rx   int
+		loss     float64
+		min, max float64
+		ports    string
+	}{
+		{1, "198.18.32.2", 3, 2, third, 2, 4, ""},
+		{2, "", 3, 0, 100, 0, 0, ""},
+		{3, "198.18.34.2", 3, 2, 0, 10, 14, ""},
+		{3, "198.18.36.2", 3, 1, 0, 12, 12, ""},
+		{4, "198.19.0.7", 3, 2, third, 20, 30, probe.PortOpen},
+	}
+	for i, w := range want {
+		h := p.Hops[i]
+		if h.Hop != w.hop || h.IP != w.ip || h.Transmitted != w.tx || h.Received != w.rx || !near(h.Loss, w.loss) || h.PortState != w.ports {
+			t.Errorf("line %d: %+v, want %+v", i, h, w)
+			continue
+		}
+		switch {
+		case w.rx == 0 && h.RTT != nil:
+			t.Errorf("line %d: RTT %+v for a silent hop", i, h.RTT)
+		case w.rx > 0 && (h.RTT == nil || !near(h.RTT.Min, w.min) || !near(h.RTT.Max, w.max)):
+			t.Errorf("line %d: RTT %+v, want %v..%v ms", i, h.RTT, w.min, w.max)
+		}
+	}
+	if h := p.Hops[0]; !near(h.RTT.Avg, 3) || !near(h.RTT.Jitter, 2) || !h.RTT.HasJitter {
+		t.Errorf("hop 1 RTT %+v: want avg 3, jitter 2", h.RTT)
+	}
+
+	// The same responders give the same id; another router at hop 3, or
+	// the target not reached, another.
+	if q := probe.MeasurePath(byTTL, target, s); q.ID != p.ID {
+		t.Errorf("the same path gave ids %s and %s", p.ID, q.ID)
+	}
+	changed := append([][]probe.Record{}, byTTL...)
+	changed[2] = []probe.Record{rec(0, after(10*ms, exceeded(hop3a)))}
+	if q := probe.MeasurePath(changed, target, s); q.ID == p.ID || q.HopCount != 4 {
+		t.Errorf("hop 3 lost a router: id %s hop count %d, want an id other than %s and 4 hops", q.ID, q.HopCount, p.ID)
+	}
+	unreached := byTTL[:3]
+	q := probe.MeasurePath(unreached, target, s)
+	if q.Reached || q.HopCount != 3 || q.ID == p.ID || len(q.Hops) != 4 {
+		t.Errorf("target not answering: %+v, want 3 hops (the last a router's), not reached", q)
+	}
+}
+
+// TestMeasurePathNothingAnswered: no hop and no target answered: no line,
+// hop count 0, and still an id (of the empty path).
+func TestMeasurePathNothingAnswered(t *testing.T) {
+	p := probe.MeasurePath([][]probe.Record{{rec(0)}, {rec(0)}}, target, settings(config.ICMP))
+	if p.Reached || p.HopCount != 0 || len(p.Hops) != 0 || p.Sent != 2 || len(p.ID) != 16 {
+		t.Errorf("path %+v", p)
+	}
+}
+
+func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
