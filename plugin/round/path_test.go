@@ -82,3 +82,33 @@ func TestPathNextRoundStopsAtTheTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamPathLoopback: in continuous mode every period is one sweep; the
+// path to loopback is the target at hop 1, and after the first answer TTLs
+// beyond it are not sent: a window of n periods holds n path packets at
+// hop 1 and, the first window aside, none beyond.
+func TestStreamPathLoopback(t *testing.T) {
+	st := streamOf(t, []string{"127.0.0.1"}, func(s *config.Settings) {
+		s.Interval, s.Path, s.MaxHops = 100*time.Millisecond, true, 6
+	})
+	st.Next(context.Background()) // the first window: the first sweep tried TTLs past the target
+	time.Sleep(time.Second)
+	rd := st.Next(context.Background())
+	r := rd.Results[0]
+	p := r.Path
+	if r.Code != probe.OK || p == nil {
+		t.Fatalf("window %+v (err %v)", r, r.Err)
+	}
+	if !p.Reached || p.HopCount != 1 || len(p.Hops) != 1 || p.Hops[0].IP != "127.0.0.1" {
+		t.Fatalf("path %+v", p)
+	}
+	h := p.Hops[0]
+	// One packet per 100 ms, give or take one at each edge of the window.
+	want := int(rd.Duration / (100 * time.Millisecond))
+	if h.Transmitted < want-2 || h.Transmitted > want+2 || h.Received != h.Transmitted || p.Sent != h.Transmitted {
+		t.Errorf("window of %v: hop %+v, %d path packets; want %d +/- 2, all answered, none beyond hop 1", rd.Duration, h, p.Sent, want)
+	}
+	if rd.Packets != r.Transmitted+p.Sent {
+		t.Errorf("%d packets, want the target's %d and the path's %d", rd.Packets, r.Transmitted, p.Sent)
+	}
+}

@@ -99,6 +99,18 @@ type streamTarget struct {
 	tcpPort  int
 	udpPorts []int
 	udpNext  int
+
+	// Path probing (path = true): one streamTarget per TTL 1..max_hops,
+	// each sending one packet per period, so that every period is one
+	// sweep. hops lists them on their target (their windows are read
+	// under Stream.mu with the target's), hopOf points back.
+	hops  []*streamTarget
+	hopOf *streamTarget
+	// dist is the TTL the target itself last answered at (the engine's
+	// goroutine only): higher TTLs are not sent while it holds. A packet
+	// at dist that the target did not answer makes it unknown again, and
+	// the next sweep tries every TTL.
+	dist int
 }
 
 // flight is one packet sent and not yet decided.
@@ -116,7 +128,15 @@ func newStream(r *Runner) *Stream {
 	s := &Stream{r: r, last: time.Now(), first: true}
 	for _, j := range r.jobs {
 		g := r.cfg.Groups[j.group]
-		s.targets = append(s.targets, &streamTarget{job: j, s: g.Settings, tags: r.cfg.Tags(j.group)})
+		t := &streamTarget{job: j, s: g.Settings, tags: r.cfg.Tags(j.group)}
+		if g.Settings.Path && r.engines[j.group].tcl {
+			for h := 1; h <= g.Settings.MaxHops; h++ {
+				hs := g.Settings
+				hs.TTL = h
+				t.hops = append(t.hops, &streamTarget{job: j, s: hs, hopOf: t})
+			}
+		}
+		s.targets = append(s.targets, t)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -132,11 +152,16 @@ func newStream(r *Runner) *Stream {
 			bins = append(bins, bin)
 		}
 		byBin[bin] = append(byBin[bin], t)
+		byBin[bin] = append(byBin[bin], t.hops...)
+	}
+	all := 0 // targets and path probes, each one packet per period
+	for _, ts := range byBin {
+		all += len(ts)
 	}
 	replans := map[string]chan struct{}{}
 	for _, bin := range bins {
 		e := &streamEngine{s: s, bin: bin, targets: byBin[bin], replan: make(chan struct{}, 1),
-			rate: max(1, float64(r.cfg.MaxPacketRate)*float64(len(byBin[bin]))/float64(len(s.targets)))}
+			rate: max(1, float64(r.cfg.MaxPacketRate)*float64(len(byBin[bin]))/float64(all))}
 		replans[bin] = e.replan
 		e.plan(r.log)
 		s.done.Add(1)
@@ -183,7 +208,9 @@ func (s *Stream) Next(ctx context.Context) Round {
 		Results: make([]probe.Result, len(s.targets)), Restarts: s.restarts, Processes: s.started, Vantage: s.r.cfg.Vantage}
 	for i, t := range s.targets {
 		rd.Results[i] = t.window(rd.Start, rd.Duration)
-		t.done, t.lostErr, t.lost, t.dropped = nil, nil, 0, 0
+		for _, h := range append(t.hops, t) {
+			h.done, h.lostErr, h.lost, h.dropped = nil, nil, 0, 0
+		}
 	}
 	s.last, s.restarts, s.started = now, 0, 0
 	s.mu.Unlock()
@@ -192,6 +219,9 @@ func (s *Stream) Next(ctx context.Context) Round {
 			rd.Failures++
 		}
 		rd.Packets += rd.Results[i].Transmitted
+		if p := rd.Results[i].Path; p != nil {
+			rd.Packets += p.Sent
+		}
 	}
 	s.r.failures.record(rd.Results)
 	return rd
@@ -252,6 +282,14 @@ func (t *streamTarget) window(start time.Time, length time.Duration) probe.Resul
 	case r.Transmitted == 0:
 		r.Code, r.Err = probe.Failed, fmt.Errorf("no packet of this target was decided in this window of %v: a packet is decided %v after it went (its timeout)",
 			length.Round(time.Millisecond), t.s.Timeout)
+	}
+	if len(t.hops) > 0 && r.Code == probe.OK {
+		byTTL := make([][]probe.Record, len(t.hops))
+		for i, h := range t.hops {
+			byTTL[i] = h.done
+		}
+		target, _ := netip.ParseAddr(r.IP)
+		r.Path = probe.MeasurePath(byTTL, target, t.s)
 	}
 	return r
 }
@@ -399,8 +437,8 @@ func (e *streamEngine) session(ctx context.Context) error {
 	s.mu.Lock()
 	for _, t := range e.targets {
 		t.pathErr = nil
-		if t.res.Code != probe.OK {
-			continue
+		if t.hopOf != nil || t.res.Code != probe.OK {
+			continue // path probes go where their target goes
 		}
 		t.ip, _ = netip.ParseAddr(t.res.IP)
 		switch {
@@ -409,8 +447,14 @@ func (e *streamEngine) session(ctx context.Context) error {
 		default:
 			t.path, t.pathErr = rt.route(t.ip, t.s.Interface)
 		}
-		if t.pathErr == nil {
-			live = append(live, t)
+		if t.pathErr != nil {
+			continue
+		}
+		live = append(live, t)
+		t.dist = 0
+		for _, h := range t.hops {
+			h.ip, h.path, h.pathErr = t.ip, t.path, nil
+			live = append(live, h)
 		}
 	}
 	s.mu.Unlock()
@@ -430,7 +474,9 @@ func (e *streamEngine) session(ctx context.Context) error {
 	for _, t := range live {
 		switch t.s.Protocol {
 		case config.TCP:
-			tcpN++
+			if t.hopOf == nil { // path probes use their target's port
+				tcpN++
+			}
 		case config.UDP:
 			udpN += udpRing(t)
 		}
@@ -460,11 +506,13 @@ func (e *streamEngine) session(ctx context.Context) error {
 	tcpNext, udpNext := 0, 0
 	for _, t := range live {
 		t.payload = probePayload(t.s)
-		switch t.s.Protocol {
-		case config.TCP:
+		switch {
+		case t.s.Protocol == config.TCP && t.hopOf != nil:
+			t.tcpPort = t.hopOf.tcpPort // live has it before its path probes
+		case t.s.Protocol == config.TCP:
 			t.tcpPort = tcpBlock.ports[tcpNext]
 			tcpNext++
-		case config.UDP:
+		case t.s.Protocol == config.UDP:
 			n := udpRing(t)
 			t.udpPorts, t.udpNext = udpBlock.ports[udpNext:udpNext+n], 0
 			udpNext += n
@@ -522,6 +570,9 @@ func (e *streamEngine) probe(ctx context.Context, eng *tcl.Process, live []*stre
 
 	// decide moves a flight into its target's window.
 	decide := func(f *flight) {
+		if h := f.t.hopOf; h != nil && f.p.TTL == h.dist && !f.reachedTarget() {
+			h.dist = 0 // the target is not at dist any more: sweep every TTL
+		}
 		delete(byID, f.id)
 		key := f.p.Key()
 		refs := byKey[key]
@@ -572,6 +623,12 @@ func (e *streamEngine) probe(ctx context.Context, eng *tcl.Process, live []*stre
 		// Send what is due.
 		for !draining && q.Len() > 0 {
 			t := q.first()
+			if h := t.hopOf; h != nil && h.dist > 0 && t.s.TTL > h.dist {
+				// Beyond the target: not sent this sweep.
+				t.due = t.due.Add(t.period)
+				heap.Fix(q, 0)
+				continue
+			}
 			slot := later(t.due, nextSlot)
 			if slot.After(now.Add(streamAhead)) {
 				break
@@ -659,7 +716,11 @@ func (e *streamEngine) probe(ctx context.Context, eng *tcl.Process, live []*stre
 					f.deadline = ev.At.Add(f.t.s.Timeout + captureGrace)
 					heap.Push(deadlines, f)
 				case tcl.Captured:
-					e.match(ev, byKey)
+					if f := e.match(ev, byKey); f != nil && f.reachedTarget() {
+						if h := f.t.hopOf; h != nil && (h.dist == 0 || f.p.TTL < h.dist) {
+							h.dist = f.p.TTL
+						}
+					}
 				default:
 					eng.Close()
 					return lose(fmt.Errorf("the hping3 engine answered out of turn"))
@@ -679,12 +740,13 @@ func (e *streamEngine) build(t *streamTarget, id int) *flight {
 	return &flight{t: t, p: newProbe(e.s.r.ids, t.path.src, t.ip, t.s, t.payload, port), id: id}
 }
 
-// match files a captured packet under the flight it answers, if any.
-func (e *streamEngine) match(ev tcl.Event, byKey map[packet.Key][]*flight) {
+// match files a captured packet under the flight it answers, if any, and
+// returns that flight.
+func (e *streamEngine) match(ev tcl.Event, byKey map[packet.Key][]*flight) *flight {
 	c := ev.Packet
 	key, kind, ok := c.Lookup()
 	if !ok {
-		return
+		return nil
 	}
 	for _, f := range byKey[key] {
 		a, ok := packet.Answers(&f.p, c, kind)
@@ -692,6 +754,17 @@ func (e *streamEngine) match(ev tcl.Event, byKey map[packet.Key][]*flight) {
 			continue
 		}
 		f.rec.Answers = append(f.rec.Answers, probe.TimedAnswer{Answer: a, At: ev.At})
-		return
+		return f
 	}
+	return nil
+}
+
+// reachedTarget reports whether f's first answer came from its target in
+// time: for a path probe, that its TTL reached the target.
+func (f *flight) reachedTarget() bool {
+	if f.rec.Sent.IsZero() || len(f.rec.Answers) == 0 {
+		return false
+	}
+	a := f.rec.Answers[0]
+	return a.From == f.p.Dst && a.At.Sub(f.rec.Sent) <= f.t.s.Timeout
 }
