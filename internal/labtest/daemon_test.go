@@ -16,7 +16,6 @@ import (
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
-	"github.com/hping3-plugin/hping3-plugin/internal/netlab"
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 )
 
@@ -40,6 +39,7 @@ type daemon struct {
 // cut its window at some instant between the two.
 type report struct {
 	points     map[string]point
+	hops       []point // hping3_hop lines, in the order written
 	round      point
 	Asked, Got time.Time
 }
@@ -65,7 +65,7 @@ func (s *syncBuffer) String() string {
 // startDaemon starts `hping3-plugin --engine tcl --config FILE ARGS...`
 // with toml in the client namespace, in its default (execd) mode. It is
 // stopped (stdin closed, then killed) when the test ends.
-func startDaemon(t *testing.T, l *netlab.Lab, toml string, args ...string) *daemon {
+func startDaemon(t *testing.T, l network, toml string, args ...string) *daemon {
 	t.Helper()
 	bin := testbin.Plugin(t)
 	file := filepath.Join(t.TempDir(), "daemon.toml")
@@ -116,6 +116,10 @@ func (d *daemon) read(r io.Reader) {
 		name, p, err := decodeLine(line)
 		if err != nil {
 			d.t.Errorf("undecodable line %q: %v", line, err)
+			continue
+		}
+		if name == "hping3_hop" {
+			cur.hops = append(cur.hops, p)
 			continue
 		}
 		if name == "hping3_round" {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -52,12 +53,18 @@ func (p point) str(k string) string {
 	return s
 }
 
-// run is one plugin round: results by target, the wall time of the process
-// and its stderr.
+// run is one plugin round: results by target, the hping3_hop lines in
+// the order written, the wall time of the process and its stderr.
 type run struct {
 	points map[string]point
+	hops   []point
 	wall   time.Duration
 	stderr string
+}
+
+// network is a lab the plugin can run in: netlab.Lab, netlab.Chain.
+type network interface {
+	Command(ctx context.Context, name string, args ...string) *exec.Cmd
 }
 
 // lab builds a lab and checks the tools the plugin needs.
@@ -80,7 +87,7 @@ func emulator(t *testing.T, l *netlab.Lab) *netlab.Emulator {
 
 // round runs `hping3-plugin --once --config FILE` in the client namespace
 // with the given TOML and decodes its output.
-func round(t *testing.T, l *netlab.Lab, toml string) run {
+func round(t *testing.T, l network, toml string) run {
 	t.Helper()
 	bin := testbin.Plugin(t)
 	file := filepath.Join(t.TempDir(), "lab.toml")
@@ -98,7 +105,7 @@ func round(t *testing.T, l *netlab.Lab, toml string) run {
 	if err != nil {
 		t.Fatalf("hping3-plugin --once: %v\nstderr:\n%s\nconfig:\n%s", err, errb.String(), toml)
 	}
-	r.points = decodePoints(t, out.Bytes())
+	r.points, r.hops = decodePoints(t, out.Bytes())
 	return r
 }
 
@@ -215,20 +222,22 @@ func roundsAtOnce(t *testing.T, l *netlab.Lab, eng string, tomls ...string) []ru
 		if d := p.start.Sub(procs[0].start).Abs(); d > 0 {
 			t.Logf("process %d started %v from process 0", i, d)
 		}
-		runs[i] = run{points: decodePoints(t, p.out.Bytes()), wall: p.wall, stderr: p.errb.String()}
+		runs[i] = run{wall: p.wall, stderr: p.errb.String()}
+		runs[i].points, runs[i].hops = decodePoints(t, p.out.Bytes())
 	}
 	return runs
 }
 
 // decodePoints decodes line protocol into results by target (with ":port"
 // for tcp and udp), as round does.
-func decodePoints(t *testing.T, b []byte) map[string]point {
+func decodePoints(t *testing.T, b []byte) (points map[string]point, hops []point) {
 	t.Helper()
-	points := map[string]point{}
+	points = map[string]point{}
 	dec := lineprotocol.NewDecoderWithBytes(b)
 	for dec.Next() {
 		p := point{tags: map[string]string{}, fields: map[string]any{}}
-		if _, err := dec.Measurement(); err != nil {
+		m, err := dec.Measurement()
+		if err != nil {
 			t.Fatal(err)
 		}
 		for {
@@ -254,13 +263,17 @@ func decodePoints(t *testing.T, b []byte) map[string]point {
 		if _, err := dec.Time(lineprotocol.Nanosecond, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
+		if string(m) == "hping3_hop" {
+			hops = append(hops, p)
+			continue
+		}
 		key := p.tags["target"]
 		if port := p.tags["port"]; port != "" {
 			key += ":" + port
 		}
 		points[key] = p
 	}
-	return points
+	return points, hops
 }
 
 // quietSD is the most spread the emulator may itself record on a
