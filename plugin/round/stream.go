@@ -385,8 +385,18 @@ func (e *streamEngine) plan(log interface{ Warnf(string, ...any) }) {
 	stretch := 1.0
 	if need > e.rate {
 		stretch = need / e.rate
-		log.Warnf("mode continuous: %d targets at their intervals would send %.0f packets/s, more than max_packet_rate allows here (%.0f/s): each target's interval is stretched %.2f times",
-			len(e.targets), need, e.rate, stretch)
+		targets, hops := 0, 0
+		for _, t := range e.targets {
+			if t.hopOf == nil {
+				targets++
+			} else {
+				hops++
+			}
+		}
+		// Path probes are planned at max_hops per sweep: the most a sweep
+		// sends, before a target's distance is known.
+		log.Warnf("mode continuous: %d targets and %d path probes (one per TTL up to max_hops) at their intervals would send %.0f packets/s, more than max_packet_rate allows here (%.0f/s): each target's interval is stretched %.2f times",
+			targets, hops, need, e.rate, stretch)
 	}
 	for _, t := range e.targets {
 		t.period = time.Duration(float64(t.s.Interval) * stretch)
