@@ -1,6 +1,7 @@
 package execd
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -17,8 +18,14 @@ import (
 // Measurement is the name of the per-target lines.
 const Measurement = "hping3"
 
-// AppendResult encodes one result as a line. Field names follow Telegraf's
-// inputs.ping where the meaning is the same, so ping dashboards carry over.
+// HopMeasurement is the name of the per-hop lines of a target whose group
+// probes its path (path = true): one line per hop and responder.
+const HopMeasurement = "hping3_hop"
+
+// AppendResult encodes one result as a line, followed by one hping3_hop line
+// per hop and responder of its path when it has one. Field names follow
+// Telegraf's inputs.ping where the meaning is the same, so ping dashboards
+// carry over.
 //
 // The encoder refuses a whole line it cannot carry: a group tag that is not
 // config.TagSafe (configuration validation refuses those, but a Result may
@@ -26,26 +33,51 @@ const Measurement = "hping3"
 // target still gets its line: it is encoded again with every unsafe tag key
 // and value Go-quoted, as an unsafe target always is, and without a
 // timestamp if the time was the problem (Telegraf then stamps it on
-// arrival). The returned error says what was refused and whether the line
-// was written after all. enc is left without an error, so each line is
-// checked on its own; it must have none pending when called.
+// arrival). Its hop lines carry the same tags at the same time, so they are
+// written as the target's line was, quoted and stamped alike, and not at
+// all when it was not written. The returned error says what was refused and
+// whether the line was written after all. enc is left without an error, so
+// each line is checked on its own; it must have none pending when called.
 func AppendResult(enc *lineprotocol.Encoder, r *probe.Result, ts time.Time) error {
-	appendLine(enc, r, ts, false)
+	quoteTags := false
+	appendLine(enc, r, ts, quoteTags)
 	refused := enc.Err()
-	if refused == nil {
+	if refused != nil {
+		enc.ClearErr()
+		how := "with its unsafe tags quoted"
+		if ts.Before(minTime) || ts.After(maxTime) {
+			ts, how = time.Time{}, "with its unsafe tags quoted and no timestamp"
+		}
+		quoteTags = true
+		appendLine(enc, r, ts, quoteTags)
+		if err := enc.Err(); err != nil {
+			enc.ClearErr()
+			return fmt.Errorf("line protocol refused the line of target %q, which is not written: %w", r.Target, refused)
+		}
+		refused = fmt.Errorf("line protocol refused the line of target %q, written instead %s: %w", r.Target, how, refused)
+	}
+	if p := pathOf(r); p != nil {
+		for i := range p.Hops {
+			appendHop(enc, r, &p.Hops[i], ts, quoteTags)
+			// Only a tag or a time could be refused, and the target's
+			// line has just been written with the same ones: this is
+			// not expected, but one hop must not cost the others.
+			if err := enc.Err(); err != nil {
+				enc.ClearErr()
+				refused = errors.Join(refused, fmt.Errorf("line protocol refused the hop %d line of target %q, which is not written: %w", p.Hops[i].Hop, r.Target, err))
+			}
+		}
+	}
+	return refused
+}
+
+// pathOf is r's path measurement when there is one to report: a probe that
+// did not run measured no path either.
+func pathOf(r *probe.Result) *probe.Path {
+	if r.Code != probe.OK {
 		return nil
 	}
-	enc.ClearErr()
-	how := "with its unsafe tags quoted"
-	if ts.Before(minTime) || ts.After(maxTime) {
-		ts, how = time.Time{}, "with its unsafe tags quoted and no timestamp"
-	}
-	appendLine(enc, r, ts, true)
-	if err := enc.Err(); err != nil {
-		enc.ClearErr()
-		return fmt.Errorf("line protocol refused the line of target %q, which is not written: %w", r.Target, refused)
-	}
-	return fmt.Errorf("line protocol refused the line of target %q, written instead %s: %w", r.Target, how, refused)
+	return r.Path
 }
 
 // The times line protocol can carry: nanoseconds since 1970 in an int64.
@@ -58,26 +90,14 @@ var (
 // through tagValue, not only the target.
 func appendLine(enc *lineprotocol.Encoder, r *probe.Result, ts time.Time, quoteTags bool) {
 	enc.StartLine(Measurement)
-	// Tags must be added in lexical key order; the group's constant tags
-	// are merged into ours.
-	tags := map[string]string{"target": tagValue(r.Target), "protocol": string(r.Protocol)}
+	own := map[string]string{"target": tagValue(r.Target), "protocol": string(r.Protocol)}
 	if r.IP != "" {
-		tags["ip"] = r.IP
+		own["ip"] = r.IP
 	}
 	if r.Port != 0 {
-		tags["port"] = strconv.Itoa(r.Port)
+		own["port"] = strconv.Itoa(r.Port)
 	}
-	for k, v := range r.Tags {
-		if quoteTags {
-			k, v = tagValue(k), tagValue(v)
-		}
-		if _, ours := tags[k]; !ours {
-			tags[k] = v
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		enc.AddTag(k, tags[k])
-	}
+	addTags(enc, own, r.Tags, nil, quoteTags)
 	if r.Code == probe.OK {
 		enc.AddField("packets_transmitted", lineprotocol.IntValue(int64(r.Transmitted)))
 		enc.AddField("packets_received", lineprotocol.IntValue(int64(r.Received)))
@@ -104,12 +124,74 @@ func appendLine(enc *lineprotocol.Encoder, r *probe.Result, ts time.Time, quoteT
 		if r.PortState != "" {
 			enc.AddField("port_state", lineprotocol.MustNewValue(r.PortState))
 		}
+		if p := pathOf(r); p != nil {
+			enc.AddField("hop_count", lineprotocol.IntValue(int64(p.HopCount)))
+			enc.AddField("path_id", lineprotocol.MustNewValue(p.ID))
+		}
 	}
 	if r.IP != "" {
 		enc.AddField("dns_ms", floatValue(float64(r.DNS)/float64(time.Millisecond)))
 	}
 	enc.AddField("result_code", lineprotocol.IntValue(int64(r.Code)))
 	enc.EndLine(ts)
+}
+
+// hopOnly are the tags a hop line leaves out on purpose, so that no group
+// tag fills them in: the target's address is on the target's line, and a
+// hop where nothing answered has no hop_ip.
+var hopOnly = map[string]bool{"ip": true, "hop_ip": true}
+
+// appendHop encodes the line of one hop and responder of r's path. Its tags
+// are the target's, its address left out, with the hop number and the
+// responder; its fields are the target line's of the same meaning, for the
+// packets sent with TTL h.Hop.
+func appendHop(enc *lineprotocol.Encoder, r *probe.Result, h *probe.Hop, ts time.Time, quoteTags bool) {
+	enc.StartLine(HopMeasurement)
+	own := map[string]string{"target": tagValue(r.Target), "protocol": string(r.Protocol), "hop": strconv.Itoa(h.Hop)}
+	if r.Port != 0 {
+		own["port"] = strconv.Itoa(r.Port)
+	}
+	if h.IP != "" {
+		own["hop_ip"] = h.IP
+	}
+	addTags(enc, own, r.Tags, hopOnly, quoteTags)
+	enc.AddField("packets_transmitted", lineprotocol.IntValue(int64(h.Transmitted)))
+	enc.AddField("packets_received", lineprotocol.IntValue(int64(h.Received)))
+	enc.AddField("percent_packet_loss", floatValue(h.Loss))
+	if rtt := h.RTT; rtt != nil {
+		enc.AddField("minimum_response_ms", floatValue(rtt.Min))
+		enc.AddField("average_response_ms", floatValue(rtt.Avg))
+		enc.AddField("maximum_response_ms", floatValue(rtt.Max))
+		if rtt.Detail {
+			enc.AddField("standard_deviation_ms", floatValue(rtt.StdDev))
+			if rtt.HasJitter {
+				enc.AddField("jitter_ms", floatValue(rtt.Jitter))
+			}
+		}
+	}
+	if h.PortState != "" {
+		enc.AddField("port_state", lineprotocol.MustNewValue(h.PortState))
+	}
+	enc.EndLine(ts)
+}
+
+// addTags adds a line's tags: its own, and the group's constant tags
+// (vantage among them) but those that would take the name of one of its own
+// or of one in also. Tags must be added in lexical key order. quoteTags
+// passes every group tag key and value through tagValue.
+func addTags(enc *lineprotocol.Encoder, own, group map[string]string, also map[string]bool, quoteTags bool) {
+	tags := maps.Clone(own)
+	for k, v := range group {
+		if quoteTags {
+			k, v = tagValue(k), tagValue(v)
+		}
+		if _, ours := own[k]; !ours && !also[k] {
+			tags[k] = v
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		enc.AddTag(k, tags[k])
+	}
 }
 
 // tagValue writes a target the line protocol cannot carry as it is (see
