@@ -3,6 +3,7 @@ package labtest
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ func pathGroup(protocol string, port, count int, interval string, maxHops int) s
 type wantHop struct {
 	hop    int
 	ip     netip.Addr // invalid: no responder, no hop_ip tag
-	tx, rx int
+	tx, rx int // rx -1: any
 	// slack widens tx to tx +/- slack, with rx == tx: a continuous
 	// window cuts a hop's packets and the target's at different points
 	// of their periods.
@@ -72,7 +73,7 @@ func checkHops(t *testing.T, lines []point, want []wantHop) {
 			}
 			continue
 		}
-		if tx != w.tx || rx != w.rx {
+		if tx != w.tx || (w.rx >= 0 && rx != w.rx) {
 			t.Errorf("hop %d (%s): %d sent, %d answered; want %d, %d", w.hop, ip, tx, rx, w.tx, w.rx)
 		}
 	}
@@ -234,5 +235,35 @@ func TestTclPathRouteChange(t *testing.T) {
 	restored := check("restored", settle(), 4, []wantHop{{hop: 1, ip: c.Hop(1)}, {hop: 2, ip: c.Hop(2)}, {hop: 3, ip: c.Hop(3)}, {hop: 4, ip: netlab.ChainTarget}})
 	if before == bypassed || restored != before {
 		t.Errorf("path_id %s, then %s over the bypass, then %s back: want a new id for the new path and the old one back", before, bypassed, restored)
+	}
+}
+
+// TestTclPathRateLimitingRouter: R2 limits its ICMP errors as Linux does by
+// default (icmp_ratemask with time exceeded in it), here one per 200 ms
+// after a burst: its hop shows loss, and the hops after it, whose packets R2
+// forwards without limit, show none. The loss at hop 2 is R2's, not the
+// path's: docs/paths.md tells how to read it.
+func TestTclPathRateLimitingRouter(t *testing.T) {
+	c := chain(t)
+	const count = 20
+	err := netlab.Do(c.Routers[1], func() error {
+		if err := os.WriteFile("/proc/sys/net/ipv4/icmp_ratemask", []byte("6168"), 0o644); err != nil {
+			return err
+		}
+		return os.WriteFile("/proc/sys/net/ipv4/icmp_ratelimit", []byte("200"), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 20 probes 50 ms apart take 1 s: the burst (6) and about 5 more.
+	r := round(t, c, pathGroup("icmp", 0, count, "50ms", 8))
+	checkHops(t, r.hops, []wantHop{
+		{hop: 1, ip: c.Hop(1), tx: count, rx: count},
+		{hop: 2, ip: c.Hop(2), tx: count, rx: -1},
+		{hop: 3, ip: c.Hop(3), tx: count, rx: count},
+		{hop: 4, ip: netlab.ChainTarget, tx: count, rx: count},
+	})
+	if rx := r.hops[1].int(t, "packets_received"); rx < 1 || rx > 15 {
+		t.Errorf("hop 2: %d of %d answered, want 1..15 from R2's limit", rx, count)
 	}
 }
