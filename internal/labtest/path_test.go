@@ -39,7 +39,7 @@ func pathGroup(protocol string, port, count int, interval string, maxHops int) s
 type wantHop struct {
 	hop    int
 	ip     netip.Addr // invalid: no responder, no hop_ip tag
-	tx, rx int // rx -1: any
+	tx, rx int        // rx -1: any
 	// slack widens tx to tx +/- slack, with rx == tx: a continuous
 	// window cuts a hop's packets and the target's at different points
 	// of their periods.
