@@ -267,3 +267,27 @@ func TestTclPathRateLimitingRouter(t *testing.T) {
 		t.Errorf("hop 2: %d of %d answered, want 1..15 from R2's limit", rx, count)
 	}
 }
+
+// TestTclPathEndsAtUnreachable: R3 refuses to forward to the target with
+// host unreachable. Probes that expire at R3 still get its time exceeded;
+// the next TTL gets its unreachable, and that ends the path: four hops, the
+// fourth R3 again, not one line per TTL up to max_hops, and the target (its
+// own line all lost) not reached.
+func TestTclPathEndsAtUnreachable(t *testing.T) {
+	c := chain(t)
+	const count = 5
+	if err := netlab.Run("ip", "netns", "exec", c.Routers[2], "nft", "add rule inet lab forward_chain ip daddr "+netlab.ChainTarget.String()+" reject with icmp type host-unreachable"); err != nil {
+		t.Fatal(err)
+	}
+	r := round(t, c, pathGroup("icmp", 0, count, "50ms", 8))
+	p := r.points[netlab.ChainTarget.String()]
+	if hc, rx := p.int(t, "hop_count"), p.int(t, "packets_received"); hc != 4 || rx != 0 {
+		t.Errorf("hop_count %d, %d received; want 4, 0", hc, rx)
+	}
+	checkHops(t, r.hops, []wantHop{
+		{hop: 1, ip: c.Hop(1), tx: count, rx: count},
+		{hop: 2, ip: c.Hop(2), tx: count, rx: count},
+		{hop: 3, ip: c.Hop(3), tx: count, rx: count},
+		{hop: 4, ip: c.Hop(3), tx: count, rx: count},
+	})
+}

@@ -10,17 +10,21 @@ import (
 	"strings"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
 )
 
 // Path is what path probing (path = true) measured of one target's route in
 // one round or window: one Hop per hop and responder, by hop number.
 type Path struct {
 	Hops []Hop
-	// HopCount is the target's distance: the lowest TTL the target itself
-	// answered at. When it answered at none, the highest TTL any router
-	// answered at (Reached false); 0 when nothing answered at all.
+	// HopCount is where the path ends: the lowest TTL the target itself
+	// answered at, or a router's error other than time exceeded (an
+	// unreachable: nothing goes further). When neither came, the highest
+	// TTL any router answered at; 0 when nothing answered at all.
 	HopCount int
-	Reached  bool
+	// Ended: the target or a router's unreachable answered at HopCount.
+	// Reached: the target itself did.
+	Ended, Reached bool
 	// ID identifies the responders of hops 1..HopCount (and whether the
 	// target was reached): the same path gives the same ID in every
 	// window and every process, a changed path a different one.
@@ -57,6 +61,8 @@ type Hop struct {
 //     nothing: a packet answered late is lost;
 //   - hops are reported from 1 to HopCount; a hop nobody answered gets one
 //     line without IP.
+//
+// The engines stop sending TTLs beyond an answer that EndsPath.
 func MeasurePath(byTTL [][]Record, target netip.Addr, s config.Settings) *Path {
 	type responder struct {
 		rtts  []float64
@@ -92,14 +98,15 @@ func MeasurePath(byTTL [][]Record, target netip.Addr, s config.Settings) *Path {
 				r.rtts = append(r.rtts, ms(max(a.At.Sub(rec.Sent), 0)))
 				if a.From == target {
 					r.ports = portState(r.ports, a.Answer, s.Protocol)
-					if !p.Reached {
-						p.Reached, p.HopCount = true, i+1
-					}
 				}
+				if !p.Ended && EndsPath(a.Answer, target) {
+					p.Ended, p.HopCount = true, i+1
+				}
+				p.Reached = p.Reached || (a.From == target && p.HopCount == i+1)
 				break
 			}
 		}
-		if !p.Reached && len(h.by) > 0 {
+		if !p.Ended && len(h.by) > 0 {
 			p.HopCount = i + 1
 		}
 	}
@@ -134,9 +141,16 @@ func MeasurePath(byTTL [][]Record, target netip.Addr, s config.Settings) *Path {
 		}
 		id.WriteString(";")
 	}
-	id.WriteString(strconv.FormatBool(p.Reached))
+	id.WriteString(strconv.FormatBool(p.Reached) + strconv.FormatBool(p.Ended))
 	f := fnv.New64a()
 	f.Write([]byte(id.String()))
 	p.ID = fmt.Sprintf("%016x", f.Sum64())
 	return p
+}
+
+// EndsPath reports whether answer a to a path probe of target means no
+// higher TTL can go further: the target answered, or a router said the
+// target is unreachable (any ICMP error but time exceeded).
+func EndsPath(a packet.Answer, target netip.Addr) bool {
+	return a.From == target || (a.Kind == packet.ICMPErrorOf && a.ICMPType != packet.ICMPTimeExceeded)
 }

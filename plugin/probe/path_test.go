@@ -36,7 +36,7 @@ func TestMeasurePath(t *testing.T) {
 		{rec(0, after(20*ms, tcpReply(packet.FlagRST|packet.FlagACK)))},
 	}
 	p := probe.MeasurePath(byTTL, target, s)
-	if !p.Reached || p.HopCount != 4 || p.Sent != 13 || len(p.Hops) != 5 {
+	if !p.Reached || !p.Ended || p.HopCount != 4 || p.Sent != 13 || len(p.Hops) != 5 {
 		t.Fatalf("path %+v: want the target reached at hop 4, 13 packets sent, 5 lines", p)
 	}
 	third := 100.0 / 3
@@ -83,7 +83,7 @@ func TestMeasurePath(t *testing.T) {
 	}
 	unreached := byTTL[:3]
 	q := probe.MeasurePath(unreached, target, s)
-	if q.Reached || q.HopCount != 3 || q.ID == p.ID || len(q.Hops) != 4 {
+	if q.Reached || q.Ended || q.HopCount != 3 || q.ID == p.ID || len(q.Hops) != 4 {
 		t.Errorf("target not answering: %+v, want 3 hops (the last a router's), not reached", q)
 	}
 }
@@ -98,3 +98,23 @@ func TestMeasurePathNothingAnswered(t *testing.T) {
 }
 
 func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+// TestMeasurePathEndsAtUnreachable: a router that answers "host
+// unreachable" from TTL 2 on ends the path there: two hops, not one line
+// per TTL tried, and the target not reached.
+func TestMeasurePathEndsAtUnreachable(t *testing.T) {
+	unreach := icmpError(hop3a, packet.ICMPUnreachable, 1)
+	byTTL := [][]probe.Record{
+		{rec(0, after(2*ms, exceeded(hop1)))},
+		{rec(0, after(3*ms, unreach))},
+		{rec(0, after(3*ms, unreach))},
+		{rec(0, after(3*ms, unreach))},
+	}
+	p := probe.MeasurePath(byTTL, target, settings(config.ICMP))
+	if !p.Ended || p.Reached || p.HopCount != 2 || len(p.Hops) != 2 || p.Hops[1].IP != hop3a.String() || p.Sent != 4 {
+		t.Errorf("path %+v: want it ended at hop 2 by %s, the target not reached", p, hop3a)
+	}
+	if !probe.EndsPath(unreach, target) || probe.EndsPath(exceeded(hop1), target) || !probe.EndsPath(echoReply(60), target) {
+		t.Error("EndsPath: want unreachable and the target's reply to end a path, time exceeded not")
+	}
+}

@@ -122,8 +122,9 @@ type batchTarget struct {
 	hops     []*batchTarget
 	hopOf    *batchTarget
 	lastHops int // the target's distance found by the previous round; 0: not known
-	// reachedAt is the lowest TTL the target itself answered in this
-	// round (0: none yet): packets of higher TTLs are not sent any more.
+	// reachedAt is the lowest TTL at which the path ended in this round
+	// (probe.EndsPath; 0: none yet): packets of higher TTLs are not sent
+	// any more.
 	reachedAt int
 }
 
@@ -633,7 +634,7 @@ func (b *batch) match(ev tcl.Event) bool {
 		if !ref.t.answered[ref.k] && !rec.Sent.IsZero() && ref.t.settles(a) &&
 			ev.At.Sub(rec.Sent) <= ref.t.s.Timeout {
 			ref.t.answered[ref.k] = true
-			if h := ref.t.hopOf; h != nil && a.From == p.Dst && (h.reachedAt == 0 || p.TTL < h.reachedAt) {
+			if h := ref.t.hopOf; h != nil && probe.EndsPath(a, p.Dst) && (h.reachedAt == 0 || p.TTL < h.reachedAt) {
 				h.reachedAt = p.TTL
 			}
 			return true

@@ -133,7 +133,7 @@ func (r *Runner) runBatches(ctx context.Context, results []probe.Result) int {
 	wg.Wait()
 	// The next round's path probes stop at the distance this one found.
 	for i := range results {
-		if p := results[i].Path; p != nil && p.Reached {
+		if p := results[i].Path; p != nil && p.Ended {
 			r.pathHops[i] = p.HopCount
 		} else {
 			r.pathHops[i] = 0

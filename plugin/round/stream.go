@@ -106,10 +106,10 @@ type streamTarget struct {
 	// under Stream.mu with the target's), hopOf points back.
 	hops  []*streamTarget
 	hopOf *streamTarget
-	// dist is the TTL the target itself last answered at (the engine's
-	// goroutine only): higher TTLs are not sent while it holds. A packet
-	// at dist that the target did not answer makes it unknown again, and
-	// the next sweep tries every TTL.
+	// dist is the TTL at which the path last ended (probe.EndsPath; the
+	// engine's goroutine only): higher TTLs are not sent while it holds.
+	// A packet at dist that did not end the path makes it unknown again,
+	// and the next sweep tries every TTL.
 	dist int
 }
 
@@ -580,7 +580,7 @@ func (e *streamEngine) probe(ctx context.Context, eng *tcl.Process, live []*stre
 
 	// decide moves a flight into its target's window.
 	decide := func(f *flight) {
-		if h := f.t.hopOf; h != nil && f.p.TTL == h.dist && !f.reachedTarget() {
+		if h := f.t.hopOf; h != nil && f.p.TTL == h.dist && !f.endsPath() {
 			h.dist = 0 // the target is not at dist any more: sweep every TTL
 		}
 		delete(byID, f.id)
@@ -726,7 +726,7 @@ func (e *streamEngine) probe(ctx context.Context, eng *tcl.Process, live []*stre
 					f.deadline = ev.At.Add(f.t.s.Timeout + captureGrace)
 					heap.Push(deadlines, f)
 				case tcl.Captured:
-					if f := e.match(ev, byKey); f != nil && f.reachedTarget() {
+					if f := e.match(ev, byKey); f != nil && f.endsPath() {
 						if h := f.t.hopOf; h != nil && (h.dist == 0 || f.p.TTL < h.dist) {
 							h.dist = f.p.TTL
 						}
@@ -769,12 +769,12 @@ func (e *streamEngine) match(ev tcl.Event, byKey map[packet.Key][]*flight) *flig
 	return nil
 }
 
-// reachedTarget reports whether f's first answer came from its target in
-// time: for a path probe, that its TTL reached the target.
-func (f *flight) reachedTarget() bool {
+// endsPath reports whether f's first answer came in time and ended its
+// path (probe.EndsPath): for a path probe, that no higher TTL goes further.
+func (f *flight) endsPath() bool {
 	if f.rec.Sent.IsZero() || len(f.rec.Answers) == 0 {
 		return false
 	}
 	a := f.rec.Answers[0]
-	return a.From == f.p.Dst && a.At.Sub(f.rec.Sent) <= f.t.s.Timeout
+	return probe.EndsPath(a.Answer, f.p.Dst) && a.At.Sub(f.rec.Sent) <= f.t.s.Timeout
 }
