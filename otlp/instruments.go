@@ -2,6 +2,7 @@ package otlp
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,8 +15,8 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
-// Instrument names and units: the README's "With OpenTelemetry" table
-// documents each one; a change here is a change for every dashboard.
+// Instrument names and units: docs/metrics.md documents each one; a change
+// here is a change for every dashboard.
 const (
 	nameSent       = "hping3.packets.sent"
 	nameReceived   = "hping3.packets.received"
@@ -31,6 +32,20 @@ const (
 	nameTTL        = "hping3.reply.ttl"
 	nameDNS        = "hping3.dns.duration"
 	nameStatus     = "hping3.probe.status"
+
+	// A path (path = true): the gauges of each hop and responder, named as
+	// the target's own inside the hping3.hop namespace, and the target's
+	// distance, whose hping3.path.id attribute makes a changed path a new
+	// series.
+	nameHopSent      = "hping3.hop.packets.sent"
+	nameHopReceived  = "hping3.hop.packets.received"
+	nameHopLoss      = "hping3.hop.loss.ratio"
+	nameHopRTTMin    = "hping3.hop.rtt.min"
+	nameHopRTTAvg    = "hping3.hop.rtt.avg"
+	nameHopRTTMax    = "hping3.hop.rtt.max"
+	nameHopRTTStdDev = "hping3.hop.rtt.stddev"
+	nameHopRTTJitter = "hping3.hop.rtt.jitter"
+	namePathHops     = "hping3.path.hops"
 
 	// Cumulative, monotonic counters of every packet since the plugin
 	// started, summed over the reports (rounds or continuous windows
@@ -66,6 +81,7 @@ const (
 	unitTarget  = "{target}"
 	unitProcess = "{process}"
 	unitRestart = "{restart}"
+	unitHop     = "{hop}"
 )
 
 // rttHistogram is the aggregation of hping3.rtt.duration: base-2
@@ -94,6 +110,12 @@ const (
 	keyTransport     = "network.transport"
 	keyPercentile    = "hping3.percentile"
 	keyPortState     = "hping3.port.state"
+	// A hop's number and responder. Not hping3.hop and hping3.hop.ip: a
+	// name is never also a namespace, and hping3.hop is the namespace of
+	// the hop gauges; address as in network.peer.address.
+	keyHopNumber  = "hping3.hop.number"
+	keyHopAddress = "hping3.hop.address"
+	keyPathID     = "hping3.path.id"
 )
 
 // recorder holds the instruments and the round they report. The gauges are
@@ -109,6 +131,9 @@ type recorder struct {
 	sent, received, duplicates, icmpErrors, ttl, status metric.Int64ObservableGauge
 	loss, rttMin, rttAvg, rttMax, rttStdDev, rttJitter  metric.Float64ObservableGauge
 	rttPct, dns                                         metric.Float64ObservableGauge
+
+	hopSent, hopReceived, pathHops                                       metric.Int64ObservableGauge
+	hopLoss, hopRTTMin, hopRTTAvg, hopRTTMax, hopRTTStdDev, hopRTTJitter metric.Float64ObservableGauge
 
 	roundTargets, roundProcesses, roundFailures, roundPackets, roundRestarts metric.Int64ObservableGauge
 	roundDuration                                                            metric.Float64ObservableGauge
@@ -150,6 +175,15 @@ func newRecorder(m metric.Meter) (*recorder, error) {
 	r.ttl = i64(nameTTL, unitOne, "IP TTL of the first valid reply.")
 	r.dns = f64(nameDNS, unitSeconds, "Time taken to resolve the target name.")
 	r.status = i64(nameStatus, unitOne, "Probe result code: 0 ran (loss may still be 100%), 1 no such host, 2 the probe could not run.")
+	r.hopSent = i64(nameHopSent, unitPacket, "Path probe packets sent with the hop's TTL in the round.")
+	r.hopReceived = i64(nameHopReceived, unitPacket, "The hop's packets this responder answered first, in time.")
+	r.hopLoss = f64(nameHopLoss, unitOne, "Fraction of the hop's packets no responder answered, 0 to 1; the same for every responder of the hop.")
+	r.hopRTTMin = f64(nameHopRTTMin, unitSeconds, "Shortest round-trip time to this responder at this hop.")
+	r.hopRTTAvg = f64(nameHopRTTAvg, unitSeconds, "Mean round-trip time to this responder at this hop.")
+	r.hopRTTMax = f64(nameHopRTTMax, unitSeconds, "Longest round-trip time to this responder at this hop.")
+	r.hopRTTStdDev = f64(nameHopRTTStdDev, unitSeconds, "Population standard deviation of the round-trip times to this responder at this hop.")
+	r.hopRTTJitter = f64(nameHopRTTJitter, unitSeconds, "Mean absolute difference of consecutive round-trip times to this responder at this hop.")
+	r.pathHops = i64(namePathHops, unitHop, "Hops to the target: the lowest TTL it answered at, else the highest any router answered at; hping3.path.id names the path.")
 	r.roundDuration = f64(nameRoundDuration, unitSeconds, "Wall time of the round that probed every target once.")
 	r.roundTargets = i64(nameRoundTargets, unitTarget, "Targets probed in the round.")
 	r.roundProcesses = i64(nameRoundProcesses, unitProcess, "hping3 processes the round started.")
@@ -179,6 +213,7 @@ func newRecorder(m metric.Meter) (*recorder, error) {
 		r.sent, r.received, r.duplicates, r.icmpErrors, r.loss,
 		r.rttMin, r.rttAvg, r.rttMax, r.rttStdDev, r.rttJitter, r.rttPct,
 		r.ttl, r.dns, r.status,
+		r.hopSent, r.hopReceived, r.hopLoss, r.hopRTTMin, r.hopRTTAvg, r.hopRTTMax, r.hopRTTStdDev, r.hopRTTJitter, r.pathHops,
 		r.roundDuration, r.roundTargets, r.roundProcesses, r.roundFailures, r.roundPackets, r.roundRestarts)
 	if err != nil {
 		return nil, err
@@ -304,6 +339,9 @@ func (r *recorder) observeResult(o metric.Observer, res *probe.Result) {
 	if res.Code != probe.OK {
 		return
 	}
+	if res.Path != nil {
+		r.observePath(o, attrs, res.Path)
+	}
 	o.ObserveInt64(r.sent, int64(res.Transmitted), set)
 	o.ObserveInt64(r.received, int64(res.Received), set)
 	o.ObserveInt64(r.duplicates, int64(res.Duplicates), set)
@@ -328,6 +366,41 @@ func (r *recorder) observeResult(o metric.Observer, res *probe.Result) {
 	}
 	for _, p := range rtt.Percentiles {
 		o.ObserveFloat64(r.rttPct, ms(p.Value), metric.WithAttributeSet(with(attrs, attribute.Int(keyPercentile, p.P))))
+	}
+}
+
+// observePath observes the path of a target whose attributes are attrs: the
+// gauges of each hop and responder, with the presence rules of the
+// target's own, and the target's distance.
+func (r *recorder) observePath(o metric.Observer, attrs attribute.Set, p *probe.Path) {
+	o.ObserveInt64(r.pathHops, int64(p.HopCount), metric.WithAttributeSet(with(attrs, attribute.String(keyPathID, p.ID))))
+	for i := range p.Hops {
+		h := &p.Hops[i]
+		// A hop nobody answered has no responder, and no group tag may
+		// give it one.
+		kvs := slices.DeleteFunc(attrs.ToSlice(), func(kv attribute.KeyValue) bool { return kv.Key == keyHopAddress })
+		kvs = append(kvs, attribute.Int(keyHopNumber, h.Hop))
+		if h.IP != "" {
+			kvs = append(kvs, attribute.String(keyHopAddress, h.IP))
+		}
+		set := metric.WithAttributeSet(attribute.NewSet(kvs...))
+		o.ObserveInt64(r.hopSent, int64(h.Transmitted), set)
+		o.ObserveInt64(r.hopReceived, int64(h.Received), set)
+		o.ObserveFloat64(r.hopLoss, h.Loss/100, set)
+		rtt := h.RTT
+		if rtt == nil {
+			continue
+		}
+		o.ObserveFloat64(r.hopRTTMin, ms(rtt.Min), set)
+		o.ObserveFloat64(r.hopRTTAvg, ms(rtt.Avg), set)
+		o.ObserveFloat64(r.hopRTTMax, ms(rtt.Max), set)
+		if !rtt.Detail {
+			continue
+		}
+		o.ObserveFloat64(r.hopRTTStdDev, ms(rtt.StdDev), set)
+		if rtt.HasJitter {
+			o.ObserveFloat64(r.hopRTTJitter, ms(rtt.Jitter), set)
+		}
 	}
 }
 
