@@ -39,6 +39,8 @@ const (
 	keyPort        = "port"
 	keyPortState   = "port state"
 	keyDNS         = "dns time"
+	keyHopCount    = "hop count"    // path = true
+	keyPathChanged = "path changed" // path = true: 1 when not the previous run's path
 	percentileKeyF = "rt p%d"
 )
 
@@ -65,7 +67,8 @@ func down(h Header, msg string) object {
 // render turns the outcome of one run into the plugin JSON. results are the
 // round's results (one for the one host), stop is the run context's error
 // (nil when the round ended on its own) and deadline the bound it ran under.
-func render(h Header, results []probe.Result, stop error, deadline time.Duration) object {
+// pathChanged says whether the result's path is not the previous run's.
+func render(h Header, results []probe.Result, stop error, deadline time.Duration, pathChanged bool) object {
 	if len(results) == 0 {
 		if stop != nil {
 			return down(h, stopMsg(h.Host, stop, deadline))
@@ -75,7 +78,7 @@ func render(h Header, results []probe.Result, stop error, deadline time.Duration
 	r := &results[0]
 	switch {
 	case r.Code == probe.OK:
-		return measured(h, r)
+		return measured(h, r, pathChanged)
 	case stop != nil && (r.Code == probe.Failed || errors.Is(r.Err, context.DeadlineExceeded)):
 		return down(h, stopMsg(h.Host, stop, deadline))
 	default:
@@ -85,7 +88,7 @@ func render(h Header, results []probe.Result, stop error, deadline time.Duration
 
 // measured is the object of a probe that ran. At 100% loss the monitor goes
 // Down with the reason, and the counts stay so loss thresholds still see them.
-func measured(h Header, r *probe.Result) object {
+func measured(h Header, r *probe.Result, pathChanged bool) object {
 	o := header(h)
 	if r.Received == 0 {
 		o.add(keyStatus, statusDown)
@@ -135,6 +138,17 @@ func measured(h Header, r *probe.Result) object {
 	if r.DNS > 0 {
 		o.add(keyDNS, round3(float64(r.DNS)/float64(time.Millisecond)))
 		units.add(keyDNS, "ms")
+	}
+	// Of a path, only what a monitor can alert on: its length, and
+	// whether it changed since the previous run (the mode keeps no
+	// series the hops could go in).
+	if p := r.Path; p != nil {
+		o.add(keyHopCount, p.HopCount)
+		changed := 0
+		if pathChanged {
+			changed = 1
+		}
+		o.add(keyPathChanged, changed)
 	}
 	o.add(keyUnits, units)
 	return o

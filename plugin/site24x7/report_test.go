@@ -43,8 +43,20 @@ func TestGolden(t *testing.T) {
 		results  []probe.Result
 		stop     error
 		deadline time.Duration
+		changed  bool // the path is not the previous run's
 	}{
 		{name: "success", results: []probe.Result{tcpResult()}},
+		// path = true: the hop count, and a path that changed since
+		// the previous run.
+		{name: "path_changed", changed: true, results: func() []probe.Result {
+			r := tcpResult()
+			r.Path = &probe.Path{HopCount: 3, Reached: true, ID: "0123456789abcdef", Hops: []probe.Hop{
+				{Hop: 1, IP: "10.0.0.1", Transmitted: 2, Received: 2},
+				{Hop: 2, Transmitted: 2, Loss: 100},
+				{Hop: 3, IP: "127.0.0.1", Transmitted: 2, Received: 2, PortState: probe.PortClosed},
+			}}
+			return []probe.Result{r}
+		}()},
 		{name: "partial_loss", host: "198.18.0.7", results: func() []probe.Result {
 			r := probe.Result{
 				Target: "198.18.0.7", IP: "198.18.0.7", Protocol: config.ICMP,
@@ -92,7 +104,7 @@ func TestGolden(t *testing.T) {
 			if c.host != "" {
 				h.Host = c.host
 			}
-			got := encode(t, render(h, c.results, c.stop, c.deadline))
+			got := encode(t, render(h, c.results, c.stop, c.deadline, c.changed))
 			path := filepath.Join("testdata", c.name+".json")
 			if *update {
 				if err := os.WriteFile(path, got, 0o644); err != nil {
@@ -135,10 +147,10 @@ func encode(t *testing.T, o object) []byte {
 func TestRenderInvariants(t *testing.T) {
 	ok := tcpResult()
 	cases := map[string]object{
-		"ok":                 render(oldHeader, []probe.Result{ok}, nil, DefaultDeadline),
-		"ok despite expired": render(oldHeader, []probe.Result{ok}, context.DeadlineExceeded, DefaultDeadline),
-		"no result":          render(oldHeader, nil, nil, DefaultDeadline),
-		"interrupted":        render(oldHeader, nil, context.Canceled, DefaultDeadline),
+		"ok":                 render(oldHeader, []probe.Result{ok}, nil, DefaultDeadline, false),
+		"ok despite expired": render(oldHeader, []probe.Result{ok}, context.DeadlineExceeded, DefaultDeadline, false),
+		"no result":          render(oldHeader, nil, nil, DefaultDeadline, false),
+		"interrupted":        render(oldHeader, nil, context.Canceled, DefaultDeadline, false),
 	}
 	for name, o := range cases {
 		var m map[string]any

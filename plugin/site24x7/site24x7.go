@@ -70,7 +70,25 @@ func run(opts Options, cfg *config.Config, log *logger.Logger) object {
 	ctx, cancel := context.WithTimeout(ctx, opts.Deadline)
 	defer cancel()
 	results, ctxErr := runRound(ctx, round.New(cfg, log), stopGrace)
-	return render(opts.Header, results, ctxErr, opts.Deadline)
+	return report(opts, results, ctxErr, log)
+}
+
+// report is the JSON of a run's outcome. When the probe measured a path it
+// compares the path with the previous run's and keeps it for the next: a
+// failure there is logged and reports the path as unchanged, never the
+// run as failed.
+func report(opts Options, results []probe.Result, stop error, log *logger.Logger) object {
+	changed := false
+	if len(results) > 0 && results[0].Code == probe.OK && results[0].Path != nil {
+		r := &results[0]
+		var err error
+		changed, err = rememberPath(r.Target, r.Protocol, r.Port, r.Path.ID)
+		if err != nil {
+			log.Warnf("%s: path changed is 0 in this run, as the previous run's path cannot be compared: %v "+
+				"(the path is kept in $XDG_CACHE_HOME/hping3-plugin, or ~/.cache/hping3-plugin, which the agent's user must be able to write)", opts.Host, err)
+		}
+	}
+	return render(opts.Header, results, stop, opts.Deadline, changed)
 }
 
 // runner is the part of round.Runner this mode uses.
