@@ -140,10 +140,13 @@ func TestValidateTotals(t *testing.T) {
 	if err := (&Config{MaxPacketRate: 1000}).Validate(); err == nil || !strings.Contains(err.Error(), "invalid targets = []: at least one target") {
 		t.Errorf("empty config: %v", err)
 	}
-	c = validCfg(func(*Settings) {})
-	c.Groups[0].Tags = map[string]string{"host": "x"}
-	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "tags.host") {
-		t.Errorf("host tag: %v", err)
+	// Tags the plugin or Telegraf sets: host, the target's, the hop lines'.
+	for _, k := range []string{"host", "target", "ip", "protocol", "port", "hop", "hop_ip"} {
+		c = validCfg(func(*Settings) {})
+		c.Groups[0].Tags = map[string]string{k: "x"}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "tags."+k) {
+			t.Errorf("%s tag: %v", k, err)
+		}
 	}
 	for _, tags := range []map[string]string{{"": "x"}, {"k": ""}, {"k": "a\tb"}, {"k\n": "v"}, {"k": `v\`}, {"k": "\xff"}} {
 		c = validCfg(func(*Settings) {})

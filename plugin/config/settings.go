@@ -200,7 +200,7 @@ var settingsTable = []*Setting{
 		field: func(_ *Config, g *Group) any { return &g.Settings.MaxHops }},
 	{Key: "tags",
 		Help:        "constant tags (attributes) for the table's lines, as a [inputs.hping3.tags] table",
-		Allowed:     "non-empty keys and values of printable UTF-8, not ending in a backslash; no key host, target, ip, protocol, port",
+		Allowed:     "non-empty keys and values of printable UTF-8, not ending in a backslash; no key host, target, ip, protocol, port, hop, hop_ip",
 		DefaultText: "none",
 		field:       func(_ *Config, g *Group) any { return &g.Tags }},
 
