@@ -312,3 +312,35 @@ func TestBinaryHostileHosts(t *testing.T) {
 		t.Error("/tmp/x was created by a hostile host")
 	}
 }
+
+// TestBinaryPath: --path through the real binary and hping3. The path to
+// loopback is one hop; the first run has no previous path (no change), the
+// second the same one, and after the kept path is replaced by another the
+// third reports the change.
+func TestBinaryPath(t *testing.T) {
+	testbin.RequireRoot(t)
+	testbin.RequireTool(t, "hping3")
+	bin := testbin.Plugin(t)
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	port := openPort(t)
+	args := []string{"--site24x7", "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--count", "2", "--interval", "100ms", "--path"}
+	for run, want := range []float64{0, 0, 1} {
+		if run == 2 {
+			kept := filepath.Join(cache, "hping3-plugin", "site24x7-127.0.0.1-tcp-"+strconv.Itoa(port)+".path")
+			if _, err := os.Stat(kept); err != nil {
+				t.Fatalf("the previous path is not kept: %v", err)
+			}
+			if err := os.WriteFile(kept, []byte("00000000000000ff\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m := runPlugin(t, nil, bin, args...)
+		if _, down := m["status"]; down {
+			t.Fatalf("run %d: Down: %v", run+1, m["msg"])
+		}
+		if m["hop count"] != 1.0 || m["path changed"] != want || m["port state"] != "open" {
+			t.Errorf("run %d: hop count %v, path changed %v, port state %v; want 1, %v, open", run+1, m["hop count"], m["path changed"], m["port state"], want)
+		}
+	}
+}
