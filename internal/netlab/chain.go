@@ -3,7 +3,6 @@ package netlab
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -314,26 +313,8 @@ func (c *Chain) ListenTCP(port int) error {
 	if port < 1 || port > 65535 {
 		return fmt.Errorf("port %d: want 1..65535", port)
 	}
-	var ln net.Listener
-	err := Do(c.Target, func() error {
-		var err error
-		ln, err = net.Listen("tcp4", netip.AddrPortFrom(ChainTarget, uint16(port)).String())
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conn.Close()
-		}
-	}()
-	c.closers = append(c.closers, func() { ln.Close() })
-	return nil
+	return listenTCP(c.Target, netip.AddrPortFrom(ChainTarget, uint16(port)).String(),
+		func(f func()) { c.closers = append(c.closers, f) })
 }
 
 func (c *Chain) router(k int) (string, error) {

@@ -11,10 +11,16 @@ import (
 // are closed at once; a SYN probe never completes the handshake anyway
 // (the client's kernel answers the SYN-ACK with RST).
 func (l *Lab) ListenTCP(port int) error {
+	return listenTCP(l.Target, "0.0.0.0:"+strconv.Itoa(port), l.onClose)
+}
+
+// listenTCP listens on addr in namespace ns, closing every connection it
+// accepts, until the lab's teardown (registered with onClose).
+func listenTCP(ns, addr string, onClose func(func())) error {
 	var ln net.Listener
-	err := Do(l.Target, func() error {
+	err := Do(ns, func() error {
 		var err error
-		ln, err = net.Listen("tcp4", "0.0.0.0:"+strconv.Itoa(port))
+		ln, err = net.Listen("tcp4", addr)
 		return err
 	})
 	if err != nil {
@@ -29,6 +35,6 @@ func (l *Lab) ListenTCP(port int) error {
 			c.Close()
 		}
 	}()
-	l.onClose(func() { ln.Close() })
+	onClose(func() { ln.Close() })
 	return nil
 }

@@ -102,20 +102,7 @@ func appendLine(enc *lineprotocol.Encoder, r *probe.Result, ts time.Time, quoteT
 		enc.AddField("packets_transmitted", lineprotocol.IntValue(int64(r.Transmitted)))
 		enc.AddField("packets_received", lineprotocol.IntValue(int64(r.Received)))
 		enc.AddField("percent_packet_loss", floatValue(r.Loss))
-		if rtt := r.RTT; rtt != nil {
-			enc.AddField("minimum_response_ms", floatValue(rtt.Min))
-			enc.AddField("average_response_ms", floatValue(rtt.Avg))
-			enc.AddField("maximum_response_ms", floatValue(rtt.Max))
-			if rtt.Detail {
-				enc.AddField("standard_deviation_ms", floatValue(rtt.StdDev))
-				if rtt.HasJitter {
-					enc.AddField("jitter_ms", floatValue(rtt.Jitter))
-				}
-				for _, p := range rtt.Percentiles {
-					enc.AddField("percentile"+strconv.Itoa(p.P)+"_ms", floatValue(p.Value))
-				}
-			}
-		}
+		addRTT(enc, r.RTT)
 		if r.TTL >= 0 {
 			enc.AddField("ttl", lineprotocol.IntValue(int64(r.TTL)))
 		}
@@ -134,6 +121,27 @@ func appendLine(enc *lineprotocol.Encoder, r *probe.Result, ts time.Time, quoteT
 	}
 	enc.AddField("result_code", lineprotocol.IntValue(int64(r.Code)))
 	enc.EndLine(ts)
+}
+
+// addRTT adds the RTT fields of rtt, if any: min/avg/max, and when the
+// replies were timed one by one the spread, jitter and percentiles.
+func addRTT(enc *lineprotocol.Encoder, rtt *probe.RTT) {
+	if rtt == nil {
+		return
+	}
+	enc.AddField("minimum_response_ms", floatValue(rtt.Min))
+	enc.AddField("average_response_ms", floatValue(rtt.Avg))
+	enc.AddField("maximum_response_ms", floatValue(rtt.Max))
+	if !rtt.Detail {
+		return
+	}
+	enc.AddField("standard_deviation_ms", floatValue(rtt.StdDev))
+	if rtt.HasJitter {
+		enc.AddField("jitter_ms", floatValue(rtt.Jitter))
+	}
+	for _, p := range rtt.Percentiles {
+		enc.AddField("percentile"+strconv.Itoa(p.P)+"_ms", floatValue(p.Value))
+	}
 }
 
 // hopOnly are the tags a hop line leaves out on purpose, so that no group
@@ -158,17 +166,7 @@ func appendHop(enc *lineprotocol.Encoder, r *probe.Result, h *probe.Hop, ts time
 	enc.AddField("packets_transmitted", lineprotocol.IntValue(int64(h.Transmitted)))
 	enc.AddField("packets_received", lineprotocol.IntValue(int64(h.Received)))
 	enc.AddField("percent_packet_loss", floatValue(h.Loss))
-	if rtt := h.RTT; rtt != nil {
-		enc.AddField("minimum_response_ms", floatValue(rtt.Min))
-		enc.AddField("average_response_ms", floatValue(rtt.Avg))
-		enc.AddField("maximum_response_ms", floatValue(rtt.Max))
-		if rtt.Detail {
-			enc.AddField("standard_deviation_ms", floatValue(rtt.StdDev))
-			if rtt.HasJitter {
-				enc.AddField("jitter_ms", floatValue(rtt.Jitter))
-			}
-		}
-	}
+	addRTT(enc, h.RTT) // a hop's RTT has no percentiles
 	if h.PortState != "" {
 		enc.AddField("port_state", lineprotocol.MustNewValue(h.PortState))
 	}
