@@ -449,6 +449,12 @@ func (b *batch) send(ctx context.Context, eng *tcl.Process, live []*batchTarget)
 			continue
 		}
 		t.due = start
+		if t.hopOf != nil {
+			// In TTL order: every target's lower TTLs go before any
+			// higher one, so the answer that ends a path is mostly back
+			// before the TTLs past it are due, and they are not sent.
+			t.due = start.Add(time.Duration(t.s.TTL))
+		}
 		heap.Push(q, t)
 		total += len(t.probes)
 	}
