@@ -183,7 +183,7 @@ func newRecorder(m metric.Meter) (*recorder, error) {
 	r.hopRTTMax = f64(nameHopRTTMax, unitSeconds, "Longest round-trip time to this responder at this hop.")
 	r.hopRTTStdDev = f64(nameHopRTTStdDev, unitSeconds, "Population standard deviation of the round-trip times to this responder at this hop.")
 	r.hopRTTJitter = f64(nameHopRTTJitter, unitSeconds, "Mean absolute difference of consecutive round-trip times to this responder at this hop.")
-	r.pathHops = i64(namePathHops, unitHop, "Hops to the target: the lowest TTL it answered at, else the highest any router answered at; hping3.path.id names the path.")
+	r.pathHops = i64(namePathHops, unitHop, "Hops to where the path ends: the lowest TTL the target answered at (or a router said it is unreachable), else the highest any router answered at; hping3.path.id names the path.")
 	r.roundDuration = f64(nameRoundDuration, unitSeconds, "Wall time of the round that probed every target once.")
 	r.roundTargets = i64(nameRoundTargets, unitTarget, "Targets probed in the round.")
 	r.roundProcesses = i64(nameRoundProcesses, unitProcess, "hping3 processes the round started.")
