@@ -50,8 +50,7 @@ func Run(ctx context.Context, src round.Source, opts Options) error {
 		return err
 	}
 
-	_, continuous := src.(*round.Stream)
-	loop(ctx, src.Next, p.offer, poll, continuous, log)
+	loop(ctx, src.Next, p.offer, poll, src.Continuous(), log)
 	if err := p.close(ShutdownBudget); err != nil {
 		log.Warnf("otlp: closing the exporter: %v", err)
 	}

@@ -67,10 +67,9 @@ func Run(ctx context.Context, src round.Source, opts Options) error {
 	signal.Notify(pipe, syscall.SIGPIPE)
 	defer signal.Stop(pipe)
 
-	_, continuous := src.(*round.Stream)
 	l := loop{
 		round:      src.Next,
-		continuous: continuous,
+		continuous: src.Continuous(),
 		out:        opts.Stdout,
 		log:        opts.Log,
 		poll:       opts.PollInterval,

@@ -20,6 +20,10 @@ type Source interface {
 	Targets() int
 	// Close stops whatever the source keeps running (a Stream's engine).
 	Close()
+	// Continuous reports whether the reports are windows of a source that
+	// probes all the time (a Stream), not rounds: a front end then keeps
+	// no round running and waits for nothing between reports.
+	Continuous() bool
 }
 
 // Next runs one round: a Runner is the Source of mode "rounds".
@@ -27,6 +31,9 @@ func (r *Runner) Next(ctx context.Context) Round { return r.Run(ctx) }
 
 // Close does nothing: a Runner keeps nothing running between rounds.
 func (r *Runner) Close() {}
+
+// Continuous is false: a Runner's reports are rounds.
+func (r *Runner) Continuous() bool { return false }
 
 // NewSource returns the Source of the long-running front ends: a Stream in
 // mode continuous (the default), which needs every group on the Tcl

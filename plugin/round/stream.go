@@ -186,6 +186,9 @@ func newStream(r *Runner) *Stream {
 // Targets is the number of probes of every report.
 func (s *Stream) Targets() int { return len(s.targets) }
 
+// Continuous is true: a Stream's reports are windows.
+func (s *Stream) Continuous() bool { return true }
+
 // Close stops the engines and the lookups, and waits for them.
 func (s *Stream) Close() {
 	s.cancel()

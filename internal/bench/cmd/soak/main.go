@@ -90,7 +90,7 @@ func soak(n int, duration, every, interval, sampleEvery time.Duration) int {
 	}
 	src := round.NewSource(cfg, logger.New(os.Stderr, false))
 	defer src.Close()
-	if _, ok := src.(*round.Stream); !ok {
+	if !src.Continuous() {
 		fmt.Fprintf(os.Stderr, "soak: the core gave a %T, not a continuous Stream\n", src)
 		return 1
 	}
