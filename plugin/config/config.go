@@ -35,6 +35,12 @@ const (
 	MaxDNSTimeout     = 30 * time.Second
 	MaxTargetLength   = 253 // longest valid DNS name
 	MaxHopsLimit      = 64  // a path longer than this is a loop
+
+	// The Tcl engine's TCP and UDP source ports (below Linux's ephemeral
+	// range), of which one engine holds at most half per protocol.
+	FirstProbePort = 10000
+	LastProbePort  = 32767
+	MaxSourcePorts = (LastProbePort - FirstProbePort + 1) / 2
 )
 
 // Defaults, chosen from measurements in the network lab (docs/performance.md).

@@ -187,8 +187,19 @@ var settingsTable = []*Setting{
 		Allowed: "true or false; needs the tcl engine",
 		field:   func(_ *Config, g *Group) any { return &g.Settings.Path },
 		check: func(c *Config, g *Group) string {
-			if g.Settings.Path && c != nil && c.Engine == EngineCLI {
+			if !g.Settings.Path || c == nil {
+				return ""
+			}
+			if c.Engine == EngineCLI {
 				return `path probes need the tcl engine (one hping3 for all targets): engine "cli" cannot send them`
+			}
+			// Said once, at the first table with path probes.
+			if first := slices.IndexFunc(c.Groups, func(o Group) bool { return o.Settings.Path }); first >= 0 && &c.Groups[first] == g {
+				for proto, n := range pathPorts(c) {
+					if n > MaxSourcePorts {
+						return fmt.Sprintf("the path probes of every table need about %d %s source ports at once, more than the %d the plugin may use: fewer targets with path = true, a lower max_hops, or (udp) a lower count", n, proto, MaxSourcePorts)
+					}
+				}
 			}
 			return ""
 		}},

@@ -107,3 +107,26 @@ func checkTCPFlags(f string) string {
 	}
 	return ""
 }
+
+// pathPorts estimates the source ports the targets of tables with path
+// probes hold at once, by protocol: a TCP target one per TTL and one of its
+// own, a UDP target one per packet in flight for each of them (count in a
+// round; in continuous mode those inside their timeout).
+func pathPorts(c *Config) map[Protocol]int {
+	n := map[Protocol]int{}
+	for _, g := range c.Groups {
+		s := g.Settings
+		if !s.Path || s.Interval <= 0 {
+			continue
+		}
+		probes := len(g.Targets) * (1 + s.MaxHops)
+		switch s.Protocol {
+		case TCP:
+			n[TCP] += probes
+		case UDP:
+			inFlight := max(s.Count, int((s.Timeout+20*time.Millisecond)/s.Interval)+2)
+			n[UDP] += probes * inFlight
+		}
+	}
+	return n
+}

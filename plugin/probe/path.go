@@ -56,7 +56,8 @@ type Hop struct {
 // probes, byTTL[h-1] holding the packets sent with TTL h. The rules:
 //   - a packet is answered by the sender of its first answer within timeout:
 //     a router's ICMP error quoting it (time exceeded, or an unreachable
-//     from where the path ends) or the target's reply, whatever kind;
+//     from where the path ends; PathAnswer) or the target's reply,
+//     whatever kind;
 //   - later answers (duplicates) and answers after the timeout count for
 //     nothing: a packet answered late is lost;
 //   - hops are reported from 1 to HopCount; a hop nobody answered gets one
@@ -85,6 +86,9 @@ func MeasurePath(byTTL [][]Record, target netip.Addr, s config.Settings) *Path {
 			h.sent++
 			p.Sent++
 			for _, a := range rec.Answers {
+				if !PathAnswer(a.Answer, target) {
+					continue // a redirect or a source quench says nothing of the hop
+				}
 				if a.At.Sub(rec.Sent) > s.Timeout {
 					break // its first answer came late: lost
 				}
@@ -148,9 +152,26 @@ func MeasurePath(byTTL [][]Record, target netip.Addr, s config.Settings) *Path {
 	return p
 }
 
+// PathAnswer reports whether a answers a path probe of target: the
+// target's own answer, or a router's time exceeded, unreachable or
+// parameter problem. A redirect (a gateway pointing at a better next hop)
+// or a source quench comes from a router the packet went on from, so it
+// neither answers the probe nor tells its hop.
+func PathAnswer(a packet.Answer, target netip.Addr) bool {
+	if a.From == target || a.Kind != packet.ICMPErrorOf {
+		return true
+	}
+	switch a.ICMPType {
+	case packet.ICMPTimeExceeded, packet.ICMPUnreachable, packet.ICMPParamProblem:
+		return true
+	}
+	return false
+}
+
 // EndsPath reports whether answer a to a path probe of target means no
 // higher TTL can go further: the target answered, or a router said the
-// target is unreachable (any ICMP error but time exceeded).
+// target is unreachable or the packet wrong (a PathAnswer other than time
+// exceeded).
 func EndsPath(a packet.Answer, target netip.Addr) bool {
-	return a.From == target || (a.Kind == packet.ICMPErrorOf && a.ICMPType != packet.ICMPTimeExceeded)
+	return PathAnswer(a, target) && (a.From == target || a.Kind != packet.ICMPErrorOf || a.ICMPType != packet.ICMPTimeExceeded)
 }

@@ -118,3 +118,32 @@ func TestMeasurePathEndsAtUnreachable(t *testing.T) {
 		t.Error("EndsPath: want unreachable and the target's reply to end a path, time exceeded not")
 	}
 }
+
+// TestMeasurePathIgnoresRedirects: a gateway's redirect (or a source
+// quench) before the time exceeded of the router further on neither
+// answers the probe nor ends the path.
+func TestMeasurePathIgnoresRedirects(t *testing.T) {
+	redirect := icmpError(hop1, 5, 1)
+	quench := icmpError(hop1, packet.ICMPSourceQuench, 0)
+	byTTL := [][]probe.Record{
+		{rec(0, after(1*ms, exceeded(hop1)))},
+		{rec(0, after(1*ms, redirect), after(2*ms, exceeded(hop3a)))},
+		{rec(0, after(1*ms, quench))}, // nothing else: lost
+		{rec(0, after(5*ms, echoReply(60)))},
+	}
+	p := probe.MeasurePath(byTTL, target, settings(config.ICMP))
+	if !p.Reached || p.HopCount != 4 || len(p.Hops) != 4 {
+		t.Fatalf("path %+v: want the target reached at hop 4", p)
+	}
+	if h := p.Hops[1]; h.IP != hop3a.String() || h.Received != 1 || h.RTT.Min != 2 {
+		t.Errorf("hop 2 %+v: want %s's time exceeded at 2 ms, the redirect ignored", h, hop3a)
+	}
+	if h := p.Hops[2]; h.IP != "" || h.Received != 0 {
+		t.Errorf("hop 3 %+v: want it silent, a source quench is no answer", h)
+	}
+	for _, a := range []packet.Answer{redirect, quench} {
+		if probe.PathAnswer(a, target) || probe.EndsPath(a, target) {
+			t.Errorf("ICMP type %d: counted as a path answer", a.ICMPType)
+		}
+	}
+}

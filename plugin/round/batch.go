@@ -143,10 +143,13 @@ func (t *batchTarget) pathLimit() int {
 }
 
 // settles reports whether answer a to one of t's packets decides it: the
-// target's reply, or for a path probe any answer (a router's time
-// exceeded is what it asks for).
+// target's reply, or for a path probe any answer of its hop (a router's
+// time exceeded is what it asks for; probe.PathAnswer).
 func (t *batchTarget) settles(a packet.Answer) bool {
-	return t.hopOf != nil || probe.IsReply(a, t.ip, t.s.Protocol)
+	if t.hopOf != nil {
+		return probe.PathAnswer(a, t.ip)
+	}
+	return probe.IsReply(a, t.ip, t.s.Protocol)
 }
 
 // finished reports whether every packet of t was answered or failed to
@@ -198,9 +201,7 @@ func (b *batch) run(ctx context.Context) bool {
 	for _, t := range live {
 		switch t.s.Protocol {
 		case config.TCP:
-			if t.hopOf == nil { // path probes use their target's port
-				tcpPorts++
-			}
+			tcpPorts++ // a path probe's TTL too: see build
 		case config.UDP:
 			udpPorts += t.s.Count
 		}
@@ -286,7 +287,7 @@ func (b *batch) prepare() []*batchTarget {
 			s.TTL = h
 			ht := &batchTarget{res: t.res, s: s, ip: t.ip, path: t.path, hopOf: t}
 			t.hops = append(t.hops, ht)
-			live = append(live, ht) // after t: build gives it t's TCP port
+			live = append(live, ht)
 		}
 	}
 	return live
@@ -303,14 +304,12 @@ func (b *batch) build(live []*batchTarget, tcpBlock, udpBlock *portBlock) {
 		t.answered = make([]bool, n)
 		t.ids = make([]int, n)
 		payload := probePayload(t.s)
+		// One TCP source port per target and per path TTL: the target
+		// holds a half-open connection for a port it answered SYN-ACK on
+		// until our RST reaches it, and answers another SYN on that port
+		// meanwhile with a bare ACK, not a SYN-ACK.
 		tcpPort := 0
-		switch {
-		case t.s.Protocol != config.TCP:
-		case t.hopOf != nil:
-			// Its target's port: the TCP sequence numbers, and the IP ids
-			// ICMP errors quote, tell the packets apart.
-			tcpPort = t.hopOf.probes[0].SrcPort
-		default:
+		if t.s.Protocol == config.TCP {
 			tcpPort = tcpBlock.ports[tcpNext]
 			tcpNext++
 		}

@@ -4,14 +4,17 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"syscall"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 )
 
 // Source ports for the Tcl engine's TCP and UDP probes come from this range,
 // below Linux's ephemeral range so they never collide with the host's own
-// connections.
+// connections; a round or a stream may hold at most config.MaxSourcePorts
+// of each protocol.
 const (
-	firstProbePort = 10000
-	lastProbePort  = 32767
+	firstProbePort = config.FirstProbePort
+	lastProbePort  = config.LastProbePort
 )
 
 // portBlock holds source ports reserved for one round: each is bound by a
@@ -30,8 +33,8 @@ type portBlock struct {
 func reservePorts(sockType, n int) (*portBlock, error) {
 	b := &portBlock{lo: lastProbePort + 1, hi: firstProbePort - 1}
 	size := lastProbePort - firstProbePort + 1
-	if n > size/2 {
-		return nil, fmt.Errorf("%d source ports needed, more than the %d the plugin may use", n, size/2)
+	if n > config.MaxSourcePorts {
+		return nil, fmt.Errorf("%d source ports needed, more than the %d the plugin may use", n, config.MaxSourcePorts)
 	}
 	start := rand.IntN(size)
 	for i := 0; i < size && len(b.ports) < n; i++ {

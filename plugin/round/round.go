@@ -81,7 +81,8 @@ func New(cfg *config.Config, log *logger.Logger) *Runner {
 	r.sched = newScheduler(cfg)
 	r.engines = chooseEngines(cfg, log)
 	for gi, g := range cfg.Groups {
-		if g.Settings.Path && !r.engines[gi].tcl {
+		// (No binary at all: every target says so already.)
+		if g.Settings.Path && !r.engines[gi].tcl && r.engines[gi].bin != "" {
 			log.Warnf("path = true: the targets of table %d are probed without their path, because the cli engine cannot send path probes (docs/paths.md)", gi+1)
 		}
 	}

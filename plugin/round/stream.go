@@ -211,7 +211,8 @@ func (s *Stream) Next(ctx context.Context) Round {
 		Results: make([]probe.Result, len(s.targets)), Restarts: s.restarts, Processes: s.started, Vantage: s.r.cfg.Vantage}
 	for i, t := range s.targets {
 		rd.Results[i] = t.window(rd.Start, rd.Duration)
-		for _, h := range append(t.hops, t) {
+		t.done, t.lostErr, t.lost, t.dropped = nil, nil, 0, 0
+		for _, h := range t.hops {
 			h.done, h.lostErr, h.lost, h.dropped = nil, nil, 0, 0
 		}
 	}
@@ -487,9 +488,7 @@ func (e *streamEngine) session(ctx context.Context) error {
 	for _, t := range live {
 		switch t.s.Protocol {
 		case config.TCP:
-			if t.hopOf == nil { // path probes use their target's port
-				tcpN++
-			}
+			tcpN++ // a path probe's TTL too, as in a round (batch.build)
 		case config.UDP:
 			udpN += udpRing(t)
 		}
@@ -520,8 +519,6 @@ func (e *streamEngine) session(ctx context.Context) error {
 	for _, t := range live {
 		t.payload = probePayload(t.s)
 		switch {
-		case t.s.Protocol == config.TCP && t.hopOf != nil:
-			t.tcpPort = t.hopOf.tcpPort // live has it before its path probes
 		case t.s.Protocol == config.TCP:
 			t.tcpPort = tcpBlock.ports[tcpNext]
 			tcpNext++
@@ -772,12 +769,17 @@ func (e *streamEngine) match(ev tcl.Event, byKey map[packet.Key][]*flight) *flig
 	return nil
 }
 
-// endsPath reports whether f's first answer came in time and ended its
-// path (probe.EndsPath): for a path probe, that no higher TTL goes further.
+// endsPath reports whether f's first answer of its hop (probe.PathAnswer)
+// came in time and ended its path (probe.EndsPath): for a path probe, that
+// no higher TTL goes further.
 func (f *flight) endsPath() bool {
-	if f.rec.Sent.IsZero() || len(f.rec.Answers) == 0 {
+	if f.rec.Sent.IsZero() {
 		return false
 	}
-	a := f.rec.Answers[0]
-	return probe.EndsPath(a.Answer, f.p.Dst) && a.At.Sub(f.rec.Sent) <= f.t.s.Timeout
+	for _, a := range f.rec.Answers {
+		if probe.PathAnswer(a.Answer, f.p.Dst) {
+			return probe.EndsPath(a.Answer, f.p.Dst) && a.At.Sub(f.rec.Sent) <= f.t.s.Timeout
+		}
+	}
+	return false
 }
