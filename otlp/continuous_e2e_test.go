@@ -7,6 +7,8 @@ import (
 	"time"
 
 	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
+
+	"github.com/hping3-plugin/hping3-plugin/internal/testotlp"
 )
 
 // TestCollectorContinuous: in the default mode of --otlp (continuous) the
@@ -16,20 +18,20 @@ import (
 // follow each other without a gap, and every packet is counted once.
 func TestCollectorContinuous(t *testing.T) {
 	plugin, collector := prerequisites(t)
-	s := startSink(t)
-	recv := freePort(t)
+	s := testotlp.StartSink(t)
+	recv := testotlp.FreePort(t)
 	c := startCollector(t, collector, recv, s)
 
-	p := start(t, nil, plugin, "--otlp", "--otlp-endpoint", "http://"+recv, "--target", "127.0.0.1",
+	p := testotlp.Start(t, nil, plugin, "--otlp", "--otlp-endpoint", "http://"+recv, "--target", "127.0.0.1",
 		"--poll-interval", "1s", "--interval", "100ms", "--timeout", "500ms")
-	rs := s.waitRounds(t, 5, 40*time.Second)
-	if code, _ := p.stop(t, 10*time.Second); code != 0 {
+	rs := waitRounds(t, s, 5, 40*time.Second)
+	if code, _ := p.Stop(t, 10*time.Second); code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
 	}
-	if e := p.out.matching("E! "); len(e) > 0 {
+	if e := p.Out.Matching("E! "); len(e) > 0 {
 		t.Errorf("plugin logged errors: %v", e)
 	}
-	if w := p.out.matching("W! "); len(w) > 0 {
+	if w := p.Out.Matching("W! "); len(w) > 0 {
 		t.Errorf("plugin logged warnings: %v", w)
 	}
 
@@ -45,7 +47,7 @@ func TestCollectorContinuous(t *testing.T) {
 	}
 	checkCumulative(t, rs)
 
-	debug := c.out.String()
+	debug := c.Out.String()
 	for _, want := range []string{"Name: " + nameCountSent, "DataType: Sum", "IsMonotonic: true", "AggregationTemporality: Cumulative",
 		"Name: " + nameRTTHistogram, "DataType: ExponentialHistogram", "Name: " + nameRoundRestarts} {
 		if !strings.Contains(debug, want) {
@@ -125,16 +127,16 @@ func checkCumulative(t *testing.T, rs []*exportedRound) {
 				continue
 			}
 			dp := sum.DataPoints[0]
-			if a := attrMap(dp.Attributes); !mapsEqual(a, wantAttrs) {
+			if a := testotlp.AttrMap(dp.Attributes); !mapsEqual(a, wantAttrs) {
 				t.Errorf("%s: attributes %v, want %v", name, a, wantAttrs)
 			}
 			if dp.StartTimeUnixNano != uint64(rs[0].start.UnixNano()) {
 				t.Errorf("round %d: %s starts at %d, want the first round's start %d", k, name, dp.StartTimeUnixNano, rs[0].start.UnixNano())
 			}
-			if g := value(r.metrics[gauge].GetGauge().DataPoints[0]); value(dp)-prev[name] != g {
-				t.Errorf("round %d: %s went from %v to %v, want an increase of %v (%s)", k, name, prev[name], value(dp), g, gauge)
+			if g := testotlp.Value(r.metrics[gauge].GetGauge().DataPoints[0]); testotlp.Value(dp)-prev[name] != g {
+				t.Errorf("round %d: %s went from %v to %v, want an increase of %v (%s)", k, name, prev[name], testotlp.Value(dp), g, gauge)
 			}
-			prev[name] = value(dp)
+			prev[name] = testotlp.Value(dp)
 		}
 
 		m := r.hists[nameRTTHistogram]
@@ -148,7 +150,7 @@ func checkCumulative(t *testing.T, rs []*exportedRound) {
 			continue
 		}
 		dp := h.DataPoints[0]
-		received := uint64(value(r.metrics[nameReceived].GetGauge().DataPoints[0]))
+		received := uint64(testotlp.Value(r.metrics[nameReceived].GetGauge().DataPoints[0]))
 		if dp.Count-prevCount != received {
 			t.Errorf("round %d: %s count went from %d to %d, want an increase of %d (the replies)", k, nameRTTHistogram, prevCount, dp.Count, received)
 		}
@@ -159,8 +161,8 @@ func checkCumulative(t *testing.T, rs []*exportedRound) {
 		if inBuckets+dp.ZeroCount != dp.Count {
 			t.Errorf("round %d: %d samples in buckets, count %d", k, inBuckets+dp.ZeroCount, dp.Count)
 		}
-		lo := value(r.metrics[nameRTTMin].GetGauge().DataPoints[0])
-		hi := value(r.metrics[nameRTTMax].GetGauge().DataPoints[0])
+		lo := testotlp.Value(r.metrics[nameRTTMin].GetGauge().DataPoints[0])
+		hi := testotlp.Value(r.metrics[nameRTTMax].GetGauge().DataPoints[0])
 		if received > 0 {
 			mean := (dp.GetSum() - prevSum) / float64(received)
 			if mean < lo-1e-9 || mean > hi+1e-9 {

@@ -11,6 +11,7 @@ import (
 	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
 
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
+	"github.com/hping3-plugin/hping3-plugin/internal/testotlp"
 )
 
 // Probe settings of the end-to-end tests: two ICMP packets 100 ms apart to
@@ -22,16 +23,16 @@ var probeArgs = []string{"--otlp", "--mode", "rounds", "--target", "127.0.0.1", 
 // and the test checks what the Collector passed on.
 func TestCollectorEndToEnd(t *testing.T) {
 	plugin, collector := prerequisites(t)
-	s := startSink(t)
-	recv := freePort(t)
+	s := testotlp.StartSink(t)
+	recv := testotlp.FreePort(t)
 	c := startCollector(t, collector, recv, s)
 
-	p := start(t, []string{
+	p := testotlp.Start(t, []string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + recv,
 		"OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=e2e",
 	}, plugin, append(probeArgs, "--percentiles", "50,95")...)
-	rs := s.waitRounds(t, 2, 30*time.Second)
-	if code, _ := p.stop(t, 10*time.Second); code != 0 {
+	rs := waitRounds(t, s, 2, 30*time.Second)
+	if code, _ := p.Stop(t, 10*time.Second); code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
 	}
 
@@ -45,11 +46,11 @@ func TestCollectorEndToEnd(t *testing.T) {
 		}
 	}
 	checkCumulative(t, rs[:2])
-	if e := p.out.matching("E! "); len(e) > 0 {
+	if e := p.Out.Matching("E! "); len(e) > 0 {
 		t.Errorf("plugin logged errors: %v", e)
 	}
 	// What a user watching the Collector's debug exporter sees.
-	debug := c.out.String()
+	debug := c.Out.String()
 	for _, want := range []string{"Name: " + nameRTTAvg, "Unit: s", "DataType: Gauge", "server.address: Str(127.0.0.1)", "service.name: Str(hping3-plugin)"} {
 		if !strings.Contains(debug, want) {
 			t.Errorf("Collector debug output lacks %q", want)
@@ -64,8 +65,8 @@ func TestCollectorEndToEnd(t *testing.T) {
 // again still exits 0 within the shutdown budget.
 func TestCollectorDownAtStart(t *testing.T) {
 	plugin, collector := prerequisites(t)
-	s := startSink(t)
-	recv := freePort(t)
+	s := testotlp.StartSink(t)
+	recv := testotlp.FreePort(t)
 	conf := filepath.Join(t.TempDir(), "hping3.conf")
 	if err := os.WriteFile(conf, []byte(`mode = "rounds"
 [[inputs.hping3]]
@@ -78,13 +79,13 @@ site = "lab"
 		t.Fatal(err)
 	}
 	// --otlp-endpoint wins over the environment's (unused) endpoint.
-	p := start(t, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9"}, plugin,
+	p := testotlp.Start(t, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9"}, plugin,
 		"--otlp", "--otlp-endpoint", "http://"+recv, "--config", conf, "--poll-interval", "1s", "--debug")
 
-	p.out.waitFor(t, roundLine, 5, 30*time.Second)
-	rss5 := rssKiB(t, p.cmd.Process.Pid)
-	p.out.waitFor(t, roundLine, 30, 60*time.Second)
-	rss30 := rssKiB(t, p.cmd.Process.Pid)
+	p.Out.WaitFor(t, roundLine, 5, 30*time.Second)
+	rss5 := rssKiB(t, p.Cmd.Process.Pid)
+	p.Out.WaitFor(t, roundLine, 30, 60*time.Second)
+	rss30 := rssKiB(t, p.Cmd.Process.Pid)
 	t.Logf("plugin RSS with the Collector down: %d KiB after 5 rounds, %d KiB after 30 (%+d KiB)", rss5, rss30, rss30-rss5)
 	// A round or an export held per round would not show in 25 rounds;
 	// this bound catches what would: goroutines or connections piling up
@@ -92,15 +93,15 @@ site = "lab"
 	if rss30-rss5 > 8<<10 {
 		t.Errorf("RSS grew by %d KiB over 25 rounds with the Collector down", rss30-rss5)
 	}
-	if got := p.out.matching("E! otlp: export failed"); len(got) != 1 {
+	if got := p.Out.Matching("E! otlp: export failed"); len(got) != 1 {
 		t.Errorf("%d export-failure lines in 30 rounds, want 1 (once per outage)", len(got))
 	}
 
 	c := startCollector(t, collector, recv, s)
 	ready := time.Now()
-	s.waitRounds(t, 1, 40*time.Second)
+	waitRounds(t, s, 1, 40*time.Second)
 	t.Logf("first round arrived %s after the Collector was ready", time.Since(ready).Round(time.Millisecond))
-	rs := s.waitRounds(t, 4, 20*time.Second)
+	rs := waitRounds(t, s, 4, 20*time.Second)
 	for i, r := range rs {
 		checkLoopbackRound(t, r, false, map[string]string{"site": "lab"})
 		// The first round through may be one from the outage; from then
@@ -109,22 +110,22 @@ site = "lab"
 			checkSpacing(t, rs[i-1], r)
 		}
 	}
-	p.out.waitFor(t, "I! otlp: export recovered after ", 1, 10*time.Second)
+	p.Out.WaitFor(t, "I! otlp: export recovered after ", 1, 10*time.Second)
 
 	// Rounds kept their schedule from start to end.
-	rounds := p.out.matching(roundLine)
+	rounds := p.Out.Matching(roundLine)
 	checkSchedule(t, rounds)
 
-	c.stop(t, 10*time.Second)
-	p.out.waitFor(t, roundLine, len(rounds)+1, 10*time.Second) // an export to the gone Collector is in flight
-	code, took := p.stop(t, 10*time.Second)
+	c.Stop(t, 10*time.Second)
+	p.Out.WaitFor(t, roundLine, len(rounds)+1, 10*time.Second) // an export to the gone Collector is in flight
+	code, took := p.Stop(t, 10*time.Second)
 	if code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
 	}
 	t.Logf("stopped %s after SIGTERM with the Collector gone", took.Round(time.Millisecond))
-	for _, l := range p.out.all() {
-		if !strings.HasPrefix(l.text, "D! ") {
-			t.Log(l.text)
+	for _, l := range p.Out.All() {
+		if !strings.HasPrefix(l.Text, "D! ") {
+			t.Log(l.Text)
 		}
 	}
 }
@@ -133,11 +134,11 @@ site = "lab"
 // export must not slow the 1 s rounds; it gets the newest round each time.
 func TestSlowCollectorKeepsSchedule(t *testing.T) {
 	plugin, _ := prerequisites(t)
-	s := startSlowSink(t, 3*time.Second)
-	p := start(t, nil, plugin, append(probeArgs, "--otlp-endpoint", "http://"+s.addr, "--debug")...)
-	rs := s.waitRounds(t, 2, 20*time.Second)
-	rounds := p.out.matching(roundLine)
-	if code, _ := p.stop(t, 10*time.Second); code != 0 {
+	s := testotlp.StartSlowSink(t, 3*time.Second)
+	p := testotlp.Start(t, nil, plugin, append(probeArgs, "--otlp-endpoint", "http://"+s.Addr, "--debug")...)
+	rs := waitRounds(t, s, 2, 20*time.Second)
+	rounds := p.Out.Matching(roundLine)
+	if code, _ := p.Stop(t, 10*time.Second); code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
 	}
 	checkSchedule(t, rounds)
@@ -159,11 +160,11 @@ const roundLine = "D! otlp: round "
 
 // checkSchedule: rounds follow each other at the 1 s poll interval. A loop
 // that waited on exports would show their duration here instead.
-func checkSchedule(t *testing.T, rounds []line) {
+func checkSchedule(t *testing.T, rounds []testotlp.Line) {
 	t.Helper()
 	for i := 1; i < len(rounds); i++ {
-		if gap := rounds[i].at.Sub(rounds[i-1].at); gap > 2500*time.Millisecond {
-			t.Errorf("%s after %q came %q: rounds fell off their 1 s schedule", gap, rounds[i-1].text, rounds[i].text)
+		if gap := rounds[i].At.Sub(rounds[i-1].At); gap > 2500*time.Millisecond {
+			t.Errorf("%s after %q came %q: rounds fell off their 1 s schedule", gap, rounds[i-1].Text, rounds[i].Text)
 		}
 	}
 }
@@ -172,25 +173,25 @@ func checkSchedule(t *testing.T, rounds []line) {
 // the resource untouched: endpoint, headers, compression, service name.
 func TestExporterEnvironment(t *testing.T) {
 	plugin, _ := prerequisites(t)
-	s := startSink(t)
-	p := start(t, []string{
-		"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://" + s.addr,
+	s := testotlp.StartSink(t)
+	p := testotlp.Start(t, []string{
+		"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://" + s.Addr,
 		"OTEL_EXPORTER_OTLP_HEADERS=x-probe-team=netops",
 		"OTEL_EXPORTER_OTLP_COMPRESSION=gzip",
 		"OTEL_SERVICE_NAME=edge-probe",
 		"OTEL_RESOURCE_ATTRIBUTES=service.namespace=lab",
 	}, plugin, probeArgs...)
-	rs := s.waitRounds(t, 1, 30*time.Second)
-	if code, _ := p.stop(t, 10*time.Second); code != 0 {
+	rs := waitRounds(t, s, 1, 30*time.Second)
+	if code, _ := p.Stop(t, 10*time.Second); code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
 	}
 	checkResource(t, rs[0], map[string]string{"service.name": "edge-probe", "service.namespace": "lab"})
 	checkLoopbackRound(t, rs[0], false, nil)
-	req := s.all()[0]
-	if got := req.md.Get("x-probe-team"); !slices.Equal(got, []string{"netops"}) {
+	req := s.Requests()[0]
+	if got := req.MD.Get("x-probe-team"); !slices.Equal(got, []string{"netops"}) {
 		t.Errorf("header x-probe-team = %q, want [netops]", got)
 	}
-	if !s.compressed.Load() {
+	if !s.Compressed() {
 		t.Error("payload arrived uncompressed despite OTEL_EXPORTER_OTLP_COMPRESSION=gzip")
 	}
 }
@@ -273,7 +274,7 @@ func checkGauges(t *testing.T, r *exportedRound, want []string, tags map[string]
 			t.Errorf("%s: %d points, want %d", name, len(dps), wantPoints)
 		}
 		for _, dp := range dps {
-			attrs := attrMap(dp.Attributes)
+			attrs := testotlp.AttrMap(dp.Attributes)
 			wantAttrs := map[string]string{keyServerAddress: "127.0.0.1", keyPeerAddress: "127.0.0.1", keyTransport: "icmp"}
 			for k, tv := range tags {
 				wantAttrs[k] = tv
@@ -282,7 +283,7 @@ func checkGauges(t *testing.T, r *exportedRound, want []string, tags map[string]
 				wantAttrs = map[string]string{} // the plugin's own, per round
 			}
 			if name == nameRTTPct {
-				v[name+attrs[keyPercentile]] = value(dp)
+				v[name+attrs[keyPercentile]] = testotlp.Value(dp)
 				if p := attrs[keyPercentile]; p != "50" && p != "95" {
 					t.Errorf("%s: percentile %q, want 50 or 95", name, p)
 				}
@@ -296,7 +297,7 @@ func checkGauges(t *testing.T, r *exportedRound, want []string, tags map[string]
 			if _, isInt := dp.Value.(*metricpb.NumberDataPoint_AsInt); isInt != integer {
 				t.Errorf("%s: value %v, want an integer: %v", name, dp.Value, integer)
 			}
-			v[name] = value(dp)
+			v[name] = testotlp.Value(dp)
 		}
 	}
 	return v
@@ -358,19 +359,18 @@ func TestExampleCollectorConfig(t *testing.T) {
 	if !strings.Contains(string(b), listen) {
 		t.Fatalf("examples/otelcol.yaml no longer has %q", listen)
 	}
-	recv := freePort(t)
+	recv := testotlp.FreePort(t)
 	cfg := filepath.Join(t.TempDir(), "otelcol.yaml")
 	if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), listen, "endpoint: "+recv, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := start(t, nil, collector, "--config", cfg)
-	waitReady(t, c)
-	p := start(t, nil, plugin, append(probeArgs, "--otlp-endpoint", "http://"+recv)...)
-	c.out.waitFor(t, "     -> Name: "+nameStatus, 1, 30*time.Second)
-	if code, _ := p.stop(t, 10*time.Second); code != 0 {
+	c := testotlp.StartCollector(t, collector, cfg)
+	p := testotlp.Start(t, nil, plugin, append(probeArgs, "--otlp-endpoint", "http://"+recv)...)
+	c.Out.WaitFor(t, "     -> Name: "+nameStatus, 1, 30*time.Second)
+	if code, _ := p.Stop(t, 10*time.Second); code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
 	}
-	out := c.out.String()
+	out := c.Out.String()
 	for _, want := range []string{"-> Name: " + nameRTTAvg, "-> Unit: s", "-> DataType: Gauge", "-> server.address: Str(127.0.0.1)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("Collector debug output lacks %q", want)

@@ -17,6 +17,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+
+	"github.com/hping3-plugin/hping3-plugin/internal/testotlp"
 )
 
 // TestExporterTLSEnvironment: the TLS variables reach the exporter. The
@@ -39,19 +41,19 @@ func TestExporterTLSEnvironment(t *testing.T) {
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		MinVersion:   tls.VersionTLS12,
 	})
-	s := startSlowSink(t, 0, grpc.Creds(creds))
-	p := start(t, []string{
-		"OTEL_EXPORTER_OTLP_ENDPOINT=https://" + s.addr,
+	s := testotlp.StartSlowSink(t, 0, grpc.Creds(creds))
+	p := testotlp.Start(t, []string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT=https://" + s.Addr,
 		"OTEL_EXPORTER_OTLP_CERTIFICATE=" + filepath.Join(dir, "ca.pem"),
 		"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=" + filepath.Join(dir, "client.pem"),
 		"OTEL_EXPORTER_OTLP_CLIENT_KEY=" + filepath.Join(dir, "client-key.pem"),
 	}, plugin, probeArgs...)
-	rs := s.waitRounds(t, 1, 30*time.Second)
-	if code, _ := p.stop(t, 10*time.Second); code != 0 {
+	rs := waitRounds(t, s, 1, 30*time.Second)
+	if code, _ := p.Stop(t, 10*time.Second); code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
 	}
 	checkLoopbackRound(t, rs[0], false, nil)
-	if got := s.all()[0].client; got != "hping3-plugin-test-client" {
+	if got := s.Requests()[0].Client; got != "hping3-plugin-test-client" {
 		t.Errorf("client certificate %q verified by the sink, want hping3-plugin-test-client", got)
 	}
 }
@@ -62,10 +64,10 @@ func TestExporterTLSEnvironment(t *testing.T) {
 // arrive.
 func TestExporterInsecureEnvironment(t *testing.T) {
 	plugin, _ := prerequisites(t)
-	s := startSink(t)
-	p := start(t, []string{"OTEL_EXPORTER_OTLP_INSECURE=true"}, plugin, append(probeArgs, "--otlp-endpoint", s.addr)...)
-	rs := s.waitRounds(t, 1, 30*time.Second)
-	if code, _ := p.stop(t, 10*time.Second); code != 0 {
+	s := testotlp.StartSink(t)
+	p := testotlp.Start(t, []string{"OTEL_EXPORTER_OTLP_INSECURE=true"}, plugin, append(probeArgs, "--otlp-endpoint", s.Addr)...)
+	rs := waitRounds(t, s, 1, 30*time.Second)
+	if code, _ := p.Stop(t, 10*time.Second); code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
 	}
 	checkLoopbackRound(t, rs[0], false, nil)

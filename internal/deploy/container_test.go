@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
+	"github.com/hping3-plugin/hping3-plugin/internal/testotlp"
 )
 
 // podman runs podman or buildah against a storage of the test's own, with
@@ -224,27 +225,10 @@ func TestContainer(t *testing.T) {
 	}
 
 	// A real Collector on the host, passing everything on to the test.
-	s := startSink(t)
-	recv := freePort(t)
-	startCollector(t, writeFile(t, filepath.Join(t.TempDir(), "otelcol.yaml"), fmt.Sprintf(`receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: %s
-exporters:
-  otlp_grpc:
-    endpoint: %s
-    tls:
-      insecure: true
-service:
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    metrics:
-      receivers: [otlp]
-      exporters: [otlp_grpc]
-`, recv, s.addr)))
+	s := testotlp.StartSink(t)
+	recv := testotlp.FreePort(t)
+	collectorCfg := writeFile(t, filepath.Join(t.TempDir(), "otelcol.yaml"), testotlp.ForwardingConfig(recv, s.Addr, false))
+	testotlp.StartCollector(t, testbin.Otelcol(t), collectorCfg)
 
 	const vantage = "container-e2e"
 	settingsDir := t.TempDir()
@@ -262,13 +246,13 @@ interval = "100ms"
 		"--cap-drop", "ALL", "--cap-add", "NET_RAW",
 		"--env", "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+recv,
 		"--volume", settingsDir+":/etc/hping3-plugin:ro", image)
-	rcv := s.waitPoint(t, 60*time.Second, "hping3.packets.received for 127.0.0.1 from "+vantage, probePoint("hping3.packets.received", vantage))
+	rcv := s.WaitPoint(t, 60*time.Second, "hping3.packets.received for 127.0.0.1 from "+vantage, probePoint("hping3.packets.received", vantage))
 	t.Logf("first point from the container %s after podman run", time.Since(began).Round(100*time.Millisecond))
-	if rcv.value < 1 {
-		t.Errorf("hping3.packets.received = %v, want at least 1 from loopback", rcv.value)
+	if rcv.Value < 1 {
+		t.Errorf("hping3.packets.received = %v, want at least 1 from loopback", rcv.Value)
 	}
-	if st := s.waitPoint(t, 10*time.Second, "hping3.probe.status", probePoint("hping3.probe.status", vantage)); st.value != 0 {
-		t.Errorf("hping3.probe.status = %v, want 0", st.value)
+	if st := s.WaitPoint(t, 10*time.Second, "hping3.probe.status", probePoint("hping3.probe.status", vantage)); st.Value != 0 {
+		t.Errorf("hping3.probe.status = %v, want 0", st.Value)
 	}
 
 	// The process, seen from the host: the entrypoint and CMD, uid and gid

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
+	"github.com/hping3-plugin/hping3-plugin/internal/testotlp"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 )
 
@@ -307,30 +308,30 @@ func TestDaemonSetMemoryLimit(t *testing.T) {
 		t.Errorf("GOMEMLIMIT %d bytes, want one below the memory limit %d", goMemLimit, limit)
 	}
 	plugin := testbin.Plugin(t)
-	s := startSink(t)
+	s := testotlp.StartSink(t)
 	var targets []string
 	for i := 2; len(targets) < 1000; i++ {
 		targets = append(targets, fmt.Sprintf("%q", fmt.Sprintf("127.0.%d.%d", i/250, i%250+1)))
 	}
 	conf := writeFile(t, filepath.Join(t.TempDir(), "targets.conf"), "[[inputs.hping3]]\ntargets = ["+strings.Join(targets, ", ")+"]\n")
-	p := start(t, nil, plugin, "--otlp", "--otlp-endpoint", "http://"+s.addr, "--config", conf, "--poll-interval", "10s")
+	p := testotlp.Start(t, nil, plugin, "--otlp", "--otlp-endpoint", "http://"+s.Addr, "--config", conf, "--poll-interval", "10s")
 
 	var hping3Peak int64
 	deadline := time.Now().Add(25 * time.Second)
 	for time.Now().Before(deadline) {
 		time.Sleep(500 * time.Millisecond)
-		for _, kid := range children(p.cmd.Process.Pid) {
+		for _, kid := range children(p.Cmd.Process.Pid) {
 			if hwm := statusKiB(kid, "VmHWM:"); hwm > hping3Peak {
 				hping3Peak = hwm
 			}
 		}
 	}
-	pluginPeak := statusKiB(p.cmd.Process.Pid, "VmHWM:")
-	if code := p.stop(t, 10*time.Second); code != 0 {
+	pluginPeak := statusKiB(p.Cmd.Process.Pid, "VmHWM:")
+	if code, _ := p.Stop(t, 10*time.Second); code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
 	}
 	first := strings.Trim(targets[0], `"`)
-	s.waitPoint(t, time.Second, "for "+first, func(p point) bool { return p.attrs["server.address"] == first })
+	s.WaitPoint(t, time.Second, "for "+first, func(p testotlp.Point) bool { return p.Attrs["server.address"] == first })
 	total := (pluginPeak + hping3Peak) << 10
 	t.Logf("1000 targets, 25 s: plugin peak RSS %.1f MiB, hping3 %.1f MiB; DaemonSet limit %v",
 		float64(pluginPeak)/1024, float64(hping3Peak)/1024, resource.NewQuantity(limit, resource.BinarySI))

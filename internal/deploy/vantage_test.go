@@ -17,6 +17,7 @@ import (
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
+	"github.com/hping3-plugin/hping3-plugin/internal/testotlp"
 )
 
 // The many-vantage-points tests probe 127.0.0.1 in rounds of two ICMP
@@ -36,83 +37,84 @@ func TestAgentsToGateway(t *testing.T) {
 	testbin.RequireRoot(t)
 	testbin.RequireTool(t, "hping3")
 	plugin := testbin.Plugin(t)
-	backend := startSink(t)
+	backend := testotlp.StartSink(t)
 	dir := t.TempDir()
 	caFile, certFile, keyFile := newCA(t).serverFiles(t, dir)
 
-	gw := freePort(t)
+	gw := testotlp.FreePort(t)
 	gwCfg := substitute(t, "examples/vantage/gateway.yaml", example(t, "examples/vantage/gateway.yaml"),
 		"endpoint: 0.0.0.0:4317", "endpoint: "+gw,
 		"/etc/otelcol/gateway.crt", certFile,
 		"/etc/otelcol/gateway.key", keyFile,
 		// The test's backend speaks no TLS.
-		"endpoint: backend.example.com:4317", "endpoint: "+backend.addr,
+		"endpoint: backend.example.com:4317", "endpoint: "+backend.Addr,
 		"insecure: false", "insecure: true",
-		"port: 8888", "port: "+portOf(freePort(t)))
+		"port: 8888", "port: "+portOf(testotlp.FreePort(t)))
 	const token = "deploy-test-token"
-	startCollector(t, writeFile(t, filepath.Join(dir, "gateway.yaml"), gwCfg), "BACKEND_TOKEN="+token)
+	testotlp.StartCollector(t, testbin.Otelcol(t), writeFile(t, filepath.Join(dir, "gateway.yaml"), gwCfg), "BACKEND_TOKEN="+token)
 
 	vantages := []string{"paris-1", "tokyo-2"}
-	var plugins []*proc
+	var plugins []*testotlp.Proc
 	for _, v := range vantages {
-		recv := freePort(t)
+		recv := testotlp.FreePort(t)
 		cfg := substitute(t, "examples/vantage/agent.yaml", example(t, "examples/vantage/agent.yaml"),
 			"endpoint: localhost:4317", "endpoint: "+recv,
 			"endpoint: otel-gateway.example.com:4317", "endpoint: "+gw,
 			"/etc/otelcol/gateway-ca.crt", caFile,
-			"port: 8888", "port: "+portOf(freePort(t)))
-		startCollector(t, writeFile(t, filepath.Join(dir, "agent-"+v+".yaml"), cfg))
-		plugins = append(plugins, start(t, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + recv}, plugin,
+			"port: 8888", "port: "+portOf(testotlp.FreePort(t)))
+		testotlp.StartCollector(t, testbin.Otelcol(t), writeFile(t, filepath.Join(dir, "agent-"+v+".yaml"), cfg))
+		plugins = append(plugins, testotlp.Start(t, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + recv}, plugin,
 			append([]string{"--otlp", "--poll-interval", "1s", "--vantage", v}, fleetProbe...)...))
 	}
 
 	for _, v := range vantages {
-		p := backend.waitPoint(t, 60*time.Second, "hping3.packets.received for 127.0.0.1 from "+v, probePoint("hping3.packets.received", v))
-		if p.value != 2 {
-			t.Errorf("%s: hping3.packets.received = %v, want 2", v, p.value)
+		p := backend.WaitPoint(t, 60*time.Second, "hping3.packets.received for 127.0.0.1 from "+v, probePoint("hping3.packets.received", v))
+		if p.Value != 2 {
+			t.Errorf("%s: hping3.packets.received = %v, want 2", v, p.Value)
 		}
-		if p.resource["service.name"] != "hping3-plugin" {
-			t.Errorf("%s: resource service.name %q, want hping3-plugin", v, p.resource["service.name"])
+		if p.Resource["service.name"] != "hping3-plugin" {
+			t.Errorf("%s: resource service.name %q, want hping3-plugin", v, p.Resource["service.name"])
 		}
-		s := backend.waitPoint(t, 10*time.Second, "hping3.probe.status from "+v, probePoint("hping3.probe.status", v))
-		if s.value != 0 {
-			t.Errorf("%s: hping3.probe.status = %v, want 0", v, s.value)
+		s := backend.WaitPoint(t, 10*time.Second, "hping3.probe.status from "+v, probePoint("hping3.probe.status", v))
+		if s.Value != 0 {
+			t.Errorf("%s: hping3.probe.status = %v, want 0", v, s.Value)
 		}
 	}
 	for i, p := range plugins {
-		if code := p.stop(t, 10*time.Second); code != 0 {
+		if code, _ := p.Stop(t, 10*time.Second); code != 0 {
 			t.Errorf("plugin %s: exit status %d after SIGTERM, want 0", vantages[i], code)
 		}
 	}
 
-	points, headers := backend.all()
+	reqs := backend.Requests()
+	points := testotlp.Points(reqs)
 	seen := map[string]int{}
 	roundPoints, roundVantage := 0, 0
 	for _, p := range points {
-		if strings.HasPrefix(p.metric, "hping3.round.") {
+		if strings.HasPrefix(p.Metric, "hping3.round.") {
 			// The plugin's own figures per round, no target.
 			roundPoints++
-			if slices.Contains(vantages, p.attrs["vantage"]) {
+			if slices.Contains(vantages, p.Attrs["vantage"]) {
 				roundVantage++
 			} else {
-				t.Errorf("%s: vantage %q, want one of %q: the round's own points carry it too", p.metric, p.attrs["vantage"], vantages)
+				t.Errorf("%s: vantage %q, want one of %q: the round's own points carry it too", p.Metric, p.Attrs["vantage"], vantages)
 			}
 			continue
 		}
-		if p.attrs["server.address"] != "127.0.0.1" {
-			t.Errorf("%s: server.address %q, want 127.0.0.1", p.metric, p.attrs["server.address"])
+		if p.Attrs["server.address"] != "127.0.0.1" {
+			t.Errorf("%s: server.address %q, want 127.0.0.1", p.Metric, p.Attrs["server.address"])
 		}
-		if !slices.Contains(vantages, p.attrs["vantage"]) {
-			t.Errorf("%s: vantage %q, want one of %q (attributes %v)", p.metric, p.attrs["vantage"], vantages, p.attrs)
+		if !slices.Contains(vantages, p.Attrs["vantage"]) {
+			t.Errorf("%s: vantage %q, want one of %q (attributes %v)", p.Metric, p.Attrs["vantage"], vantages, p.Attrs)
 		}
-		seen[p.attrs["vantage"]]++
+		seen[p.Attrs["vantage"]]++
 	}
-	t.Logf("probe points at the backend by vantage: %v, in %d exports; %d hping3.round.* points, %d of them with vantage", seen, len(headers), roundPoints, roundVantage)
+	t.Logf("probe points at the backend by vantage: %v, in %d exports; %d hping3.round.* points, %d of them with vantage", seen, len(reqs), roundPoints, roundVantage)
 	if roundPoints == 0 {
 		t.Error("no hping3.round.* point reached the backend")
 	}
-	for _, md := range headers {
-		if got := md.Get("authorization"); !slices.Equal(got, []string{"Bearer " + token}) {
+	for _, r := range reqs {
+		if got := r.MD.Get("authorization"); !slices.Equal(got, []string{"Bearer " + token}) {
 			t.Errorf("an export reached the backend with authorization %q, want the gateway's %q", got, "Bearer "+token)
 		}
 	}
@@ -156,9 +158,9 @@ interval = "100ms"
 	}
 
 	vantages := []string{"fleet-a", "fleet-b"}
-	var fleet []*proc
+	var fleet []*testotlp.Proc
 	for _, v := range vantages {
-		fleet = append(fleet, start(t, []string{"VANTAGE=" + v, "INFLUX_TOKEN=" + token}, telegraf, "--config", cfg))
+		fleet = append(fleet, testotlp.Start(t, []string{"VANTAGE=" + v, "INFLUX_TOKEN=" + token}, telegraf, "--config", cfg))
 	}
 	for _, v := range vantages {
 		l := influx.waitLine(t, 60*time.Second, v)
@@ -178,7 +180,7 @@ interval = "100ms"
 		}
 	}
 	for i, p := range fleet {
-		if code := p.stop(t, 15*time.Second); code != 0 {
+		if code, _ := p.Stop(t, 15*time.Second); code != 0 {
 			t.Errorf("telegraf %s: exit status %d after SIGTERM, want 0", vantages[i], code)
 		}
 	}
