@@ -43,6 +43,21 @@ type Round struct {
 	Vantage string
 }
 
+// tally counts rd's failures and the packets its results sent, path probes
+// included: the same for a round and a window.
+func (rd *Round) tally() {
+	for i := range rd.Results {
+		r := &rd.Results[i]
+		if r.Code != probe.OK {
+			rd.Failures++
+		}
+		rd.Packets += r.Transmitted
+		if r.Path != nil {
+			rd.Packets += r.Path.Sent
+		}
+	}
+}
+
 // Runner runs rounds for one configuration. A Runner runs one round at a
 // time; front ends never overlap rounds. It logs a target's failure when it
 // starts, changes or ends, not every round (failures.go).
@@ -126,15 +141,7 @@ func (r *Runner) Run(ctx context.Context) Round {
 	wg.Wait()
 	rd.Processes = processes
 	rd.Duration = time.Since(rd.Start)
-	for i := range rd.Results {
-		if rd.Results[i].Code != probe.OK {
-			rd.Failures++
-		}
-		rd.Packets += rd.Results[i].Transmitted
-		if p := rd.Results[i].Path; p != nil {
-			rd.Packets += p.Sent
-		}
-	}
+	rd.tally()
 	if ctx.Err() == nil {
 		r.failures.record(rd.Results)
 	}

@@ -218,15 +218,7 @@ func (s *Stream) Next(ctx context.Context) Round {
 	}
 	s.last, s.restarts, s.started = now, 0, 0
 	s.mu.Unlock()
-	for i := range rd.Results {
-		if rd.Results[i].Code != probe.OK {
-			rd.Failures++
-		}
-		rd.Packets += rd.Results[i].Transmitted
-		if p := rd.Results[i].Path; p != nil {
-			rd.Packets += p.Sent
-		}
-	}
+	rd.tally()
 	s.r.failures.record(rd.Results)
 	return rd
 }
