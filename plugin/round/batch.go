@@ -266,19 +266,13 @@ func (b *batch) run(ctx context.Context) bool {
 
 // prepare routes every resolved target; it returns those that can be probed.
 func (b *batch) prepare() []*batchTarget {
-	r, rerr := newRouter()
+	r := newRouter()
 	var live []*batchTarget
 	for _, t := range b.targets {
 		if t.res.Code != probe.OK {
 			continue
 		}
-		switch {
-		case rerr != nil:
-			t.err = fmt.Errorf("reading the host's interfaces: %w", rerr)
-		default:
-			t.path, t.err = r.route(t.ip, t.s.Interface)
-		}
-		if t.err != nil {
+		if t.path, t.err = r.route(t.ip, t.s.Interface); t.err != nil {
 			continue
 		}
 		live = append(live, t)

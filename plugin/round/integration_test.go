@@ -169,9 +169,9 @@ func TestLoopbackInterface(t *testing.T) {
 // interface that is gone (validation checked it at start) instead of
 // sending anywhere else.
 func TestRouteThroughMissingInterface(t *testing.T) {
-	rt, err := newRouter()
-	if err != nil {
-		t.Fatal(err)
+	rt := newRouter()
+	if rt.err != nil {
+		t.Fatal(rt.err)
 	}
 	if _, err := rt.route(netip.MustParseAddr("127.0.0.1"), "no-such-if0"); err == nil || !strings.Contains(err.Error(), `interface "no-such-if0" does not exist`) {
 		t.Errorf("route through a missing interface: %v", err)

@@ -13,22 +13,24 @@ type path struct {
 	src   netip.Addr
 }
 
-// router finds paths from one snapshot of the host's interfaces.
+// router finds paths from one snapshot of the host's interfaces. When the
+// snapshot failed, every route fails with that reason.
 type router struct {
 	ifaces []net.Interface
 	addrs  [][]netip.Addr
+	err    error
 }
 
-func newRouter() (*router, error) {
+func newRouter() *router {
 	ifaces, err := net.Interfaces()
 	if err != nil {
-		return nil, err
+		return &router{err: fmt.Errorf("reading the host's interfaces: %w", err)}
 	}
 	r := &router{ifaces: ifaces}
 	for _, ifi := range ifaces {
 		r.addrs = append(r.addrs, addrsOf(ifi))
 	}
-	return r, nil
+	return r
 }
 
 // route finds the path to dst the way the kernel does: a connected UDP
@@ -38,6 +40,9 @@ func newRouter() (*router, error) {
 // used). A configured interface is used as it is, with its first IPv4
 // address.
 func (r *router) route(dst netip.Addr, iface string) (path, error) {
+	if r.err != nil {
+		return path{}, r.err
+	}
 	if iface != "" {
 		for i, ifi := range r.ifaces {
 			if ifi.Name != iface {

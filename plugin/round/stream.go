@@ -438,7 +438,7 @@ func (e *streamEngine) session(ctx context.Context) error {
 	s := e.s
 	log := s.r.log
 	// Route what resolved.
-	rt, rerr := newRouter()
+	rt := newRouter()
 	var live []*streamTarget
 	s.mu.Lock()
 	for _, t := range e.targets {
@@ -447,13 +447,7 @@ func (e *streamEngine) session(ctx context.Context) error {
 			continue // path probes go where their target goes
 		}
 		t.ip, _ = netip.ParseAddr(t.res.IP)
-		switch {
-		case rerr != nil:
-			t.pathErr = fmt.Errorf("reading the host's interfaces: %w", rerr)
-		default:
-			t.path, t.pathErr = rt.route(t.ip, t.s.Interface)
-		}
-		if t.pathErr != nil {
+		if t.path, t.pathErr = rt.route(t.ip, t.s.Interface); t.pathErr != nil {
 			continue
 		}
 		live = append(live, t)
