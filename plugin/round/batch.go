@@ -617,30 +617,40 @@ func (b *batch) deadline(r sendRef) time.Time {
 // match files a captured packet under the probe it answers, if any, and
 // reports whether that decides a packet (its first reply in time).
 func (b *batch) match(ev tcl.Event) bool {
-	c := ev.Packet
-	key, kind, ok := c.Lookup()
+	ref, a, ok := fileAnswer(b.byKey, ev, func(r sendRef) (*packet.Probe, *probe.Record) {
+		return &r.t.probes[r.k], &r.t.recs[r.k]
+	})
 	if !ok {
 		return false
 	}
-	for _, ref := range b.byKey[key] {
-		p := &ref.t.probes[ref.k]
-		a, ok := packet.Answers(p, c, kind)
-		if !ok {
-			continue
-		}
-		rec := &ref.t.recs[ref.k]
-		rec.Answers = append(rec.Answers, probe.TimedAnswer{Answer: a, At: ev.At})
-		if !ref.t.answered[ref.k] && !rec.Sent.IsZero() && ref.t.settles(a) &&
-			ev.At.Sub(rec.Sent) <= ref.t.s.Timeout {
-			ref.t.answered[ref.k] = true
-			if h := ref.t.hopOf; h != nil && probe.EndsPath(a, p.Dst) && (h.reachedAt == 0 || p.TTL < h.reachedAt) {
-				h.reachedAt = p.TTL
-			}
-			return true
-		}
+	t, p, rec := ref.t, &ref.t.probes[ref.k], &ref.t.recs[ref.k]
+	if t.answered[ref.k] || rec.Sent.IsZero() || !t.settles(a) || ev.At.Sub(rec.Sent) > t.s.Timeout {
 		return false
 	}
-	return false
+	t.answered[ref.k] = true
+	if h := t.hopOf; h != nil && probe.EndsPath(a, p.Dst) && (h.reachedAt == 0 || p.TTL < h.reachedAt) {
+		h.reachedAt = p.TTL
+	}
+	return true
+}
+
+// fileAnswer files a captured packet under the probe among byKey's it
+// answers (packet.Lookup, then packet.Answers), and returns that probe's
+// entry and the answer: the matching a round and a stream share. of gives
+// an entry's probe and record.
+func fileAnswer[T any](byKey map[packet.Key][]T, ev tcl.Event, of func(T) (*packet.Probe, *probe.Record)) (T, packet.Answer, bool) {
+	c := ev.Packet
+	if key, kind, ok := c.Lookup(); ok {
+		for _, e := range byKey[key] {
+			p, rec := of(e)
+			if a, ok := packet.Answers(p, c, kind); ok {
+				rec.Answers = append(rec.Answers, probe.TimedAnswer{Answer: a, At: ev.At})
+				return e, a, true
+			}
+		}
+	}
+	var none T
+	return none, packet.Answer{}, false
 }
 
 // finish turns every target's records into its Result. When the engine

@@ -739,20 +739,8 @@ func (e *streamEngine) build(t *streamTarget, id int) *flight {
 // match files a captured packet under the flight it answers, if any, and
 // returns that flight.
 func (e *streamEngine) match(ev tcl.Event, byKey map[packet.Key][]*flight) *flight {
-	c := ev.Packet
-	key, kind, ok := c.Lookup()
-	if !ok {
-		return nil
-	}
-	for _, f := range byKey[key] {
-		a, ok := packet.Answers(&f.p, c, kind)
-		if !ok {
-			continue
-		}
-		f.rec.Answers = append(f.rec.Answers, probe.TimedAnswer{Answer: a, At: ev.At})
-		return f
-	}
-	return nil
+	f, _, _ := fileAnswer(byKey, ev, func(f *flight) (*packet.Probe, *probe.Record) { return &f.p, &f.rec })
+	return f
 }
 
 // endsPath reports whether f's first answer of its hop (probe.PathAnswer)
