@@ -3,7 +3,6 @@ package labtest
 import (
 	"fmt"
 	"net/netip"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -248,14 +247,10 @@ func TestTclPathRouteChange(t *testing.T) {
 func TestTclPathRateLimitingRouter(t *testing.T) {
 	c := chain(t)
 	const count = 20
-	err := netlab.Do(c.Routers[1], func() error {
-		if err := os.WriteFile("/proc/sys/net/ipv4/icmp_ratemask", []byte("6168"), 0o644); err != nil {
-			return err
+	for _, kv := range [][2]string{{"net/ipv4/icmp_ratemask", "6168"}, {"net/ipv4/icmp_ratelimit", "200"}} {
+		if err := netlab.Sysctl(c.Routers[1], kv[0], kv[1]); err != nil {
+			t.Fatal(err)
 		}
-		return os.WriteFile("/proc/sys/net/ipv4/icmp_ratelimit", []byte("200"), 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	// 20 probes 50 ms apart take 1 s: the burst (6) and about 5 more.
 	r := round(t, c, pathGroup("icmp", 0, count, "50ms", 8))
@@ -278,7 +273,7 @@ func TestTclPathRateLimitingRouter(t *testing.T) {
 func TestTclPathEndsAtUnreachable(t *testing.T) {
 	c := chain(t)
 	const count = 5
-	if err := netlab.Run("ip", "netns", "exec", c.Routers[2], "nft", "add rule inet lab forward_chain ip daddr "+netlab.ChainTarget.String()+" reject with icmp type host-unreachable"); err != nil {
+	if _, err := c.Unreachable(3); err != nil {
 		t.Fatal(err)
 	}
 	r := round(t, c, pathGroup("icmp", 0, count, "50ms", 8))

@@ -34,8 +34,7 @@ import (
 type Chain struct {
 	Client, Target string    // namespace names
 	Routers        [3]string // R1, R2, R3
-	counters       int
-	closers        []func()
+	teardown
 }
 
 // Addresses of the chain.
@@ -92,7 +91,7 @@ func (c *Chain) build() error {
 		if err := run("ip", "netns", "add", ns); err != nil {
 			return err
 		}
-		c.closers = append(c.closers, func() { _ = run("ip", "netns", "del", ns) })
+		c.onClose(func() { _ = run("ip", "netns", "del", ns) })
 		// No rate limit on ICMP errors: every expiring probe gets its
 		// time exceeded, every closed UDP port its port unreachable.
 		// rp_filter off before any device exists (a device copies
@@ -108,7 +107,7 @@ func (c *Chain) build() error {
 			kv = append(kv, [2]string{"net/ipv4/ip_forward", "1"})
 		}
 		for _, s := range kv {
-			if err := sysctlIn(ns, s[0], s[1]); err != nil {
+			if err := Sysctl(ns, s[0], s[1]); err != nil {
 				return err
 			}
 		}
@@ -184,19 +183,6 @@ func pinNeigh(a, b, dev string, aIP, bIP netip.Addr) error {
 	return nil
 }
 
-func sysctlIn(ns, key, value string) error {
-	return Do(ns, func() error {
-		return os.WriteFile("/proc/sys/"+key, []byte(value), 0o644)
-	})
-}
-
-// close undoes everything in reverse order, as Lab's.
-func (c *Chain) close() {
-	for i := len(c.closers) - 1; i >= 0; i-- {
-		c.closers[i]()
-	}
-	c.closers = nil
-}
 
 // Command returns a command that runs name inside the client namespace
 // (through `ip netns exec`, as Lab.Command). No shell is involved.
@@ -277,13 +263,13 @@ func (c *Chain) ForwardLoss(k int, percent float64, ttls []int) (perTTL map[int]
 		if _, dup := perTTL[ttl]; dup {
 			continue
 		}
-		cnt := c.newCounter(ns)
+		cnt := c.nameCounter(ns)
 		perTTL[ttl] = cnt
 		seen = append(seen, strconv.Itoa(ttl-1))
 		cmds = append(cmds, "add counter inet lab "+cnt.name,
 			fmt.Sprintf("%sip ttl %d %scounter name %s drop", match, ttl-1, random, cnt.name))
 	}
-	other = c.newCounter(ns)
+	other = c.nameCounter(ns)
 	rest := ""
 	if len(seen) > 0 {
 		rest = "ip ttl != { " + strings.Join(seen, ", ") + " } "
@@ -301,9 +287,22 @@ func (c *Chain) SilenceTimeExceeded(k int) (Counter, error) {
 	if err != nil {
 		return Counter{}, err
 	}
-	cnt := c.newCounter(ns)
+	cnt := c.nameCounter(ns)
 	return cnt, nft(ns, "add counter inet lab "+cnt.name,
 		"add rule inet lab output_chain icmp type time-exceeded counter name "+cnt.name+" drop")
+}
+
+// Unreachable makes router k (1..3) refuse to forward anything to
+// ChainTarget, answering host unreachable, and counts the packets it
+// refused: a path that ends at a router.
+func (c *Chain) Unreachable(k int) (Counter, error) {
+	ns, err := c.router(k)
+	if err != nil {
+		return Counter{}, err
+	}
+	cnt := c.nameCounter(ns)
+	return cnt, nft(ns, "add counter inet lab "+cnt.name,
+		fmt.Sprintf("add rule inet lab forward_chain ip daddr %s counter name %s reject with icmp type host-unreachable", ChainTarget, cnt.name))
 }
 
 // ListenTCP opens port on ChainTarget (a listener in the target namespace):
@@ -313,8 +312,7 @@ func (c *Chain) ListenTCP(port int) error {
 	if port < 1 || port > 65535 {
 		return fmt.Errorf("port %d: want 1..65535", port)
 	}
-	return listenTCP(c.Target, netip.AddrPortFrom(ChainTarget, uint16(port)).String(),
-		func(f func()) { c.closers = append(c.closers, f) })
+	return listenTCP(c.Target, netip.AddrPortFrom(ChainTarget, uint16(port)).String(), c.onClose)
 }
 
 func (c *Chain) router(k int) (string, error) {
@@ -324,8 +322,3 @@ func (c *Chain) router(k int) (string, error) {
 	return c.Routers[k-1], nil
 }
 
-// newCounter names a counter in ns; the caller adds it in its nft batch.
-func (c *Chain) newCounter(ns string) Counter {
-	c.counters++
-	return Counter{ns: ns, name: "f" + strconv.Itoa(c.counters)}
-}

@@ -51,8 +51,7 @@ var seq atomic.Int64
 type Lab struct {
 	t                      testing.TB
 	Client, Router, Target string // namespace names
-	counters               int
-	closers                []func()
+	teardown
 }
 
 // New builds a lab for t, or skips t (fails it under CI) when root, ip or nft
@@ -81,7 +80,7 @@ func (l *Lab) build() error {
 		if err := run("ip", "netns", "add", ns); err != nil {
 			return err
 		}
-		l.closers = append(l.closers, func() { _ = run("ip", "netns", "del", ns) })
+		l.onClose(func() { _ = run("ip", "netns", "del", ns) })
 	}
 	steps := [][]string{
 		{"-n", C, "link", "add", "c0", "type", "veth", "peer", "name", "r0", "netns", R},
@@ -111,11 +110,11 @@ func (l *Lab) build() error {
 	// ICMP rate limits off, so every fault that should answer does answer
 	// (the kernel's default allows one host-unreachable per second per peer).
 	for _, ns := range []string{C, R, T} {
-		if err := l.sysctl(ns, "net/ipv4/icmp_ratemask", "0"); err != nil {
+		if err := Sysctl(ns, "net/ipv4/icmp_ratemask", "0"); err != nil {
 			return err
 		}
 	}
-	if err := l.sysctl(R, "net/ipv4/ip_forward", "1"); err != nil {
+	if err := Sysctl(R, "net/ipv4/ip_forward", "1"); err != nil {
 		return err
 	}
 	// Static neighbour entries: no ARP round trip inside a measured RTT.
@@ -159,23 +158,38 @@ func MacOf(ns, dev string) (string, error) {
 	return f[2], nil
 }
 
-func (l *Lab) sysctl(ns, key, value string) error {
+// Sysctl sets /proc/sys/KEY (e.g. "net/ipv4/icmp_ratemask") to value in
+// namespace ns.
+func Sysctl(ns, key, value string) error {
 	return Do(ns, func() error {
 		return os.WriteFile("/proc/sys/"+key, []byte(value), 0o644)
 	})
 }
 
-// close undoes everything in reverse order; errors are ignored because
-// the namespaces' removal takes every device, rule and route with it.
-func (l *Lab) close() {
-	for i := len(l.closers) - 1; i >= 0; i-- {
-		l.closers[i]()
-	}
-	l.closers = nil
+// teardown is what a lab (Lab, Chain) undoes at cleanup, and the count
+// that names its nftables counters.
+type teardown struct {
+	closers  []func()
+	counters int
 }
 
 // onClose registers f to run at teardown, before the namespaces go.
-func (l *Lab) onClose(f func()) { l.closers = append(l.closers, f) }
+func (td *teardown) onClose(f func()) { td.closers = append(td.closers, f) }
+
+// close undoes everything in reverse order; errors are ignored because
+// the namespaces' removal takes every device, rule and route with it.
+func (td *teardown) close() {
+	for i := len(td.closers) - 1; i >= 0; i-- {
+		td.closers[i]()
+	}
+	td.closers = nil
+}
+
+// nameCounter names the lab's next counter, in ns; the caller adds it.
+func (td *teardown) nameCounter(ns string) Counter {
+	td.counters++
+	return Counter{ns: ns, name: "f" + strconv.Itoa(td.counters)}
+}
 
 // Target returns the i-th address of the nftables target range (1..1022).
 func Target(i int) netip.Addr { return nth(TargetRange, i) }

@@ -34,8 +34,7 @@ type Counter struct {
 }
 
 func (l *Lab) counter(ns string) (Counter, error) {
-	l.counters++
-	c := Counter{ns: ns, name: "f" + strconv.Itoa(l.counters)}
+	c := l.nameCounter(ns)
 	return c, nft(ns, "add counter inet lab "+c.name)
 }
 
