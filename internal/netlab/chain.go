@@ -183,7 +183,6 @@ func pinNeigh(a, b, dev string, aIP, bIP netip.Addr) error {
 	return nil
 }
 
-
 // Command returns a command that runs name inside the client namespace
 // (through `ip netns exec`, as Lab.Command). No shell is involved.
 func (c *Chain) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
@@ -321,4 +320,3 @@ func (c *Chain) router(k int) (string, error) {
 	}
 	return c.Routers[k-1], nil
 }
-
