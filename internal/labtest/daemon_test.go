@@ -128,11 +128,7 @@ func (d *daemon) read(r io.Reader) {
 			cur = report{points: map[string]point{}}
 			continue
 		}
-		k := p.tags["target"]
-		if port := p.tags["port"]; port != "" {
-			k += ":" + port
-		}
-		cur.points[k] = p
+		cur.points[p.key()] = p
 	}
 	close(d.reports)
 }

@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/influxdata/line-protocol/v2/lineprotocol"
-
 	"github.com/hping3-plugin/hping3-plugin/internal/netlab"
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 )
@@ -228,52 +226,35 @@ func roundsAtOnce(t *testing.T, l *netlab.Lab, eng string, tomls ...string) []ru
 	return runs
 }
 
-// decodePoints decodes line protocol into results by target (with ":port"
-// for tcp and udp), as round does.
+// decodePoints decodes line protocol into results by target (point.key),
+// as round does, and the hping3_hop lines in order.
 func decodePoints(t *testing.T, b []byte) (points map[string]point, hops []point) {
 	t.Helper()
 	points = map[string]point{}
-	dec := lineprotocol.NewDecoderWithBytes(b)
-	for dec.Next() {
-		p := point{tags: map[string]string{}, fields: map[string]any{}}
-		m, err := dec.Measurement()
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		name, p, err := decodeLine(line)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("undecodable line %q: %v", line, err)
 		}
-		for {
-			k, v, err := dec.NextTag()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if k == nil {
-				break
-			}
-			p.tags[string(k)] = string(v)
-		}
-		for {
-			k, v, err := dec.NextField()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if k == nil {
-				break
-			}
-			p.fields[string(k)] = v.Interface()
-		}
-		if _, err := dec.Time(lineprotocol.Nanosecond, time.Time{}); err != nil {
-			t.Fatal(err)
-		}
-		if string(m) == "hping3_hop" {
+		if name == "hping3_hop" {
 			hops = append(hops, p)
 			continue
 		}
-		key := p.tags["target"]
-		if port := p.tags["port"]; port != "" {
-			key += ":" + port
-		}
-		points[key] = p
+		points[p.key()] = p
 	}
 	return points, hops
+}
+
+// key is what a target's results are looked up by: the target, with
+// ":port" for tcp and udp.
+func (p point) key() string {
+	if port := p.tags["port"]; port != "" {
+		return p.tags["target"] + ":" + port
+	}
+	return p.tags["target"]
 }
 
 // quietSD is the most spread the emulator may itself record on a
