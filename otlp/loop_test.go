@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 	"github.com/hping3-plugin/hping3-plugin/plugin/round"
@@ -46,7 +47,7 @@ func TestLoopSkipsOverrunPollsOnTheGrid(t *testing.T) {
 		offered = append(offered, rd.Results[0].Transmitted)
 		mu.Unlock()
 	}
-	var log syncBuffer
+	var log testbin.Buffer
 	done := make(chan struct{})
 	t0 := time.Now()
 	go func() {
@@ -80,7 +81,7 @@ func TestLoopSkipsOverrunPollsOnTheGrid(t *testing.T) {
 	if len(offered) != 3 || offered[0] != 1 || offered[1] != 2 || offered[2] != 3 {
 		t.Errorf("offered rounds %v, want [1 2 3] (not the one the stop cut short)", offered)
 	}
-	lines := log.lines()
+	lines := log.Lines()
 	if len(lines) != 1 || !strings.HasPrefix(lines[0], "W! round took ") || !strings.Contains(lines[0], ", longer than poll_interval 100ms: polls that fell due meanwhile were skipped") {
 		t.Errorf("log %q: want exactly one W! line on round 1's overrun", lines)
 	}
@@ -97,7 +98,7 @@ func TestLoopContinuousFirstReportAfterOnePoll(t *testing.T) {
 		calls <- time.Now()
 		return round.Round{Window: true, Start: time.Now(), Results: []probe.Result{{Target: "x"}}}
 	}
-	var log syncBuffer
+	var log testbin.Buffer
 	t0 := time.Now()
 	go loop(ctx, run, func(round.Round) {}, poll, true, logger.New(&log, false))
 	for k := 1; k <= 2; k++ {

@@ -1,12 +1,10 @@
 package otlp
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 
+	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
@@ -84,24 +83,6 @@ func (g *gateExporter) Export(ctx context.Context, rm *metricdata.ResourceMetric
 func (g *gateExporter) ForceFlush(context.Context) error { return nil }
 func (g *gateExporter) Shutdown(context.Context) error   { return nil }
 
-// syncBuffer is a log destination safe to read while the pipeline writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Split(strings.TrimSuffix(s.b.String(), "\n"), "\n")
-}
-
 var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // roundN is a one-target round whose packets-sent value and start time
@@ -119,9 +100,9 @@ func roundN(n int) round.Round {
 	}
 }
 
-func startPipeline(t *testing.T) (*pipeline, *gateExporter, *syncBuffer) {
+func startPipeline(t *testing.T) (*pipeline, *gateExporter, *testbin.Buffer) {
 	t.Helper()
-	gate, logs := newGate(), &syncBuffer{}
+	gate, logs := newGate(), &testbin.Buffer{}
 	p, err := newPipeline(resource.Empty(), gate, newOutage(logger.New(logs, false)))
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +197,7 @@ func TestPipelineLatestRoundOnlyAndOutageLoggedOnce(t *testing.T) {
 	default:
 	}
 
-	got := logs.lines()
+	got := logs.Lines()
 	if len(got) != 2 ||
 		got[0] != "E! otlp: export failed: "+failure.Error()+" (further failures are not logged until an export succeeds)" ||
 		!strings.HasPrefix(got[1], "I! otlp: export recovered after ") ||

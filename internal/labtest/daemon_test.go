@@ -2,14 +2,12 @@ package labtest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,7 +27,7 @@ type daemon struct {
 	pid     int
 	stdin   io.WriteCloser
 	reports chan report
-	stderr  *syncBuffer
+	stderr  *testbin.Buffer
 	done    chan struct{}
 }
 
@@ -42,24 +40,6 @@ type report struct {
 	hops       []point // hping3_hop lines, in the order written
 	round      point
 	Asked, Got time.Time
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startDaemon starts `hping3-plugin --engine tcl --config FILE ARGS...`
@@ -83,7 +63,7 @@ func startDaemon(t *testing.T, l network, toml string, args ...string) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{t: t, stdin: stdin, reports: make(chan report, 64), stderr: &syncBuffer{}, done: make(chan struct{})}
+	d := &daemon{t: t, stdin: stdin, reports: make(chan report, 64), stderr: &testbin.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = d.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

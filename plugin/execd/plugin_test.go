@@ -2,12 +2,10 @@ package execd_test
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,26 +28,14 @@ type running struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan string // stdout lines
-	stderr *lockedBuf
+	stderr *testbin.Buffer
 	exited chan struct{}
 	err    error // from Wait, valid once exited is closed
 }
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 func startPlugin(t *testing.T, bin string, args ...string) *running {
 	t.Helper()
-	r := &running{cmd: exec.Command(bin, args...), lines: make(chan string, 100), stderr: &lockedBuf{}, exited: make(chan struct{})}
+	r := &running{cmd: exec.Command(bin, args...), lines: make(chan string, 100), stderr: &testbin.Buffer{}, exited: make(chan struct{})}
 	r.cmd.Stderr = r.stderr
 	var err error
 	if r.stdin, err = r.cmd.StdinPipe(); err != nil {
@@ -208,7 +194,7 @@ func TestPluginSignalsRunRounds(t *testing.T) {
 func TestPluginBrokenStdoutExitsQuietly(t *testing.T) {
 	bin := requireProbing(t)
 	cmd := exec.Command(bin, "--mode", "rounds", "--target", "127.0.0.1", "--count", "1", "--interval", "100ms")
-	stderr := &lockedBuf{}
+	stderr := &testbin.Buffer{}
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -109,7 +109,7 @@ func runTelegrafWith(t *testing.T, conf, signal string, rounds int, pluginArgs .
 	write(t, pconf, conf)
 	write(t, tconf, fmt.Sprintf(telegrafAround, exampleTelegrafConf(t, plugin, pconf, signal, pluginArgs), outFile))
 
-	stderr := &lockedBuf{}
+	stderr := &testbin.Buffer{}
 	cmd := exec.Command(telegraf, "--config", tconf)
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	w := watch()
