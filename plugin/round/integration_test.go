@@ -87,7 +87,7 @@ func testLoopbackTCPOpenAndClosed(t *testing.T, e config.Engine) {
 		t.Errorf("open port: %+v", r)
 	}
 
-	closed := freePort(t, "tcp4")
+	closed := testbin.ClosedPort(t, false)
 	r = runOne(t, e, "127.0.0.1", func(s *config.Settings) { s.Protocol, s.Port = config.TCP, closed })
 	checkAllAnswered(t, r)
 	if r.PortState != probe.PortClosed {
@@ -101,7 +101,7 @@ func testLoopbackTCPOpenAndClosed(t *testing.T, e config.Engine) {
 func TestLoopbackUDPClosed(t *testing.T) {
 	requireHping3(t)
 	engines(t, func(t *testing.T, e config.Engine) {
-		port := freePort(t, "udp4")
+		port := testbin.ClosedPort(t, true)
 		r := runOne(t, e, "127.0.0.1", func(s *config.Settings) { s.Protocol, s.Port = config.UDP, port })
 		checkAllAnswered(t, r)
 		wantDetail, wantTTL := false, -1
@@ -134,25 +134,6 @@ func TestFailuresWithoutProbing(t *testing.T) {
 			}
 		}
 	})
-}
-
-// freePort returns a loopback port nothing listens on.
-func freePort(t *testing.T, network string) int {
-	t.Helper()
-	if network == "udp4" {
-		c, err := net.ListenPacket(network, "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port
-	}
-	ln, err := net.Listen(network, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // TestLoopbackInterface: interface forces the capture (and, for the Tcl

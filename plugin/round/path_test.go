@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
@@ -29,7 +30,7 @@ func TestPathLoopback(t *testing.T) {
 	}{
 		{"icmp", func(*config.Settings) {}, ""},
 		{"tcp open", func(s *config.Settings) { s.Protocol, s.Port = config.TCP, open }, probe.PortOpen},
-		{"udp closed", func(s *config.Settings) { s.Protocol, s.Port = config.UDP, freePort(t, "udp4") }, probe.PortClosed},
+		{"udp closed", func(s *config.Settings) { s.Protocol, s.Port = config.UDP, testbin.ClosedPort(t, true) }, probe.PortClosed},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := runOne(t, config.EngineTcl, "127.0.0.1", func(s *config.Settings) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
@@ -81,7 +82,7 @@ func TestStreamWindowsPartitionPackets(t *testing.T) {
 func TestStreamPortStates(t *testing.T) {
 	for _, proto := range []config.Protocol{config.TCP, config.UDP} {
 		t.Run(string(proto), func(t *testing.T) {
-			port := closedPort(t, proto)
+			port := testbin.ClosedPort(t, proto == config.UDP)
 			st := streamOf(t, []string{"127.0.0.1"}, func(s *config.Settings) { s.Protocol, s.Port = proto, port })
 			st.Next(context.Background())
 			time.Sleep(time.Second)
@@ -91,34 +92,6 @@ func TestStreamPortStates(t *testing.T) {
 			}
 		})
 	}
-}
-
-// closedPort returns a loopback port of proto that is bound (so nothing
-// else takes it) but not listening.
-func closedPort(t *testing.T, proto config.Protocol) int {
-	t.Helper()
-	typ := syscall.SOCK_STREAM
-	if proto == config.UDP {
-		typ = syscall.SOCK_DGRAM
-	}
-	fd, err := syscall.Socket(syscall.AF_INET, typ, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if proto == config.UDP {
-		// A bound UDP socket would receive the datagrams: close it and
-		// take the chance that nothing binds the port in the next second.
-		syscall.Close(fd)
-	}
-	return sa.(*syscall.SockaddrInet4).Port
 }
 
 // TestStreamEngineKilled: SIGKILL to the engine mid-window. That window

@@ -79,26 +79,6 @@ func openPort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// closedPort returns a loopback TCP port that the test holds bound but not
-// listening for its duration: nothing else can listen there, so a SYN to it
-// always draws a RST.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sa.(*syscall.SockaddrInet4).Port
-}
-
 func TestBinaryOldCommandLine(t *testing.T) {
 	testbin.RequireRoot(t)
 	testbin.RequireTool(t, "hping3")
@@ -160,7 +140,7 @@ func TestBinaryPortState(t *testing.T) {
 	for _, c := range []struct {
 		state string
 		port  int
-	}{{"open", openPort(t)}, {"closed", closedPort(t)}} {
+	}{{"open", openPort(t)}, {"closed", testbin.ClosedPort(t, false)}} {
 		args := []string{"--site24x7", "--host", "127.0.0.1", "--port", strconv.Itoa(c.port), "--count", "2", "--interval", "100ms"}
 		m := runPlugin(t, nil, bin, args...)
 		if _, down := m["status"]; down {
