@@ -37,11 +37,8 @@ type Chain struct {
 	teardown
 }
 
-// Addresses of the chain.
-var (
-	ChainClient = netip.MustParseAddr("198.18.32.1")
-	ChainTarget = netip.MustParseAddr("198.18.40.1")
-)
+// ChainTarget is the chain's target address (the client is 198.18.32.1).
+var ChainTarget = netip.MustParseAddr("198.18.40.1")
 
 const (
 	chainClientNet = "198.18.32.0/24"
