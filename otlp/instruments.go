@@ -374,12 +374,12 @@ func (r *recorder) observeResult(o metric.Observer, res *probe.Result) {
 // target's own, and the target's distance.
 func (r *recorder) observePath(o metric.Observer, attrs attribute.Set, p *probe.Path) {
 	o.ObserveInt64(r.pathHops, int64(p.HopCount), metric.WithAttributeSet(with(attrs, attribute.String(keyPathID, p.ID))))
+	// A hop nobody answered has no responder, and no group tag may give
+	// it one.
+	base := slices.Clip(slices.DeleteFunc(attrs.ToSlice(), func(kv attribute.KeyValue) bool { return kv.Key == keyHopAddress }))
 	for i := range p.Hops {
 		h := &p.Hops[i]
-		// A hop nobody answered has no responder, and no group tag may
-		// give it one.
-		kvs := slices.DeleteFunc(attrs.ToSlice(), func(kv attribute.KeyValue) bool { return kv.Key == keyHopAddress })
-		kvs = append(kvs, attribute.Int(keyHopNumber, h.Hop))
+		kvs := append(base, attribute.Int(keyHopNumber, h.Hop))
 		if h.IP != "" {
 			kvs = append(kvs, attribute.String(keyHopAddress, h.IP))
 		}
