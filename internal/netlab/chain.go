@@ -279,26 +279,26 @@ func (c *Chain) ForwardLoss(k int, percent float64, ttls []int) (perTTL map[int]
 // sends, counting them: a hop that never answers while the hops after it
 // still do.
 func (c *Chain) SilenceTimeExceeded(k int) (Counter, error) {
-	ns, err := c.router(k)
-	if err != nil {
-		return Counter{}, err
-	}
-	cnt := c.nameCounter(ns)
-	return cnt, nft(ns, "add counter inet lab "+cnt.name,
-		"add rule inet lab output_chain icmp type time-exceeded counter name "+cnt.name+" drop")
+	return c.countedRule(k, "output_chain", "icmp type time-exceeded", "drop")
 }
 
 // Unreachable makes router k (1..3) refuse to forward anything to
 // ChainTarget, answering host unreachable, and counts the packets it
 // refused: a path that ends at a router.
 func (c *Chain) Unreachable(k int) (Counter, error) {
+	return c.countedRule(k, "forward_chain", "ip daddr "+ChainTarget.String(), "reject with icmp type host-unreachable")
+}
+
+// countedRule adds to chain of router k's lab table a rule doing action
+// to the packets that match, counted in a new counter.
+func (c *Chain) countedRule(k int, chain, match, action string) (Counter, error) {
 	ns, err := c.router(k)
 	if err != nil {
 		return Counter{}, err
 	}
 	cnt := c.nameCounter(ns)
 	return cnt, nft(ns, "add counter inet lab "+cnt.name,
-		fmt.Sprintf("add rule inet lab forward_chain ip daddr %s counter name %s reject with icmp type host-unreachable", ChainTarget, cnt.name))
+		fmt.Sprintf("add rule inet lab %s %s counter name %s %s", chain, match, cnt.name, action))
 }
 
 // ListenTCP opens port on ChainTarget (a listener in the target namespace):
