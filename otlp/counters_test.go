@@ -10,8 +10,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 const attrsLo = "network.peer.address=127.0.0.1,network.transport=icmp,server.address=127.0.0.1"
@@ -19,11 +19,11 @@ const attrsLo = "network.peer.address=127.0.0.1,network.transport=icmp,server.ad
 // Two continuous windows: loopback answers every packet but one in the
 // first (and one reply twice), gw.example gets ICMP errors and then fails
 // (an engine restart), nosuch.invalid never resolves.
-func windowOne() round.Round {
+func windowOne() core.Report {
 	gw := resultA()
 	gw.Transmitted, gw.Received, gw.Duplicates, gw.ICMPErrors = 3, 1, 0, 2
 	gw.RTT = &probe.RTT{Min: 2, Avg: 2, Max: 2, Detail: true, Samples: []float64{2}}
-	return round.Round{Window: true, Start: epoch, Duration: 10 * time.Second, Processes: 1, Failures: 1, Packets: 13,
+	return core.Report{Window: true, Start: epoch, Duration: 10 * time.Second, Processes: 1, Failures: 1, Packets: 13,
 		Results: []probe.Result{
 			{Target: "127.0.0.1", IP: "127.0.0.1", Protocol: config.ICMP, Code: probe.OK, TTL: 64,
 				Transmitted: 10, Received: 9, Loss: 10, Duplicates: 1,
@@ -34,12 +34,12 @@ func windowOne() round.Round {
 		}}
 }
 
-func windowTwo() round.Round {
+func windowTwo() core.Report {
 	gw := resultA()
 	// Failed with packets counted before the engine died: left out of the
 	// counters, as the gauges leave out a probe that did not run.
 	gw.Code, gw.Transmitted, gw.Received, gw.RTT = probe.Failed, 4, 4, nil
-	return round.Round{Window: true, Start: epoch.Add(10 * time.Second), Duration: 10 * time.Second, Processes: 1, Failures: 2,
+	return core.Report{Window: true, Start: epoch.Add(10 * time.Second), Duration: 10 * time.Second, Processes: 1, Failures: 2,
 		Packets: 14, Restarts: 1,
 		Results: []probe.Result{
 			{Target: "127.0.0.1", IP: "127.0.0.1", Protocol: config.ICMP, Code: probe.OK, TTL: 64,
@@ -64,7 +64,7 @@ func newCountingRecorder(t *testing.T) (*recorder, *sdkmetric.ManualReader) {
 
 // report is what the pipeline does with one report: count it, set its
 // gauges, collect.
-func report(t *testing.T, rec *recorder, reader *sdkmetric.ManualReader, rd round.Round) collected {
+func report(t *testing.T, rec *recorder, reader *sdkmetric.ManualReader, rd core.Report) collected {
 	t.Helper()
 	var tl tally
 	tl.add(&rd)

@@ -11,8 +11,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 // Instrument names and units: docs/metrics.md documents each one; a change
@@ -126,7 +126,7 @@ const (
 // synchronous: count adds every round to them, and the SDK keeps the sums.
 type recorder struct {
 	mu      sync.Mutex
-	current round.Round
+	current core.Report
 
 	sent, received, duplicates, icmpErrors, ttl, status metric.Int64ObservableGauge
 	loss, rttMin, rttAvg, rttMax, rttStdDev, rttJitter  metric.Float64ObservableGauge
@@ -222,7 +222,7 @@ func newRecorder(m metric.Meter) (*recorder, error) {
 }
 
 // set makes rd the round the next collection reports.
-func (r *recorder) set(rd round.Round) {
+func (r *recorder) set(rd core.Report) {
 	r.mu.Lock()
 	r.current = rd
 	r.mu.Unlock()
@@ -290,7 +290,7 @@ type series struct {
 
 // add tallies rd's results. A probe that could not run is left out, as
 // from the gauges: its counts would say nothing about the network.
-func (t *tally) add(rd *round.Round) {
+func (t *tally) add(rd *core.Report) {
 	if t.index == nil {
 		t.index = map[attribute.Distinct]int{}
 	}

@@ -13,8 +13,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 // point is one exported value, keyed by instrument and attributes.
@@ -105,8 +105,8 @@ func resultA() probe.Result {
 	}
 }
 
-func firstRound() round.Round {
-	return round.Round{Duration: 1500 * time.Millisecond, Processes: 3, Failures: 1, Packets: 9, Results: []probe.Result{
+func firstRound() core.Report {
+	return core.Report{Duration: 1500 * time.Millisecond, Processes: 3, Failures: 1, Packets: 9, Results: []probe.Result{
 		resultA(),
 		{Target: "127.0.0.1", IP: "127.0.0.1", Protocol: config.TCP, Port: 22, Code: probe.OK,
 			Transmitted: 3, Received: 3, PortState: probe.PortClosed, TTL: 64,
@@ -121,10 +121,10 @@ func firstRound() round.Round {
 
 // secondRound: gw.example stops answering, 127.0.0.1 cannot be probed, the
 // other two left the configuration.
-func secondRound() round.Round {
+func secondRound() core.Report {
 	a := resultA()
 	a.Received, a.Loss, a.Duplicates, a.ICMPErrors, a.RTT, a.TTL = 0, 100, 0, 0, nil, -1
-	return round.Round{Duration: 6 * time.Second, Processes: 1, Failures: 1, Packets: 5, Results: []probe.Result{
+	return core.Report{Duration: 6 * time.Second, Processes: 1, Failures: 1, Packets: 5, Results: []probe.Result{
 		a,
 		{Target: "127.0.0.1", IP: "127.0.0.1", Protocol: config.TCP, Port: 22, Code: probe.Failed, TTL: -1, PortState: probe.PortNone},
 	}}
@@ -308,7 +308,7 @@ func TestInstrumentsEveryValueUnitAndAttribute(t *testing.T) {
 	rec.set(secondRound())
 	assertValues(t, collect(t, reader).values, wantSecond)
 
-	rec.set(round.Round{})
+	rec.set(core.Report{})
 	if got := collect(t, reader).values; len(got) != 0 {
 		t.Errorf("after an empty round: %v, want nothing", got)
 	}

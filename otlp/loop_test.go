@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
-// TestLoopSkipsOverrunPollsOnTheGrid: the OTLP mode follows round.Poll. A
+// TestLoopSkipsOverrunPollsOnTheGrid: the OTLP mode follows core.Poll. A
 // round of 250 ms at a 100 ms poll interval skips the polls due at 100 and
 // 200 ms and is followed by one at the 300 ms grid point, not at once (a
 // ticker's stored tick would start it at 250 ms); one W! line says so; the
@@ -28,7 +28,7 @@ func TestLoopSkipsOverrunPollsOnTheGrid(t *testing.T) {
 	started := make(chan int, 10)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	run := func(ctx context.Context) round.Round {
+	run := func(ctx context.Context) core.Report {
 		mu.Lock()
 		starts = append(starts, time.Now())
 		n := len(starts)
@@ -40,9 +40,9 @@ func TestLoopSkipsOverrunPollsOnTheGrid(t *testing.T) {
 		case 4:
 			<-ctx.Done() // the stop comes during round 4
 		}
-		return round.Round{Start: time.Now(), Results: []probe.Result{{Target: "x", Transmitted: n}}}
+		return core.Report{Start: time.Now(), Results: []probe.Result{{Target: "x", Transmitted: n}}}
 	}
-	offer := func(rd round.Round) {
+	offer := func(rd core.Report) {
 		mu.Lock()
 		offered = append(offered, rd.Results[0].Transmitted)
 		mu.Unlock()
@@ -94,13 +94,13 @@ func TestLoopContinuousFirstReportAfterOnePoll(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	calls := make(chan time.Time, 10)
-	run := func(context.Context) round.Round {
+	run := func(context.Context) core.Report {
 		calls <- time.Now()
-		return round.Round{Window: true, Start: time.Now(), Results: []probe.Result{{Target: "x"}}}
+		return core.Report{Window: true, Start: time.Now(), Results: []probe.Result{{Target: "x"}}}
 	}
 	var log testbin.Buffer
 	t0 := time.Now()
-	go loop(ctx, run, func(round.Round) {}, poll, true, logger.New(&log, false))
+	go loop(ctx, run, func(core.Report) {}, poll, true, logger.New(&log, false))
 	for k := 1; k <= 2; k++ {
 		select {
 		case c := <-calls:

@@ -10,8 +10,8 @@ import (
 	"go.opentelemetry.io/otel"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 // Options configure the OTLP mode.
@@ -29,10 +29,10 @@ const ShutdownBudget = 4 * time.Second
 
 // Run reports every PollInterval and exports each report until ctx ends: a
 // round (mode rounds), or the window of packets decided since the previous
-// report (mode continuous, a round.Stream). A round cut short by ctx is not
+// report (mode continuous, a core.Stream). A round cut short by ctx is not
 // exported: its results would only say "cancelled". Run returns an error
 // only when the exporter cannot be set up.
-func Run(ctx context.Context, src round.Source, opts Options) error {
+func Run(ctx context.Context, src core.Source, opts Options) error {
 	log := opts.Log
 	poll := opts.PollInterval
 	if poll <= 0 {
@@ -57,17 +57,17 @@ func Run(ctx context.Context, src round.Source, opts Options) error {
 	return nil
 }
 
-// loop runs rounds on the schedule every polling mode shares (round.Poll,
+// loop runs rounds on the schedule every polling mode shares (core.Poll,
 // which also logs an overrun) until ctx ends, handing each finished round to
 // offer, which never blocks. A round cut short by ctx is not offered. A
 // continuous source's first report comes one poll after the start: at once
 // it would cover no packet.
-func loop(ctx context.Context, run func(context.Context) round.Round, offer func(round.Round), poll time.Duration, continuous bool, log *logger.Logger) {
+func loop(ctx context.Context, run func(context.Context) core.Report, offer func(core.Report), poll time.Duration, continuous bool, log *logger.Logger) {
 	first := time.Duration(0) // rounds: the first one at once
 	if continuous {
 		first = poll
 	}
-	polls := round.NewPoll(poll, time.Now().Add(first), log)
+	polls := core.NewPoll(poll, time.Now().Add(first), log)
 	timer := time.NewTimer(first)
 	defer timer.Stop()
 	for n := 1; ; n++ {

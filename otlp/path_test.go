@@ -8,8 +8,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 // Attribute sets of the path test's target and of its hops, as the default
@@ -124,7 +124,7 @@ func newTestRecorder(t *testing.T) (*recorder, *sdkmetric.ManualReader) {
 func TestPathGauges(t *testing.T) {
 	for _, window := range []bool{false, true} {
 		rec, reader := newTestRecorder(t)
-		rd := round.Round{Window: window, Duration: 2 * time.Second, Processes: 1, Packets: 4, Results: []probe.Result{pathResult()}}
+		rd := core.Report{Window: window, Duration: 2 * time.Second, Processes: 1, Packets: 4, Results: []probe.Result{pathResult()}}
 		want := wantPath
 		if window {
 			want = map[point]float64{{nameRoundRestarts, ""}: 0}
@@ -197,7 +197,7 @@ func TestPathGaugesFailedProbeAndSpoofedTags(t *testing.T) {
 	rec, reader := newTestRecorder(t)
 	failed := pathResult()
 	failed.Code = probe.Failed
-	rec.set(round.Round{Results: []probe.Result{failed}})
+	rec.set(core.Report{Results: []probe.Result{failed}})
 	for p := range collect(t, reader).values {
 		if p.name == namePathHops || isHop(p.name) {
 			t.Errorf("failed probe: %s{%s}", p.name, p.attrs)
@@ -207,7 +207,7 @@ func TestPathGaugesFailedProbeAndSpoofedTags(t *testing.T) {
 	r := probe.Result{Target: "t", IP: "192.0.2.1", Protocol: config.ICMP, Code: probe.OK, Transmitted: 1, TTL: -1,
 		Tags: map[string]string{keyHopAddress: "spoofed", keyHopNumber: "spoofed"},
 		Path: &probe.Path{HopCount: 1, ID: "0000000000000001", Hops: []probe.Hop{{Hop: 1, Transmitted: 1, Loss: 100}}}}
-	rec.set(round.Round{Results: []probe.Result{r}})
+	rec.set(core.Report{Results: []probe.Result{r}})
 	got := collect(t, reader).values
 	silent := "hping3.hop.number=1,network.peer.address=192.0.2.1,network.transport=icmp,server.address=t"
 	if v, ok := got[point{nameHopLoss, silent}]; !ok || v != 1 {

@@ -10,7 +10,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 )
 
 // scopeName is the instrumentation scope of every metric the plugin exports.
@@ -37,7 +37,7 @@ type pipeline struct {
 	status   *outage
 
 	mu      sync.Mutex
-	pending *round.Round
+	pending *core.Report
 	tally   *tally        // the packets of every round offered since the last take
 	since   time.Time     // start of the first round counted: the cumulative points' start
 	wake    chan struct{} // one token: a round is pending
@@ -75,7 +75,7 @@ func newPipeline(res *resource.Resource, exp sdkmetric.Exporter, status *outage)
 }
 
 // offer queues rd for export without waiting.
-func (p *pipeline) offer(rd round.Round) {
+func (p *pipeline) offer(rd core.Report) {
 	p.mu.Lock()
 	if p.pending != nil {
 		p.status.skipped()
@@ -89,7 +89,7 @@ func (p *pipeline) offer(rd round.Round) {
 	}
 }
 
-func (p *pipeline) take() (*round.Round, *tally) {
+func (p *pipeline) take() (*core.Report, *tally) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	rd, t := p.pending, p.tally
@@ -114,7 +114,7 @@ func (p *pipeline) run() {
 	}
 }
 
-func (p *pipeline) export(rd round.Round, t *tally) {
+func (p *pipeline) export(rd core.Report, t *tally) {
 	if p.since.IsZero() || rd.Start.Before(p.since) {
 		p.since = rd.Start // rounds are offered in order: this is the first
 	}
@@ -127,7 +127,7 @@ func (p *pipeline) export(rd round.Round, t *tally) {
 	p.rec.set(rd)
 	var rm metricdata.ResourceMetrics
 	err := p.reader.Collect(p.exportCtx, &rm)
-	p.rec.set(round.Round{}) // hold no results between rounds
+	p.rec.set(core.Report{}) // hold no results between rounds
 	if err != nil {
 		p.status.failed(err)
 		return

@@ -14,9 +14,9 @@ import (
 
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 // gateExporter is the exporter seam: each Export reports what it got on
@@ -87,12 +87,12 @@ var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // roundN is a one-target round whose packets-sent value and start time
 // say which round it is; each reply took 1 ms.
-func roundN(n int) round.Round {
+func roundN(n int) core.Report {
 	samples := make([]float64, n)
 	for i := range samples {
 		samples[i] = 1
 	}
-	return round.Round{
+	return core.Report{
 		Start: epoch.Add(time.Duration(n) * time.Second), Duration: 300 * time.Millisecond, Packets: n,
 		Results: []probe.Result{{Target: "127.0.0.1", IP: "127.0.0.1", Protocol: config.ICMP,
 			Code: probe.OK, Transmitted: n, Received: n, TTL: 64,

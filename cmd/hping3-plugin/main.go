@@ -14,9 +14,9 @@ import (
 
 	"github.com/hping3-plugin/hping3-plugin/otlp"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/execd"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 	"github.com/hping3-plugin/hping3-plugin/plugin/site24x7"
 )
 
@@ -28,7 +28,7 @@ const (
 )
 
 func main() {
-	round.OneProcessor()
+	core.OneProcessor()
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -88,11 +88,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if f.once {
-		err = execd.Once(ctx, round.New(cfg, log), stdout, log)
+		err = execd.Once(ctx, core.New(cfg, log), stdout, log)
 	} else {
 		// The long-running modes probe all the time in mode continuous (a
 		// Stream, whose engine Close stops) or round after round.
-		src := round.NewSource(cfg, log)
+		src := core.NewSource(cfg, log)
 		defer src.Close()
 		if f.otlp {
 			err = otlp.Run(ctx, src, otlp.Options{Endpoint: f.otlpEndpoint, PollInterval: cfg.PollInterval, Log: log})

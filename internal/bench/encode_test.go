@@ -7,15 +7,15 @@ import (
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/execd"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 // benchRound is a 300-target round as the core returns it: every probe
 // answered, RTT detail and two percentiles, one group tag.
-func benchRound(n int) round.Round {
-	rd := round.Round{Start: time.Unix(1700000000, 0)}
+func benchRound(n int) core.Report {
+	rd := core.Report{Start: time.Unix(1700000000, 0)}
 	for i, ip := range Targets(n) {
 		rd.Results = append(rd.Results, probe.Result{
 			Target: ip, IP: ip, Protocol: config.ICMP, Tags: map[string]string{"site": "lab"},

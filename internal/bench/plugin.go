@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/execd"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 // Params describe one measured round.
@@ -74,7 +74,7 @@ func RunPlugin(ctx context.Context, p Params) (Sample, error) {
 		return Sample{}, err
 	}
 	var logs bytes.Buffer
-	runner := round.New(cfg, logger.New(&logs, false))
+	runner := core.New(cfg, logger.New(&logs, false))
 	engine, err := EngineOf(logs.String())
 	if err != nil {
 		return Sample{}, err

@@ -13,8 +13,8 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/internal/netlab"
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 // tclConfig probes ten loopback addresses with the Tcl engine run by bin:
@@ -52,7 +52,7 @@ func enginePid(t testing.TB, parent int, limit time.Duration) int {
 }
 
 // every checks that all results have code and an error containing msg.
-func every(t *testing.T, rd round.Round, code probe.Code, msg string) {
+func every(t *testing.T, rd core.Report, code probe.Code, msg string) {
 	t.Helper()
 	for _, r := range rd.Results {
 		if r.Code != code || (msg != "" && (r.Err == nil || !strings.Contains(r.Err.Error(), msg))) {
@@ -62,7 +62,7 @@ func every(t *testing.T, rd round.Round, code probe.Code, msg string) {
 }
 
 // allReceived checks a lossless loopback round of the tclConfig.
-func allReceived(t *testing.T, rd round.Round) {
+func allReceived(t *testing.T, rd core.Report) {
 	t.Helper()
 	for _, r := range rd.Results {
 		if r.Code != probe.OK || r.Transmitted != 10 || r.Received != 10 {
@@ -92,14 +92,14 @@ func TestTclEngineKilledOrStopped(t *testing.T) {
 		t.Run(c.sig.String(), func(t *testing.T) {
 			before := take()
 			cfg := tclConfig(t, bin)
-			runner := round.New(cfg, nil)
-			done := make(chan round.Round, 1)
+			runner := core.New(cfg, nil)
+			done := make(chan core.Report, 1)
 			go func() { done <- runner.Run(context.Background()) }()
 			pid := enginePid(t, os.Getpid(), 2*time.Second)
 			time.Sleep(300 * time.Millisecond) // a few packets out, most to come
 			syscall.Kill(pid, c.sig)
 			fault := time.Now()
-			var rd round.Round
+			var rd core.Report
 			select {
 			case rd = <-done:
 			case <-time.After(5 * time.Second):

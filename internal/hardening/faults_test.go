@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 // Stand-in timing: 2 packets 10ms apart and a 100ms timeout. The core
@@ -45,9 +45,9 @@ func oneTarget(t testing.TB, bin string, targets ...string) *config.Config {
 }
 
 // runRound runs one round in process and returns it with the log it wrote.
-func runRound(ctx context.Context, cfg *config.Config) (round.Round, string) {
+func runRound(ctx context.Context, cfg *config.Config) (core.Report, string) {
 	var log strings.Builder
-	rd := round.New(cfg, logger.New(&log, false)).Run(ctx)
+	rd := core.New(cfg, logger.New(&log, false)).Run(ctx)
 	return rd, log.String()
 }
 

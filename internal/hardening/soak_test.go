@@ -14,9 +14,9 @@ import (
 
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 // fastHPing3 answers like hping3 at once: header, a reply per packet, the
@@ -85,8 +85,8 @@ func TestSoak(t *testing.T) {
 	n := soakRounds()
 	dir := openDir(t)
 	cfg := oneTarget(t, buildFastHPing3(t, dir), "127.0.0.1", "127.0.0.2")
-	runner := round.New(cfg, logger.Discard())
-	check := func(i int, rd round.Round) {
+	runner := core.New(cfg, logger.Discard())
+	check := func(i int, rd core.Report) {
 		for _, r := range rd.Results {
 			if r.Code != probe.OK || r.Received != 2 {
 				t.Fatalf("round %d: %s: code %d received %d err %v", i, r.Target, r.Code, r.Received, r.Err)
@@ -135,8 +135,8 @@ func TestTclSoak(t *testing.T) {
 		cfg.Groups = append(cfg.Groups, g)
 	}
 	cfg.Groups = cfg.Groups[1:]
-	runner := round.New(cfg, logger.Discard())
-	check := func(i int, rd round.Round) {
+	runner := core.New(cfg, logger.Discard())
+	check := func(i int, rd core.Report) {
 		for _, r := range rd.Results {
 			if r.Code != probe.OK || r.Received != 2 {
 				t.Fatalf("round %d: %s %s: code %d received %d err %v", i, r.Protocol, r.Target, r.Code, r.Received, r.Err)
@@ -148,7 +148,7 @@ func TestTclSoak(t *testing.T) {
 
 // soakRuns runs n rounds, the first tenth to warm up, and fails when the
 // goroutines, descriptors, children or resident memory of the rest grew.
-func soakRuns(t *testing.T, runner *round.Runner, n int, check func(int, round.Round), what string) {
+func soakRuns(t *testing.T, runner *core.Runner, n int, check func(int, core.Report), what string) {
 	t.Helper()
 	ctx := context.Background()
 	warm := n / 10

@@ -8,8 +8,8 @@ import (
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 var ts = time.Unix(1764045600, 123456789)
@@ -70,7 +70,7 @@ func TestEncodeExactLines(t *testing.T) {
 	}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := string(Encode(round.Round{Start: ts, Results: []probe.Result{c.r}}))
+			got := string(Encode(core.Report{Start: ts, Results: []probe.Result{c.r}}))
 			if got != c.want+"\n" {
 				t.Errorf("line\n got: %s\nwant: %s", got, c.want)
 			}
@@ -83,7 +83,7 @@ func TestEncodeExactLines(t *testing.T) {
 func TestEncodeTagsNeverOverrideOursNorAddHost(t *testing.T) {
 	r := probe.Result{Target: "t", IP: "127.0.0.2", Protocol: config.ICMP, Code: probe.NoSuchHost,
 		Tags: map[string]string{"target": "spoof", "ip": "spoof", "protocol": "spoof", "a": "1"}}
-	got := string(Encode(round.Round{Start: ts, Results: []probe.Result{r}}))
+	got := string(Encode(core.Report{Start: ts, Results: []probe.Result{r}}))
 	want := "hping3,a=1,ip=127.0.0.2,protocol=icmp,target=t dns_ms=0,result_code=1i 1764045600123456789\n"
 	if got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
@@ -93,7 +93,7 @@ func TestEncodeTagsNeverOverrideOursNorAddHost(t *testing.T) {
 // A target the line protocol cannot carry as it is still gets its line,
 // its tag in Go-quoted form; the encoder would otherwise drop the line.
 func TestEncodeUnencodableTargetKeepsItsLine(t *testing.T) {
-	rd := round.Round{Start: ts}
+	rd := core.Report{Start: ts}
 	for _, name := range []string{"", "a\tb", "new\nline", `back\`, "bad\xffutf8", "ok name"} {
 		rd.Results = append(rd.Results, probe.Result{Target: name, Protocol: config.ICMP, Code: probe.NoSuchHost})
 	}
@@ -109,7 +109,7 @@ func TestEncodeUnencodableTargetKeepsItsLine(t *testing.T) {
 }
 
 func TestEncodeRoundOneLinePerResultSameTimestamp(t *testing.T) {
-	rd := round.Round{Start: ts, Results: []probe.Result{
+	rd := core.Report{Start: ts, Results: []probe.Result{
 		{Target: "a", Protocol: config.ICMP, Code: probe.NoSuchHost},
 		{Target: "b", Protocol: config.ICMP, Code: probe.NoSuchHost},
 	}}
@@ -118,7 +118,7 @@ func TestEncodeRoundOneLinePerResultSameTimestamp(t *testing.T) {
 	if got := string(Encode(rd)); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
-	if got := Encode(round.Round{Start: ts}); len(got) != 0 {
+	if got := Encode(core.Report{Start: ts}); len(got) != 0 {
 		t.Errorf("empty round encoded as %q, want nothing", got)
 	}
 }
@@ -155,7 +155,7 @@ func TestAppendResultRefusedLineIsRewrittenAndReported(t *testing.T) {
 		t.Errorf("errors %q, want [%s]", errs, wantErr)
 	}
 	// Encode keeps all three lines too.
-	if got := string(Encode(round.Round{Start: ts, Results: results})); got != want {
+	if got := string(Encode(core.Report{Start: ts, Results: results})); got != want {
 		t.Errorf("Encode:\n%s\nwant\n%s", got, want)
 	}
 }

@@ -10,8 +10,8 @@ import (
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 // Options configure the long-running Telegraf mode.
@@ -24,7 +24,7 @@ type Options struct {
 
 // Once runs one round and writes its lines to out. A round cut short by ctx
 // (SIGINT, SIGTERM) prints nothing: its results would only say "cancelled".
-func Once(ctx context.Context, r *round.Runner, out io.Writer, log *logger.Logger) error {
+func Once(ctx context.Context, r *core.Runner, out io.Writer, log *logger.Logger) error {
 	rd := r.Run(ctx)
 	if ctx.Err() != nil {
 		return nil
@@ -35,11 +35,11 @@ func Once(ctx context.Context, r *round.Runner, out io.Writer, log *logger.Logge
 // Encode returns a round's lines, one per result, stamped with the round's
 // start time. A line the encoder refuses is still written, with its unsafe
 // tags quoted (AppendResult).
-func Encode(rd round.Round) []byte { return encode(rd, nil) }
+func Encode(rd core.Report) []byte { return encode(rd, nil) }
 
 // encode is Encode that logs each line the encoder refused as an E! line
 // when log is not nil: the line is written anyway, but not as it should be.
-func encode(rd round.Round, log *logger.Logger) []byte {
+func encode(rd core.Report, log *logger.Logger) []byte {
 	var enc lineprotocol.Encoder
 	enc.SetPrecision(lineprotocol.Nanosecond)
 	for i := range rd.Results {
@@ -54,8 +54,8 @@ func encode(rd round.Round, log *logger.Logger) []byte {
 // report per stdin line, per SIGHUP, SIGUSR1 or SIGUSR2 (Telegraf's signal
 // modes), and every PollInterval when it is set (signal = "none"). A report
 // is a round (mode rounds) or the window of packets decided since the
-// previous report (mode continuous, a round.Stream).
-func Run(ctx context.Context, src round.Source, opts Options) error {
+// previous report (mode continuous, a core.Stream).
+func Run(ctx context.Context, src core.Source, opts Options) error {
 	triggers := make(chan os.Signal, 1)
 	signal.Notify(triggers, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(triggers)

@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 // stopGrace is how long a stop waits for the cancelled round to return (the
@@ -22,14 +22,14 @@ const stopGrace = 800 * time.Millisecond
 // loop is the execd main loop with its round function injectable, so its
 // scheduling can be tested without hping3.
 type loop struct {
-	round func(context.Context) round.Round
+	round func(context.Context) core.Report
 	// continuous: the source probes all the time and each report is the
 	// window since the previous one, so the first poll comes one interval
 	// after the start (at once it would cover no packet).
 	continuous bool
 	out        io.Writer
 	log        *logger.Logger
-	poll       time.Duration // > 0: a round this often, on round.Poll's schedule
+	poll       time.Duration // > 0: a round this often, on core.Poll's schedule
 	grace      time.Duration
 }
 
@@ -50,13 +50,13 @@ func (l *loop) run(ctx context.Context, stdin io.Reader, signals <-chan os.Signa
 
 	var tick <-chan time.Time
 	var timer *time.Timer
-	var polls *round.Poll
+	var polls *core.Poll
 	if l.poll > 0 {
 		first := time.Duration(0) // rounds: the first one at once
 		if l.continuous {
 			first = l.poll
 		}
-		polls = round.NewPoll(l.poll, time.Now().Add(first), l.log)
+		polls = core.NewPoll(l.poll, time.Now().Add(first), l.log)
 		timer = time.NewTimer(first)
 		defer timer.Stop()
 		tick = timer.C
@@ -78,7 +78,7 @@ func (l *loop) run(ctx context.Context, stdin io.Reader, signals <-chan os.Signa
 		end := time.Now()
 		overrun := false
 		if polls != nil {
-			// The schedule every polling mode shares (round.Poll): it logs
+			// The schedule every polling mode shares (core.Poll): it logs
 			// an overrun itself. Reset also drops a tick that fired during
 			// the round; a poll due meanwhile is in next.
 			var next time.Time
@@ -106,8 +106,8 @@ func (l *loop) run(ctx context.Context, stdin io.Reader, signals <-chan os.Signa
 
 // runRound runs one round. It returns ok false when ctx ended meanwhile;
 // then it waits at most l.grace for the round to wind down.
-func (l *loop) runRound(ctx context.Context) (round.Round, bool) {
-	done := make(chan round.Round, 1)
+func (l *loop) runRound(ctx context.Context) (core.Report, bool) {
+	done := make(chan core.Report, 1)
 	go func() { done <- l.round(ctx) }()
 	select {
 	case rd := <-done:
@@ -119,7 +119,7 @@ func (l *loop) runRound(ctx context.Context) (round.Round, bool) {
 	case <-time.After(l.grace):
 		l.log.Warnf("stopping: the running round did not end within %v of the stop; exiting without it", l.grace)
 	}
-	return round.Round{}, false
+	return core.Report{}, false
 }
 
 // readLines signals lines for every chunk of stdin holding a newline and

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 // fakeRounds stands in for the probe core: it records when each round ran and
@@ -35,7 +35,7 @@ func newFake(body func(ctx context.Context, n int)) *fakeRounds {
 	return &fakeRounds{started: make(chan int, 100), body: body}
 }
 
-func (f *fakeRounds) run(ctx context.Context) round.Round {
+func (f *fakeRounds) run(ctx context.Context) core.Report {
 	f.mu.Lock()
 	start := time.Now()
 	f.starts = append(f.starts, start)
@@ -55,7 +55,7 @@ func (f *fakeRounds) run(ctx context.Context) round.Round {
 	if ctx.Err() != nil {
 		code = probe.Failed // what the core returns for a cancelled probe
 	}
-	return round.Round{Start: start, Results: []probe.Result{{Target: fmt.Sprintf("r%d", n), Protocol: config.ICMP, Code: code}}}
+	return core.Report{Start: start, Results: []probe.Result{{Target: fmt.Sprintf("r%d", n), Protocol: config.ICMP, Code: code}}}
 }
 
 func (f *fakeRounds) count() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.starts) }
@@ -360,7 +360,7 @@ func TestPollOverrunWarnsAndSkipsMissedPolls(t *testing.T) {
 // TestPollDueDuringARequestedRoundRunsAtOnce: with poll_interval and stdin
 // both driving rounds, a poll that falls due while a requested round runs
 // (one shorter than the interval) is merged into one round right after it,
-// as round.Poll says, not skipped until the next grid point.
+// as core.Poll says, not skipped until the next grid point.
 func TestPollDueDuringARequestedRoundRunsAtOnce(t *testing.T) {
 	const poll = time.Second
 	fake := newFake(func(_ context.Context, n int) {

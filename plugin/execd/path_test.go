@@ -9,9 +9,9 @@ import (
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 // pathResult is a TCP probe of web.example whose path has three hops: two
@@ -59,7 +59,7 @@ const (
 // responder (two at the ECMP hop 1), the silent hop 2 without hop_ip; the
 // target's line gains hop_count and path_id. The next target's line follows.
 func TestEncodePathHopLines(t *testing.T) {
-	rd := round.Round{Start: ts, Results: []probe.Result{
+	rd := core.Report{Start: ts, Results: []probe.Result{
 		pathResult(),
 		{Target: "b", Protocol: config.ICMP, Code: probe.NoSuchHost},
 	}}
@@ -84,7 +84,7 @@ func TestEncodePathICMP(t *testing.T) {
 		`duplicates=0i,icmp_errors=0i,hop_count=1i,path_id="fedcba9876543210",dns_ms=0,result_code=0i 1764045600123456789` + "\n" +
 		`hping3_hop,hop=1,hop_ip=198.51.100.9,protocol=icmp,target=198.51.100.9 packets_transmitted=2i,packets_received=2i,` +
 		`percent_packet_loss=0,minimum_response_ms=1,average_response_ms=1,maximum_response_ms=1,standard_deviation_ms=0,jitter_ms=0 1764045600123456789` + "\n"
-	if got := string(Encode(round.Round{Start: ts, Results: []probe.Result{r}})); got != want {
+	if got := string(Encode(core.Report{Start: ts, Results: []probe.Result{r}})); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
@@ -98,14 +98,14 @@ func TestEncodeNoPathNoHopLines(t *testing.T) {
 		`packets_transmitted=4i,packets_received=4i,percent_packet_loss=0,minimum_response_ms=3,average_response_ms=3.25,` +
 		`maximum_response_ms=3.5,standard_deviation_ms=0.25,jitter_ms=0.5,ttl=57i,duplicates=0i,icmp_errors=0i,` +
 		`port_state="open",dns_ms=1.5,result_code=0i 1764045600123456789` + "\n"
-	if got := string(Encode(round.Round{Start: ts, Results: []probe.Result{r}})); got != want {
+	if got := string(Encode(core.Report{Start: ts, Results: []probe.Result{r}})); got != want {
 		t.Errorf("no path:\n got %s\nwant %s", got, want)
 	}
 
 	failed := pathResult()
 	failed.Code = probe.Failed
 	want = `hping3,ip=192.0.2.10,port=443,protocol=tcp,site=par,target=web.example,vantage=paris-1 dns_ms=1.5,result_code=2i 1764045600123456789` + "\n"
-	if got := string(Encode(round.Round{Start: ts, Results: []probe.Result{failed}})); got != want {
+	if got := string(Encode(core.Report{Start: ts, Results: []probe.Result{failed}})); got != want {
 		t.Errorf("failed probe:\n got %s\nwant %s", got, want)
 	}
 }
@@ -156,9 +156,9 @@ func TestAppendResultRefusedLineQuotesItsHopLines(t *testing.T) {
 // The long-running mode writes a window's hop lines with its target lines,
 // before the window's hping3_round line, in the window's one Write.
 func TestLoopWritesHopLines(t *testing.T) {
-	win := round.Round{Window: true, Start: ts, Duration: 10 * time.Second, Processes: 1, Packets: 4, Results: []probe.Result{pathResult()}}
+	win := core.Report{Window: true, Start: ts, Duration: 10 * time.Second, Processes: 1, Packets: 4, Results: []probe.Result{pathResult()}}
 	out := newWrites()
-	l := loop{round: func(context.Context) round.Round { return win }, continuous: true, out: out, log: logger.New(io.Discard, false), grace: stopGrace}
+	l := loop{round: func(context.Context) core.Report { return win }, continuous: true, out: out, log: logger.New(io.Discard, false), grace: stopGrace}
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() { done <- l.run(context.Background(), pr, nil) }()

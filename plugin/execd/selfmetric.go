@@ -6,7 +6,7 @@ import (
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 )
 
 // RoundMeasurement is the plugin's own line per round in the long-running
@@ -23,7 +23,7 @@ const RoundMeasurement = "hping3_round"
 // fall behind; the field stays so that every line has the same fields of
 // the same types. engine_restarts is written for windows only: in rounds
 // the engine lives for one round, and a crash fails that round's targets.
-func EncodeRound(rd round.Round, overrun bool) []byte {
+func EncodeRound(rd core.Report, overrun bool) []byte {
 	if rd.Window {
 		overrun = false
 	}

@@ -9,16 +9,16 @@ import (
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 // The self-metric of a window: packets and engine_restarts, the window's
 // length as duration_ms, overrun false whatever the caller says (a window
 // returns at once and cannot fall behind).
 func TestEncodeRoundWindow(t *testing.T) {
-	win := round.Round{Window: true, Start: ts, Duration: 10 * time.Second, Processes: 1, Failures: 1, Packets: 20, Restarts: 2,
+	win := core.Report{Window: true, Start: ts, Duration: 10 * time.Second, Processes: 1, Failures: 1, Packets: 20, Restarts: 2,
 		Results: make([]probe.Result, 2)}
 	want := "hping3_round targets=2i,processes=1i,failures=1i,packets=20i,engine_restarts=2i,duration_ms=10000,overrun=false 1764045600123456789\n"
 	for _, overrun := range []bool{false, true} {
@@ -27,7 +27,7 @@ func TestEncodeRoundWindow(t *testing.T) {
 		}
 	}
 	// A round: packets too, no engine_restarts.
-	rd := round.Round{Start: ts, Duration: 1500 * time.Millisecond, Processes: 2, Packets: 6, Results: make([]probe.Result, 2)}
+	rd := core.Report{Start: ts, Duration: 1500 * time.Millisecond, Processes: 2, Packets: 6, Results: make([]probe.Result, 2)}
 	want = "hping3_round targets=2i,processes=2i,failures=0i,packets=6i,duration_ms=1500,overrun=true 1764045600123456789\n"
 	if got := string(EncodeRound(rd, true)); got != want {
 		t.Errorf("round:\n%s\nwant\n%s", got, want)
@@ -51,7 +51,7 @@ type fakeStream struct {
 	calls []time.Time
 }
 
-func (f *fakeStream) next(context.Context) round.Round {
+func (f *fakeStream) next(context.Context) core.Report {
 	time.Sleep(f.delay)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -63,7 +63,7 @@ func (f *fakeStream) next(context.Context) round.Round {
 	f.last = now
 	f.calls = append(f.calls, now)
 	n := int(now.Sub(start) / (10 * time.Millisecond))
-	return round.Round{Window: true, Start: start, Duration: now.Sub(start), Processes: 1, Packets: n,
+	return core.Report{Window: true, Start: start, Duration: now.Sub(start), Processes: 1, Packets: n,
 		Results: []probe.Result{{Target: "w", Protocol: config.ICMP, Code: probe.OK, Transmitted: n, Received: n, TTL: -1}}}
 }
 

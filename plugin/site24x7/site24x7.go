@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 // stopGrace is how long Main waits for the round to return after the
@@ -69,7 +69,7 @@ func run(opts Options, cfg *config.Config, log *logger.Logger) object {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, opts.Deadline)
 	defer cancel()
-	results, ctxErr := runRound(ctx, round.New(cfg, log), stopGrace)
+	results, ctxErr := runRound(ctx, core.New(cfg, log), stopGrace)
 	return report(opts, results, ctxErr, log)
 }
 
@@ -91,16 +91,16 @@ func report(opts Options, results []probe.Result, stop error, log *logger.Logger
 	return render(opts.Header, results, stop, opts.Deadline, changed)
 }
 
-// runner is the part of round.Runner this mode uses.
+// runner is the part of core.Runner this mode uses.
 type runner interface {
-	Run(ctx context.Context) round.Round
+	Run(ctx context.Context) core.Report
 }
 
 // runRound runs one round and returns its results and the context's error
 // (nil when the round finished on its own). Once ctx ends the round gets
 // grace to return; after that the results are given up (nil).
 func runRound(ctx context.Context, r runner, grace time.Duration) ([]probe.Result, error) {
-	done := make(chan round.Round, 1)
+	done := make(chan core.Report, 1)
 	go func() { done <- r.Run(ctx) }()
 	select {
 	case rd := <-done:

@@ -9,24 +9,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 // stuck is a round that ignores its context until released.
 type stuck struct{ release chan struct{} }
 
-func (s stuck) Run(ctx context.Context) round.Round {
+func (s stuck) Run(ctx context.Context) core.Report {
 	<-s.release
-	return round.Round{Results: []probe.Result{{Code: probe.OK}}}
+	return core.Report{Results: []probe.Result{{Code: probe.OK}}}
 }
 
 // prompt is a round that stops as soon as its context ends.
 type prompt struct{}
 
-func (prompt) Run(ctx context.Context) round.Round {
+func (prompt) Run(ctx context.Context) core.Report {
 	<-ctx.Done()
-	return round.Round{Results: []probe.Result{{Code: probe.Failed, Err: errors.New("probe cancelled")}}}
+	return core.Report{Results: []probe.Result{{Code: probe.Failed, Err: errors.New("probe cancelled")}}}
 }
 
 func TestRunRoundGivesUpOnAStuckRound(t *testing.T) {

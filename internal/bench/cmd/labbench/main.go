@@ -25,7 +25,7 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/internal/bench"
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 )
 
 func main() {
@@ -50,7 +50,7 @@ func main() {
 	flag.Parse()
 	p := bench.Params{Count: *count, Interval: *interval, Concurrency: *conc, MaxPacketRate: *rate}
 	if *worker {
-		round.OneProcessor() // as the plugin binary does
+		core.OneProcessor() // as the plugin binary does
 		p.Targets, _ = strconv.Atoi(flag.Arg(0))
 		p.Engine = config.Engine(*engine)
 		if *profile != "" {

@@ -3,7 +3,7 @@
 // and file descriptors, and its engine's (the one hping3 exec's) memory and
 // CPU (`make soak-continuous`; needs root, ip and hping3). It builds the
 // bench's lossless namespace lab, runs itself with -worker inside the
-// client namespace, and there reads the core's windows (round.NewSource,
+// client namespace, and there reads the core's windows (core.NewSource,
 // mode continuous, as the Telegraf and OTLP front ends do) every -report,
 // printing one row of figures every -sample. It exits 1 when a figure grew,
 // the engine restarted, or a window failed.
@@ -25,9 +25,9 @@ import (
 
 	"github.com/hping3-plugin/hping3-plugin/internal/bench"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
-	"github.com/hping3-plugin/hping3-plugin/plugin/round"
 )
 
 func main() {
@@ -79,7 +79,7 @@ type row struct {
 }
 
 func soak(n int, duration, every, interval, sampleEvery time.Duration) int {
-	round.OneProcessor() // as the plugin binary does
+	core.OneProcessor() // as the plugin binary does
 	s := config.DefaultSettings()
 	s.Interval = interval
 	cfg := &config.Config{MaxPacketRate: config.DefaultMaxPacketRate, Engine: config.EngineTcl, Mode: config.ModeContinuous,
@@ -88,7 +88,7 @@ func soak(n int, duration, every, interval, sampleEvery time.Duration) int {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		return 1
 	}
-	src := round.NewSource(cfg, logger.New(os.Stderr, false))
+	src := core.NewSource(cfg, logger.New(os.Stderr, false))
 	defer src.Close()
 	if !src.Continuous() {
 		fmt.Fprintf(os.Stderr, "soak: the core gave a %T, not a continuous Stream\n", src)

@@ -1,4 +1,4 @@
-package round
+package core
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 type Source interface {
 	// Next returns the next report. A Runner runs a round and returns when
 	// it ends or ctx does; a Stream returns its window at once.
-	Next(ctx context.Context) Round
+	Next(ctx context.Context) Report
 	// Targets is the number of probes (lines) of every report.
 	Targets() int
 	// Close stops whatever the source keeps running (a Stream's engine).
@@ -27,7 +27,7 @@ type Source interface {
 }
 
 // Next runs one round: a Runner is the Source of mode "rounds".
-func (r *Runner) Next(ctx context.Context) Round { return r.Run(ctx) }
+func (r *Runner) Next(ctx context.Context) Report { return r.Run(ctx) }
 
 // Close does nothing: a Runner keeps nothing running between rounds.
 func (r *Runner) Close() {}

@@ -1,4 +1,4 @@
-package round
+package core
 
 import (
 	"context"
@@ -80,7 +80,7 @@ func failureRunner(t *testing.T, dns *fakeDNS, groups ...[]string) (*Runner, *st
 
 // runAndCheck runs a round and compares what it logged, line by line, and
 // its failure count.
-func runAndCheck(t *testing.T, ctx context.Context, r *Runner, log *strings.Builder, failures int, want ...string) Round {
+func runAndCheck(t *testing.T, ctx context.Context, r *Runner, log *strings.Builder, failures int, want ...string) Report {
 	t.Helper()
 	log.Reset()
 	rd := r.Run(ctx)

@@ -1,9 +1,9 @@
-// Package round is the plugin's core, shared by every front end: it runs one
+// Package core is the plugin's core, shared by every front end: it runs one
 // round (every target of every group probed once, in parallel within bounds
 // that keep hping3's measurements true), logs the targets' failures as they
 // change from round to round, and holds the poll schedule of the front ends
 // that run a round every poll_interval.
-package round
+package core
 
 import (
 	"context"
@@ -18,9 +18,9 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
-// Round is the outcome of one round, or in continuous mode (Window) of one
+// Report is the outcome of one round, or in continuous mode (Window) of one
 // window: every packet decided since the previous report.
-type Round struct {
+type Report struct {
 	Start     time.Time      // when the round (window) began; the timestamp of its lines
 	Duration  time.Duration  // wall time of the whole round (the window's length)
 	Results   []probe.Result // one per distinct target, in configuration order
@@ -45,7 +45,7 @@ type Round struct {
 
 // tally counts rd's failures and the packets its results sent, path probes
 // included: the same for a round and a window.
-func (rd *Round) tally() {
+func (rd *Report) tally() {
 	for i := range rd.Results {
 		r := &rd.Results[i]
 		if r.Code != probe.OK {
@@ -112,8 +112,8 @@ func (r *Runner) Targets() int { return len(r.jobs) }
 
 // Run probes every target once and returns when all are done or ctx ends;
 // every target gets a Result either way (a cancelled probe has Code Failed).
-func (r *Runner) Run(ctx context.Context) Round {
-	rd := Round{Start: time.Now(), Results: make([]probe.Result, len(r.jobs)), Vantage: r.cfg.Vantage}
+func (r *Runner) Run(ctx context.Context) Report {
+	rd := Report{Start: time.Now(), Results: make([]probe.Result, len(r.jobs)), Vantage: r.cfg.Vantage}
 	var (
 		wg        sync.WaitGroup
 		mu        sync.Mutex

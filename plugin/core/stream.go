@@ -1,4 +1,4 @@
-package round
+package core
 
 import (
 	"container/heap"
@@ -200,14 +200,14 @@ func (s *Stream) Close() {
 // until the first packets can have been decided (a period and a timeout
 // after the start): a request that comes right at start would otherwise
 // report every target as having no packet.
-func (s *Stream) Next(ctx context.Context) Round {
+func (s *Stream) Next(ctx context.Context) Report {
 	if s.first {
 		s.first = false
 		s.awaitFirst(ctx)
 	}
 	s.mu.Lock()
 	now := time.Now()
-	rd := Round{Start: s.last, Duration: now.Sub(s.last), Window: true,
+	rd := Report{Start: s.last, Duration: now.Sub(s.last), Window: true,
 		Results: make([]probe.Result, len(s.targets)), Restarts: s.restarts, Processes: s.started, Vantage: s.r.cfg.Vantage}
 	for i, t := range s.targets {
 		rd.Results[i] = t.window(rd.Start, rd.Duration)
