@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -13,37 +12,38 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
-// runBatch probes n loopback addresses in one Tcl-engine batch and returns
+// runRound probes n loopback addresses in one Tcl-engine round and returns
 // it, so a test can read every packet's send time (the engine's own stamp).
-func runBatch(t *testing.T, n int, s config.Settings, rate float64) *batch {
+func runRound(t *testing.T, n int, s config.Settings, rate float64) *tclRound {
 	t.Helper()
 	bin := requireHping3(t)
-	b := &batch{bin: bin, log: logger.Discard(), ids: newIdentity(), rate: rate}
-	results := make([]probe.Result, n)
+	rd := newTclRound(bin, startTcl, logger.Discard(), newIdentity())
+	rd.pace = newPacer(rate, sendAhead)
 	for i := range n {
 		ip := fmt.Sprintf("127.0.0.%d", i+1)
 		tg := probe.Target{Name: ip, Res: probe.Resolution{IP: ip}}
-		results[i] = probe.NewResult(tg, s, time.Now())
-		b.targets = append(b.targets, &batchTarget{res: &results[i], s: s, ip: netip.MustParseAddr(ip)})
+		r := probe.NewResult(tg, s, time.Now())
+		rd.targets = append(rd.targets, &target{job: i, name: ip, s: s, res: tg.Res})
+		rd.results = append(rd.results, &r)
 	}
 	start := time.Now()
-	if !b.run(context.Background()) {
+	if !rd.probe(context.Background()) {
 		t.Fatal("no engine ran")
 	}
-	t.Logf("%d targets x %d packets, interval %v, rate cap %v/s: batch took %v", n, s.Count, s.Interval, rate, time.Since(start))
-	for _, r := range results {
+	t.Logf("%d targets x %d packets, interval %v, rate cap %v/s: round took %v", n, s.Count, s.Interval, rate, time.Since(start))
+	for _, r := range rd.results {
 		if r.Code != probe.OK || r.Received != s.Count {
 			t.Fatalf("%s: code %d (%v), %d/%d received", r.Target, r.Code, r.Err, r.Received, r.Transmitted)
 		}
 	}
-	return b
+	return rd
 }
 
 // sendTimes returns every packet's send stamp, sorted, and each target's.
-func sendTimes(b *batch) (all []time.Time, per [][]time.Time) {
-	for _, tg := range b.targets {
+func sendTimes(rd *tclRound) (all []time.Time, per [][]time.Time) {
+	for _, tg := range rd.targets {
 		var ts []time.Time
-		for _, rec := range tg.recs {
+		for _, rec := range tg.done {
 			ts = append(ts, rec.Sent)
 		}
 		per = append(per, ts)
@@ -69,8 +69,8 @@ const (
 func TestPacingIntervalAndStart(t *testing.T) {
 	s := config.DefaultSettings()
 	s.Count, s.Interval, s.Timeout = 4, 100*time.Millisecond, 300*time.Millisecond
-	b := runBatch(t, 10, s, 1000)
-	all, per := sendTimes(b)
+	rd := runRound(t, 10, s, 1000)
+	all, per := sendTimes(rd)
 	for i, ts := range per {
 		for k := 1; k < len(ts); k++ {
 			if d := ts[k].Sub(ts[k-1]); d < s.Interval-stampSlack || d > s.Interval+lateSlack {
@@ -93,8 +93,8 @@ func TestPacingKeepsTheRateCap(t *testing.T) {
 	s := config.DefaultSettings()
 	s.Count, s.Interval, s.Timeout = 5, 100*time.Millisecond, 300*time.Millisecond
 	const rate = 100
-	b := runBatch(t, 20, s, rate)
-	all, per := sendTimes(b)
+	rd := runRound(t, 20, s, rate)
+	all, per := sendTimes(rd)
 	for i := range all {
 		for j := i; j < len(all) && all[j].Sub(all[i]) < 200*time.Millisecond; j++ {
 			if n := j - i + 1; n > 2*rate/10+1+catchUp {
@@ -115,5 +115,82 @@ func TestPacingKeepsTheRateCap(t *testing.T) {
 				t.Errorf("target %d: packets %d and %d sent %v apart, want the cap's 200ms (at most %v early after a late send)", i, k-1, k, d, early)
 			}
 		}
+	}
+}
+
+// TestPacerTake holds the pacing rule itself, without an engine: slots go
+// 1/rate apart from the first packet's due time; a packet due later than
+// ahead from now waits; a sender that woke late makes up at most catchUp
+// packets' time in a burst, then keeps the spacing.
+func TestPacerTake(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ms := func(n float64) time.Time { return t0.Add(time.Duration(n * float64(time.Millisecond))) }
+	p := newPacer(100, 20*time.Millisecond) // a slot every 10 ms
+	for _, c := range []struct {
+		name     string
+		due, now time.Time
+		slot     time.Time
+		ok       bool
+	}{
+		{"the first packet goes when due", ms(0), ms(0), ms(0), true},
+		{"the next one a gap later, though due at once", ms(0), ms(0), ms(10), true},
+		{"within ahead of now it goes in the same write", ms(0), ms(0), ms(20), true},
+		{"past ahead it waits", ms(0), ms(0), ms(30), false},
+		{"it goes once its slot is within ahead", ms(0), ms(10), ms(30), true},
+		{"a packet due later than the next slot keeps its due time", ms(100), ms(90), ms(100), true},
+		// The sender slept from 100 ms to 300 ms: twenty slots passed.
+		// It makes up two (the slots of 280 and 290 ms), not twenty.
+		{"a late sender makes up catchUp slots", ms(110), ms(300), ms(280), true},
+		{"then the spacing holds", ms(110), ms(300), ms(290), true},
+		{"and again", ms(110), ms(300), ms(300), true},
+		{"up to ahead", ms(110), ms(300), ms(310), true},
+	} {
+		slot, ok := p.take(c.due, c.now)
+		if ok != c.ok || (ok && !slot.Equal(c.slot)) || (!ok && !slot.Equal(c.slot)) {
+			t.Fatalf("%s: take(due %v, now %v) = %v, %v; want %v, %v", c.name,
+				c.due.Sub(t0), c.now.Sub(t0), slot.Sub(t0), ok, c.slot.Sub(t0), c.ok)
+		}
+	}
+	if w := p.wake(ms(0)); !w.Equal(ms(320)) {
+		t.Errorf("wake for a packet due long ago: %v, want the next slot, 320ms", w.Sub(t0))
+	}
+	if w := p.wake(ms(500)); !w.Equal(ms(500)) {
+		t.Errorf("wake for a packet due later: %v, want its due time, 500ms", w.Sub(t0))
+	}
+}
+
+// TestPacerHoldsTheRate: however late and irregular the wake-ups, no
+// window of 100 ms holds more than rate/10 + 1 + catchUp slots.
+func TestPacerHoldsTheRate(t *testing.T) {
+	const rate = 1000
+	p := newPacer(rate, 20*time.Millisecond)
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var slots []time.Time
+	now := t0
+	for i := range 5000 {
+		// Wake-ups from 0 to 50 ms apart, everything always due.
+		now = now.Add(time.Duration(i*7919%50) * time.Millisecond)
+		for {
+			slot, ok := p.take(t0, now)
+			if !ok {
+				break
+			}
+			slots = append(slots, slot)
+		}
+	}
+	for i := range slots {
+		if i > 0 && slots[i].Before(slots[i-1]) {
+			t.Fatalf("slot %d at %v before slot %d at %v", i, slots[i].Sub(t0), i-1, slots[i-1].Sub(t0))
+		}
+		n := 0
+		for j := i; j < len(slots) && slots[j].Sub(slots[i]) < 100*time.Millisecond; j++ {
+			n++
+		}
+		if n > rate/10+1+catchUp {
+			t.Fatalf("%d slots within 100ms from %v: more than the rate allows", n, slots[i].Sub(t0))
+		}
+	}
+	if len(slots) < 1000 {
+		t.Errorf("only %d slots", len(slots))
 	}
 }

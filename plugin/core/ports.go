@@ -10,14 +10,14 @@ import (
 
 // Source ports for the Tcl engine's TCP and UDP probes come from this range,
 // below Linux's ephemeral range so they never collide with the host's own
-// connections; a round or a stream may hold at most config.MaxSourcePorts
+// connections; a session may hold at most config.MaxSourcePorts
 // of each protocol.
 const (
 	firstProbePort = config.FirstProbePort
 	lastProbePort  = config.LastProbePort
 )
 
-// portBlock holds source ports reserved for one round: each is bound by a
+// portBlock holds source ports reserved for one session: each is bound by a
 // socket of the probe's protocol, so no other process (another plugin
 // process among them) can use it and take the answers meant for us. The
 // sockets are never read: answers are captured by hping3, and a bound UDP
@@ -74,4 +74,56 @@ func (b *portBlock) release() {
 		syscall.Close(fd)
 	}
 	b.fds = nil
+}
+
+// sessionPorts are the source ports one session of the Tcl engine holds.
+type sessionPorts struct{ tcp, udp *portBlock }
+
+func (sp sessionPorts) release() {
+	sp.tcp.release()
+	sp.udp.release()
+}
+
+// reserveFor reserves the source ports a session's targets need and hands
+// them out: one TCP port per target and per path TTL (a target holds a
+// half-open connection for a port it answered SYN-ACK on until our RST
+// reaches it, and answers another SYN on that port meanwhile with a bare
+// ACK, not a SYN-ACK), and udpRing(t) UDP ports per UDP target. It also
+// makes each target's payload.
+func reserveFor(targets []*target, udpRing func(*target) int) (sessionPorts, error) {
+	tcpN, udpN := 0, 0
+	for _, t := range targets {
+		switch t.s.Protocol {
+		case config.TCP:
+			tcpN++
+		case config.UDP:
+			udpN += udpRing(t)
+		}
+	}
+	var sp sessionPorts
+	var err error
+	if tcpN > 0 {
+		sp.tcp, err = reservePorts(syscall.SOCK_STREAM, tcpN)
+	}
+	if err == nil && udpN > 0 {
+		sp.udp, err = reservePorts(syscall.SOCK_DGRAM, udpN)
+	}
+	if err != nil {
+		sp.release()
+		return sessionPorts{}, fmt.Errorf("reserving source ports: %w", err)
+	}
+	tcpNext, udpNext := 0, 0
+	for _, t := range targets {
+		t.payload = probePayload(t.s)
+		switch t.s.Protocol {
+		case config.TCP:
+			t.tcpPort = sp.tcp.ports[tcpNext]
+			tcpNext++
+		case config.UDP:
+			n := udpRing(t)
+			t.udpPorts, t.udpNext = sp.udp.ports[udpNext:udpNext+n], 0
+			udpNext += n
+		}
+	}
+	return sp, nil
 }

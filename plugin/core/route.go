@@ -6,14 +6,14 @@ import (
 	"net/netip"
 )
 
-// path is where probes to one target leave: the interface whose capture
+// route is where probes to one target leave: the interface whose capture
 // sees the answers, and the source address the answers come back to.
-type path struct {
+type route struct {
 	iface string
 	src   netip.Addr
 }
 
-// router finds paths from one snapshot of the host's interfaces. When the
+// router finds routes from one snapshot of the host's interfaces. When the
 // snapshot failed, every route fails with that reason.
 type router struct {
 	ifaces []net.Interface
@@ -33,15 +33,15 @@ func newRouter() *router {
 	return r
 }
 
-// route finds the path to dst the way the kernel does: a connected UDP
+// route finds the route to dst the way the kernel does: a connected UDP
 // socket (which sends nothing) gives the source address; the interface is
 // the one holding it, or loopback when dst is one of this host's own
 // addresses (the kernel then delivers through lo whatever address is
 // used). A configured interface is used as it is, with its first IPv4
 // address.
-func (r *router) route(dst netip.Addr, iface string) (path, error) {
+func (r *router) route(dst netip.Addr, iface string) (route, error) {
 	if r.err != nil {
-		return path{}, r.err
+		return route{}, r.err
 	}
 	if iface != "" {
 		for i, ifi := range r.ifaces {
@@ -49,15 +49,15 @@ func (r *router) route(dst netip.Addr, iface string) (path, error) {
 				continue
 			}
 			if len(r.addrs[i]) == 0 {
-				return path{}, fmt.Errorf("interface %q has no IPv4 address to send from", iface)
+				return route{}, fmt.Errorf("interface %q has no IPv4 address to send from", iface)
 			}
-			return path{iface: iface, src: r.addrs[i][0]}, nil
+			return route{iface: iface, src: r.addrs[i][0]}, nil
 		}
-		return path{}, fmt.Errorf("interface %q does not exist", iface)
+		return route{}, fmt.Errorf("interface %q does not exist", iface)
 	}
 	conn, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
 	if err != nil {
-		return path{}, fmt.Errorf("no route to %s: %v", dst, unwrapSyscall(err))
+		return route{}, fmt.Errorf("no route to %s: %v", dst, unwrapSyscall(err))
 	}
 	src := conn.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
 	conn.Close()
@@ -73,14 +73,14 @@ func (r *router) route(dst netip.Addr, iface string) (path, error) {
 	if local {
 		for _, ifi := range r.ifaces {
 			if ifi.Flags&net.FlagLoopback != 0 {
-				return path{iface: ifi.Name, src: src}, nil
+				return route{iface: ifi.Name, src: src}, nil
 			}
 		}
 	}
 	if srcIface == "" {
-		return path{}, fmt.Errorf("no interface holds %s, the source address for %s", src, dst)
+		return route{}, fmt.Errorf("no interface holds %s, the source address for %s", src, dst)
 	}
-	return path{iface: srcIface, src: src}, nil
+	return route{iface: srcIface, src: src}, nil
 }
 
 func addrsOf(ifi net.Interface) []netip.Addr {

@@ -39,13 +39,17 @@ func (r *Runner) Continuous() bool { return false }
 // mode continuous (the default), which needs every group on the Tcl
 // engine, else a Runner. --once and --site24x7 use New: one round.
 func NewSource(cfg *config.Config, log *logger.Logger) Source {
-	r := New(cfg, log)
-	if cfg.Mode == config.ModeRounds {
+	return sourceOf(New(cfg, log))
+}
+
+// sourceOf is r's configuration's Source, r itself in mode rounds.
+func sourceOf(r *Runner) Source {
+	if r.cfg.Mode == config.ModeRounds {
 		return r
 	}
 	for gi, e := range r.engines {
 		if !e.tcl {
-			log.Warnf("mode continuous needs the tcl engine (hping3's Tcl API), which inputs.hping3[%d] cannot use: probing in rounds (set mode = \"rounds\" to say so)", gi)
+			r.log.Warnf("mode continuous needs the tcl engine (hping3's Tcl API), which inputs.hping3[%d] cannot use: probing in rounds (set mode = \"rounds\" to say so)", gi)
 			return r
 		}
 	}

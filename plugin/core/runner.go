@@ -1,8 +1,3 @@
-// Package core is the plugin's core, shared by every front end: it runs one
-// round (every target of every group probed once, in parallel within bounds
-// that keep hping3's measurements true), logs the targets' failures as they
-// change from round to round, and holds the poll schedule of the front ends
-// that run a round every poll_interval.
 package core
 
 import (
@@ -18,60 +13,25 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
-// Report is the outcome of one round, or in continuous mode (Window) of one
-// window: every packet decided since the previous report.
-type Report struct {
-	Start     time.Time      // when the round (window) began; the timestamp of its lines
-	Duration  time.Duration  // wall time of the whole round (the window's length)
-	Results   []probe.Result // one per distinct target, in configuration order
-	Processes int            // hping3 processes started
-	Failures  int            // results whose Code is not probe.OK
-
-	// Window is true for a continuous window: Results cover exactly the
-	// packets decided in [Start, Start+Duration), each counted in one
-	// window only, so sums over windows are the totals.
-	Window bool
-	// Packets is the number of packets the results count as sent, path
-	// probes included.
-	Packets int
-	// Restarts counts the engine restarts in the window (after a crash or
-	// a hang; the packets then in flight are not counted, and the targets
-	// that had some fail in this window with the reason).
-	Restarts int
-	// Vantage is the configured vantage, "" when none: the self-metrics
-	// carry it as the results do.
-	Vantage string
-}
-
-// tally counts rd's failures and the packets its results sent, path probes
-// included: the same for a round and a window.
-func (rd *Report) tally() {
-	for i := range rd.Results {
-		r := &rd.Results[i]
-		if r.Code != probe.OK {
-			rd.Failures++
-		}
-		rd.Packets += r.Transmitted
-		if r.Path != nil {
-			rd.Packets += r.Path.Sent
-		}
-	}
-}
-
 // Runner runs rounds for one configuration. A Runner runs one round at a
 // time; front ends never overlap rounds. It logs a target's failure when it
 // starts, changes or ends, not every round (failures.go).
 type Runner struct {
-	cfg      *config.Config
-	log      *logger.Logger
-	resolver probe.Resolver
-	jobs     []job
-	sched    *scheduler
-	engines  []engineChoice // per group
-	ids      *identity
-	failures *failureLog // each job's failure, from round to round
-	pathHops []int       // per job: the distance to its target the last round found (path = true)
+	cfg       *config.Config
+	log       *logger.Logger
+	resolver  probe.Resolver
+	lookups   chan struct{} // bounds concurrent name lookups
+	jobs      []job
+	cli       *cliScheduler
+	engines   []engineChoice // per group
+	start     startEngine    // starts a Tcl engine process
+	ids       *identity
+	failures  *failureLog // each job's failure, from round to round
+	hopCounts []int       // per job: the hop count of its path the last round found (path = true)
 }
+
+// dnsParallel bounds concurrent name lookups; they hold no hping3 slot.
+const dnsParallel = 64
 
 type job struct {
 	group  int
@@ -81,7 +41,7 @@ type job struct {
 // New returns a Runner for a validated configuration. Duplicate targets in
 // a group are probed once, with a warning.
 func New(cfg *config.Config, log *logger.Logger) *Runner {
-	r := &Runner{cfg: cfg, log: log, resolver: net.DefaultResolver}
+	r := &Runner{cfg: cfg, log: log, resolver: net.DefaultResolver, lookups: make(chan struct{}, dnsParallel), start: startTcl}
 	for gi, g := range cfg.Groups {
 		seen := map[string]bool{}
 		for _, t := range g.Targets {
@@ -93,7 +53,7 @@ func New(cfg *config.Config, log *logger.Logger) *Runner {
 			r.jobs = append(r.jobs, job{group: gi, target: t})
 		}
 	}
-	r.sched = newScheduler(cfg)
+	r.cli = newCLIScheduler(cfg)
 	r.engines = chooseEngines(cfg, log)
 	for gi, g := range cfg.Groups {
 		// (No binary at all: every target says so already.)
@@ -101,7 +61,7 @@ func New(cfg *config.Config, log *logger.Logger) *Runner {
 			log.Warnf("path = true: the targets of table %d are probed without their path, because the cli engine cannot send path probes (docs/paths.md)", gi+1)
 		}
 	}
-	r.pathHops = make([]int, len(r.jobs))
+	r.hopCounts = make([]int, len(r.jobs))
 	r.ids = newIdentity()
 	r.failures = newFailureLog(log, cfg, r.jobs)
 	return r
@@ -121,7 +81,7 @@ func (r *Runner) Run(ctx context.Context) Report {
 	)
 	// The Tcl engine's targets first, all at once; then the CLI engine's,
 	// so that the two never share the packet rate.
-	processes += r.runBatches(ctx, rd.Results)
+	processes += r.runTcl(ctx, rd.Results)
 	for i, j := range r.jobs {
 		if r.engines[j.group].tcl {
 			continue
@@ -148,24 +108,106 @@ func (r *Runner) Run(ctx context.Context) Report {
 	return rd
 }
 
+// runTcl resolves and probes every Tcl-engine target into results: one
+// engine process per hping3 binary, all at once, sharing the packet rate in
+// proportion to their packets. It returns the processes started.
+func (r *Runner) runTcl(ctx context.Context, results []probe.Result) int {
+	rounds := map[string]*tclRound{}
+	var order []*tclRound
+	var wg sync.WaitGroup
+	for i, j := range r.jobs {
+		ec := r.engines[j.group]
+		if !ec.tcl {
+			continue
+		}
+		rd := rounds[ec.bin]
+		if rd == nil {
+			rd = newTclRound(ec.bin, r.start, r.log, r.ids)
+			rounds[ec.bin] = rd
+			order = append(order, rd)
+		}
+		t := r.newTarget(i)
+		rd.targets = append(rd.targets, t)
+		rd.results = append(rd.results, &results[i])
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := r.lookup(ctx, t.name, t.s)
+			tg := probe.Target{Name: t.name, Tags: t.tags, Res: res}
+			if err != nil {
+				results[i] = cancelled(tg, t.s)
+			} else {
+				results[i] = probe.NewResult(tg, t.s, time.Now())
+			}
+			t.res = res
+			t.res.Code = results[i].Code
+		}()
+	}
+	wg.Wait()
+	if len(order) == 0 {
+		return 0
+	}
+	packets := map[*tclRound]int{}
+	all := 0
+	for _, rd := range order {
+		for _, t := range rd.targets {
+			if t.res.Code != probe.OK {
+				continue
+			}
+			// The next round's path probes stop at the hop count this one
+			// found.
+			for h := 1; h <= pathLimit(t, r.hopCounts[t.job]); h++ {
+				t.addHop(h)
+			}
+			n := t.s.Count * (1 + len(t.hops))
+			packets[rd] += n
+			all += n
+		}
+	}
+	var mu sync.Mutex
+	started := 0
+	for _, rd := range order {
+		rate := float64(r.cfg.MaxPacketRate)
+		if all > 0 {
+			rate = max(1, rate*float64(packets[rd])/float64(all))
+		}
+		rd.pace = newPacer(rate, sendAhead)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if rd.probe(ctx) {
+				mu.Lock()
+				started++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, rd := range order {
+		for i, t := range rd.targets {
+			r.hopCounts[t.job] = 0
+			if p := rd.results[i].Path; p != nil && p.Ended {
+				r.hopCounts[t.job] = p.HopCount
+			}
+		}
+	}
+	return started
+}
+
 // probe resolves and probes one target; ran tells whether hping3 started.
 func (r *Runner) probe(ctx context.Context, j job) (probe.Result, bool) {
 	g := r.cfg.Groups[j.group]
 	s := g.Settings
 	t := probe.Target{Name: j.target, Tags: r.cfg.Tags(j.group)}
 
-	release, err := r.sched.acquireDNS(ctx)
-	if err == nil {
-		t.Res = probe.Resolve(ctx, r.resolver, j.target, s.DNSTimeout)
-		release()
-	}
-	if err != nil || ctx.Err() != nil {
+	var err error
+	if t.Res, err = r.lookup(ctx, j.target, s); err != nil {
 		return cancelled(t, s), false
 	}
 	if t.Res.Code != probe.OK {
 		return probe.Run(ctx, t, s, 0), false // a Result carrying the lookup failure
 	}
-	slot, err := r.sched.acquire(ctx, j.group, key(t.Res.IP), s)
+	slot, err := r.cli.acquire(ctx, j.group, key(t.Res.IP), s)
 	if err != nil {
 		return cancelled(t, s), false
 	}
@@ -191,4 +233,23 @@ func key(ip string) string { return ip }
 func cancelled(t probe.Target, s config.Settings) probe.Result {
 	t.Res = probe.Resolution{IP: t.Res.IP, DNS: t.Res.DNS, Code: probe.Failed, Err: errors.New("probe cancelled: the plugin is stopping")}
 	return probe.Run(context.Background(), t, s, 0)
+}
+
+// lookup resolves name within s's dns_timeout, at most dnsParallel at
+// once. An error means ctx ended first.
+func (r *Runner) lookup(ctx context.Context, name string, s config.Settings) (probe.Resolution, error) {
+	select {
+	case r.lookups <- struct{}{}:
+	case <-ctx.Done():
+		return probe.Resolution{}, ctx.Err()
+	}
+	res := probe.Resolve(ctx, r.resolver, name, s.DNSTimeout)
+	<-r.lookups
+	return res, ctx.Err()
+}
+
+// newTarget is the Tcl engine's target of job i.
+func (r *Runner) newTarget(i int) *target {
+	j := r.jobs[i]
+	return &target{job: i, name: j.target, s: r.cfg.Groups[j.group].Settings, tags: r.cfg.Tags(j.group)}
 }

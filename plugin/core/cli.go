@@ -16,9 +16,6 @@ const (
 	lastSourcePort  = 32767
 )
 
-// dnsParallel bounds concurrent name lookups; they hold no hping3 slot.
-const dnsParallel = 64
-
 // startGap spaces hping3 starts: each start opens a pcap socket and reads
 // the interface list, and a burst of them delays the first packets of
 // probes already running. Spreading starts evenly over a probe's sending
@@ -26,13 +23,13 @@ const dnsParallel = 64
 // longer rounds and twice the plugin's CPU (docs/performance.md).
 const startGap = 2 * time.Millisecond
 
-// scheduler hands out the right to run one hping3 process. A probe needs,
+// cliScheduler is the CLI engine's scheduler: it hands out the right to run
+// one hping3 process. A probe needs,
 // in this order: its target:port to itself (two instances on the same
 // target:port read each other's replies), a slot in its group's and the
 // global process bounds, its share of the total packet rate, a block of
 // source ports, and its turn in the start spacing.
-type scheduler struct {
-	dns    chan struct{}
+type cliScheduler struct {
 	global chan struct{}
 	groups []chan struct{}
 
@@ -46,9 +43,8 @@ type scheduler struct {
 	nextGo   time.Time
 }
 
-func newScheduler(cfg *config.Config) *scheduler {
-	s := &scheduler{
-		dns:      make(chan struct{}, dnsParallel),
+func newCLIScheduler(cfg *config.Config) *cliScheduler {
+	s := &cliScheduler{
 		busyKeys: map[string]bool{},
 		maxRate:  float64(cfg.MaxPacketRate),
 		ports:    make([]bool, lastSourcePort-firstSourcePort+1),
@@ -67,18 +63,9 @@ func newScheduler(cfg *config.Config) *scheduler {
 	return s
 }
 
-func (s *scheduler) acquireDNS(ctx context.Context) (func(), error) {
-	select {
-	case s.dns <- struct{}{}:
-		return func() { <-s.dns }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
 // slot is the right to run one hping3 process.
 type slot struct {
-	s        *scheduler
+	s        *cliScheduler
 	group    int
 	key      string
 	rate     float64
@@ -87,7 +74,7 @@ type slot struct {
 }
 
 // acquire waits for everything one probe needs, or for ctx to end.
-func (s *scheduler) acquire(ctx context.Context, group int, key string, set config.Settings) (*slot, error) {
+func (s *cliScheduler) acquire(ctx context.Context, group int, key string, set config.Settings) (*slot, error) {
 	sl := &slot{s: s, group: group, key: key, rate: set.Rate(), count: set.Count}
 	// The key first: a probe waiting for its target:port must not hold a
 	// process slot others could use.
@@ -172,7 +159,7 @@ func (sl *slot) release() {
 
 // locked runs f under the lock and wakes every waiter: each release can
 // satisfy a different condition.
-func (s *scheduler) locked(f func()) {
+func (s *cliScheduler) locked(f func()) {
 	s.mu.Lock()
 	f()
 	s.mu.Unlock()
@@ -180,7 +167,7 @@ func (s *scheduler) locked(f func()) {
 }
 
 // waitFor blocks until try (called under the lock) succeeds or ctx ends.
-func (s *scheduler) waitFor(ctx context.Context, try func() bool) error {
+func (s *cliScheduler) waitFor(ctx context.Context, try func() bool) error {
 	stop := context.AfterFunc(ctx, func() {
 		s.mu.Lock()
 		s.mu.Unlock()
@@ -202,7 +189,7 @@ func (s *scheduler) waitFor(ctx context.Context, try func() bool) error {
 // search starts after the last block handed out, so a port is reused as
 // late as possible and a straggling reply to an earlier probe finds no
 // listener expecting it.
-func (s *scheduler) findPorts(n int) int {
+func (s *cliScheduler) findPorts(n int) int {
 	size := len(s.ports)
 	for _, from := range []int{s.cursor, 0} {
 		run := 0
@@ -221,7 +208,7 @@ func (s *scheduler) findPorts(n int) int {
 	return -1
 }
 
-func (s *scheduler) markPorts(base, n int, used bool) {
+func (s *cliScheduler) markPorts(base, n int, used bool) {
 	for i := base - firstSourcePort; i < base-firstSourcePort+n; i++ {
 		s.ports[i] = used
 	}

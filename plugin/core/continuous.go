@@ -1,0 +1,353 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
+)
+
+// Continuous probing. One Tcl engine process per hping3 binary runs for the
+// life of the Stream and sends every target one packet every interval, the
+// targets' packets spread evenly over the interval. A packet is decided
+// when its timeout (plus captureGrace) has passed since it went, or when it
+// could not be sent: only then does it join its target's window, with every
+// answer it had (its reply, duplicates, ICMP errors). A report (Next) takes
+// every target's decided packets and measures them as a round does
+// (target.measure); a packet still inside its timeout waits for the next
+// report, so each packet is counted in exactly one window.
+//
+// Names are looked up at start, then again every resolveEvery (a name that
+// did not resolve: every retryResolve). When a target's address changes,
+// the engine stops sending, lets the packets in flight be decided, and
+// starts again with the new addresses (new routes and captures): nothing is
+// lost. When the engine crashes, hangs or floods, it is killed: the packets
+// then in flight are not counted, their targets' next window fails
+// (result_code 2) with the reason, and the engine starts again after
+// restartDelay.
+const (
+	restartDelay = 200 * time.Millisecond
+	// maxRestartDelay bounds the back-off of an engine that fails at once
+	// every time it starts (a missing capability, say).
+	maxRestartDelay = 5 * time.Second
+	// firstWait bounds how long the first report waits for every target's
+	// first decided packet.
+	firstWait = 5 * time.Second
+	// streamAhead lets the packets due within it go in one write. The
+	// engine's and the plugin's CPU are mostly wake-ups and writes per
+	// send: 300 targets at 1 packet/s each took 2.2 s and 1.8 s of CPU in
+	// 20 s with one write per packet, and 0.75 s and 0.8 s with 20 ms.
+	// The rate cap still spaces the packets' slots 1/max_packet_rate
+	// apart, so the rate holds over any 20 ms and more; a target's packets
+	// are at most 20 ms from their schedule.
+	streamAhead = 20 * time.Millisecond
+)
+
+// errReplan ends an engine session on purpose: addresses changed.
+var errReplan = errors.New("target addresses changed")
+
+// Stream is the Source of mode continuous.
+type Stream struct {
+	r      *Runner
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+
+	first bool // no report yet
+
+	engines []*continuous // one per hping3 binary
+
+	mu       sync.Mutex
+	targets  []*target // one per job, in configuration order
+	last     time.Time // the previous report
+	restarts int       // engine restarts since the previous report
+	started  int       // engine processes started since the previous report
+}
+
+func newStream(r *Runner) *Stream {
+	s := &Stream{r: r, last: time.Now(), first: true}
+	for i := range r.jobs {
+		t := r.newTarget(i)
+		if t.s.Path {
+			for h := 1; h <= t.s.MaxHops; h++ {
+				t.addHop(h)
+			}
+		}
+		s.targets = append(s.targets, t)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.resolveAll(ctx)
+
+	// One engine per hping3 binary, sharing the packet rate in proportion
+	// to their targets and path probes, each one packet per period.
+	byBin := map[string]*continuous{}
+	var order []*continuous
+	all := 0
+	for _, t := range s.targets {
+		bin := r.engines[r.jobs[t.job].group].bin
+		c := byBin[bin]
+		if c == nil {
+			c = &continuous{st: s, replan: make(chan struct{}, 1), session: session{bin: bin, start: r.start, log: r.log, ids: r.ids,
+				closeAtDeadline: true, mu: &s.mu, ending: "before starting again with the new addresses"}}
+			c.sched, c.udpRing = c, c.ring
+			c.onStart = func() {
+				s.mu.Lock()
+				s.started++
+				s.mu.Unlock()
+			}
+			byBin[bin] = c
+			order = append(order, c)
+		}
+		c.targets = append(c.targets, t)
+		c.probes += 1 + len(t.hops)
+		all += 1 + len(t.hops)
+	}
+	s.engines = order
+	for _, c := range order {
+		c.plan(max(1, float64(r.cfg.MaxPacketRate)*float64(c.probes)/float64(all)))
+		s.done.Add(1)
+		go func() {
+			defer s.done.Done()
+			c.runSessions(ctx)
+		}()
+	}
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		s.resolveLoop(ctx, func(t *target) {
+			select {
+			case byBin[r.engines[r.jobs[t.job].group].bin].replan <- struct{}{}:
+			default:
+			}
+		})
+	}()
+	return s
+}
+
+// Targets is the number of probes of every report.
+func (s *Stream) Targets() int { return len(s.targets) }
+
+// Continuous is true: a Stream's reports are windows.
+func (s *Stream) Continuous() bool { return true }
+
+// Close stops the engines and the lookups, and waits for them.
+func (s *Stream) Close() {
+	s.cancel()
+	s.done.Wait()
+}
+
+// Next returns the window since the previous report: every packet decided
+// in it, measured per target. The first report waits, up to firstWait,
+// until the first packets can have been decided (a period and a timeout
+// after the start): a request that comes right at start would otherwise
+// report every target as having no packet.
+func (s *Stream) Next(ctx context.Context) Report {
+	if s.first {
+		s.first = false
+		s.awaitFirst(ctx)
+	}
+	s.mu.Lock()
+	now := time.Now()
+	rd := Report{Start: s.last, Duration: now.Sub(s.last), Window: true,
+		Results: make([]probe.Result, len(s.targets)), Restarts: s.restarts, Processes: s.started, Vantage: s.r.cfg.Vantage}
+	words := windowWords(rd.Duration)
+	for i, t := range s.targets {
+		r := probe.NewResult(probe.Target{Name: t.name, Tags: t.tags, Res: t.res}, t.s, rd.Start)
+		r.Duration = rd.Duration
+		// A name that does not resolve (now): result_code 1 for the window.
+		if r.Code == probe.OK {
+			t.measure(&r, words)
+		}
+		rd.Results[i] = r
+		t.reset()
+	}
+	s.last, s.restarts, s.started = now, 0, 0
+	s.mu.Unlock()
+	rd.tally()
+	s.r.failures.record(rd.Results)
+	return rd
+}
+
+// windowWords words a window's failures.
+func windowWords(length time.Duration) failureWords {
+	return failureWords{
+		noPacket: func(t *target) error {
+			return fmt.Errorf("no packet of this target was decided in this window of %v: a packet is decided %v after it went (its timeout)",
+				length.Round(time.Millisecond), t.s.Timeout)
+		},
+		lost: func(t *target) error {
+			return fmt.Errorf("%w; %d packets in flight are not counted, and the engine was started again", t.lostErr, t.lost)
+		},
+	}
+}
+
+// awaitFirst waits until every target that can be probed has a decided
+// packet, or firstWait has passed.
+func (s *Stream) awaitFirst(ctx context.Context) {
+	deadline := time.Now().Add(firstWait)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		waiting := false
+		for _, t := range s.targets {
+			if t.res.Code == probe.OK && t.err == nil && len(t.done) == 0 {
+				waiting = true
+				break
+			}
+		}
+		s.mu.Unlock()
+		if !waiting {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// continuous is the schedule of one engine's targets in continuous mode:
+// every target one packet per period, the targets spread evenly over it.
+// It runs sessions one after another for the life of the Stream: a new one
+// when addresses change, and after a failure, restartDelay later.
+type continuous struct {
+	session
+	st      *Stream
+	targets []*target // the configured targets (path probes: their hops)
+	probes  int       // targets and path probes, each one packet per period
+	replan  chan struct{}
+}
+
+// plan sets every target's period: interval, or longer when the targets
+// together would exceed rate (packets/s) at their intervals.
+func (c *continuous) plan(rate float64) {
+	c.pace = newPacer(rate, streamAhead)
+	need := 0.0
+	for _, t := range c.targets {
+		need += t.s.Rate() * float64(1+len(t.hops))
+	}
+	stretch := 1.0
+	if need > rate {
+		stretch = need / rate
+		// Path probes are planned at max_hops per sweep: the most a sweep
+		// sends, before a target's hop count is known.
+		c.log.Warnf("mode continuous: %d targets and %d path probes (one per TTL up to max_hops) at their intervals would send %.0f packets/s, more than max_packet_rate allows here (%.0f/s): each target's interval is stretched %.2f times",
+			len(c.targets), c.probes-len(c.targets), need, rate, stretch)
+	}
+	for _, t := range c.targets {
+		t.period = time.Duration(float64(t.s.Interval) * stretch)
+		for _, h := range t.hops {
+			h.period = t.period
+		}
+	}
+}
+
+func (c *continuous) packets(t *target) string {
+	return fmt.Sprintf("one packet every %v", t.period)
+}
+
+// ring is how many source ports a UDP target cycles through: a port is
+// used again only after its previous packet was decided.
+func (c *continuous) ring(t *target) int {
+	return int((t.s.Timeout+captureGrace)/t.period) + 2
+}
+
+// begin spreads the targets evenly over their period from now.
+func (c *continuous) begin(targets []*target, now time.Time) {
+	for i, t := range targets {
+		t.due = now.Add(time.Duration(float64(t.period) * float64(i) / float64(len(targets))))
+	}
+}
+
+// next: a period after this packet was due, and at least interval after
+// it really went. A path probe past its path's end skips this sweep.
+func (c *continuous) next(t *target, slot, now time.Time, sent bool) bool {
+	if !sent {
+		t.due = t.due.Add(t.period)
+		return true
+	}
+	t.due = later(t.due.Add(t.period), now.Add(t.s.Interval))
+	return true
+}
+
+// runSessions runs sessions until ctx ends.
+func (c *continuous) runSessions(ctx context.Context) {
+	delay := restartDelay
+	for ctx.Err() == nil {
+		began := time.Now()
+		err := c.oneSession(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, errReplan) {
+			delay = restartDelay
+			continue
+		}
+		c.log.Errorf("the hping3 engine failed and starts again in %v: %v", delay, err)
+		c.st.mu.Lock()
+		c.st.restarts++
+		c.st.mu.Unlock()
+		// An engine that keeps failing at once backs off; one that ran
+		// for a while starts again quickly.
+		if time.Since(began) < 2*time.Second {
+			delay = min(2*delay, maxRestartDelay)
+		} else {
+			delay = restartDelay
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+	}
+}
+
+// oneSession routes the resolved targets and runs one session on them,
+// until the engine fails (the error), addresses change (errReplan) or ctx
+// ends.
+func (c *continuous) oneSession(ctx context.Context) error {
+	c.st.mu.Lock()
+	live := routeAll(c.targets)
+	c.st.mu.Unlock()
+	for _, t := range c.targets {
+		t.hopCount = 0
+	}
+	if len(live) == 0 {
+		// Nothing to probe until an address changes.
+		select {
+		case <-ctx.Done():
+		case <-c.replan:
+		}
+		return errReplan
+	}
+	c.drain = c.replan
+	_, err := c.session.run(ctx, live)
+	switch {
+	case err == nil:
+		return errReplan
+	case ctx.Err() == nil:
+		c.lose(err)
+	}
+	return err
+}
+
+// lose counts every packet still in flight when the engine failed as lost
+// to err: not counted, its target's next window fails with the reason. A
+// path probe's lost packet is not counted either, and its target's path is
+// measured from the rest.
+func (c *continuous) lose(err error) {
+	open := c.fl.open()
+	c.st.mu.Lock()
+	defer c.st.mu.Unlock()
+	for _, f := range open {
+		if t := f.t; t.hopOf == nil {
+			t.lost++
+			t.lostErr = err
+		}
+	}
+}

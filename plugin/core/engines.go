@@ -1,0 +1,55 @@
+package core
+
+import (
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/hping3"
+	"github.com/hping3-plugin/hping3-plugin/plugin/hping3/tcl"
+	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
+)
+
+// engineChoice is how one group's targets are probed.
+type engineChoice struct {
+	tcl bool
+	bin string // the hping3 that runs the Tcl engine
+}
+
+// chooseEngines decides, once at start, which engine each group uses, and
+// says so in one I! line per hping3 binary. "auto" takes the Tcl engine
+// when the group's hping3 has hping3's Tcl API.
+func chooseEngines(cfg *config.Config, log *logger.Logger) []engineChoice {
+	mode := cfg.Engine
+	if mode == "" {
+		mode = config.EngineAuto
+	}
+	out := make([]engineChoice, len(cfg.Groups))
+	decided := map[string]engineChoice{}
+	for i, g := range cfg.Groups {
+		bin, err := hping3.Binary(g.Settings.HPing3)
+		if err != nil {
+			// The CLI engine reports the missing binary on every target.
+			continue
+		}
+		if c, ok := decided[bin]; ok {
+			out[i] = c
+			continue
+		}
+		c := engineChoice{bin: bin}
+		switch mode {
+		case config.EngineCLI:
+			log.Infof("engine cli: one hping3 process per target (engine = \"cli\"), at most concurrency at once")
+		case config.EngineTcl:
+			c.tcl = true
+			log.Infof("engine tcl: one %s exec process probes every target of a round (engine = \"tcl\")", bin)
+		default:
+			if err := tcl.Available(bin); err != nil {
+				log.Infof("engine cli: one hping3 process per target, because %s cannot run the Tcl engine: %v", bin, err)
+			} else {
+				c.tcl = true
+				log.Infof("engine tcl: one %s exec process probes every target of a round (hping3's Tcl API is there)", bin)
+			}
+		}
+		decided[bin] = c
+		out[i] = c
+	}
+	return out
+}

@@ -1,0 +1,69 @@
+package core
+
+import "time"
+
+// catchUp is how many packets' worth of time a sender that woke late may
+// make up at once: the rate holds over any window but for this burst, and
+// a busy host's late wake-ups do not slow a session that the rate cap
+// paces.
+const catchUp = 2
+
+// pacer spaces an engine's sends 1/rate apart (its share of
+// max_packet_rate). It is the one pacing rule of the Tcl engine, in rounds
+// and in continuous mode alike.
+type pacer struct {
+	gap   time.Duration // 1/rate
+	ahead time.Duration // packets due within this of now go in one write
+	next  time.Time     // the earliest slot of the next packet
+}
+
+func newPacer(rate float64, ahead time.Duration) pacer {
+	return pacer{gap: time.Duration(float64(time.Second) / rate), ahead: ahead}
+}
+
+// take gives a packet due at due its slot: the later of due and one gap
+// after the previous packet's slot, but never more than catchUp gaps before
+// now (a sender that woke late does not make up more than that in a
+// burst). ok is false when that slot is further than ahead from now: the
+// packet waits, and the pacer is unchanged.
+func (p *pacer) take(due, now time.Time) (slot time.Time, ok bool) {
+	slot = later(due, p.next)
+	if slot.After(now.Add(p.ahead)) {
+		return slot, false
+	}
+	slot = later(slot, now.Add(-catchUp*p.gap))
+	p.next = slot.Add(p.gap)
+	return slot, true
+}
+
+// wake is when a packet due at due can next be taken.
+func (p *pacer) wake(due time.Time) time.Time { return later(due, p.next) }
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// timeQueue is a min-heap (for container/heap) of items ordered by a time:
+// a session's targets by when their next packet is due, its packets by
+// their deadlines.
+type timeQueue[T any] struct {
+	items []T
+	at    func(T) time.Time
+}
+
+func (q *timeQueue[T]) Len() int           { return len(q.items) }
+func (q *timeQueue[T]) Less(i, j int) bool { return q.at(q.items[i]).Before(q.at(q.items[j])) }
+func (q *timeQueue[T]) Swap(i, j int)      { q.items[i], q.items[j] = q.items[j], q.items[i] }
+func (q *timeQueue[T]) Push(x any)         { q.items = append(q.items, x.(T)) }
+func (q *timeQueue[T]) Pop() any {
+	n := len(q.items) - 1
+	x := q.items[n]
+	q.items = q.items[:n]
+	return x
+}
+
+// first is the earliest item; the queue must not be empty.
+func (q *timeQueue[T]) first() T { return q.items[0] }

@@ -1,0 +1,388 @@
+package core
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/hping3/tcl"
+	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
+	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
+)
+
+// Engine watchdog. The engine answers every command within about a
+// millisecond; one that has not answered for hangTimeout is hung (hping3's
+// midnight bug can leave it inside a handler for a day) and is killed.
+const (
+	hangTimeout = time.Second
+	// eventsPerPacket bounds what a sane engine reports: a send record, a
+	// reply and a few duplicates or errors per packet. More is a flood.
+	eventsPerPacket = 16
+	eventsSlack     = 1024
+)
+
+// engine is what a session needs of the Tcl engine process: a
+// *tcl.Process, or a test's stand-in.
+type engine interface {
+	Listen(iface, filter string) error
+	Send(id int, p *packet.Probe) error
+	Flush() error
+	Sync(n int) error
+	Events() <-chan []tcl.Event
+	Err() error
+	Unparsed() int
+	Pid() int
+	Close()
+}
+
+// startEngine starts the engine process of an hping3 binary.
+type startEngine func(bin string) (engine, error)
+
+// startTcl starts the real engine, `hping3 exec` with the embedded script.
+func startTcl(bin string) (engine, error) {
+	p, err := tcl.Start(bin)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// schedule is what differs between a round and continuous probing: when
+// each target's packets go. The session does everything else the same way
+// in both modes.
+type schedule interface {
+	// begin sets the due time of every target's first packet, the
+	// session's sending starting at now.
+	begin(targets []*target, now time.Time)
+	// next moves t past its packet that went out at slot (written at now)
+	// or, with sent false, past one not sent because t's path ends below
+	// its TTL (target.beyondPath). It returns false when t has no packet
+	// left in this session.
+	next(t *target, slot, now time.Time, sent bool) bool
+	// packets says what t sends, for the debug log.
+	packets(t *target) string
+}
+
+// session is one engine process and the packets it sends for a schedule's
+// targets, from the engine's start to its end: it reserves the source
+// ports, starts the engine and opens its captures, then sends what the
+// schedule makes due, paced, matches every answer to its packet, closes
+// packets into their targets' reports, and kills an engine that hangs,
+// floods or breaks its protocol. It ends when nothing is left to send
+// (a round's last packet; in continuous mode, once drain fires) and every
+// packet is decided, with a sync that makes sure the engine has reported
+// everything; or when ctx ends, or the engine fails.
+type session struct {
+	bin   string
+	start startEngine
+	log   *logger.Logger
+	ids   *identity
+	sched schedule
+	pace  pacer
+	// udpRing is how many UDP source ports a target cycles through.
+	udpRing func(*target) int
+	// closeAtDeadline: each packet is closed at its deadline, with every
+	// answer it had by then (continuous mode). Otherwise packets stay open
+	// until the session ends, so that a reply after the timeout is counted
+	// late while it lasts, and a packet answered in time holds it up no
+	// longer (a round).
+	closeAtDeadline bool
+	// finite: the schedule sends a last packet (a round), and the session
+	// ends once it is sent and every packet decided. Otherwise (continuous
+	// mode) it ends only once drain has fired.
+	finite bool
+	// drain, when it fires, stops the sending: the session ends once the
+	// packets in flight are decided (continuous mode, an address changed).
+	drain <-chan struct{}
+	// ending names the session's end in the message of an engine that
+	// does not answer its sync.
+	ending string
+	// onStart, when set, is told at once that an engine process started.
+	onStart func()
+	// mu guards the targets' reports (target.done and what goes with it)
+	// against a reader in another goroutine (continuous mode's Next).
+	mu *sync.Mutex
+
+	sessionState // one engine process's, from run to run
+}
+
+// sessionState is what a session holds while its engine runs.
+type sessionState struct {
+	eng      engine
+	fl       *flights
+	queue    timeQueue[*target] // by when their next packet is due
+	sent     int                // packets written to the engine
+	events   int                // records the engine reported
+	pending  int                // packets the end waits for
+	lastDone time.Time          // when the last packet was decided
+	draining bool
+	syncSent time.Time // zero: no sync asked yet
+}
+
+// run runs the session on targets (routed; those with err are left out)
+// and returns whether the engine started and why the session ended: nil
+// when it ended as planned, else ctx's error or the engine's failure. The
+// packets still open when it fails are s.fl.open(); when it ends as
+// planned every packet is closed into its target's report.
+func (s *session) run(ctx context.Context, targets []*target) (started bool, err error) {
+	s.sessionState = sessionState{fl: newFlights()}
+	ports, err := reserveFor(targets, s.udpRing)
+	if err != nil {
+		return false, err
+	}
+	defer ports.release()
+	if s.eng, err = s.start(s.bin); err != nil {
+		return false, fmt.Errorf("starting the hping3 engine (%s exec): %w", s.bin, err)
+	}
+	defer s.eng.Close()
+	if s.onStart != nil {
+		s.onStart()
+	}
+	s.log.Debugf("started %s exec (pid %d) for %d targets", s.bin, s.eng.Pid(), len(targets))
+	failed, err := openCaptures(s.eng, s.bin, s.ids.icmpID, targets, ports)
+	if err != nil {
+		return true, err
+	}
+	s.queue = timeQueue[*target]{at: func(t *target) time.Time { return t.due }}
+	for _, t := range targets {
+		if ferr := failed[t.route.iface]; ferr != nil {
+			s.lock(func() { t.err = ferr })
+			continue
+		}
+		s.queue.items = append(s.queue.items, t)
+	}
+	if s.log.DebugEnabled() {
+		for _, t := range s.queue.items {
+			s.log.Debugf("target %q: probing %s from %s on %s: %s, protocol %s, ttl %d, source port %d",
+				t.name, t.ip, t.route.src, t.route.iface, s.sched.packets(t), t.s.Protocol, t.s.TTL, max(t.tcpPort, firstOf(t.udpPorts)))
+		}
+	}
+	s.sched.begin(s.queue.items, time.Now())
+	heap.Init(&s.queue)
+	err = s.loop(ctx)
+	if n := s.eng.Unparsed(); n > 0 {
+		s.log.Debugf("the hping3 engine captured %d packets whose text could not be read (ignored)", n)
+	}
+	if err == nil {
+		for _, f := range s.fl.open() {
+			s.close(f)
+		}
+	}
+	return true, err
+}
+
+// loop is the send loop: it sends what is due, decides what is past its
+// deadline, watches the engine and reads its records, until the session
+// ends.
+func (s *session) loop(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	drain := s.drain
+	for {
+		now := time.Now()
+		if err := s.sendDue(now); err != nil {
+			return err
+		}
+		s.expire(now)
+		if f := s.fl.oldestUnacked(); f != nil && now.Sub(f.given) > hangTimeout {
+			return fmt.Errorf("the hping3 engine stopped answering (no send record for %v): killed", hangTimeout)
+		}
+		wake, err := s.end(now)
+		if err != nil {
+			return err
+		}
+		timer.Reset(max(time.Until(wake), 0))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-drain:
+			s.draining, drain = true, nil
+		case <-timer.C:
+		case evs, ok := <-s.eng.Events():
+			if !ok {
+				return s.eng.Err()
+			}
+			synced, err := s.read(evs)
+			if synced || err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// sendDue writes every packet whose slot has come (pacer.take) and asks
+// the schedule when each target's next one is due.
+func (s *session) sendDue(now time.Time) error {
+	for !s.draining && s.queue.Len() > 0 {
+		t := s.queue.first()
+		if t.beyondPath() {
+			s.advance(t, time.Time{}, now, false)
+			continue
+		}
+		slot, ok := s.pace.take(t.due, now)
+		if !ok {
+			break
+		}
+		f := s.fl.prepare(t, t.nextProbe(s.ids), now)
+		if err := s.eng.Send(f.id, &f.p); err != nil {
+			return err
+		}
+		s.fl.file(f)
+		s.sent++
+		s.pending++
+		s.advance(t, slot, now, true)
+	}
+	return s.eng.Flush()
+}
+
+func (s *session) advance(t *target, slot, now time.Time, sent bool) {
+	if s.sched.next(t, slot, now, sent) {
+		heap.Fix(&s.queue, 0)
+	} else {
+		heap.Pop(&s.queue)
+	}
+}
+
+// expire decides the packets past their deadline: unanswered, they are
+// lost; with closeAtDeadline every packet closes at its deadline.
+func (s *session) expire(now time.Time) {
+	for f := s.fl.expired(now); f != nil; f = s.fl.expired(now) {
+		switch {
+		case s.closeAtDeadline:
+			s.close(f)
+			s.pending--
+		case !f.settled():
+			s.pending--
+		}
+	}
+}
+
+// end is the session's end: once nothing is left to send, every packet
+// written is acknowledged and decided, and captureGrace has passed since
+// the last was decided (its duplicates may follow it), it asks the engine
+// to sync; an engine that does not answer within hangTimeout is killed.
+// It returns when the loop must wake next.
+func (s *session) end(now time.Time) (time.Time, error) {
+	if !s.syncSent.IsZero() {
+		if now.Sub(s.syncSent) > hangTimeout {
+			return now, fmt.Errorf("the hping3 engine did not answer for %v %s: killed", hangTimeout, s.ending)
+		}
+		return s.syncSent.Add(hangTimeout), nil
+	}
+	wake := now.Add(hangTimeout)
+	if !s.draining && s.queue.Len() > 0 {
+		wake = s.pace.wake(s.queue.first().due)
+	}
+	if d, ok := s.nextDeadline(); ok && d.Before(wake) {
+		wake = d
+	}
+	unacked := s.fl.oldestUnacked()
+	if unacked != nil {
+		if hung := unacked.given.Add(hangTimeout + time.Millisecond); hung.Before(wake) {
+			wake = hung
+		}
+	}
+	if (s.draining || (s.finite && s.queue.Len() == 0)) && unacked == nil && s.pending == 0 {
+		if last := s.lastDone.Add(captureGrace); now.Before(last) {
+			if last.Before(wake) {
+				wake = last
+			}
+			return wake, nil
+		}
+		s.syncSent = now
+		return now.Add(hangTimeout), s.eng.Sync(1)
+	}
+	return wake, nil
+}
+
+// nextDeadline is the earliest deadline the loop must wake for: in a round
+// a packet answered in time needs none.
+func (s *session) nextDeadline() (time.Time, bool) {
+	for {
+		d, ok := s.fl.nextDeadline()
+		if !ok || s.closeAtDeadline || !s.fl.deadlines.first().settled() {
+			return d, ok
+		}
+		heap.Pop(&s.fl.deadlines)
+	}
+}
+
+// read takes one batch of the engine's records. It returns synced when the
+// engine answered the end's sync, and an error when it broke its protocol.
+func (s *session) read(evs []tcl.Event) (synced bool, err error) {
+	if limit := eventsSlack + eventsPerPacket*s.sent; s.events+len(evs) > limit {
+		return false, fmt.Errorf("the hping3 engine flooded: more than %d records for %d packets: killed", limit, s.sent)
+	}
+	s.events += len(evs)
+	now := time.Now()
+	for _, ev := range evs {
+		switch ev.Kind {
+		case tcl.Sent, tcl.SendFailed:
+			f := s.fl.ack(ev, func(msg string) error { return tcl.SendError(s.bin, msg) })
+			if f == nil {
+				return false, fmt.Errorf("the hping3 engine reported send %d, which it was not given", ev.ID)
+			}
+			if ev.Kind == tcl.SendFailed {
+				// Not sent: decided at once.
+				s.pending--
+				s.lastDone = now
+				s.close(f)
+			}
+		case tcl.Captured:
+			if f := s.fl.match(ev); f != nil {
+				s.answered(f, now)
+			}
+		case tcl.Synced:
+			if s.syncSent.IsZero() {
+				return false, fmt.Errorf("the hping3 engine answered out of turn")
+			}
+			return true, nil
+		default:
+			return false, fmt.Errorf("the hping3 engine answered out of turn")
+		}
+	}
+	return false, nil
+}
+
+// answered takes a packet's first answer in time. A path probe's answer
+// may end its path: TTLs past it are not sent any more.
+func (s *session) answered(f *flight, now time.Time) {
+	if h := f.t.hopOf; h != nil && f.endsPath() && (h.hopCount == 0 || f.p.TTL < h.hopCount) {
+		h.hopCount = f.p.TTL
+	}
+	if !s.closeAtDeadline {
+		s.pending--
+		s.lastDone = now
+	}
+}
+
+// close moves a packet's record into its target's report. A path probe at
+// its path's end that did not end it this time makes the end unknown
+// again: the next packets try every TTL.
+func (s *session) close(f *flight) {
+	if f.closed {
+		return
+	}
+	s.fl.close(f)
+	if h := f.t.hopOf; h != nil && f.p.TTL == h.hopCount && !f.endsPath() {
+		h.hopCount = 0
+	}
+	s.lock(func() { f.t.keep(f.rec) })
+}
+
+func (s *session) lock(f func()) {
+	if s.mu != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	}
+	f()
+}
+
+func firstOf(ports []int) int {
+	if len(ports) == 0 {
+		return 0
+	}
+	return ports[0]
+}

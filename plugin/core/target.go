@@ -1,0 +1,178 @@
+package core
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
+	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
+)
+
+// maxWindow bounds the decided packets a target keeps for its next report
+// (22 minutes at the highest rate, 100 packets/s; 36 hours at 1/s), so
+// that a front end that stops asking cannot exhaust memory.
+const maxWindow = 1 << 17
+
+// target is one probe of the Tcl engine, the same in a round and in
+// continuous mode: a configured target of a group, or one TTL of its path
+// probes (path = true), which is a target of its own with its target's
+// settings but the TTL, so that sending, matching, timing and failures are
+// those of any packet.
+type target struct {
+	job  int // the index of its result in a report (a path probe: its target's)
+	name string
+	s    config.Settings
+	tags map[string]string
+
+	res   probe.Resolution
+	ip    netip.Addr
+	route route
+	// err is why it cannot be probed now: no route, no capture, no
+	// source ports, no engine.
+	err error
+
+	// Path probing: hops lists a target's path probes by TTL, hopOf
+	// points back from one.
+	hops  []*target
+	hopOf *target
+	// hopCount is where the target's path ends (probe.EndsPath: the
+	// lowest TTL the target or a router's unreachable answered at), 0
+	// while not known: its path probes of higher TTLs are not sent.
+	hopCount int
+
+	// Sending, the session's own.
+	payload  []byte
+	tcpPort  int
+	udpPorts []int // a ring: one port per packet in flight at most
+	udpNext  int
+	due      time.Time     // when its next packet may go
+	period   time.Duration // continuous: one packet this often
+	left     int           // rounds: packets still to send
+
+	// What the next report measures: the records of its packets decided
+	// since the previous one (in a round, all of them), in send order.
+	done []probe.Record
+	// dropped counts decided packets beyond maxWindow, not kept.
+	dropped int
+	// lostErr is why the engine failed with packets of it undecided;
+	// lost counts them. They are not in done.
+	lostErr error
+	lost    int
+}
+
+// beyondPath reports whether t is a path probe past where its target's
+// path ends: its packets are not sent while that holds.
+func (t *target) beyondPath() bool {
+	h := t.hopOf
+	return h != nil && h.hopCount > 0 && t.s.TTL > h.hopCount
+}
+
+// settles reports whether answer a to one of t's packets decides it: the
+// target's reply, or for a path probe any answer of its hop (a router's
+// time exceeded is what it asks for; probe.PathAnswer).
+func (t *target) settles(a packet.Answer) bool {
+	if t.hopOf != nil {
+		return probe.PathAnswer(a, t.ip)
+	}
+	return probe.IsReply(a, t.ip, t.s.Protocol)
+}
+
+// keep adds a decided packet's record to t's next report.
+func (t *target) keep(rec probe.Record) {
+	if len(t.done) >= maxWindow {
+		half := len(t.done) / 2
+		t.dropped += half
+		t.done = append(t.done[:0], t.done[half:]...)
+	}
+	t.done = append(t.done, rec)
+}
+
+// reset empties what t's report measured, for the next one.
+func (t *target) reset() {
+	t.done, t.dropped, t.lostErr, t.lost = nil, 0, nil, 0
+	for _, h := range t.hops {
+		h.reset()
+	}
+}
+
+// failureWords is how a mode words two failures of a target: no packet
+// decided, and packets lost to an engine failure (lostErr, lost).
+type failureWords struct {
+	noPacket func(t *target) error
+	lost     func(t *target) error
+}
+
+// measure fills r (probe.NewResult of t, resolved) from t's decided
+// packets: the one way a target's result is built, for a round and for a
+// window. A failure with packets undecided (lostErr), a send that failed,
+// a target that could not be probed (err) or one with no packet decided
+// fail the result with the reason, worded by its mode. The path, when
+// there is one, is measured from the path probes' decided packets, and
+// left out when one of them lost packets.
+func (t *target) measure(r *probe.Result, words failureWords) {
+	probe.Measure(r, t.done, t.s)
+	var sendErr error
+	for _, rec := range t.done {
+		if rec.SendErr != nil {
+			sendErr = rec.SendErr
+			break
+		}
+	}
+	switch {
+	case t.dropped > 0:
+		r.Code, r.Err = probe.Failed, fmt.Errorf("%d packets decided since the previous report (%v ago) were more than the %d kept for it: the oldest %d are not counted; report more often",
+			len(t.done)+t.dropped, r.Duration.Round(time.Second), maxWindow, t.dropped)
+	case t.lostErr != nil:
+		r.Code, r.Err = probe.Failed, words.lost(t)
+	case sendErr != nil:
+		r.Code, r.Err = probe.Failed, sendErr
+	case t.err != nil && r.Transmitted == 0:
+		r.Code, r.Err = probe.Failed, t.err
+	case r.Transmitted == 0:
+		r.Code, r.Err = probe.Failed, words.noPacket(t)
+	}
+	if len(t.hops) == 0 || r.Code != probe.OK {
+		return
+	}
+	byTTL := make([][]probe.Record, len(t.hops))
+	for i, h := range t.hops {
+		if h.lostErr != nil {
+			return
+		}
+		byTTL[i] = h.done
+	}
+	r.Path = probe.MeasurePath(byTTL, t.ip, t.s)
+}
+
+// routeAll finds the route of every resolved target of targets and gives
+// it to its path probes; it returns the targets and path probes that can
+// be probed. A target without a route keeps the reason in err.
+func routeAll(targets []*target) []*target {
+	rt := newRouter()
+	var live []*target
+	for _, t := range targets {
+		t.err = nil
+		if t.hopOf != nil || t.res.Code != probe.OK {
+			continue // path probes go where their target goes
+		}
+		t.ip, _ = netip.ParseAddr(t.res.IP)
+		if t.route, t.err = rt.route(t.ip, t.s.Interface); t.err != nil {
+			continue
+		}
+		live = append(live, t)
+		for _, h := range t.hops {
+			h.ip, h.route, h.err = t.ip, t.route, nil
+			live = append(live, h)
+		}
+	}
+	return live
+}
+
+// addHop adds t's path probe of TTL h.
+func (t *target) addHop(h int) {
+	s := t.s
+	s.TTL = h
+	t.hops = append(t.hops, &target{job: t.job, name: t.name, s: s, tags: t.tags, hopOf: t})
+}
