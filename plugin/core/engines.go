@@ -5,6 +5,7 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/hping3"
 	"github.com/hping3-plugin/hping3-plugin/plugin/hping3/tcl"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
+	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
 )
 
 // engineChoice is how one group's targets are probed.
@@ -52,4 +53,30 @@ func chooseEngines(cfg *config.Config, log *logger.Logger) []engineChoice {
 		out[i] = c
 	}
 	return out
+}
+
+// engine is what a session needs of the Tcl engine process: a
+// *tcl.Process, or a test's stand-in.
+type engine interface {
+	Listen(iface, filter string) error
+	Send(id int, p *packet.Probe) error
+	Flush() error
+	Sync(n int) error
+	Events() <-chan []tcl.Event
+	Err() error
+	Unparsed() int
+	Pid() int
+	Close()
+}
+
+// startEngine starts the engine process of an hping3 binary.
+type startEngine func(bin string) (engine, error)
+
+// startTcl starts the real engine, `hping3 exec` with the embedded script.
+func startTcl(bin string) (engine, error) {
+	p, err := tcl.Start(bin)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
