@@ -1,200 +1,376 @@
-package probe
+package probe_test
 
 import (
+	"errors"
 	"math"
+	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
-	"github.com/hping3-plugin/hping3-plugin/plugin/hping3"
+	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
+	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
-// These tests feed measure() records as the parser produces them; the
-// parser's own tests cover turning captured hping3 text into records.
+// These tests feed Measure records as an engine files them; every
+// expected number is worked out by hand from the times below.
 
-func reply(seq int, rtt float64, at time.Duration) hping3.TimedLine {
-	return hping3.TimedLine{At: at, Line: hping3.Line{Kind: hping3.Reply, IP: "198.19.0.1", TTL: 63, Seq: seq, RTT: rtt, ICMP: true}}
-}
+var (
+	target   = netip.MustParseAddr("198.19.0.7")
+	routerIP = netip.MustParseAddr("198.18.0.2")
+	t0       = time.UnixMicro(1796127223389769)
+)
 
-func tcpReply(seq int, flags string, rtt float64) hping3.TimedLine {
-	l := reply(seq, rtt, time.Duration(seq+1)*100*time.Millisecond)
-	l.ICMP, l.SPort, l.Flags = false, 80, flags
-	return l
-}
+const ms = time.Millisecond
 
-func measured(t *testing.T, s config.Settings, sent int, lines ...hping3.TimedLine) Result {
-	t.Helper()
-	r := Result{IP: "198.19.0.1", TTL: -1}
-	header := hping3.TimedLine{Line: hping3.Line{Kind: hping3.Header}, At: 10 * time.Millisecond}
-	ex := &hping3.Execution{Lines: append([]hping3.TimedLine{header}, lines...)}
-	measure(&r, ex, hping3.Summary{Transmitted: sent, Received: 99, HasRTT: true, Min: 1, Avg: 2, Max: 3}, s)
+func sentAt(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) }
+
+// rec is packet i (sent at t0+i s) with answers read d after it was sent.
+func rec(i int, answers ...probe.TimedAnswer) probe.Record {
+	r := probe.Record{Sent: sentAt(i)}
+	for _, a := range answers {
+		a.At = r.Sent.Add(a.At.Sub(time.Time{}))
+		r.Answers = append(r.Answers, a)
+	}
 	return r
 }
 
-func icmpSettings(count int) config.Settings {
-	s := config.DefaultSettings()
-	s.Count, s.Interval, s.Timeout = count, 100*time.Millisecond, 500*time.Millisecond
+// after is an answer read d after its packet left (rec adds the send time).
+func after(d time.Duration, a packet.Answer) probe.TimedAnswer {
+	return probe.TimedAnswer{Answer: a, At: time.Time{}.Add(d)}
+}
+
+func echoReply(ttl int) packet.Answer {
+	return packet.Answer{Kind: packet.EchoReply, From: target, TTL: ttl}
+}
+
+func tcpReply(flags int) packet.Answer {
+	return packet.Answer{Kind: packet.TCPReply, From: target, TTL: 63, TCPFlags: flags}
+}
+
+func udpReply() packet.Answer { return packet.Answer{Kind: packet.UDPReply, From: target, TTL: 62} }
+
+func icmpError(from netip.Addr, typ, code int) packet.Answer {
+	return packet.Answer{Kind: packet.ICMPErrorOf, From: from, TTL: 64, ICMPType: typ, ICMPCode: code}
+}
+
+func settings(p config.Protocol) config.Settings {
+	s := config.Settings{Protocol: p, Count: 3, Interval: time.Second, Timeout: time.Second}
+	if p != config.ICMP {
+		s.Port = 7777
+	}
 	return s
 }
 
-func TestMeasureCountsUniqueRepliesOnly(t *testing.T) {
-	dup := reply(1, 5, 250*time.Millisecond)
-	dup.Dup = true
-	foreign := reply(2, 1, 260*time.Millisecond)
-	foreign.IP = "198.19.0.2"
-	r := measured(t, icmpSettings(4), 4,
-		reply(0, 4, 50*time.Millisecond),
-		reply(1, 6, 150*time.Millisecond),
-		dup,                               // hping3's DUP!
-		reply(1, 7, 160*time.Millisecond), // same seq again, unmarked
-		foreign,                           // another host's reply on the interface
-		reply(9, 1, 300*time.Millisecond), // not one of ours
-		reply(3, 8, 380*time.Millisecond),
-	)
-	if r.Transmitted != 4 || r.Received != 3 || r.Duplicates != 2 || r.Loss != 25 || r.TTL != 63 {
-		t.Fatalf("result = %+v", r)
-	}
-	// seq 0, 1, 3 at 4, 6, 8 ms: deviations -2, 0, 2, stddev sqrt(8/3) =
-	// 1.633; jitter (2 + 2) / 2 = 2.
-	if r.RTT == nil || !near(r.RTT.Avg, 6) || !near(r.RTT.Min, 4) || !near(r.RTT.Max, 8) ||
-		!near(r.RTT.StdDev, 1.633) || !near(r.RTT.Jitter, 2) || len(r.RTT.Samples) != 3 ||
-		r.RTT.Samples[0] != 4 || r.RTT.Samples[1] != 6 || r.RTT.Samples[2] != 8 {
-		t.Errorf("rtt = %+v, want samples 4 6 8 (min 4 avg 6 max 8, stddev 1.633, jitter 2) from seq 0,1,3", r.RTT)
-	}
+func measure(s config.Settings, recs ...probe.Record) *probe.Result {
+	r := &probe.Result{Target: "lab", IP: target.String(), Protocol: s.Protocol, Port: s.Port, TTL: -1}
+	probe.Measure(r, recs, s)
+	return r
 }
 
-func TestMeasureICMPErrorsAreNotReplies(t *testing.T) {
-	unreach := hping3.TimedLine{Line: hping3.Line{Kind: hping3.ICMPError, IP: "198.19.9.1", Error: "Host Unreachable", Seq: -1, TTL: -1, RTT: -1}}
-	r := measured(t, icmpSettings(3), 3, unreach, unreach, unreach)
-	if r.Received != 0 || r.ICMPErrors != 3 || r.Loss != 100 || r.RTT != nil || r.TTL != -1 {
-		t.Errorf("result = %+v, want 0 received, 3 icmp errors, 100%% loss, no RTT", r)
-	}
+// want is what one Measure must give; rtt nil means Result.RTT must be nil.
+type want struct {
+	tx, rx, dup, late, icmpErr, ttl int
+	loss                            float64
+	port                            string
+	rtt                             *probe.RTT // Min, Avg, Max, Samples, StdDev, Jitter, HasJitter checked
 }
 
-// A port unreachable can only answer a UDP probe: during an ICMP or TCP
-// probe it belongs to someone else's UDP traffic to the same host.
-func TestMeasurePortUnreachableOnlyForUDP(t *testing.T) {
-	pu := hping3.TimedLine{Line: hping3.Line{Kind: hping3.ICMPError, IP: "198.19.0.1", Error: "Port Unreachable", Seq: -1, TTL: -1, RTT: -1}}
-	hu := hping3.TimedLine{Line: hping3.Line{Kind: hping3.ICMPError, IP: "198.19.9.1", Error: "Host Unreachable", Seq: -1, TTL: -1, RTT: -1}}
-	r := measured(t, icmpSettings(2), 2, reply(0, 1, 20*time.Millisecond), pu, hu, reply(1, 1, 120*time.Millisecond))
-	if r.ICMPErrors != 1 || r.Received != 2 {
-		t.Errorf("icmp probe: %d icmp errors, %d received; want 1 and 2", r.ICMPErrors, r.Received)
+func check(t *testing.T, r *probe.Result, w want) {
+	t.Helper()
+	if r.Transmitted != w.tx || r.Received != w.rx || r.Duplicates != w.dup || r.Late != w.late || r.ICMPErrors != w.icmpErr {
+		t.Errorf("transmitted %d received %d duplicates %d late %d icmp_errors %d; want %d %d %d %d %d",
+			r.Transmitted, r.Received, r.Duplicates, r.Late, r.ICMPErrors, w.tx, w.rx, w.dup, w.late, w.icmpErr)
 	}
-	s := icmpSettings(2)
-	s.Protocol, s.Port = config.UDP, 53
-	router := pu
-	router.IP = "198.19.9.1"
-	if r := measured(t, s, 2, router); r.ICMPErrors != 1 || r.Received != 0 {
-		t.Errorf("udp probe, port unreachable from a router: %d icmp errors, %d received; want 1 and 0", r.ICMPErrors, r.Received)
+	if math.Abs(r.Loss-w.loss) > 1e-9 {
+		t.Errorf("loss %v, want %v", r.Loss, w.loss)
 	}
-}
-
-// hping3 stops once replies, duplicates included, reach -c: here after 11
-// of 20 packets. The header is read at 10 ms and packets go 20 ms apart, so
-// the 11th (seq 10) left at 210 ms. Exiting less than the 200 ms timeout
-// after that, before 410 ms, it had no chance to be answered: neither sent
-// nor lost. From 410 ms on it had its timeout: lost.
-func TestMeasureEarlyExitOnDuplicates(t *testing.T) {
-	s := icmpSettings(20)
-	s.Interval, s.Timeout = 20*time.Millisecond, 200*time.Millisecond
-	header := hping3.TimedLine{Line: hping3.Line{Kind: hping3.Header}, At: 10 * time.Millisecond}
-	lines := []hping3.TimedLine{header}
-	// Each of packets 0..9 answered 2 ms after it left (12, 32, ... 192
-	// ms) and duplicated 0.5 ms later.
-	for seq := 0; seq < 10; seq++ {
-		at := time.Duration(12+20*seq) * time.Millisecond
-		lines = append(lines, reply(seq, 2, at))
-		dup := reply(seq, 2.5, at+500*time.Microsecond)
-		dup.Dup = true
-		lines = append(lines, dup)
+	if r.TTL != w.ttl {
+		t.Errorf("ttl %d, want %d", r.TTL, w.ttl)
 	}
-	sum := hping3.Summary{Transmitted: 11, Received: 20}
-	cases := []struct {
-		elapsed     time.Duration
-		transmitted int
-		loss        float64
-	}{
-		{215 * time.Millisecond, 10, 0},      // 5 ms after the 11th packet
-		{409 * time.Millisecond, 10, 0},      // 199 ms after
-		{410 * time.Millisecond, 11, 9.0909}, // 1 of 11 lost
-		{615 * time.Millisecond, 11, 9.0909},
+	if r.PortState != w.port {
+		t.Errorf("port state %q, want %q", r.PortState, w.port)
 	}
-	for _, c := range cases {
-		ex := &hping3.Execution{Lines: lines, Elapsed: c.elapsed}
-		r := Result{IP: "198.19.0.1", TTL: -1}
-		measure(&r, ex, sum, s)
-		if r.Transmitted != c.transmitted || r.Received != 10 || math.Abs(r.Loss-c.loss) > 1e-4 || r.Duplicates != 10 {
-			t.Errorf("exit at %v: transmitted %d received %d loss %v duplicates %d; want %d 10 %.4f 10",
-				c.elapsed, r.Transmitted, r.Received, r.Loss, r.Duplicates, c.transmitted, c.loss)
+	switch {
+	case w.rtt == nil && r.RTT != nil:
+		t.Errorf("rtt %+v, want none", *r.RTT)
+	case w.rtt != nil && r.RTT == nil:
+		t.Errorf("no rtt, want %+v", *w.rtt)
+	case w.rtt != nil:
+		g := r.RTT
+		if g.Min != w.rtt.Min || g.Avg != w.rtt.Avg || g.Max != w.rtt.Max || !slices.Equal(g.Samples, w.rtt.Samples) || !g.Detail {
+			t.Errorf("rtt min %v avg %v max %v samples %v detail %v; want %v %v %v %v true",
+				g.Min, g.Avg, g.Max, g.Samples, g.Detail, w.rtt.Min, w.rtt.Avg, w.rtt.Max, w.rtt.Samples)
+		}
+		if g.StdDev != w.rtt.StdDev || g.Jitter != w.rtt.Jitter || g.HasJitter != w.rtt.HasJitter {
+			t.Errorf("rtt stddev %v jitter %v (%v); want %v %v (%v)", g.StdDev, g.Jitter, g.HasJitter, w.rtt.StdDev, w.rtt.Jitter, w.rtt.HasJitter)
 		}
 	}
 }
 
-func TestMeasureLateAndGlitch(t *testing.T) {
-	s := icmpSettings(3)
-	r := measured(t, s, 3,
-		reply(0, 2, 20*time.Millisecond),
-		// Read 130 ms after start: sent no earlier than 110 ms, so its
-		// reported 1002 ms is hping3's clock glitch; it did arrive.
-		reply(1, 1002, 130*time.Millisecond),
-		// Read 1.3 s after start: truly took 1 s, beyond the 500 ms timeout.
-		reply(2, 1000, 1300*time.Millisecond),
-	)
-	if r.Transmitted != 3 || r.Received != 2 || !near(r.Loss, 33.333) || r.Glitches != 1 || r.Late != 1 ||
-		r.RTT == nil || len(r.RTT.Samples) != 1 || r.RTT.Samples[0] != 2 {
-		t.Errorf("result = %+v rtt %+v", r, r.RTT)
+func TestMeasureAllAnswered(t *testing.T) {
+	// RTTs 1, 2, 4 ms: avg 7/3 = 2.333; population stddev
+	// sqrt(((4/3)^2 + (1/3)^2 + (5/3)^2) / 3) = sqrt(42/27) = 1.247;
+	// jitter (|2-1| + |4-2|) / 2 = 1.5. TTL is the first reply's.
+	r := measure(settings(config.ICMP),
+		rec(0, after(1*ms, echoReply(63))),
+		rec(1, after(2*ms, echoReply(62))),
+		rec(2, after(4*ms, echoReply(61))))
+	check(t, r, want{tx: 3, rx: 3, ttl: 63, loss: 0, port: "",
+		rtt: &probe.RTT{Min: 1, Avg: 2.333, Max: 4, Samples: []float64{1, 2, 4}, StdDev: 1.247, Jitter: 1.5, HasJitter: true}})
+}
+
+func TestMeasurePercentiles(t *testing.T) {
+	// Sorted 1, 2, 4: p50 is rank 1 = 2; p90 rank 1.8 = 2 + 0.8*(4-2) =
+	// 3.6; p100 = 4; p0 = 1.
+	s := settings(config.ICMP)
+	s.Percentiles = []int{0, 50, 90, 100}
+	r := measure(s,
+		rec(0, after(4*ms, echoReply(63))),
+		rec(1, after(1*ms, echoReply(63))),
+		rec(2, after(2*ms, echoReply(63))))
+	wantP := []probe.Percentile{{P: 0, Value: 1}, {P: 50, Value: 2}, {P: 90, Value: 3.6}, {P: 100, Value: 4}}
+	if r.RTT == nil || !slices.Equal(r.RTT.Percentiles, wantP) {
+		t.Fatalf("percentiles %+v, want %+v", r.RTT, wantP)
+	}
+	// Samples stay in sequence order.
+	if !slices.Equal(r.RTT.Samples, []float64{4, 1, 2}) {
+		t.Errorf("samples %v, want [4 1 2]", r.RTT.Samples)
 	}
 }
 
-func TestMeasureTCPPortState(t *testing.T) {
-	s := icmpSettings(2)
-	s.Protocol, s.Port = config.TCP, 80
-	if r := measured(t, s, 2, tcpReply(0, "SA", 1), tcpReply(1, "SA", 1)); r.PortState != PortOpen || r.Received != 2 {
-		t.Errorf("open: %+v", r)
+func TestMeasureOneLost(t *testing.T) {
+	// Packet 1 unanswered: 1 of 3 lost = 33.333...%; RTTs 1 and 3 ms:
+	// avg 2, stddev 1, jitter 2.
+	r := measure(settings(config.ICMP),
+		rec(0, after(1*ms, echoReply(63))),
+		rec(1),
+		rec(2, after(3*ms, echoReply(63))))
+	check(t, r, want{tx: 3, rx: 2, ttl: 63, loss: 100.0 / 3,
+		rtt: &probe.RTT{Min: 1, Avg: 2, Max: 3, Samples: []float64{1, 3}, StdDev: 1, Jitter: 2, HasJitter: true}})
+}
+
+func TestMeasureLate(t *testing.T) {
+	// Timeout 1 s: packet 1's reply after 1.5 s is late and the packet
+	// lost; a reply at exactly the timeout is in time.
+	r := measure(settings(config.ICMP),
+		rec(0, after(2*ms, echoReply(63))),
+		rec(1, after(1500*ms, echoReply(60))),
+		rec(2, after(time.Second, echoReply(61))))
+	check(t, r, want{tx: 3, rx: 2, late: 1, ttl: 63, loss: 100.0 / 3,
+		rtt: &probe.RTT{Min: 2, Avg: 501, Max: 1000, Samples: []float64{2, 1000}, StdDev: 499, Jitter: 998, HasJitter: true}})
+
+	// The only reply late: nothing received, no TTL.
+	r = measure(settings(config.ICMP), rec(0, after(time.Second+time.Microsecond, echoReply(63))))
+	check(t, r, want{tx: 1, late: 1, ttl: -1, loss: 100})
+	// A late reply and its copy: the first is late, the copy a duplicate
+	// (as hping3 marks it DUP!), not a second late reply.
+	r = measure(settings(config.ICMP), rec(0, after(1200*ms, echoReply(63)), after(1201*ms, echoReply(63))))
+	check(t, r, want{tx: 1, late: 1, dup: 1, ttl: -1, loss: 100})
+}
+
+func TestMeasureDuplicates(t *testing.T) {
+	// Packet 0 answered three times: the first (1 ms) counts, the other
+	// two are duplicates, the one after the timeout too (it is a further
+	// answer to an answered packet, not a late one).
+	r := measure(settings(config.ICMP),
+		rec(0, after(1*ms, echoReply(63)), after(1500*time.Microsecond, echoReply(50)), after(3*time.Second, echoReply(50))),
+		rec(1, after(2*ms, echoReply(63)), after(2*ms, echoReply(63))))
+	check(t, r, want{tx: 2, rx: 2, dup: 3, ttl: 63, loss: 0,
+		rtt: &probe.RTT{Min: 1, Avg: 1.5, Max: 2, Samples: []float64{1, 2}, StdDev: 0.5, Jitter: 1, HasJitter: true}})
+}
+
+func TestMeasureUnsentNotCounted(t *testing.T) {
+	// Packet 1 was never sent (the engine reported a send error): it is
+	// neither transmitted nor lost, and an answer filed under it is ignored.
+	unsent := probe.Record{SendErr: errors.New("hping3 could not send the probe: Network is unreachable"),
+		Answers: []probe.TimedAnswer{{Answer: echoReply(1), At: sentAt(1)}}}
+	r := measure(settings(config.ICMP),
+		rec(0, after(4*ms, echoReply(63))),
+		unsent,
+		rec(2, after(2*ms, echoReply(63))))
+	check(t, r, want{tx: 2, rx: 2, ttl: 63, loss: 0,
+		rtt: &probe.RTT{Min: 2, Avg: 3, Max: 4, Samples: []float64{4, 2}, StdDev: 1, Jitter: 2, HasJitter: true}})
+
+	// Nothing sent at all: no loss to report, no RTT.
+	r = measure(settings(config.ICMP), probe.Record{SendErr: errors.New("x")}, probe.Record{})
+	check(t, r, want{tx: 0, rx: 0, ttl: -1, loss: 0})
+	r = measure(settings(config.TCP))
+	check(t, r, want{ttl: -1, port: probe.PortNone})
+}
+
+func TestMeasureICMPErrorsFromRouter(t *testing.T) {
+	hostUnreach := icmpError(routerIP, packet.ICMPUnreachable, 1)
+	r := measure(settings(config.ICMP),
+		rec(0, after(1*ms, hostUnreach)),
+		rec(1, after(1*ms, hostUnreach)),
+		rec(2, after(1*ms, hostUnreach)))
+	check(t, r, want{tx: 3, icmpErr: 3, ttl: -1, loss: 100, port: ""})
+
+	// TCP: admin prohibited for packet 0, time exceeded for packet 1,
+	// then a SYN-ACK for packet 1 and packet 2 (5 and 7 ms).
+	r = measure(settings(config.TCP),
+		rec(0, after(1*ms, icmpError(routerIP, packet.ICMPUnreachable, 13))),
+		rec(1, after(1*ms, icmpError(routerIP, packet.ICMPTimeExceeded, 0)), after(5*ms, tcpReply(packet.FlagSYN|packet.FlagACK))),
+		rec(2, after(7*ms, tcpReply(packet.FlagSYN|packet.FlagACK))))
+	check(t, r, want{tx: 3, rx: 2, icmpErr: 2, ttl: 63, loss: 100.0 / 3, port: probe.PortOpen,
+		rtt: &probe.RTT{Min: 5, Avg: 6, Max: 7, Samples: []float64{5, 7}, StdDev: 1, Jitter: 2, HasJitter: true}})
+
+	// TCP, errors only: the port state is none.
+	r = measure(settings(config.TCP), rec(0, after(1*ms, hostUnreach)), rec(1))
+	check(t, r, want{tx: 2, icmpErr: 1, ttl: -1, loss: 100, port: probe.PortNone})
+
+	// The target's own port unreachable on an ICMP or TCP probe is an
+	// ICMP error too, not a reply.
+	r = measure(settings(config.TCP), rec(0, after(1*ms, icmpError(target, 3, 3))))
+	check(t, r, want{tx: 1, icmpErr: 1, ttl: -1, loss: 100, port: probe.PortNone})
+	r = measure(settings(config.ICMP), rec(0, after(1*ms, icmpError(target, 3, 3))))
+	check(t, r, want{tx: 1, icmpErr: 1, ttl: -1, loss: 100})
+}
+
+func TestMeasureUDP(t *testing.T) {
+	portUnreach := icmpError(target, packet.ICMPUnreachable, packet.CodePortUnreach)
+	// The target's port unreachable answers each packet: the port is
+	// closed, and each has its RTT (1, 2, 4 ms), TTL that of the error.
+	r := measure(settings(config.UDP),
+		rec(0, after(1*ms, portUnreach)),
+		rec(1, after(2*ms, portUnreach)),
+		rec(2, after(4*ms, portUnreach)))
+	check(t, r, want{tx: 3, rx: 3, ttl: 64, loss: 0, port: probe.PortClosed,
+		rtt: &probe.RTT{Min: 1, Avg: 2.333, Max: 4, Samples: []float64{1, 2, 4}, StdDev: 1.247, Jitter: 1.5, HasJitter: true}})
+
+	// A UDP reply from the port: open.
+	r = measure(settings(config.UDP), rec(0, after(3*ms, udpReply())), rec(1))
+	check(t, r, want{tx: 2, rx: 1, ttl: 62, loss: 50, port: probe.PortOpen,
+		rtt: &probe.RTT{Min: 3, Avg: 3, Max: 3, Samples: []float64{3}}})
+
+	// Open wins over closed, in either order.
+	r = measure(settings(config.UDP), rec(0, after(1*ms, portUnreach)), rec(1, after(2*ms, udpReply())))
+	check(t, r, want{tx: 2, rx: 2, ttl: 64, port: probe.PortOpen,
+		rtt: &probe.RTT{Min: 1, Avg: 1.5, Max: 2, Samples: []float64{1, 2}, StdDev: 0.5, Jitter: 1, HasJitter: true}})
+	r = measure(settings(config.UDP), rec(0, after(2*ms, udpReply())), rec(1, after(1*ms, portUnreach)))
+	check(t, r, want{tx: 2, rx: 2, ttl: 62, port: probe.PortOpen,
+		rtt: &probe.RTT{Min: 1, Avg: 1.5, Max: 2, Samples: []float64{2, 1}, StdDev: 0.5, Jitter: 1, HasJitter: true}})
+
+	// A router's errors (port unreachable from a router included) are
+	// ICMP errors: nothing from the port.
+	r = measure(settings(config.UDP),
+		rec(0, after(1*ms, icmpError(routerIP, packet.ICMPUnreachable, packet.CodePortUnreach))),
+		rec(1, after(1*ms, icmpError(routerIP, packet.ICMPUnreachable, 1))),
+		rec(2, after(1*ms, icmpError(target, packet.ICMPUnreachable, 2))))
+	check(t, r, want{tx: 3, icmpErr: 3, ttl: -1, loss: 100, port: probe.PortNone})
+
+	// A second port unreachable for one packet is a duplicate.
+	r = measure(settings(config.UDP), rec(0, after(1*ms, portUnreach), after(2*ms, portUnreach)))
+	check(t, r, want{tx: 1, rx: 1, dup: 1, ttl: 64, port: probe.PortClosed,
+		rtt: &probe.RTT{Min: 1, Avg: 1, Max: 1, Samples: []float64{1}}})
+}
+
+func TestMeasureTCPPortStateFromRecords(t *testing.T) {
+	SA, RA, R := packet.FlagSYN|packet.FlagACK, packet.FlagRST|packet.FlagACK, packet.FlagRST
+	for _, c := range []struct {
+		name  string
+		flags []int // one packet each, answered at 1, 2, ... ms
+		port  string
+	}{
+		{"SYN-ACK then RST", []int{SA, RA}, probe.PortOpen},
+		{"RST then SYN-ACK", []int{RA, SA}, probe.PortOpen},
+		{"RST-ACK only", []int{RA, RA}, probe.PortClosed},
+		{"bare RST only (to an ACK probe)", []int{R}, probe.PortClosed},
+		{"SYN-ACK only", []int{SA, SA}, probe.PortOpen},
+		{"an ACK without SYN or RST", []int{packet.FlagACK}, probe.PortNone},
+		{"a SYN without ACK", []int{packet.FlagSYN}, probe.PortNone},
+	} {
+		var recs []probe.Record
+		var samples []float64
+		for i, f := range c.flags {
+			recs = append(recs, rec(i, after(time.Duration(i+1)*ms, tcpReply(f))))
+			samples = append(samples, float64(i+1))
+		}
+		r := measure(settings(config.TCP), recs...)
+		if r.PortState != c.port || r.Received != len(c.flags) || r.TTL != 63 || r.RTT == nil || !slices.Equal(r.RTT.Samples, samples) {
+			t.Errorf("%s: port state %q received %d ttl %d rtt %+v; want %q, %d, 63, samples %v",
+				c.name, r.PortState, r.Received, r.TTL, r.RTT, c.port, len(c.flags), samples)
+		}
 	}
-	if r := measured(t, s, 2, tcpReply(0, "RA", 1)); r.PortState != PortClosed || r.Received != 1 || r.Loss != 50 {
-		t.Errorf("closed: %+v", r)
-	}
-	other := tcpReply(1, "SA", 1)
-	other.SPort = 81 // a reply from another port of the host is not ours
-	if r := measured(t, s, 2, other); r.PortState != PortNone || r.Received != 0 || r.RTT != nil {
-		t.Errorf("filtered: %+v", r)
+	// A SYN-ACK that comes late decides nothing: the port stays none.
+	r := measure(settings(config.TCP), rec(0, after(2*time.Second, tcpReply(SA))))
+	check(t, r, want{tx: 1, late: 1, ttl: -1, loss: 100, port: probe.PortNone})
+}
+
+func TestMeasureNothingAnswered(t *testing.T) {
+	for _, p := range []config.Protocol{config.ICMP, config.TCP, config.UDP} {
+		port := probe.PortNone
+		if p == config.ICMP {
+			port = ""
+		}
+		r := measure(settings(p), rec(0), rec(1), rec(2))
+		check(t, r, want{tx: 3, ttl: -1, loss: 100, port: port})
 	}
 }
 
-func TestMeasureUDPPortUnreachable(t *testing.T) {
-	s := icmpSettings(3)
-	s.Protocol, s.Port = config.UDP, 53
-	pu := hping3.TimedLine{Line: hping3.Line{Kind: hping3.ICMPError, IP: "198.19.0.1", Error: "Port Unreachable", Seq: -1, TTL: -1, RTT: -1}}
-	st := func(seq, status int) hping3.TimedLine {
-		return hping3.TimedLine{Line: hping3.Line{Kind: hping3.UDPStatus, Status: status, Port: 53, Seq: seq, TTL: -1, RTT: -1}}
+// An answer stamped before its send (a stepped clock) counts with RTT 0.
+func TestMeasureNegativeRTT(t *testing.T) {
+	r := measure(settings(config.ICMP), rec(0, after(-3*ms, echoReply(63))))
+	check(t, r, want{tx: 1, rx: 1, ttl: 63, rtt: &probe.RTT{Min: 0, Avg: 0, Max: 0, Samples: []float64{0}}})
+}
+
+func TestIsReply(t *testing.T) {
+	portUnreach := icmpError(target, packet.ICMPUnreachable, packet.CodePortUnreach)
+	for _, c := range []struct {
+		name string
+		a    packet.Answer
+		p    config.Protocol
+		want bool
+	}{
+		{"echo reply", echoReply(63), config.ICMP, true},
+		{"SYN-ACK", tcpReply(packet.FlagSYN | packet.FlagACK), config.TCP, true},
+		{"RST", tcpReply(packet.FlagRST), config.TCP, true},
+		{"UDP reply", udpReply(), config.UDP, true},
+		{"the target's port unreachable, UDP", portUnreach, config.UDP, true},
+		{"the target's port unreachable, TCP", portUnreach, config.TCP, false},
+		{"the target's port unreachable, ICMP", portUnreach, config.ICMP, false},
+		{"a router's port unreachable, UDP", icmpError(routerIP, 3, 3), config.UDP, false},
+		{"the target's host unreachable, UDP", icmpError(target, 3, 1), config.UDP, false},
+		{"the target's time exceeded code 3, UDP", icmpError(target, 11, 3), config.UDP, false},
+		{"host unreachable, ICMP", icmpError(routerIP, 3, 1), config.ICMP, false},
+		{"admin prohibited, TCP", icmpError(routerIP, 3, 13), config.TCP, false},
+	} {
+		if got := probe.IsReply(c.a, target, c.p); got != c.want {
+			t.Errorf("%s: IsReply = %v, want %v", c.name, got, c.want)
+		}
 	}
-	r := measured(t, s, 3, pu, st(0, 0), pu, st(1, 0), pu, st(1, 1), st(2, 0))
-	// The last status line follows no port unreachable: not a reply.
-	if r.Received != 2 || r.Duplicates != 1 || r.ICMPErrors != 0 || r.PortState != PortClosed {
-		t.Fatalf("result = %+v", r)
-	}
-	if r.RTT == nil || r.RTT.Detail || r.RTT.Min != 1 || r.RTT.Avg != 2 || r.RTT.Max != 3 {
-		t.Errorf("UDP RTT = %+v, want the summary's 1/2/3 without detail", r.RTT)
+	// Another target's port unreachable is not this one's.
+	if probe.IsReply(portUnreach, netip.MustParseAddr("198.19.0.8"), config.UDP) {
+		t.Errorf("198.19.0.7's port unreachable counts as 198.19.0.8's reply")
 	}
 }
 
-// A service answering on the UDP port: hping3's reply line carries no
-// ports (it matched the source port itself) but has its rtt.
-func TestMeasureUDPReplyFromThePort(t *testing.T) {
-	s := icmpSettings(3)
-	s.Protocol, s.Port = config.UDP, 7
-	udp := func(seq int, rtt float64) hping3.TimedLine {
-		l := reply(seq, rtt, time.Duration(seq+1)*100*time.Millisecond)
-		l.ICMP = false
-		return l
-	}
-	tcp := tcpReply(2, "RA", 1) // not a UDP reply: never counted
-	r := measured(t, s, 3, udp(0, 2), udp(1, 4), tcp)
-	if r.Received != 2 || !near(r.Loss, 33.333) || r.PortState != PortOpen || r.TTL != 63 || r.Duplicates != 0 {
-		t.Fatalf("result = %+v", r)
-	}
-	if r.RTT == nil || !r.RTT.Detail || r.RTT.Min != 2 || r.RTT.Avg != 3 || r.RTT.Max != 4 {
-		t.Errorf("UDP RTT = %+v, want 2/3/4 from the reply lines with detail", r.RTT)
-	}
+// An answer with no time (an engine that saw it but could not time it)
+// counts as received, never as late, and adds no RTT.
+func TestMeasureUntimedAnswer(t *testing.T) {
+	untimed := probe.TimedAnswer{Answer: echoReply(63)}
+	r := measure(settings(config.ICMP),
+		probe.Record{Sent: sentAt(0), Answers: []probe.TimedAnswer{untimed}},
+		rec(1, after(2*ms, echoReply(62))),
+		probe.Record{Sent: sentAt(2), Answers: []probe.TimedAnswer{untimed, untimed}})
+	check(t, r, want{tx: 3, rx: 3, dup: 1, ttl: 63, loss: 0,
+		rtt: &probe.RTT{Min: 2, Avg: 2, Max: 2, Samples: []float64{2}}})
+
+	// Untimed answers only: received, but no RTT.
+	r = measure(settings(config.ICMP), probe.Record{Sent: sentAt(0), Answers: []probe.TimedAnswer{untimed}})
+	check(t, r, want{tx: 1, rx: 1, ttl: 63})
+}
+
+// Counts an engine could not tie to a packet, already in the Result, are
+// added to.
+func TestMeasureAddsToCounts(t *testing.T) {
+	r := &probe.Result{IP: target.String(), Protocol: config.ICMP, TTL: -1, ICMPErrors: 2, Duplicates: 1}
+	probe.Measure(r, []probe.Record{
+		rec(0, after(1*ms, echoReply(63)), after(2*ms, echoReply(63))),
+		rec(1, after(1*ms, icmpError(routerIP, 11, 0))),
+	}, settings(config.ICMP))
+	check(t, r, want{tx: 2, rx: 1, dup: 2, icmpErr: 3, ttl: 63, loss: 50,
+		rtt: &probe.RTT{Min: 1, Avg: 1, Max: 1, Samples: []float64{1}}})
 }

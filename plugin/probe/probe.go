@@ -68,7 +68,7 @@ func Run(ctx context.Context, t Target, s config.Settings, basePort int) (res Re
 		return fail(err)
 	}
 	sum := ex.Summary
-	measure(&r, ex, sum, s)
+	measureReplies(&r, ex, sum, s)
 	switch {
 	// Nothing sent, or nothing given its timeout, measures nothing: 0%
 	// loss would be a lie.
