@@ -12,7 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/hping3-plugin/hping3-plugin/otlp"
+	"github.com/hping3-plugin/hping3-plugin/otel"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/execd"
@@ -74,9 +74,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = applyPollInterval(cfg, f.otlp)
 	}
 	if f.otlpEndpoint != "" {
-		err = errors.Join(err, otlp.CheckEndpoint(f.otlpEndpoint))
+		err = errors.Join(err, otel.CheckEndpoint(f.otlpEndpoint))
 	} else if f.otlp {
-		err = errors.Join(err, otlp.CheckEnvironment(os.Getenv))
+		err = errors.Join(err, otel.CheckEnvironment(os.Getenv))
 	}
 	if err != nil {
 		for _, e := range unjoin(err) {
@@ -95,7 +95,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		src := core.NewSource(cfg, log)
 		defer src.Close()
 		if f.otlp {
-			err = otlp.Run(ctx, src, otlp.Options{Endpoint: f.otlpEndpoint, PollInterval: cfg.PollInterval, Log: log})
+			err = otel.Run(ctx, src, otel.Options{Endpoint: f.otlpEndpoint, PollInterval: cfg.PollInterval, Log: log})
 		} else {
 			err = execd.Run(ctx, src, execd.Options{Stdin: stdin, Stdout: stdout, Log: log, PollInterval: cfg.PollInterval})
 		}

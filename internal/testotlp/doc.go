@@ -1,5 +1,5 @@
 // Package testotlp is for tests only: the harness the end-to-end tests of
-// otlp and internal/deploy share to run real programs and see what they
+// otel and internal/deploy share to run real programs and see what they
 // export over OTLP. It holds
 //
 //   - Start and Proc: a child process (the plugin, a Collector, Telegraf)

@@ -1,4 +1,4 @@
-package otlp
+package otel
 
 import (
 	"sync"
@@ -59,9 +59,10 @@ func (o *outage) skipped() {
 }
 
 // handle receives errors the OpenTelemetry SDK reports on its own (through
-// otel.Handle), such as a Collector's partial-success message. The same
-// message is logged once, again only after a different one (a Collector
-// may repeat its message with every export).
+// go.opentelemetry.io/otel's Handle; Run installs it), such as a Collector's
+// partial-success message. The same message is logged once, again only
+// after a different one (a Collector may repeat its message with every
+// export).
 func (o *outage) handle(err error) {
 	msg := err.Error()
 	o.mu.Lock()

@@ -1,4 +1,4 @@
-package otlp
+package otel
 
 import (
 	"os"
@@ -217,7 +217,8 @@ func checkSpacing(t *testing.T, prev, r *exportedRound) {
 // exported: names, units, gauge type, value ranges, attributes, times.
 func checkLoopbackRound(t *testing.T, r *exportedRound, percentiles bool, tags map[string]string) {
 	t.Helper()
-	// The scope users select by, written out: the package's name is not it.
+	// The scope users select by, written out rather than taken from
+	// scopeName or the package's path: moving the package must not move it.
 	if want := "github.com/hping3-plugin/hping3-plugin/otel"; r.scope != want {
 		t.Errorf("scope %q, want %q", r.scope, want)
 	}

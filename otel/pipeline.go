@@ -1,4 +1,4 @@
-package otlp
+package otel
 
 import (
 	"context"
@@ -13,11 +13,10 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 )
 
-// scopeName is the instrumentation scope of every metric the plugin exports.
-// It keeps the package's former import path (the package was renamed from
-// otel to otlp so as not to shadow go.opentelemetry.io/otel): collectors and
-// dashboards may select the plugin's data by scope, and the README documents
-// this name.
+// scopeName is the instrumentation scope of every metric the plugin exports:
+// this package's import path. It stays as it is whatever the package's path
+// becomes: collectors and dashboards may select the plugin's data by scope,
+// and docs/metrics.md documents this name.
 const scopeName = "github.com/hping3-plugin/hping3-plugin/otel"
 
 // pipeline exports rounds on its own goroutine so that probing never waits

@@ -1,13 +1,18 @@
-// Package otlp is the OpenTelemetry front end: it records each round (or
+// Package otel is the OpenTelemetry front end: it records each round (or
 // continuous window) as OTLP gauges, adds its packets to cumulative counters
 // and its RTTs to a histogram, and exports them over gRPC to a Collector.
-package otlp
+//
+// The package is named after its directory, as Go's convention has it, though
+// the OpenTelemetry API's global package go.opentelemetry.io/otel has the same
+// name: the one file that also needs that package (otlp.go, for the error
+// handler) imports it as otelapi, and no importer of this package needs it.
+package otel
 
 import (
 	"context"
 	"time"
 
-	"go.opentelemetry.io/otel"
+	otelapi "go.opentelemetry.io/otel"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/core"
@@ -43,7 +48,7 @@ func Run(ctx context.Context, src core.Source, opts Options) error {
 		return err
 	}
 	status := newOutage(log)
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(status.handle))
+	otelapi.SetErrorHandler(otelapi.ErrorHandlerFunc(status.handle))
 	p, err := newPipeline(newResource(ctx, log), exp, status)
 	if err != nil {
 		exp.Shutdown(context.Background())
