@@ -262,3 +262,50 @@ func TestPluginPollOverrunWarns(t *testing.T) {
 		}
 	}
 }
+
+// Telegraf stops by closing stdin, often right after its last request. In
+// continuous mode (the default) every request read before EOF gets its
+// window, the last one included, and the plugin still exits within a
+// second: seven requests 300 ms apart, stdin closed right after the
+// seventh, seven windows.
+func TestPluginContinuousAnswersEveryRequestBeforeEOF(t *testing.T) {
+	bin := requireProbing(t)
+	r := startPlugin(t, bin, "--target", "127.0.0.1", "--interval", "100ms", "--timeout", "200ms")
+	const requests = 7
+	// The first window waits for the first packets to be decided; the
+	// other requests come as Telegraf's do, on their own clock.
+	if _, err := io.WriteString(r.stdin, "\n"); err != nil {
+		t.Fatal(err)
+	}
+	windows := 0
+	for _, l := range []string{r.line(t, 10*time.Second), r.line(t, time.Second)} {
+		if strings.HasPrefix(l, "hping3_round") {
+			windows++
+		}
+	}
+	for range requests - 1 {
+		time.Sleep(300 * time.Millisecond)
+		if _, err := io.WriteString(r.stdin, "\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.stdin.Close()
+	t0 := time.Now()
+	if took := r.waitExit(t, t0, 5*time.Second); took > time.Second {
+		t.Errorf("exited %v after EOF, want within 1s", took)
+	}
+	if r.err != nil {
+		t.Errorf("exit: %v, want status 0; stderr: %s", r.err, r.stderr)
+	}
+	for l := range r.lines {
+		if strings.HasPrefix(l, "hping3_round") {
+			windows++
+			if !strings.Contains(l, "failures=0i") {
+				t.Errorf("window %d: %s", windows, l)
+			}
+		}
+	}
+	if windows != requests {
+		t.Errorf("%d windows for %d requests, the last just before EOF; stderr: %s", windows, requests, r.stderr)
+	}
+}
