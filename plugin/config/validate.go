@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -129,4 +130,57 @@ func pathPorts(c *Config) map[Protocol]int {
 		}
 	}
 	return n
+}
+
+// validate checks one setting's value in g (nil for a top-level one) and
+// returns the error, or nil.
+func (s *Setting) validate(c *Config, g *Group, prefix string) error {
+	v := s.field(c, g)
+	shown := shownValue(v)
+	if s.max > s.min {
+		var n int64
+		switch v := v.(type) {
+		case *int:
+			n = int64(*v)
+		case *time.Duration:
+			n = int64(*v)
+		}
+		if n < s.min || n > s.max {
+			return &FieldError{Field: prefix + s.Key, Value: shown, Allowed: s.Allowed}
+		}
+	}
+	if p, ok := v.(*[]int); ok { // percentiles
+		for i, x := range *p {
+			if x < 1 || x > 99 || slices.Contains((*p)[:i], x) {
+				return &FieldError{Field: prefix + s.Key, Value: x, Allowed: s.Allowed}
+			}
+		}
+	}
+	if s.check != nil {
+		if why := s.check(c, g); why != "" {
+			return &FieldError{Field: prefix + s.Key, Value: shown, Allowed: why}
+		}
+	}
+	return nil
+}
+
+// shownValue is a value as an error message quotes it: strings quoted.
+func shownValue(v any) any {
+	switch v := v.(type) {
+	case *string:
+		return fmt.Sprintf("%q", *v)
+	case *Protocol:
+		return fmt.Sprintf("%q", *v)
+	case *Engine:
+		return fmt.Sprintf("%q", *v)
+	case *Mode:
+		return fmt.Sprintf("%q", *v)
+	case *int:
+		return *v
+	case *time.Duration:
+		return *v
+	case *[]string:
+		return fmt.Sprintf("%q", *v)
+	}
+	return v
 }
