@@ -17,15 +17,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/goreleaser/nfpm/v2"
 	_ "github.com/goreleaser/nfpm/v2/deb" // registers the deb packager
-	"github.com/goreleaser/nfpm/v2/files"
 	_ "github.com/goreleaser/nfpm/v2/rpm" // registers the rpm packager
 )
 
@@ -175,167 +172,6 @@ func Build(o Options) (*Release, error) {
 // TarballBase is a tarball's name without .tar.gz, also its top directory.
 func TarballBase(version, arch string) string {
 	return Name + "_" + version + "_linux_" + arch
-}
-
-var semverRE = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z]+(\.[0-9A-Za-z]+)*)?(\+[0-9A-Za-z]+(\.[0-9A-Za-z]+)*)?$`)
-
-// CheckVersion returns a version given by hand (make dist VERSION=...)
-// without a leading "v", or an error unless it is semantic versioning:
-// MAJOR.MINOR.PATCH, then optionally -PRERELEASE and +METADATA, in letters,
-// digits and dots only, which nfpm turns into valid deb and rpm versions.
-func CheckVersion(v string) (string, error) {
-	v = strings.TrimPrefix(v, "v")
-	if !semverRE.MatchString(v) {
-		return "", fmt.Errorf("version %q: want MAJOR.MINOR.PATCH[-PRERELEASE][+METADATA] of letters, digits and dots, e.g. 1.2.0 or 1.3.0-rc1", v)
-	}
-	return v, nil
-}
-
-var describeRE = regexp.MustCompile(`^(?:v(.+?)-([0-9]+)-g([0-9a-f]+)|v(.+?)|([0-9a-f]+))(-dirty)?$`)
-
-// VersionFromDescribe turns `git describe --tags --match 'v[0-9]*' --always
-// --dirty` into the release version:
-//
-//	v1.2.0                   1.2.0
-//	v1.3.0-rc1               1.3.0-rc1 (the packages say 1.3.0~rc1, before 1.3.0)
-//	v1.2.0-5-g0123456789ab   1.2.0+5.g0123456789ab (5 commits after v1.2.0)
-//	0123456789ab             0.0.0+g0123456789ab (no release tag yet)
-//
-// and ".dirty" (or "+dirty") for uncommitted changes to tracked files.
-func VersionFromDescribe(d string) (string, error) {
-	m := describeRE.FindStringSubmatch(strings.TrimSpace(d))
-	if m == nil {
-		return "", fmt.Errorf("git describe said %q: want vMAJOR.MINOR.PATCH tags", d)
-	}
-	var v string
-	var meta []string
-	switch {
-	case m[1] != "":
-		v = m[1]
-		meta = append(meta, m[2], "g"+m[3])
-	case m[4] != "":
-		v = m[4]
-	default:
-		v = "0.0.0"
-		meta = append(meta, "g"+m[5])
-	}
-	if m[6] != "" {
-		meta = append(meta, "dirty")
-	}
-	if len(meta) > 0 {
-		if strings.Contains(v, "+") {
-			return "", fmt.Errorf("tag v%s: a release tag carries no +METADATA", v)
-		}
-		v += "+" + strings.Join(meta, ".")
-	}
-	return CheckVersion(v)
-}
-
-// PackageFileName is the conventional name nfpm gives the package of format
-// for version and arch (Go's name), e.g. hping3-plugin_1.2.0-1_amd64.deb and
-// hping3-plugin-1.2.0-1.x86_64.rpm.
-func PackageFileName(root, format, version, arch string) (string, error) {
-	info, err := packageInfo(root, format, version, arch, "", "", time.Time{})
-	if err != nil {
-		return "", err
-	}
-	p, err := nfpm.Get(format)
-	if err != nil {
-		return "", err
-	}
-	return p.ConventionalFileName(info), nil
-}
-
-// packageInfo reads packaging/nfpm.yaml for one package.
-func packageInfo(root, format, version, arch, stage, conf string, mtime time.Time) (*nfpm.Info, error) {
-	vars := map[string]string{"VERSION": version, "ARCH": arch, "STAGE": stage, "CONF": conf}
-	f, err := os.Open(filepath.Join(root, NfpmConfig))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var unknown []string
-	cfg, err := nfpm.ParseWithEnvMapping(f, func(k string) string {
-		v, ok := vars[k]
-		// nfpm itself asks for NFPM_*_PASSPHRASE, for signing: none.
-		if !ok && !strings.HasPrefix(k, "NFPM_") {
-			unknown = append(unknown, k)
-		}
-		return v
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", NfpmConfig, err)
-	}
-	if len(unknown) > 0 {
-		return nil, fmt.Errorf("%s: unknown variables %v (the builder sets VERSION, ARCH, STAGE and CONF)", NfpmConfig, unknown)
-	}
-	info, err := cfg.Get(format)
-	if err != nil {
-		return nil, err
-	}
-	info.Target = ""
-	if !mtime.IsZero() {
-		info.MTime = mtime
-	}
-	// Repository paths are relative to the root, whatever the directory.
-	for _, c := range info.Contents {
-		if strings.Contains(c.Source, "$") || strings.Contains(c.Destination, "$") {
-			return nil, fmt.Errorf("%s: %s -> %s: a variable left unexpanded (expand: true?)", NfpmConfig, c.Source, c.Destination)
-		}
-		if c.Source != "" && !filepath.IsAbs(c.Source) {
-			c.Source = filepath.Join(root, c.Source)
-		}
-		if c.FileInfo == nil {
-			c.FileInfo = &files.ContentFileInfo{}
-		}
-		if !mtime.IsZero() {
-			c.FileInfo.MTime = mtime
-		}
-	}
-	for _, s := range []*string{&info.Scripts.PreInstall, &info.Scripts.PostInstall, &info.Scripts.PreRemove, &info.Scripts.PostRemove} {
-		if *s != "" && !filepath.IsAbs(*s) {
-			*s = filepath.Join(root, *s)
-		}
-	}
-	return info, nil
-}
-
-func writePackage(root, out, format, arch, version, stage, conf string, mtime time.Time) (string, error) {
-	info, err := packageInfo(root, format, version, arch, stage, conf, mtime)
-	if err != nil {
-		return "", err
-	}
-	p, err := nfpm.Get(format)
-	if err != nil {
-		return "", err
-	}
-	// The name first: Package rewrites some of info for its format.
-	name := p.ConventionalFileName(info)
-	info, err = packageInfo(root, format, version, arch, stage, conf, mtime)
-	if err != nil {
-		return "", err
-	}
-	var buf bytes.Buffer
-	if err := p.Package(info, &buf); err != nil {
-		return "", err
-	}
-	return name, os.WriteFile(filepath.Join(out, name), buf.Bytes(), 0o644)
-}
-
-// packagedConf is /etc/hping3-plugin/hping3-plugin.conf: a header saying
-// where it is and who reads it, then the example, with the example's own
-// suggested path replaced by the package's.
-func packagedConf(root string) ([]byte, error) {
-	head, err := os.ReadFile(filepath.Join(root, ConfHeader))
-	if err != nil {
-		return nil, err
-	}
-	ex, err := os.ReadFile(filepath.Join(root, Example))
-	if err != nil {
-		return nil, err
-	}
-	ex = bytes.ReplaceAll(ex, []byte("/etc/hping3-plugin.conf"), []byte("/etc/hping3-plugin/hping3-plugin.conf"))
-	return append(head, ex...), nil
 }
 
 // buildBinary cross-compiles the plugin without cgo (it needs none), so it
