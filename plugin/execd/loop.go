@@ -36,27 +36,16 @@ type loop struct {
 // run runs rounds until ctx ends or stdin reaches EOF. Every trigger source
 // feeds a one-slot channel, so triggers that arrive while a round runs
 // coalesce into exactly one further round, and rounds never overlap.
-//
-// EOF (Telegraf closes stdin when it stops, often right after its last
-// request) ends a running round at once, which writes nothing. In
-// continuous mode a request read before EOF, a line or a signal, still
-// gets its window: cutting one costs nothing, and a request Telegraf made
-// is not lost.
 func (l *loop) run(ctx context.Context, stdin io.Reader, signals <-chan os.Signal) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 
 	lines := make(chan struct{}, 1)
-	eof := make(chan struct{})
 	if stdin != nil {
 		// Read in a goroutine of its own, also during a round: Telegraf
 		// writes each "\n" with a 1 s deadline and reports an error when
-		// the plugin is not reading. A line is in lines before eof closes.
-		atEOF := stop
-		if l.continuous {
-			atEOF = func() { close(eof) }
-		}
-		go readLines(stdin, lines, atEOF)
+		// the plugin is not reading.
+		go readLines(stdin, lines, stop)
 	}
 
 	var tick <-chan time.Time
@@ -77,8 +66,6 @@ func (l *loop) run(ctx context.Context, stdin io.Reader, signals <-chan os.Signa
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-eof:
-			return l.last(ctx, lines, signals)
 		case <-lines:
 		case <-signals:
 		case <-tick:
@@ -117,23 +104,6 @@ func (l *loop) run(ctx context.Context, stdin io.Reader, signals <-chan os.Signa
 	}
 }
 
-// last writes, after stdin's EOF in continuous mode, the window of a
-// request read before it and not yet answered, then ends the loop. The
-// window is cut at once: a context already done tells the source not to
-// wait for anything (not even for the first packets of a report at start).
-func (l *loop) last(ctx context.Context, lines <-chan struct{}, signals <-chan os.Signal) error {
-	if ctx.Err() != nil || (len(lines) == 0 && len(signals) == 0) {
-		return nil
-	}
-	now, cancel := context.WithCancel(ctx)
-	cancel()
-	rd := l.round(now)
-	if err := writeRound(l.out, append(encode(rd, l.log), EncodeRound(rd, false)...)); err != nil && !brokenPipe(err) {
-		return fmt.Errorf("writing line protocol to stdout: %w", err)
-	}
-	return nil
-}
-
 // runRound runs one round. It returns ok false when ctx ended meanwhile;
 // then it waits at most l.grace for the round to wind down.
 func (l *loop) runRound(ctx context.Context) (core.Report, bool) {
@@ -153,8 +123,7 @@ func (l *loop) runRound(ctx context.Context) (core.Report, bool) {
 }
 
 // readLines signals lines for every chunk of stdin holding a newline and
-// calls eof when stdin ends (Telegraf closes it on shutdown), after the
-// last line's signal.
+// calls eof when stdin ends (Telegraf closes it on shutdown).
 func readLines(r io.Reader, lines chan<- struct{}, eof func()) {
 	defer eof()
 	buf := make([]byte, 4096)

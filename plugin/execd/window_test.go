@@ -3,10 +3,8 @@ package execd
 import (
 	"context"
 	"io"
-	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -131,74 +129,5 @@ func TestContinuousRequestsNeverWarn(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "W! ") {
 		t.Errorf("warnings for windows: %s", logs.String())
-	}
-}
-
-// Telegraf closes stdin right after its last request when it stops. In
-// continuous mode that request, a line or a signal, still gets its window
-// before the loop ends, every time: here 200 times over, three requests
-// each, the last written (or signalled) just before the close, with no
-// pause between them. The loop ends within the stop grace.
-func TestContinuousAnswersTheLastRequestBeforeEOF(t *testing.T) {
-	for _, by := range []string{"line", "signal"} {
-		t.Run(by, func(t *testing.T) {
-			for i := range 200 {
-				f := &fakeStream{t0: time.Now()}
-				out := newWrites()
-				l := loop{round: f.next, continuous: true, out: out, log: logger.Discard(), grace: stopGrace}
-				pr, pw := io.Pipe()
-				sig := make(chan os.Signal, 1)
-				done := make(chan error, 1)
-				go func() { done <- l.run(context.Background(), pr, sig) }()
-				const requests = 3
-				for k := 1; k < requests; k++ {
-					writeLine(t, pw)
-					out.wait(t, k)
-				}
-				if by == "line" {
-					io.WriteString(pw, "\n")
-				} else {
-					sig <- syscall.SIGUSR1
-				}
-				pw.Close()
-				closed := time.Now()
-				select {
-				case err := <-done:
-					if err != nil {
-						t.Fatal(err)
-					}
-				case <-time.After(time.Second):
-					t.Fatalf("run %d: the loop did not end within 1s of EOF", i+1)
-				}
-				if took := time.Since(closed); took > stopGrace {
-					t.Errorf("run %d: the loop ended %v after EOF", i+1, took)
-				}
-				if n := len(out.all()); n != requests {
-					t.Fatalf("run %d: %d windows written for %d requests, the last just before EOF", i+1, n, requests)
-				}
-			}
-		})
-	}
-}
-
-// EOF with no request pending ends a continuous loop at once, writing
-// nothing more.
-func TestContinuousEOFWithoutRequest(t *testing.T) {
-	f := &fakeStream{t0: time.Now()}
-	out := newWrites()
-	l := loop{round: f.next, continuous: true, out: out, log: logger.Discard(), grace: stopGrace}
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() { done <- l.run(context.Background(), pr, nil) }()
-	writeLine(t, pw)
-	out.wait(t, 1)
-	pw.Close()
-	select {
-	case <-done:
-	case <-time.After(time.Second):
-		t.Fatal("the loop did not end on EOF")
-	}
-	if n := len(out.all()); n != 1 {
-		t.Errorf("%d windows for one request", n)
 	}
 }
