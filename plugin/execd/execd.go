@@ -16,7 +16,7 @@ import (
 
 // Options configure the long-running Telegraf mode.
 type Options struct {
-	Stdin        io.Reader      // a line here runs a round (signal = "STDIN"); EOF stops
+	Stdin        io.Reader      // a line here runs a round (signal = "STDIN"); EOF stops (continuous: after answering the requests read before it)
 	Stdout       io.Writer      // line protocol, one write per round
 	Log          *logger.Logger // stderr with Telegraf level prefixes
 	PollInterval time.Duration  // > 0: also run a round this often (signal = "none")
@@ -54,7 +54,9 @@ func encode(rd core.Report, log *logger.Logger) []byte {
 // report per stdin line, per SIGHUP, SIGUSR1 or SIGUSR2 (Telegraf's signal
 // modes), and every PollInterval when it is set (signal = "none"). A report
 // is a round (mode rounds) or the window of packets decided since the
-// previous report (mode continuous, a core.Stream).
+// previous report (mode continuous, a core.Stream). At stdin EOF a round
+// is cut and not written; in mode continuous the requests read before EOF
+// still get their windows, taken at once, before Run returns.
 func Run(ctx context.Context, src core.Source, opts Options) error {
 	triggers := make(chan os.Signal, 1)
 	signal.Notify(triggers, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)

@@ -15,8 +15,9 @@ import (
 )
 
 // stopGrace is how long a stop waits for the cancelled round to return (the
-// core kills its hping3 processes when its context ends). The issue allows
-// one second from stdin EOF or SIGTERM to exit; the rest is margin.
+// core kills its hping3 processes when its context ends), or in continuous
+// mode for the windows still owed at EOF. The issue allows one second from
+// stdin EOF or SIGTERM to exit; the rest is margin.
 const stopGrace = 800 * time.Millisecond
 
 // loop is the execd main loop with its round function injectable, so its
@@ -36,17 +37,34 @@ type loop struct {
 // run runs rounds until ctx ends or stdin reaches EOF. Every trigger source
 // feeds a one-slot channel, so triggers that arrive while a round runs
 // coalesce into exactly one further round, and rounds never overlap.
+//
+// EOF is how Telegraf stops the plugin, right after its last request. A
+// round it cuts is not written (it would only say "cancelled"), but a
+// window cut short is as good as any: in continuous mode the requests read
+// before EOF are still answered, with windows taken at once, and only then
+// does run return. ctx ending (SIGINT, SIGTERM) stops without them.
 func (l *loop) run(ctx context.Context, stdin io.Reader, signals <-chan os.Signal) error {
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
+	// Reports are taken under cut, which EOF ends as well as ctx: a
+	// Stream's first report, which waits up to 5 s for the targets' first
+	// packets, then returns at once.
+	cut, stopCut := context.WithCancel(ctx)
+	defer stopCut()
 
 	lines := make(chan struct{}, 1)
+	var eof chan struct{} // nil without stdin: never ready
 	if stdin != nil {
+		eof = make(chan struct{})
 		// Read in a goroutine of its own, also during a round: Telegraf
 		// writes each "\n" with a 1 s deadline and reports an error when
-		// the plugin is not reading.
-		go readLines(stdin, lines, stop)
+		// the plugin is not reading. readLines passes on the last line
+		// before it closes eof, so when eof is closed every request read
+		// is pending in lines or already taken.
+		go readLines(stdin, lines, func() { close(eof); stopCut() })
 	}
+	// stopBy is the grace budget's end, set at the first stop seen and
+	// shared by every wait after it: reporting the pending requests after
+	// EOF cannot hold the exit past l.grace.
+	var stopBy time.Time
 
 	var tick <-chan time.Time
 	var timer *time.Timer
@@ -66,12 +84,31 @@ func (l *loop) run(ctx context.Context, stdin io.Reader, signals <-chan os.Signa
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-eof:
+			if !l.continuous {
+				return nil // a round now would be cut at once
+			}
+			// Stdin is closed: answer what was requested before, a
+			// window per request as ever (a line and a signal both
+			// pending are two), then return. Both channels are read
+			// in this loop only, so a ready one stays ready.
+			select {
+			case <-lines:
+			case <-signals:
+			default:
+				return nil
+			}
 		case <-lines:
 		case <-signals:
 		case <-tick:
 		}
+		if ctx.Err() != nil || (!l.continuous && cut.Err() != nil) {
+			// The select may take a trigger over the stop that came
+			// with it: a round would only be cut.
+			return nil
+		}
 		start := time.Now()
-		rd, ok := l.runRound(ctx)
+		rd, ok := l.runRound(ctx, cut, &stopBy)
 		if !ok {
 			return nil // stopping: write nothing partial
 		}
@@ -104,26 +141,38 @@ func (l *loop) run(ctx context.Context, stdin io.Reader, signals <-chan os.Signa
 	}
 }
 
-// runRound runs one round. It returns ok false when ctx ended meanwhile;
-// then it waits at most l.grace for the round to wind down.
-func (l *loop) runRound(ctx context.Context) (core.Report, bool) {
+// runRound runs one round or takes one window under cut, which ends with
+// ctx or at stdin EOF. Once cut has ended it waits for the report until
+// *stopBy, which it sets l.grace after the first stop it sees. It returns
+// ok false when the report must not be written: ctx ended (SIGINT,
+// SIGTERM), the report did not come in time, or EOF cut a round. A window
+// cut by EOF is written: it holds every packet decided until then.
+func (l *loop) runRound(ctx, cut context.Context, stopBy *time.Time) (core.Report, bool) {
 	done := make(chan core.Report, 1)
-	go func() { done <- l.round(ctx) }()
+	go func() { done <- l.round(cut) }()
+	keep := func() bool { return ctx.Err() == nil && (l.continuous || cut.Err() == nil) }
 	select {
 	case rd := <-done:
-		return rd, ctx.Err() == nil
-	case <-ctx.Done():
+		return rd, keep()
+	case <-cut.Done():
 	}
+	if stopBy.IsZero() {
+		*stopBy = time.Now().Add(l.grace)
+	}
+	grace := time.NewTimer(time.Until(*stopBy))
+	defer grace.Stop()
 	select {
-	case <-done:
-	case <-time.After(l.grace):
+	case rd := <-done:
+		return rd, keep()
+	case <-grace.C:
 		l.log.Warnf("stopping: the running round did not end within %v of the stop; exiting without it", l.grace)
 	}
 	return core.Report{}, false
 }
 
 // readLines signals lines for every chunk of stdin holding a newline and
-// calls eof when stdin ends (Telegraf closes it on shutdown).
+// calls eof when stdin ends (Telegraf closes it on shutdown), after passing
+// on the chunk read last.
 func readLines(r io.Reader, lines chan<- struct{}, eof func()) {
 	defer eof()
 	buf := make([]byte, 4096)
