@@ -29,7 +29,9 @@ type flight struct {
 	// within the timeout.
 	answered bool
 	deadline time.Time // once sent: rec.Sent + timeout + captureGrace
-	closed   bool
+	// waited: the session's end still waits for it (session.decided).
+	waited bool
+	closed bool
 }
 
 // settled reports whether f needs no more waiting for its target's

@@ -130,7 +130,8 @@ func (rd *tclRound) probe(ctx context.Context) bool {
 func (rd *tclRound) failed(err error) {
 	unfinished := map[*target]bool{}
 	for _, t := range rd.live {
-		unfinished[t] = t.left > 0
+		// One that could not be probed (no capture) keeps its reason.
+		unfinished[t] = t.err == nil && t.left > 0
 	}
 	open := rd.fl.open()
 	for _, f := range open {

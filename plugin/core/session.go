@@ -78,7 +78,7 @@ type session struct {
 	// against a reader in another goroutine (continuous mode's Next).
 	mu *sync.Mutex
 
-	sessionState // one engine process's, from run to run
+	sessionState // one engine process's, reset by each run
 }
 
 // sessionState is what a session holds while its engine runs.
@@ -88,7 +88,7 @@ type sessionState struct {
 	queue    timeQueue[*target] // by when their next packet is due
 	sent     int                // packets written to the engine
 	events   int                // records the engine reported
-	pending  int                // packets the end waits for
+	pending  int                // packets the end waits for (flight.waited)
 	lastDone time.Time          // when the last packet was decided
 	draining bool
 	syncSent time.Time // zero: no sync asked yet
@@ -101,6 +101,7 @@ type sessionState struct {
 // planned every packet is closed into its target's report.
 func (s *session) run(ctx context.Context, targets []*target) (started bool, err error) {
 	s.sessionState = sessionState{fl: newFlights()}
+	s.pace.next = time.Time{} // a new engine: no slot is taken yet
 	ports, err := reserveFor(targets, s.udpRing)
 	if err != nil {
 		return false, err
@@ -115,9 +116,6 @@ func (s *session) run(ctx context.Context, targets []*target) (started bool, err
 	}
 	s.log.Debugf("started %s exec (pid %d) for %d targets", s.bin, s.eng.Pid(), len(targets))
 	failed, err := openCaptures(s.eng, s.bin, s.ids.icmpID, targets, ports)
-	if err != nil {
-		return true, err
-	}
 	s.queue = timeQueue[*target]{at: func(t *target) time.Time { return t.due }}
 	for _, t := range targets {
 		if ferr := failed[t.route.iface]; ferr != nil {
@@ -126,10 +124,17 @@ func (s *session) run(ctx context.Context, targets []*target) (started bool, err
 		}
 		s.queue.items = append(s.queue.items, t)
 	}
+	if err != nil {
+		return true, err
+	}
 	if s.log.DebugEnabled() {
 		for _, t := range s.queue.items {
-			s.log.Debugf("target %q: probing %s from %s on %s: %s, protocol %s, ttl %d, source port %d",
-				t.name, t.ip, t.route.src, t.route.iface, s.sched.packets(t), t.s.Protocol, t.s.TTL, max(t.tcpPort, firstOf(t.udpPorts)))
+			what := "probing"
+			if t.hopOf != nil {
+				what = fmt.Sprintf("path probe at TTL %d to", t.s.TTL)
+			}
+			s.log.Debugf("target %q: %s %s from %s on %s: %s, protocol %s, source port %d",
+				t.name, what, t.ip, t.route.src, t.route.iface, s.sched.packets(t), t.s.Protocol, max(t.tcpPort, firstOf(t.udpPorts)))
 		}
 	}
 	s.sched.begin(s.queue.items, time.Now())
@@ -205,6 +210,7 @@ func (s *session) sendDue(now time.Time) error {
 		s.fl.file(f)
 		s.sent++
 		s.pending++
+		f.waited = true
 		s.advance(t, slot, now, true)
 	}
 	return s.eng.Flush()
@@ -222,13 +228,18 @@ func (s *session) advance(t *target, slot, now time.Time, sent bool) {
 // lost; with closeAtDeadline every packet closes at its deadline.
 func (s *session) expire(now time.Time) {
 	for f := s.fl.expired(now); f != nil; f = s.fl.expired(now) {
-		switch {
-		case s.closeAtDeadline:
+		if s.closeAtDeadline {
 			s.close(f)
-			s.pending--
-		case !f.settled():
-			s.pending--
 		}
+		s.decided(f)
+	}
+}
+
+// decided takes f off what the session's end waits for, once.
+func (s *session) decided(f *flight) {
+	if f.waited {
+		f.waited = false
+		s.pending--
 	}
 }
 
@@ -299,9 +310,11 @@ func (s *session) read(evs []tcl.Event) (synced bool, err error) {
 			}
 			if ev.Kind == tcl.SendFailed {
 				// Not sent: decided at once.
-				s.pending--
+				s.decided(f)
 				s.lastDone = now
-				s.close(f)
+				if s.closeAtDeadline {
+					s.close(f)
+				}
 			}
 		case tcl.Captured:
 			if f := s.fl.match(ev); f != nil {
@@ -326,7 +339,7 @@ func (s *session) answered(f *flight, now time.Time) {
 		h.hopCount = f.p.TTL
 	}
 	if !s.closeAtDeadline {
-		s.pending--
+		s.decided(f)
 		s.lastDone = now
 	}
 }

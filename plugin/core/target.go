@@ -143,7 +143,8 @@ func (t *target) measure(r *probe.Result, words failureWords) {
 		}
 		byTTL[i] = h.done
 	}
-	r.Path = probe.MeasurePath(byTTL, t.ip, t.s)
+	target, _ := netip.ParseAddr(r.IP)
+	r.Path = probe.MeasurePath(byTTL, target, t.s)
 }
 
 // routeAll finds the route of every resolved target of targets and gives
