@@ -10,9 +10,10 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
-// Continuous probing. One Tcl engine process per hping3 binary runs for the
-// life of the Stream and sends every target one packet every interval, the
-// targets' packets spread evenly over the interval. A packet is decided
+// Continuous probing. Per hping3 binary one Tcl engine process at a time
+// (a session: a new one after an address change or a failure) sends every
+// target one packet every interval, the targets' packets spread evenly over
+// the interval. A packet is decided
 // when its timeout (plus captureGrace) has passed since it went, or when it
 // could not be sent: only then does it join its target's window, with every
 // answer it had (its reply, duplicates, ICMP errors). A report (Next) takes
@@ -57,7 +58,7 @@ type Stream struct {
 
 	first bool // no report yet
 
-	engines []*continuous // one per hping3 binary
+	engines []*tclStream // one per hping3 binary
 
 	mu       sync.Mutex
 	targets  []*target // one per job, in configuration order
@@ -83,14 +84,14 @@ func newStream(r *Runner) *Stream {
 
 	// One engine per hping3 binary, sharing the packet rate in proportion
 	// to their targets and path probes, each one packet per period.
-	byBin := map[string]*continuous{}
-	var order []*continuous
+	byBin := map[string]*tclStream{}
+	var order []*tclStream
 	all := 0
 	for _, t := range s.targets {
 		bin := r.engines[r.jobs[t.job].group].bin
 		c := byBin[bin]
 		if c == nil {
-			c = &continuous{st: s, replan: make(chan struct{}, 1), session: session{bin: bin, start: r.start, log: r.log, ids: r.ids,
+			c = &tclStream{st: s, replan: make(chan struct{}, 1), session: session{bin: bin, start: r.start, log: r.log, ids: r.ids,
 				closeAtDeadline: true, mu: &s.mu, ending: "before starting again with the new addresses"}}
 			c.sched, c.udpRing = c, c.ring
 			c.onStart = func() {
@@ -211,11 +212,12 @@ func (s *Stream) awaitFirst(ctx context.Context) {
 	}
 }
 
-// continuous is the schedule of one engine's targets in continuous mode:
-// every target one packet per period, the targets spread evenly over it.
-// It runs sessions one after another for the life of the Stream: a new one
-// when addresses change, and after a failure, restartDelay later.
-type continuous struct {
+// tclStream is the part of a Stream one hping3 binary runs, and its
+// schedule: every target one packet per period, the targets spread evenly
+// over it. It runs sessions one after another for the life of the Stream:
+// a new one when addresses change, and after a failure, restartDelay
+// later (doubling while the engine keeps failing at once).
+type tclStream struct {
 	session
 	st      *Stream
 	targets []*target // the configured targets (path probes: their hops)
@@ -225,7 +227,7 @@ type continuous struct {
 
 // plan sets every target's period: interval, or longer when the targets
 // together would exceed rate (packets/s) at their intervals.
-func (c *continuous) plan(rate float64) {
+func (c *tclStream) plan(rate float64) {
 	c.pace = newPacer(rate, streamAhead)
 	need := 0.0
 	for _, t := range c.targets {
@@ -247,18 +249,18 @@ func (c *continuous) plan(rate float64) {
 	}
 }
 
-func (c *continuous) packets(t *target) string {
+func (c *tclStream) packets(t *target) string {
 	return fmt.Sprintf("one packet every %v", t.period)
 }
 
 // ring is how many source ports a UDP target cycles through: a port is
 // used again only after its previous packet was decided.
-func (c *continuous) ring(t *target) int {
+func (c *tclStream) ring(t *target) int {
 	return int((t.s.Timeout+captureGrace)/t.period) + 2
 }
 
 // begin spreads the targets evenly over their period from now.
-func (c *continuous) begin(targets []*target, now time.Time) {
+func (c *tclStream) begin(targets []*target, now time.Time) {
 	for i, t := range targets {
 		t.due = now.Add(time.Duration(float64(t.period) * float64(i) / float64(len(targets))))
 	}
@@ -266,7 +268,7 @@ func (c *continuous) begin(targets []*target, now time.Time) {
 
 // next: a period after this packet was due, and at least interval after
 // it really went. A path probe past its path's end skips this sweep.
-func (c *continuous) next(t *target, slot, now time.Time, sent bool) bool {
+func (c *tclStream) next(t *target, slot, now time.Time, sent bool) bool {
 	if !sent {
 		t.due = t.due.Add(t.period)
 		return true
@@ -276,7 +278,7 @@ func (c *continuous) next(t *target, slot, now time.Time, sent bool) bool {
 }
 
 // runSessions runs sessions until ctx ends.
-func (c *continuous) runSessions(ctx context.Context) {
+func (c *tclStream) runSessions(ctx context.Context) {
 	delay := restartDelay
 	for ctx.Err() == nil {
 		began := time.Now()
@@ -288,29 +290,28 @@ func (c *continuous) runSessions(ctx context.Context) {
 			delay = restartDelay
 			continue
 		}
+		// An engine that keeps failing at once backs off; one that ran
+		// for a while starts again quickly.
+		if time.Since(began) >= 2*time.Second {
+			delay = restartDelay
+		}
 		c.log.Errorf("the hping3 engine failed and starts again in %v: %v", delay, err)
 		c.st.mu.Lock()
 		c.st.restarts++
 		c.st.mu.Unlock()
-		// An engine that keeps failing at once backs off; one that ran
-		// for a while starts again quickly.
-		if time.Since(began) < 2*time.Second {
-			delay = min(2*delay, maxRestartDelay)
-		} else {
-			delay = restartDelay
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(delay):
 		}
+		delay = min(2*delay, maxRestartDelay)
 	}
 }
 
 // oneSession routes the resolved targets and runs one session on them,
 // until the engine fails (the error), addresses change (errReplan) or ctx
 // ends.
-func (c *continuous) oneSession(ctx context.Context) error {
+func (c *tclStream) oneSession(ctx context.Context) error {
 	c.st.mu.Lock()
 	live := routeAll(c.targets)
 	c.st.mu.Unlock()
@@ -340,7 +341,7 @@ func (c *continuous) oneSession(ctx context.Context) error {
 // to err: not counted, its target's next window fails with the reason. A
 // path probe's lost packet is not counted either, and its target's path is
 // measured from the rest.
-func (c *continuous) lose(err error) {
+func (c *tclStream) lose(err error) {
 	open := c.fl.open()
 	c.st.mu.Lock()
 	defer c.st.mu.Unlock()

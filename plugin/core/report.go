@@ -22,9 +22,10 @@ type Report struct {
 	// Packets is the number of packets the results count as sent, path
 	// probes included.
 	Packets int
-	// Restarts counts the engine restarts in the window (after a crash or
-	// a hang; the packets then in flight are not counted, and the targets
-	// that had some fail in this window with the reason).
+	// Restarts counts the engine restarts in the window (after a crash, a
+	// hang, a flood or a broken protocol, the packets then in flight are
+	// not counted, and the targets that had some fail in this window with
+	// the reason; or after a lost sync at the end of a session).
 	Restarts int
 	// Vantage is the configured vantage, "" when none: the self-metrics
 	// carry it as the results do.
