@@ -35,7 +35,12 @@ type fault struct {
 	fail     error  // then: its output ends with this error (a crash, garbage)
 	badID    bool   // then: a send record for a packet it was not given
 	outTurn  bool   // then: a record the protocol does not allow here
+	syncNow  bool   // then: a sync record nobody asked for
 	noSync   bool   // never answers a sync
+	// refuse: the packets to this address are not sent, with this reason
+	// (as the kernel refuses one: hping3's "Sending packet: ...").
+	refuse   netip.Addr
+	refusing string
 }
 
 // Errors as the real engine process (tcl.Process) reports them.
@@ -58,6 +63,7 @@ type fakeNet struct {
 	faults  map[int]fault // by start, from 1
 	starts  int
 	closed  int
+	syncs   int // syncs asked
 	sent    []sentPacket
 	engines []*fakeEngine
 }
@@ -92,6 +98,13 @@ func (n *fakeNet) counts() (starts, closed int) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.starts, n.closed
+}
+
+// syncsAsked returns how many syncs the engines were asked for.
+func (n *fakeNet) syncsAsked() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.syncs
 }
 
 // packets returns every packet sent, in order.
@@ -171,6 +184,10 @@ func (e *fakeEngine) Flush() error {
 			break
 		}
 		e.handled++
+		if q.p.Dst == e.fault.refuse {
+			e.outbox = append(e.outbox, tcl.Event{Kind: tcl.SendFailed, ID: q.id, At: now, Err: e.fault.refusing})
+			continue
+		}
 		e.net.mu.Lock()
 		e.net.sent = append(e.net.sent, sentPacket{now, q.p})
 		replies := e.net.answer(&q.p)
@@ -211,15 +228,30 @@ func (e *fakeEngine) misbehave() {
 		e.outbox = append(e.outbox, tcl.Event{Kind: tcl.Sent, ID: 1 << 30, At: time.Now()})
 	case f.outTurn:
 		e.outbox = append(e.outbox, tcl.Event{Kind: tcl.Listening, Iface: "lo"})
+	case f.syncNow:
+		e.outbox = append(e.outbox, tcl.Event{Kind: tcl.Synced, ID: 1, At: time.Now()})
 	}
 }
 
-func (f fault) active() bool { return f.hang || f.flood || f.fail != nil || f.badID || f.outTurn }
+func (f fault) active() bool {
+	return f.hang || f.flood || f.fail != nil || f.badID || f.outTurn || f.syncNow
+}
 
+// Sync answers after every record due before it, as the real engine
+// answers once it has read every command written before.
 func (e *fakeEngine) Sync(n int) error {
-	if !e.fault.noSync {
-		e.emit(tcl.Event{Kind: tcl.Synced, ID: n, At: time.Now()})
+	e.net.mu.Lock()
+	e.net.syncs++
+	e.net.mu.Unlock()
+	if e.fault.noSync {
+		return nil
 	}
+	e.mu.Lock()
+	now := time.Now()
+	e.takeDue(now)
+	e.outbox = append(e.outbox, tcl.Event{Kind: tcl.Synced, ID: n, At: now})
+	e.mu.Unlock()
+	e.signal()
 	return nil
 }
 
@@ -279,14 +311,7 @@ func (e *fakeEngine) deliver() {
 			return
 		}
 		e.mu.Lock()
-		slices.SortStableFunc(e.later, func(a, b tcl.Event) int { return a.At.Compare(b.At) })
-		now := time.Now()
-		n := 0
-		for n < len(e.later) && !e.later[n].At.After(now) {
-			n++
-		}
-		e.outbox = append(e.outbox, e.later[:n]...)
-		e.later = e.later[n:]
+		e.takeDue(time.Now())
 		next := time.Hour
 		if len(e.later) > 0 {
 			next = time.Until(e.later[0].At)
@@ -310,6 +335,18 @@ func (e *fakeEngine) deliver() {
 			return
 		}
 	}
+}
+
+// takeDue moves the answers due by now to the outbox, in the order of
+// their times (under e.mu).
+func (e *fakeEngine) takeDue(now time.Time) {
+	slices.SortStableFunc(e.later, func(a, b tcl.Event) int { return a.At.Compare(b.At) })
+	n := 0
+	for n < len(e.later) && !e.later[n].At.After(now) {
+		n++
+	}
+	e.outbox = append(e.outbox, e.later[:n]...)
+	e.later = e.later[n:]
 }
 
 // targetReply is the target's answer to p: an echo reply, a SYN-ACK, or

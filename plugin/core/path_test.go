@@ -60,7 +60,7 @@ func TestPathLoopback(t *testing.T) {
 // every TTL up to max_hops (8) before the target's answer comes back, but
 // its second sweep, 300 ms later, sends only the TTL that reached it (at
 // most 9 path packets, not 16); the next round sends only up to the
-// distance the first found.
+// hop count the first found.
 func TestPathNextRoundStopsAtTheTarget(t *testing.T) {
 	requireHping3(t)
 	s := config.DefaultSettings()

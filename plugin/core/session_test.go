@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +161,7 @@ func TestSessionFaults(t *testing.T) {
 		{"crash", fault{after: 6, fail: errCrash}, errCrash.Error()},
 		{"unknown send", fault{after: 6, badID: true}, "the hping3 engine reported send 1073741824, which it was not given"},
 		{"out of turn", fault{after: 6, outTurn: true}, "the hping3 engine answered out of turn"},
+		{"unasked sync", fault{after: 6, syncNow: true}, "the hping3 engine answered out of turn"},
 	} {
 		for _, mode := range modes {
 			t.Run(c.name+"/"+string(mode), func(t *testing.T) {
@@ -216,6 +218,7 @@ func TestSessionLostSync(t *testing.T) {
 			net := newFakeNet(time.Millisecond)
 			net.setFault(1, fault{noSync: true})
 			h := newHarness(t, mode, net, threeTargets, fakeSettings())
+			start := time.Now()
 			msg := "the hping3 engine did not answer for 1s at the end of the round: killed"
 			if mode == config.ModeContinuous {
 				msg = "E! the hping3 engine failed and starts again in 200ms: the hping3 engine did not answer for 1s before starting again with the new addresses: killed"
@@ -225,6 +228,12 @@ func TestSessionLostSync(t *testing.T) {
 			}
 			rd := h.next(2, 300*time.Millisecond)
 			whole(t, rd, fakeSettings(), time.Millisecond, 5)
+			if took := time.Since(start); took < hangTimeout {
+				t.Errorf("the report came %v after the start, before the sync could be given up", took)
+			}
+			if net.syncsAsked() < 1 {
+				t.Error("no sync was asked")
+			}
 			if mode == config.ModeRounds {
 				rd = h.next(2, 0)
 				whole(t, rd, fakeSettings(), time.Millisecond, 0)
@@ -243,7 +252,7 @@ func TestSessionLostSync(t *testing.T) {
 
 // TestSessionLateAndDuplicates: every packet answered twice (2 and 3 ms
 // after it went): received once, one duplicate each. Every packet answered
-// only 10 ms after its 100 ms timeout (within the grace in which answers
+// only 1 ms after its 100 ms timeout (within the grace in which answers
 // are still read): late, and lost.
 func TestSessionLateAndDuplicates(t *testing.T) {
 	for _, mode := range modes {
@@ -261,7 +270,7 @@ func TestSessionLateAndDuplicates(t *testing.T) {
 			}
 		})
 		t.Run(string(mode)+"/late", func(t *testing.T) {
-			net := newFakeNet(110 * time.Millisecond)
+			net := newFakeNet(101 * time.Millisecond)
 			h := newHarness(t, mode, net, threeTargets, fakeSettings())
 			rd := h.next(1, 400*time.Millisecond)
 			for _, r := range rd.Results {
@@ -270,5 +279,51 @@ func TestSessionLateAndDuplicates(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSessionRefusedSend: the kernel refuses every packet to one target
+// (the engine reports each send failed): that target fails with the reason
+// and counts nothing sent; the others are whole.
+func TestSessionRefusedSend(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(string(mode), func(t *testing.T) {
+			net := newFakeNet(time.Millisecond)
+			net.setFault(1, fault{refuse: netip.MustParseAddr("127.0.0.2"), refusing: "Sending packet: Message too long"})
+			h := newHarness(t, mode, net, threeTargets, fakeSettings())
+			rd := h.next(1, 300*time.Millisecond)
+			for _, r := range rd.Results {
+				if r.Target != "127.0.0.2" {
+					whole(t, Report{Window: rd.Window, Results: []probe.Result{r}, Packets: r.Transmitted}, fakeSettings(), time.Millisecond, 5)
+					continue
+				}
+				if r.Code != probe.Failed || r.Err == nil || r.Err.Error() != "hping3 could not send the probe: Message too long" || r.Transmitted != 0 {
+					t.Errorf("%s: code %d, err %v, %d sent", r.Target, r.Code, r.Err, r.Transmitted)
+				}
+			}
+		})
+	}
+}
+
+// TestRoundKeepsFinishedTargets: in a round an engine failure costs only
+// the targets it had not finished. Here 127.0.0.3 never answers and the
+// engine does not answer the round's last sync: the two targets whose
+// every packet was answered keep their measurement, 127.0.0.3 fails with
+// the reason. (In continuous mode every packet still open fails its
+// target: TestSessionFaults.)
+func TestRoundKeepsFinishedTargets(t *testing.T) {
+	net := newFakeNet(0)
+	net.setAnswer(func(p *packet.Probe) []reply {
+		if p.Dst == netip.MustParseAddr("127.0.0.3") {
+			return nil
+		}
+		return []reply{{time.Millisecond, targetReply(p)}}
+	})
+	net.setFault(1, fault{noSync: true})
+	h := newHarness(t, config.ModeRounds, net, threeTargets, fakeSettings())
+	rd := h.next(1, 0)
+	whole(t, Report{Results: rd.Results[:2], Packets: rd.Results[0].Transmitted + rd.Results[1].Transmitted}, fakeSettings(), time.Millisecond, 0)
+	if r := rd.Results[2]; r.Code != probe.Failed || r.Err == nil || r.Err.Error() != "the hping3 engine did not answer for 1s at the end of the round: killed" {
+		t.Errorf("%s: code %d, err %v", r.Target, r.Code, r.Err)
 	}
 }
