@@ -85,15 +85,16 @@ func newStream(r *Runner) *Stream {
 	// One engine per hping3 binary, sharing the packet rate in proportion
 	// to their targets and path probes, each one packet per period.
 	byBin := map[string]*tclStream{}
+	binOf := func(t *target) string { return r.engines[r.jobs[t.job].group].bin }
 	var order []*tclStream
 	all := 0
 	for _, t := range s.targets {
-		bin := r.engines[r.jobs[t.job].group].bin
+		bin := binOf(t)
 		c := byBin[bin]
 		if c == nil {
 			c = &tclStream{st: s, replan: make(chan struct{}, 1), session: session{bin: bin, start: r.start, log: r.log, ids: r.ids,
 				closeAtDeadline: true, mu: &s.mu, ending: "before starting again with the new addresses"}}
-			c.sched, c.udpRing = c, c.ring
+			c.sched, c.udpRing, c.drain = c, c.ring, c.replan
 			c.onStart = func() {
 				s.mu.Lock()
 				s.started++
@@ -120,7 +121,7 @@ func newStream(r *Runner) *Stream {
 		defer s.done.Done()
 		s.resolveLoop(ctx, func(t *target) {
 			select {
-			case byBin[r.engines[r.jobs[t.job].group].bin].replan <- struct{}{}:
+			case byBin[binOf(t)].replan <- struct{}{}:
 			default:
 			}
 		})
@@ -326,7 +327,6 @@ func (c *tclStream) oneSession(ctx context.Context) error {
 		}
 		return errReplan
 	}
-	c.drain = c.replan
 	_, err := c.session.run(ctx, live)
 	switch {
 	case err == nil:

@@ -147,16 +147,17 @@ func (t *target) measure(r *probe.Result, words failureWords) {
 	r.Path = probe.MeasurePath(byTTL, target, t.s)
 }
 
-// routeAll finds the route of every resolved target of targets and gives
-// it to its path probes; it returns the targets and path probes that can
-// be probed. A target without a route keeps the reason in err.
+// routeAll finds the route of every resolved target of targets (the
+// configured ones) and gives it to its path probes, which go where their
+// target goes; it returns the targets and path probes that can be probed.
+// A target without a route keeps the reason in err.
 func routeAll(targets []*target) []*target {
 	rt := newRouter()
 	var live []*target
 	for _, t := range targets {
 		t.err = nil
-		if t.hopOf != nil || t.res.Code != probe.OK {
-			continue // path probes go where their target goes
+		if t.res.Code != probe.OK {
+			continue
 		}
 		t.ip, _ = netip.ParseAddr(t.res.IP)
 		if t.route, t.err = rt.route(t.ip, t.s.Interface); t.err != nil {
