@@ -74,17 +74,23 @@ func TestEmulatorDelayAndTTL(t *testing.T) {
 	want := TruthRTTs(evs)
 	// The emulator's own delay must be the configured one: timers fire late,
 	// never early, and by well under a millisecond on an idle machine.
-	if m := Mean(want); m < 20 || m > 21.5 {
-		t.Errorf("recorded delay mean %.3f ms, want 20..21.5", m)
+	if m := Median(want); m < 20 || m > 21.5 {
+		t.Errorf("recorded delay median %.3f ms, want 20..21.5", m)
 	}
 	// hping3 reads replies through libpcap with a 1 ms buffer timeout
-	// (TPACKET_V3 blocks): each rtt is late by U(0, 1) ms, mean 0.5 ms
-	// (measured against the target's kernel: mean 0.54 ms, a 1.0..0.1
-	// sawtooth). Over 20 samples the mean bias lies within 0.5 +/- 0.25 ms
-	// (sd of the mean 0.29/sqrt(20) = 0.065 ms); veth hops and the %.1f
-	// rounding add under 0.1 ms. So the mean is truth + 0.5 +/- 0.5 ms.
-	if d := Mean(got) - Mean(want); d < 0 || d > 1.0 {
-		t.Errorf("hping3 mean rtt %.3f ms vs recorded %.3f ms: difference %.3f, want 0..1.0", Mean(got), Mean(want), d)
+	// (TPACKET_V3 blocks): each rtt is late by U(0, 1) ms (measured against
+	// the target's kernel: mean 0.54 ms, a 1.0..0.1 sawtooth). The emulator
+	// records its delay from reading the request off the TUN device to
+	// writing the reply, so hping3 also sees the veth hops, the router's
+	// forwarding and the emulator's own wake-ups: 0.3-0.4 ms on this lab's
+	// machines (per-sample differences ran 0.36..1.32 ms). Over 20 samples
+	// the median of U(0.3, 1.3) lies within 0.8 +/- 0.3 ms, so the median
+	// is truth + 0..1.5 ms. The median, not the mean: on a loaded machine
+	// one reply whose reader was scheduled late (by several ms) moves the
+	// mean of 20 past any bound, and that is the machine, not hping3 or the
+	// emulator; a bias of either moves every sample, and the median with it.
+	if d := Median(got) - Median(want); d < 0 || d > 1.5 {
+		t.Errorf("hping3 median rtt %.3f ms vs recorded %.3f ms: difference %.3f, want 0..1.5", Median(got), Median(want), d)
 	}
 }
 

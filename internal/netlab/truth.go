@@ -2,6 +2,7 @@ package netlab
 
 import (
 	"math"
+	"sort"
 	"time"
 )
 
@@ -27,6 +28,21 @@ func Mean(xs []float64) float64 {
 		s += x
 	}
 	return s / float64(len(xs))
+}
+
+// Median is the middle of xs (the mean of the two middle values for an even
+// count). Unlike the mean, one sample a busy machine delayed cannot move it.
+func Median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n == 0 {
+		return math.NaN()
+	}
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // StdDev is the population standard deviation, as the plugin reports it.
