@@ -1,0 +1,257 @@
+package capture
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
+)
+
+// The ring: blocks of 64 KiB, each handed to user space when full or
+// blockTimeout after its first packet. 32 blocks hold 2 MiB, about 8,000
+// packets at the filter's snap length, far more than the plugin's rate
+// cap sends in the time one block waits.
+const (
+	blockSize    = 1 << 16
+	blockCount   = 32
+	frameSize    = 1 << 11
+	blockTimeout = 10 // ms
+)
+
+// Byte offsets in the ring (linux/if_packet.h).
+const (
+	blockStatus     = 8  // tpacket_block_desc.hdr.bh1.block_status
+	blockPackets    = 12 // num_pkts
+	blockFirst      = 16 // offset_to_first_pkt
+	hdrNext         = 0  // tpacket3_hdr.tp_next_offset
+	hdrSec          = 4
+	hdrNsec         = 8
+	hdrSnaplen      = 12
+	hdrNet          = 26 // tp_net
+	sllOffset       = 48 // TPACKET_ALIGN(sizeof(struct tpacket3_hdr))
+	sllProtocol     = sllOffset + 2
+	sllPkttype      = sllOffset + 10
+	ethernetTypeIP4 = 0x0800
+)
+
+// Frame is one packet the ring handed over.
+type Frame struct {
+	At       time.Time // the kernel's stamp
+	Outgoing bool      // it left by the interface (a probe), else it arrived
+	Packet   *packet.Captured
+}
+
+// Ring is one interface's capture.
+type Ring struct {
+	Iface string
+	fd    int
+	wake  int // an eventfd that ends Read
+	mem   []byte
+
+	mu     sync.Mutex // guards fd against Close while Stats reads it
+	closed bool
+	drops  atomic.Uint64
+	seen   atomic.Uint64
+	bad    atomic.Uint64
+}
+
+// ErrPermission is returned by Open when the process may not open packet
+// sockets: it lacks CAP_NET_RAW.
+var ErrPermission = errors.New("opening a packet socket needs CAP_NET_RAW")
+
+// Open opens a capture on iface that keeps what f lets through. Nothing is
+// queued before the filter is attached: the socket is bound to the
+// interface and to every protocol only once filter and ring are in place.
+func Open(iface string, f Filter) (*Ring, error) {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return nil, fmt.Errorf("capture on %s: %w", iface, err)
+	}
+	prog, err := f.Program()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return nil, fmt.Errorf("capture filter: %w", err)
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			return nil, ErrPermission
+		}
+		return nil, fmt.Errorf("capture on %s: packet socket: %w", iface, err)
+	}
+	r := &Ring{Iface: iface, fd: fd, wake: -1}
+	if err := r.setup(ifi.Index, raw); err != nil {
+		r.release()
+		return nil, fmt.Errorf("capture on %s: %w", iface, err)
+	}
+	return r, nil
+}
+
+func (r *Ring) setup(ifindex int, raw []bpf.RawInstruction) error {
+	ins := make([]unix.SockFilter, len(raw))
+	for i, x := range raw {
+		ins[i] = unix.SockFilter{Code: x.Op, Jt: x.Jt, Jf: x.Jf, K: x.K}
+	}
+	if err := unix.SetsockoptSockFprog(r.fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER,
+		&unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}); err != nil {
+		return fmt.Errorf("attaching the filter: %w", err)
+	}
+	if err := unix.SetsockoptInt(r.fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
+		return fmt.Errorf("TPACKET_V3: %w", err)
+	}
+	req := unix.TpacketReq3{Block_size: blockSize, Block_nr: blockCount, Frame_size: frameSize,
+		Frame_nr: blockSize / frameSize * blockCount, Retire_blk_tov: blockTimeout}
+	if err := unix.SetsockoptTpacketReq3(r.fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return fmt.Errorf("ring: %w", err)
+	}
+	mem, err := unix.Mmap(r.fd, 0, blockSize*blockCount, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("mapping the ring: %w", err)
+	}
+	r.mem = mem
+	if r.wake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		return err
+	}
+	proto := int(htons(unix.ETH_P_ALL))
+	if err := unix.Bind(r.fd, &unix.SockaddrLinklayer{Protocol: uint16(proto), Ifindex: ifindex}); err != nil {
+		return fmt.Errorf("binding: %w", err)
+	}
+	return nil
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// Read hands every packet the ring receives to deliver, one call per block
+// (the frames of one wake-up), until Close; it returns nil then, or the
+// error that ended the capture (the interface went away). Packets that do
+// not decode are counted (Stats) and dropped. deliver owns the frames.
+func (r *Ring) Read(deliver func([]Frame)) error {
+	fds := []unix.PollFd{{Fd: int32(r.fd), Events: unix.POLLIN}, {Fd: int32(r.wake), Events: unix.POLLIN}}
+	for b := 0; ; {
+		off := b * blockSize
+		status := (*uint32)(unsafe.Pointer(&r.mem[off+blockStatus]))
+		if atomic.LoadUint32(status)&unix.TP_STATUS_USER == 0 {
+			fds[0].Revents, fds[1].Revents = 0, 0
+			if _, err := unix.Poll(fds, -1); err != nil {
+				if errors.Is(err, unix.EINTR) {
+					continue
+				}
+				return fmt.Errorf("capture on %s: %w", r.Iface, err)
+			}
+			if fds[1].Revents != 0 {
+				return nil
+			}
+			if fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
+				err := unix.ENETDOWN
+				if e, gerr := unix.GetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_ERROR); gerr == nil && e != 0 {
+					err = unix.Errno(e)
+				}
+				return fmt.Errorf("capture on %s ended: %w", r.Iface, err)
+			}
+			continue
+		}
+		if frames := r.block(r.mem[off : off+blockSize]); len(frames) > 0 {
+			deliver(frames)
+		}
+		atomic.StoreUint32(status, unix.TP_STATUS_KERNEL)
+		b = (b + 1) % blockCount
+	}
+}
+
+// block reads the frames of one block, copying them out of the ring.
+func (r *Ring) block(blk []byte) []Frame {
+	le := binary.NativeEndian // the ring is in host order
+	n := int(le.Uint32(blk[blockPackets:]))
+	frames := make([]Frame, 0, n)
+	at := int(le.Uint32(blk[blockFirst:]))
+	for i := 0; i < n && at > 0 && at+sllOffset+20 <= len(blk); i++ {
+		h := blk[at:]
+		r.seen.Add(1)
+		net, snap := int(le.Uint16(h[hdrNet:])), int(le.Uint32(h[hdrSnaplen:]))
+		if binary.BigEndian.Uint16(h[sllProtocol:]) == ethernetTypeIP4 && net+snap <= len(h) {
+			data := append([]byte(nil), h[net:net+snap]...)
+			if c, err := Decode(data); err == nil {
+				frames = append(frames, Frame{
+					At:       time.Unix(int64(le.Uint32(h[hdrSec:])), int64(le.Uint32(h[hdrNsec:]))),
+					Outgoing: h[sllPkttype] == unix.PACKET_OUTGOING,
+					Packet:   c,
+				})
+			} else {
+				r.bad.Add(1)
+			}
+		}
+		next := int(le.Uint32(h[hdrNext:]))
+		if next == 0 {
+			break
+		}
+		at += next
+	}
+	return frames
+}
+
+// Stats is what a capture counted since it opened.
+type Stats struct {
+	Seen       uint64 // packets the filter kept and the ring handed over
+	Drops      uint64 // packets the kernel dropped: the ring was full
+	Unreadable uint64 // kept packets that did not decode
+}
+
+// Stats reads the kernel's drop counter (PACKET_STATISTICS, which the
+// kernel resets on every read: the ring sums it) and the ring's own counts.
+func (r *Ring) Stats() Stats {
+	r.mu.Lock()
+	if !r.closed {
+		if st, err := unix.GetsockoptTpacketStatsV3(r.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
+			r.drops.Add(uint64(st.Drops))
+		}
+	}
+	r.mu.Unlock()
+	return Stats{Seen: r.seen.Load(), Drops: r.drops.Load(), Unreadable: r.bad.Load()}
+}
+
+// Close ends Read (from any goroutine) and releases the socket and ring
+// once Read has returned; call it once, after Read's caller is done or
+// from another goroutine, then wait for Read to return before calling
+// Release.
+func (r *Ring) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.wake >= 0 && !r.closed {
+		var one [8]byte
+		one[0] = 1
+		unix.Write(r.wake, one[:])
+	}
+}
+
+// Release frees the ring's socket and memory; Read must have returned (or
+// never been called).
+func (r *Ring) Release() { r.release() }
+
+func (r *Ring) release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	r.closed = true
+	if r.mem != nil {
+		unix.Munmap(r.mem)
+		r.mem = nil
+	}
+	if r.wake >= 0 {
+		unix.Close(r.wake)
+	}
+	unix.Close(r.fd)
+}

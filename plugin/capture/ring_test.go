@@ -1,0 +1,140 @@
+package capture
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
+)
+
+func openLo(t *testing.T, f Filter) (*Ring, chan []Frame) {
+	t.Helper()
+	r, err := Open("lo", f)
+	if errors.Is(err, ErrPermission) {
+		t.Skip("needs CAP_NET_RAW (run as root)")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan []Frame, 64)
+	done := make(chan error, 1)
+	go func() { done <- r.Read(func(fs []Frame) { ch <- fs }) }()
+	t.Cleanup(func() {
+		r.Close()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		r.Release()
+	})
+	return r, ch
+}
+
+// collect reads frames until want of them came or a second passed.
+func collect(ch chan []Frame, want int) []Frame {
+	var out []Frame
+	timer := time.After(time.Second)
+	for len(out) < want {
+		select {
+		case fs := <-ch:
+			out = append(out, fs...)
+		case <-timer:
+			return out
+		}
+	}
+	return out
+}
+
+// TestRingUDPAndItsPortUnreachable: a datagram from a reserved port to a
+// closed port on loopback is seen leaving (and, on lo, arriving: it is not
+// an answer) and the kernel's port unreachable arrives quoting it, stamped
+// after it. A datagram from a port outside the range is not kept; the
+// port unreachable it draws is (the filter keeps every ICMP error to our
+// addresses: what it quotes is matched in the core).
+func TestRingUDPAndItsPortUnreachable(t *testing.T) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	r, ch := openLo(t, Filter{Srcs: []netip.Addr{lo}, ICMPID: -1, UDP: &Ports{Lo: 47000, Hi: 47009}})
+	send := func(sport int) {
+		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sport}, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte("XXXX")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(47005)
+	send(46999)
+	var probe, answer *Frame
+	var in, other, unreach int
+	for _, f := range collect(ch, 6) {
+		c := f.Packet
+		switch {
+		case c.UDP != nil && c.UDP.SrcPort == 47005 && f.Outgoing:
+			probe = &f
+		case c.UDP != nil && c.UDP.SrcPort == 47005:
+			in++
+		case c.UDP != nil:
+			other++
+		case c.ICMP != nil && c.ICMP.Type == packet.ICMPUnreachable && c.ICMP.Code == packet.CodePortUnreach && c.Quoted != nil && c.Quoted.UDP != nil:
+			unreach++
+			if !f.Outgoing && c.Quoted.UDP.SrcPort == 47005 && c.Quoted.UDP.DstPort == 9 {
+				answer = &f
+			}
+		}
+	}
+	if probe == nil || answer == nil || in != 1 || other != 0 || unreach != 4 {
+		t.Fatalf("probe %+v, answer %+v, %d copies arriving (want 1), %d other datagrams (want 0), %d port unreachables (want 4: two each way on lo)",
+			probe, answer, in, other, unreach)
+	}
+	if d := answer.At.Sub(probe.At); d <= 0 || d > 10*time.Millisecond {
+		t.Errorf("answer stamped %v after the probe, want 0..10ms", d)
+	}
+	if d := time.Since(probe.At); d < 0 || d > 5*time.Second {
+		t.Errorf("probe stamped %v ago: not the wall clock", d)
+	}
+	if st := r.Stats(); st.Drops != 0 || st.Seen != 6 || st.Unreadable != 0 {
+		t.Errorf("stats %+v, want no drops, 6 seen, nothing unreadable", st)
+	}
+}
+
+// TestRingTCPReset: a SYN from a reserved port to a closed port leaves and
+// its RST-ACK arrives; the connection's own ports are the filter's.
+func TestRingTCPReset(t *testing.T) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	_, ch := openLo(t, Filter{Srcs: []netip.Addr{lo}, ICMPID: -1, TCP: &Ports{Lo: 47100, Hi: 47100}})
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 47100}, Timeout: time.Second}
+	if c, err := d.Dial("tcp4", "127.0.0.1:1"); err == nil {
+		c.Close()
+		t.Skip("something listens on 127.0.0.1:1")
+	}
+	var syn, rst *Frame
+	for _, f := range collect(ch, 4) {
+		tcp := f.Packet.TCP
+		switch {
+		case f.Outgoing && tcp.SrcPort == 47100 && tcp.Flags == packet.FlagSYN:
+			syn = &f
+		case !f.Outgoing && tcp.DstPort == 47100 && tcp.Flags&packet.FlagRST != 0:
+			rst = &f
+		}
+	}
+	if syn == nil || rst == nil {
+		t.Fatalf("syn %+v, rst %+v: want both", syn, rst)
+	}
+	if rst.Packet.TCP.Ack != syn.Packet.TCP.Seq+1 {
+		t.Errorf("RST acknowledges %d, want the SYN's %d + 1", rst.Packet.TCP.Ack, syn.Packet.TCP.Seq)
+	}
+	if d := rst.At.Sub(syn.At); d <= 0 || d > 10*time.Millisecond {
+		t.Errorf("RST stamped %v after the SYN, want 0..10ms", d)
+	}
+}
+
+func TestOpenMissingInterface(t *testing.T) {
+	_, err := Open("no-such-if0", Filter{Srcs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, ICMPID: 1})
+	if err == nil || errors.Is(err, ErrPermission) {
+		t.Fatalf("err %v, want one naming the interface", err)
+	}
+}
