@@ -64,7 +64,8 @@ func checkLoopbackWindow(t *testing.T, k int, r *exportedRound) {
 	t.Helper()
 	want := []string{nameSent, nameReceived, nameDuplicates, nameICMPErrors, nameLoss, nameTTL, nameStatus, nameDNS,
 		nameRTTMin, nameRTTAvg, nameRTTMax, nameRTTStdDev, nameRTTJitter,
-		nameRoundDuration, nameRoundTargets, nameRoundProcesses, nameRoundFailures, nameRoundPackets, nameRoundRestarts}
+		nameRoundDuration, nameRoundTargets, nameRoundProcesses, nameRoundFailures, nameRoundPackets, nameRoundRestarts,
+		nameRoundStamped, nameRoundDrops}
 	v := checkGauges(t, r, want, nil)
 	d := v[nameRoundDuration]
 	if span := r.end.Sub(r.start).Seconds(); math.Abs(d-span) > 1e-6 {
@@ -89,7 +90,8 @@ func checkLoopbackWindow(t *testing.T, k int, r *exportedRound) {
 	}
 	exact := map[string]float64{nameReceived: v[nameSent], nameRoundPackets: v[nameSent],
 		nameDuplicates: 0, nameICMPErrors: 0, nameLoss: 0, nameTTL: 64, nameStatus: 0, nameDNS: 0,
-		nameRoundTargets: 1, nameRoundProcesses: processes, nameRoundFailures: 0, nameRoundRestarts: 0}
+		nameRoundTargets: 1, nameRoundProcesses: processes, nameRoundFailures: 0, nameRoundRestarts: 0,
+		nameRoundStamped + " kernel": v[nameSent], nameRoundStamped + " hping3-send": 0, nameRoundStamped + " hping3": 0, nameRoundDrops: 0}
 	for name, x := range exact {
 		if v[name] != x {
 			t.Errorf("window %d: %s = %v, want %v", k, name, v[name], x)

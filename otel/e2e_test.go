@@ -227,14 +227,17 @@ func checkLoopbackRound(t *testing.T, r *exportedRound, percentiles bool, tags m
 	}
 	want := []string{nameSent, nameReceived, nameDuplicates, nameICMPErrors, nameLoss, nameTTL, nameStatus, nameDNS,
 		nameRTTMin, nameRTTAvg, nameRTTMax, nameRTTStdDev, nameRTTJitter,
-		nameRoundDuration, nameRoundTargets, nameRoundProcesses, nameRoundFailures, nameRoundPackets}
+		nameRoundDuration, nameRoundTargets, nameRoundProcesses, nameRoundFailures, nameRoundPackets,
+		nameRoundStamped, nameRoundDrops}
 	if percentiles {
 		want = append(want, nameRTTPct)
 	}
 	v := checkGauges(t, r, want, tags)
 	exact := map[string]float64{nameSent: 2, nameReceived: 2, nameDuplicates: 0, nameICMPErrors: 0,
 		nameLoss: 0, nameTTL: 64, nameStatus: 0, nameDNS: 0,
-		nameRoundTargets: 1, nameRoundProcesses: 1, nameRoundFailures: 0, nameRoundPackets: 2}
+		nameRoundTargets: 1, nameRoundProcesses: 1, nameRoundFailures: 0, nameRoundPackets: 2,
+		// As root the plugin captures itself: both packets kernel-stamped.
+		nameRoundStamped + " kernel": 2, nameRoundStamped + " hping3-send": 0, nameRoundStamped + " hping3": 0, nameRoundDrops: 0}
 	// Two packets 100 ms apart, answered at once: about 0.15 s.
 	if d := v[nameRoundDuration]; d < 0.1 || d > 3 {
 		t.Errorf("%s = %v s, want 0.1..3", nameRoundDuration, d)
@@ -268,8 +271,11 @@ func checkGauges(t *testing.T, r *exportedRound, want []string, tags map[string]
 		}
 		dps := m.GetGauge().DataPoints
 		wantPoints := 1
-		if name == nameRTTPct {
+		switch name {
+		case nameRTTPct:
 			wantPoints = 2
+		case nameRoundStamped:
+			wantPoints = 3 // one per clock
 		}
 		if len(dps) != wantPoints {
 			t.Errorf("%s: %d points, want %d", name, len(dps), wantPoints)
@@ -282,6 +288,14 @@ func checkGauges(t *testing.T, r *exportedRound, want []string, tags map[string]
 			}
 			if strings.HasPrefix(name, "hping3.round.") {
 				wantAttrs = map[string]string{} // the plugin's own, per round
+			}
+			if name == nameRoundStamped {
+				c := attrs[attrClock]
+				if c != "kernel" && c != "hping3-send" && c != "hping3" {
+					t.Errorf("%s: clock %q, want kernel, hping3-send or hping3", name, c)
+				}
+				v[name+" "+c] = testotlp.Value(dp)
+				delete(attrs, attrClock)
 			}
 			if name == nameRTTPct {
 				v[name+attrs[keyPercentile]] = testotlp.Value(dp)

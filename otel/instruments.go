@@ -73,6 +73,11 @@ const (
 	nameRoundFailures  = "hping3.round.failures"
 	nameRoundPackets   = "hping3.round.packets"
 	nameRoundRestarts  = "hping3.round.engine_restarts" // continuous windows only
+	nameRoundStamped   = "hping3.round.stamped"         // by hping3.clock
+	nameRoundDrops     = "hping3.round.capture_drops"
+	// attrClock says whose stamps timed packets: kernel, hping3-send or
+	// hping3 (docs/engines.md#clocks).
+	attrClock = "hping3.clock"
 
 	unitPacket  = "{packet}"
 	unitSeconds = "s"
@@ -121,6 +126,7 @@ type recorder struct {
 	hopLoss, hopRTTMin, hopRTTAvg, hopRTTMax, hopRTTStdDev, hopRTTJitter metric.Float64ObservableGauge
 
 	roundTargets, roundProcesses, roundFailures, roundPackets, roundRestarts metric.Int64ObservableGauge
+	roundStamped, roundDrops                                                 metric.Int64ObservableGauge
 	roundDuration                                                            metric.Float64ObservableGauge
 
 	countSent, countReceived, countDuplicates, countICMPErrors metric.Int64Counter
@@ -175,6 +181,8 @@ func newRecorder(m metric.Meter) (*recorder, error) {
 	r.roundFailures = i64(nameRoundFailures, unitTarget, "Targets whose probe did not run (status not 0) in the round.")
 	r.roundPackets = i64(nameRoundPackets, unitPacket, "Probe packets the round's (window's) results count as sent.")
 	r.roundRestarts = i64(nameRoundRestarts, unitRestart, "Restarts of the continuous engine in the window (after a crash or a hang).")
+	r.roundStamped = i64(nameRoundStamped, unitPacket, "Packets the round's (window's) results count as sent, by the clock that timed them (hping3.clock): kernel, hping3-send (the plugin's capture missed the probe leaving) or hping3 (hping3 captured).")
+	r.roundDrops = i64(nameRoundDrops, unitPacket, "Packets the kernel dropped from the plugin's own captures in the round (window): their rings were full.")
 	counter := func(name, desc string) metric.Int64Counter {
 		if err != nil {
 			return nil
@@ -199,7 +207,8 @@ func newRecorder(m metric.Meter) (*recorder, error) {
 		r.rttMin, r.rttAvg, r.rttMax, r.rttStdDev, r.rttJitter, r.rttPct,
 		r.ttl, r.dns, r.status,
 		r.hopSent, r.hopReceived, r.hopLoss, r.hopRTTMin, r.hopRTTAvg, r.hopRTTMax, r.hopRTTStdDev, r.hopRTTJitter, r.pathHops,
-		r.roundDuration, r.roundTargets, r.roundProcesses, r.roundFailures, r.roundPackets, r.roundRestarts)
+		r.roundDuration, r.roundTargets, r.roundProcesses, r.roundFailures, r.roundPackets, r.roundRestarts,
+		r.roundStamped, r.roundDrops)
 	if err != nil {
 		return nil, err
 	}
@@ -236,6 +245,17 @@ func (r *recorder) observe(_ context.Context, o metric.Observer) error {
 	o.ObserveInt64(r.roundPackets, int64(rd.Packets), set...)
 	if rd.Window {
 		o.ObserveInt64(r.roundRestarts, int64(rd.Restarts), set...)
+	}
+	o.ObserveInt64(r.roundDrops, int64(rd.CaptureDrops), set...)
+	for _, c := range []struct {
+		name string
+		n    int
+	}{{"kernel", rd.Stamps.Kernel}, {"hping3-send", rd.Stamps.Fallback}, {"hping3", rd.Stamps.Engine}} {
+		attrs := []attribute.KeyValue{attribute.String(attrClock, c.name)}
+		if rd.Vantage != "" {
+			attrs = append(attrs, attribute.String(config.VantageTag, rd.Vantage))
+		}
+		o.ObserveInt64(r.roundStamped, int64(c.n), metric.WithAttributes(attrs...))
 	}
 	return nil
 }

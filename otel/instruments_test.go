@@ -90,7 +90,7 @@ const (
 	attrsC    = "network.peer.address=127.0.0.3,network.transport=udp,server.address=127.0.0.3,server.port=53"
 	attrsCSt  = "hping3.port.state=none," + attrsC
 	attrsD    = "network.transport=icmp,server.address=nosuch.invalid"
-	wantUnits = 19 // the gauges of a round; the counters come with count
+	wantUnits = 21 // the gauges of a round; the counters come with count
 )
 
 func resultA() probe.Result {
@@ -106,17 +106,18 @@ func resultA() probe.Result {
 }
 
 func firstRound() core.Report {
-	return core.Report{Duration: 1500 * time.Millisecond, Processes: 3, Failures: 1, Packets: 9, Results: []probe.Result{
-		resultA(),
-		{Target: "127.0.0.1", IP: "127.0.0.1", Protocol: config.TCP, Port: 22, Code: probe.OK,
-			Transmitted: 3, Received: 3, PortState: probe.PortClosed, TTL: 64,
-			RTT: &probe.RTT{Min: 0.1, Avg: 0.2, Max: 0.3, Detail: true, StdDev: 0.1, Jitter: 0.1, HasJitter: true}},
-		// UDP: hping3 prints only min/avg/max, and one reply has no jitter.
-		{Target: "127.0.0.3", IP: "127.0.0.3", Protocol: config.UDP, Port: 53, Code: probe.OK,
-			Transmitted: 1, Received: 1, PortState: probe.PortNone, TTL: -1,
-			RTT: &probe.RTT{Min: 4, Avg: 4, Max: 4, HasJitter: true}},
-		{Target: "nosuch.invalid", Protocol: config.ICMP, Code: probe.NoSuchHost, TTL: -1, DNS: 10 * time.Millisecond},
-	}}
+	return core.Report{Duration: 1500 * time.Millisecond, Processes: 3, Failures: 1, Packets: 9,
+		Stamps: probe.Stamps{Kernel: 6, Fallback: 2, Engine: 1}, CaptureDrops: 4, Results: []probe.Result{
+			resultA(),
+			{Target: "127.0.0.1", IP: "127.0.0.1", Protocol: config.TCP, Port: 22, Code: probe.OK,
+				Transmitted: 3, Received: 3, PortState: probe.PortClosed, TTL: 64,
+				RTT: &probe.RTT{Min: 0.1, Avg: 0.2, Max: 0.3, Detail: true, StdDev: 0.1, Jitter: 0.1, HasJitter: true}},
+			// UDP: hping3 prints only min/avg/max, and one reply has no jitter.
+			{Target: "127.0.0.3", IP: "127.0.0.3", Protocol: config.UDP, Port: 53, Code: probe.OK,
+				Transmitted: 1, Received: 1, PortState: probe.PortNone, TTL: -1,
+				RTT: &probe.RTT{Min: 4, Avg: 4, Max: 4, HasJitter: true}},
+			{Target: "nosuch.invalid", Protocol: config.ICMP, Code: probe.NoSuchHost, TTL: -1, DNS: 10 * time.Millisecond},
+		}}
 }
 
 // secondRound: gw.example stops answering, 127.0.0.1 cannot be probed, the
@@ -179,6 +180,11 @@ var wantFirst = map[point]float64{
 	{nameRoundProcesses, ""}: 3,
 	{nameRoundFailures, ""}:  1,
 	{nameRoundPackets, ""}:   9,
+
+	{nameRoundStamped, "hping3.clock=kernel"}:      6,
+	{nameRoundStamped, "hping3.clock=hping3-send"}: 2,
+	{nameRoundStamped, "hping3.clock=hping3"}:      1,
+	{nameRoundDrops, ""}:                           4,
 }
 
 var wantSecond = map[point]float64{
@@ -197,6 +203,11 @@ var wantSecond = map[point]float64{
 	{nameRoundProcesses, ""}: 1,
 	{nameRoundFailures, ""}:  1,
 	{nameRoundPackets, ""}:   5,
+
+	{nameRoundStamped, "hping3.clock=kernel"}:      0,
+	{nameRoundStamped, "hping3.clock=hping3-send"}: 0,
+	{nameRoundStamped, "hping3.clock=hping3"}:      0,
+	{nameRoundDrops, ""}:                           0,
 }
 
 var wantUnitsKinds = map[string][2]string{
@@ -220,6 +231,8 @@ var wantUnitsKinds = map[string][2]string{
 	nameRoundProcesses: {"{process}", "int64 gauge"},
 	nameRoundFailures:  {"{target}", "int64 gauge"},
 	nameRoundPackets:   {"{packet}", "int64 gauge"},
+	nameRoundStamped:   {"{packet}", "int64 gauge"},
+	nameRoundDrops:     {"{packet}", "int64 gauge"},
 }
 
 // wantCountUnitsKinds are the instruments count feeds, under the SDK's

@@ -91,6 +91,11 @@ var wantPath = map[point]float64{
 	{nameRoundProcesses, ""}: 1,
 	{nameRoundFailures, ""}:  0,
 	{nameRoundPackets, ""}:   4,
+
+	{nameRoundStamped, "hping3.clock=kernel"}:      0,
+	{nameRoundStamped, "hping3.clock=hping3-send"}: 0,
+	{nameRoundStamped, "hping3.clock=hping3"}:      0,
+	{nameRoundDrops, ""}:                           0,
 }
 
 var wantPathUnitsKinds = map[string][2]string{

@@ -37,15 +37,28 @@ const (
 	// firstWait bounds how long the first report waits for every target's
 	// first decided packet.
 	firstWait = 5 * time.Second
-	// streamAhead lets the packets due within it go in one write. The
-	// engine's and the plugin's CPU are mostly wake-ups and writes per
-	// send: 300 targets at 1 packet/s each took 2.2 s and 1.8 s of CPU in
-	// 20 s with one write per packet, and 0.75 s and 0.8 s with 20 ms.
-	// The rate cap still spaces the packets' slots 1/max_packet_rate
-	// apart, so the rate holds over any 20 ms and more; a target's packets
-	// are at most 20 ms from their schedule.
-	streamAhead = 20 * time.Millisecond
+	// maxAhead bounds streamAhead.
+	maxAhead = 100 * time.Millisecond
 )
+
+// streamAhead is how far ahead of their slots the packets go in one write:
+// a tenth of the shortest period, at most maxAhead. The CPU of the engine
+// and the plugin is mostly wake-ups (a wake-up of the sender wakes both):
+// 300 targets at 1 packet/s each took 2.2 s and 1.8 s of CPU in 20 s with
+// one write per packet, and 0.75 s and 0.8 s with 20 ms. With the
+// plugin's own capture the times are the kernel's, so a packet that goes
+// early costs no accuracy. The rate cap still spaces the packets' slots
+// 1/max_packet_rate apart: any window holds no more packets than the cap
+// allows over the window plus streamAhead, and a target's packets are
+// never more than streamAhead early, so never closer than 9/10 of its
+// period.
+func streamAhead(targets []*target) time.Duration {
+	ahead := maxAhead
+	for _, t := range targets {
+		ahead = min(ahead, t.period/10)
+	}
+	return max(ahead, time.Millisecond)
+}
 
 // errReplan ends an engine session on purpose: addresses changed.
 var errReplan = errors.New("target addresses changed")
@@ -92,7 +105,7 @@ func newStream(r *Runner) *Stream {
 		bin := binOf(t)
 		c := byBin[bin]
 		if c == nil {
-			c = &tclStream{st: s, replan: make(chan struct{}, 1), session: session{bin: bin, start: r.start, log: r.log, ids: r.ids,
+			c = &tclStream{st: s, replan: make(chan struct{}, 1), session: session{bin: bin, start: r.start, clock: r.clock, log: r.log, ids: r.ids,
 				closeAtDeadline: true, mu: &s.mu, ending: "before starting again with the new addresses"}}
 			c.sched, c.udpRing, c.drain = c, c.ring, c.replan
 			c.onStart = func() {
@@ -168,6 +181,7 @@ func (s *Stream) Next(ctx context.Context) Report {
 	}
 	s.last, s.restarts, s.started = now, 0, 0
 	s.mu.Unlock()
+	rd.CaptureDrops = s.r.clock.takeDrops()
 	rd.tally()
 	s.r.failures.record(rd.Results)
 	return rd
@@ -187,7 +201,7 @@ func windowWords(length time.Duration) failureWords {
 }
 
 // awaitFirst waits until every target that can be probed has a decided
-// packet, or firstWait has passed.
+// packet (and its first path probe one), or firstWait has passed.
 func (s *Stream) awaitFirst(ctx context.Context) {
 	deadline := time.Now().Add(firstWait)
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -196,7 +210,9 @@ func (s *Stream) awaitFirst(ctx context.Context) {
 		s.mu.Lock()
 		waiting := false
 		for _, t := range s.targets {
-			if t.res.Code == probe.OK && t.err == nil && len(t.done) == 0 {
+			// With path probes, its first hop too: it goes first in every
+			// sweep, and on a one-hop path it is the path's end.
+			if t.res.Code == probe.OK && t.err == nil && (len(t.done) == 0 || len(t.hops) > 0 && len(t.hops[0].done) == 0) {
 				waiting = true
 				break
 			}
@@ -229,7 +245,6 @@ type tclStream struct {
 // plan sets every target's period: interval, or longer when the targets
 // together would exceed rate (packets/s) at their intervals.
 func (c *tclStream) plan(rate float64) {
-	c.pace = newPacer(rate, streamAhead)
 	need := 0.0
 	for _, t := range c.targets {
 		need += t.s.Rate() * float64(1+len(t.hops))
@@ -248,6 +263,7 @@ func (c *tclStream) plan(rate float64) {
 			h.period = t.period
 		}
 	}
+	c.pace = newPacer(rate, streamAhead(c.targets))
 }
 
 func (c *tclStream) packets(t *target) string {

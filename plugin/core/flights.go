@@ -24,7 +24,10 @@ type flight struct {
 	rec   probe.Record
 	id    int       // its send id: the engine reports the send under it
 	given time.Time // when it was written to the engine
-	acked bool      // the engine reported its send (or its failure)
+	// wire is the kernel's stamp of it leaving, from the plugin's own
+	// capture; zero until seen (or where hping3 captures).
+	wire  time.Time
+	acked bool // the engine reported its send (or its failure)
 	// answered: its first answer that settles it (target.settles) came
 	// within the timeout.
 	answered bool
@@ -98,7 +101,9 @@ func (fs *flights) ack(ev tcl.Event, sendErr func(string) error) *flight {
 		f.rec.SendErr = sendErr(ev.Err)
 		return f
 	}
-	f.rec.Sent = ev.At
+	if f.wire.IsZero() {
+		f.rec.Sent = ev.At
+	}
 	f.deadline = ev.At.Add(f.t.s.Timeout + captureGrace)
 	heap.Push(&fs.deadlines, f)
 	return f
@@ -119,8 +124,7 @@ func (fs *flights) oldestUnacked() *flight {
 // match files a captured packet under the packet it answers, if any
 // (packet.Lookup, then packet.Answers). It returns that packet when this
 // answer is the first to settle it in time.
-func (fs *flights) match(ev tcl.Event) *flight {
-	c := ev.Packet
+func (fs *flights) match(c *packet.Captured, at time.Time) *flight {
 	key, kind, ok := c.Lookup()
 	if !ok {
 		return nil
@@ -130,14 +134,35 @@ func (fs *flights) match(ev tcl.Event) *flight {
 		if !ok {
 			continue
 		}
-		f.rec.Answers = append(f.rec.Answers, probe.TimedAnswer{Answer: a, At: ev.At})
-		if f.answered || f.rec.Sent.IsZero() || !f.t.settles(a) || ev.At.Sub(f.rec.Sent) > f.t.s.Timeout {
+		f.rec.Answers = append(f.rec.Answers, probe.TimedAnswer{Answer: a, At: at})
+		if f.answered || f.rec.Sent.IsZero() || !f.t.settles(a) || at.Sub(f.rec.Sent) > f.t.s.Timeout {
 			return nil
 		}
 		f.answered = true
 		return f
 	}
 	return nil
+}
+
+// left takes c, a packet seen leaving by the plugin's own capture: if it
+// is one of the table's probes (its key, source and IP id, which is unique
+// to each probe), the kernel's stamp at becomes its send time. The
+// capture hands a probe over before anything answering it, since both are
+// read in order from one interface.
+func (fs *flights) left(c *packet.Captured, at time.Time) {
+	k, ok := c.ProbeKey()
+	if !ok {
+		return
+	}
+	for _, f := range fs.byKey[k] {
+		if f.p.IPID == c.IP.ID && f.p.Src == c.IP.Src && f.wire.IsZero() {
+			f.wire = at
+			if f.rec.SendErr == nil {
+				f.rec.Sent = at
+			}
+			return
+		}
+	}
 }
 
 // expired pops the next packet whose deadline is at or before now, or nil.

@@ -27,6 +27,14 @@ type Report struct {
 	// not counted, and the targets that had some fail in this window with
 	// the reason; or after a lost sync at the end of a session).
 	Restarts int
+	// Stamps counts the packets sent by the clock that timed them: the
+	// kernel's (the plugin's own capture), hping3's send stamp standing in
+	// for a probe the capture did not see leave, or hping3's alone (no
+	// capture of the plugin's own there, or the CLI engine).
+	Stamps probe.Stamps
+	// CaptureDrops counts the packets the kernel dropped from the plugin's
+	// captures since the previous report (their rings were full).
+	CaptureDrops int
 	// Vantage is the configured vantage, "" when none: the self-metrics
 	// carry it as the results do.
 	Vantage string
@@ -41,6 +49,7 @@ func (rd *Report) tally() {
 			rd.Failures++
 		}
 		rd.Packets += r.Transmitted
+		rd.Stamps.Add(r.Stamps)
 		if r.Path != nil {
 			rd.Packets += r.Path.Sent
 		}

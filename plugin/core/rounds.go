@@ -29,8 +29,8 @@ type tclRound struct {
 	live    []*target       // the targets and path probes the session sends for
 }
 
-func newTclRound(bin string, start startEngine, log *logger.Logger, ids *identity) *tclRound {
-	rd := &tclRound{session: session{bin: bin, start: start, log: log, ids: ids, finite: true, ending: "at the end of the round",
+func newTclRound(bin string, start startEngine, clock *kernelClock, log *logger.Logger, ids *identity) *tclRound {
+	rd := &tclRound{session: session{bin: bin, start: start, clock: clock, log: log, ids: ids, finite: true, ending: "at the end of the round",
 		// One UDP source port per packet.
 		udpRing: func(t *target) int { return t.s.Count }}}
 	rd.sched = rd

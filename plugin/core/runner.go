@@ -25,6 +25,7 @@ type Runner struct {
 	cli       *cliScheduler
 	engines   []engineChoice // per group
 	start     startEngine    // starts a Tcl engine process
+	clock     *kernelClock   // the plugin's own captures; nil: hping3's
 	ids       *identity
 	failures  *failureLog // each job's failure, from round to round
 	hopCounts []int       // per job: the hop count of its path the last round found (path = true)
@@ -41,7 +42,8 @@ type job struct {
 // New returns a Runner for a validated configuration. Duplicate targets in
 // a group are probed once, with a warning.
 func New(cfg *config.Config, log *logger.Logger) *Runner {
-	r := &Runner{cfg: cfg, log: log, resolver: net.DefaultResolver, lookups: make(chan struct{}, dnsParallel), start: startTcl}
+	r := &Runner{cfg: cfg, log: log, resolver: net.DefaultResolver, lookups: make(chan struct{}, dnsParallel), start: startTcl,
+		clock: newKernelClock(log)}
 	for gi, g := range cfg.Groups {
 		seen := map[string]bool{}
 		for _, t := range g.Targets {
@@ -101,6 +103,7 @@ func (r *Runner) Run(ctx context.Context) Report {
 	wg.Wait()
 	rd.Processes = processes
 	rd.Duration = time.Since(rd.Start)
+	rd.CaptureDrops = r.clock.takeDrops()
 	rd.tally()
 	if ctx.Err() == nil {
 		r.failures.record(rd.Results)
@@ -122,7 +125,7 @@ func (r *Runner) runTcl(ctx context.Context, results []probe.Result) int {
 		}
 		rd := rounds[ec.bin]
 		if rd == nil {
-			rd = newTclRound(ec.bin, r.start, r.log, r.ids)
+			rd = newTclRound(ec.bin, r.start, r.clock, r.log, r.ids)
 			rounds[ec.bin] = rd
 			order = append(order, rd)
 		}

@@ -189,7 +189,8 @@ func TestSessionRateCap(t *testing.T) {
 			if len(sent) < 50 {
 				t.Fatalf("%d packets sent", len(sent))
 			}
-			ahead := map[config.Mode]time.Duration{config.ModeRounds: sendAhead, config.ModeContinuous: streamAhead}[mode]
+			// Continuous: a tenth of the stretched 200 ms period (streamAhead).
+			ahead := map[config.Mode]time.Duration{config.ModeRounds: sendAhead, config.ModeContinuous: 20 * time.Millisecond}[mode]
 			limit := int((100*time.Millisecond+ahead)/(10*time.Millisecond)) + 1 + catchUp
 			for i := range sent {
 				n := 0

@@ -7,8 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hping3-plugin/hping3-plugin/plugin/capture"
 	"github.com/hping3-plugin/hping3-plugin/plugin/hping3/tcl"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
+	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
 // Engine watchdog. The engine answers every command within about a
@@ -74,6 +76,9 @@ type session struct {
 	ending string
 	// onStart, when set, is told at once that an engine process started.
 	onStart func()
+	// clock opens the session's kernel-stamped captures; nil: hping3
+	// captures (a test's stand-in engine).
+	clock *kernelClock
 	// mu guards the targets' reports (target.done and what goes with it)
 	// against a reader in another goroutine (continuous mode's Next).
 	mu *sync.Mutex
@@ -84,6 +89,7 @@ type session struct {
 // sessionState is what a session holds while its engine runs.
 type sessionState struct {
 	eng      engine
+	wire     *wire // the plugin's own captures; nil where hping3 captures
 	fl       *flights
 	queue    timeQueue[*target] // by when their next packet is due
 	sent     int                // packets written to the engine
@@ -115,7 +121,18 @@ func (s *session) run(ctx context.Context, targets []*target) (started bool, err
 		s.onStart()
 	}
 	s.log.Debugf("started %s exec (pid %d) for %d targets", s.bin, s.eng.Pid(), len(targets))
-	failed, err := openCaptures(s.eng, s.bin, s.ids.icmpID, targets, ports)
+	// The plugin's own captures first; hping3 captures only where they
+	// cannot open.
+	var rest map[string]bool
+	s.wire, rest = s.clock.openWire(targets, s.ids.icmpID, ports)
+	defer s.wire.close()
+	var theirs []*target
+	for _, t := range targets {
+		if rest[t.route.iface] {
+			theirs = append(theirs, t)
+		}
+	}
+	failed, err := openCaptures(s.eng, s.bin, s.ids.icmpID, theirs, ports)
 	s.queue = timeQueue[*target]{at: func(t *target) time.Time { return t.due }}
 	for _, t := range targets {
 		if ferr := failed[t.route.iface]; ferr != nil {
@@ -158,6 +175,7 @@ func (s *session) loop(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	drain := s.drain
+	frames, captureEnded := s.wire.channels()
 	for {
 		now := time.Now()
 		if err := s.sendDue(now); err != nil {
@@ -178,6 +196,10 @@ func (s *session) loop(ctx context.Context) error {
 		case <-drain:
 			s.draining, drain = true, nil
 		case <-timer.C:
+		case fs := <-frames:
+			s.readWire(fs)
+		case err := <-captureEnded:
+			return err
 		case evs, ok := <-s.eng.Events():
 			if !ok {
 				return s.eng.Err()
@@ -317,7 +339,7 @@ func (s *session) read(evs []tcl.Event) (synced bool, err error) {
 				}
 			}
 		case tcl.Captured:
-			if f := s.fl.match(ev); f != nil {
+			if f := s.fl.match(ev.Packet, ev.At); f != nil {
 				s.answered(f, now)
 			}
 		case tcl.Synced:
@@ -330,6 +352,21 @@ func (s *session) read(evs []tcl.Event) (synced bool, err error) {
 		}
 	}
 	return false, nil
+}
+
+// readWire takes a batch of the plugin's own captures: probes leaving
+// (their kernel stamp replaces the engine's) and answers arriving.
+func (s *session) readWire(fs []capture.Frame) {
+	now := time.Now()
+	for _, fr := range fs {
+		if fr.Outgoing {
+			s.fl.left(fr.Packet, fr.At)
+			continue
+		}
+		if f := s.fl.match(fr.Packet, fr.At); f != nil {
+			s.answered(f, now)
+		}
+	}
 }
 
 // answered takes a packet's first answer in time. A path probe's answer
@@ -352,11 +389,43 @@ func (s *session) close(f *flight) {
 		return
 	}
 	s.fl.close(f)
+	f.rec.Clock = probe.ClockEngine
+	if s.wire != nil && s.wire.ifaces[f.t.route.iface] {
+		f.rec.Clock = probe.ClockFallback
+		if !f.wire.IsZero() {
+			f.rec.Clock = probe.ClockKernel
+		}
+	}
+	if s.log.DebugEnabled() {
+		s.debugPacket(f)
+	}
 	if h := f.t.hopOf; h != nil && f.p.TTL == h.hopCount && !f.endsPath() {
 		h.hopCount = 0
 	}
 	s.lock(func() { f.t.keep(f.rec) })
 }
+
+// debugPacket logs a packet's RTT, for checking the plugin's clock
+// against a capture of one's own: one line per packet answered in time.
+func (s *session) debugPacket(f *flight) {
+	if f.rec.Sent.IsZero() {
+		return
+	}
+	for _, a := range f.rec.Answers {
+		if !probe.IsReply(a.Answer, f.p.Dst, f.t.s.Protocol) {
+			continue
+		}
+		if rtt := a.At.Sub(f.rec.Sent); rtt <= f.t.s.Timeout {
+			k := f.p.Key()
+			s.log.Debugf("packet %s %s %d/%d ipid %d: rtt %.6f ms (%s clock)", f.p.Dst, f.t.s.Protocol, k.A, k.B, f.p.IPID,
+				float64(rtt)/float64(time.Millisecond), clockNames[f.rec.Clock])
+		}
+		return
+	}
+}
+
+// clockNames name a packet's clock in the debug log and the docs.
+var clockNames = map[probe.Clock]string{probe.ClockKernel: "kernel", probe.ClockFallback: "hping3-send", probe.ClockEngine: "hping3"}
 
 func (s *session) lock(f func()) {
 	if s.mu != nil {

@@ -199,7 +199,7 @@ func TestStdinLinesDuringARoundCoalesceIntoOne(t *testing.T) {
 		// Round 1 ran while requests came: its self-metric says overrun.
 		ns := fake.starts[i].UnixNano()
 		want := fmt.Sprintf("hping3,protocol=icmp,target=r%d result_code=1i %d\n"+
-			"hping3_round targets=1i,processes=0i,failures=0i,packets=0i,duration_ms=0,overrun=%v %d\n", i+1, ns, i == 0, ns)
+			"hping3_round targets=1i,processes=0i,failures=0i,packets=0i,kernel_stamped=0i,send_stamp_fallbacks=0i,hping3_stamped=0i,capture_drops=0i,duration_ms=0,overrun=%v %d\n", i+1, ns, i == 0, ns)
 		if c != want {
 			t.Errorf("write %d = %q, want %q", i, c, want)
 		}

@@ -169,7 +169,7 @@ func TestLoopWritesHopLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := wantPathTarget + wantPathHops +
-		"hping3_round targets=1i,processes=1i,failures=0i,packets=4i,engine_restarts=0i,duration_ms=10000,overrun=false 1764045600123456789\n"
+		"hping3_round targets=1i,processes=1i,failures=0i,packets=4i,engine_restarts=0i,kernel_stamped=0i,send_stamp_fallbacks=0i,hping3_stamped=0i,capture_drops=0i,duration_ms=10000,overrun=false 1764045600123456789\n"
 	if got := out.all(); len(got) != 1 || got[0] != want {
 		t.Errorf("writes %q\nwant one: %q", got, want)
 	}

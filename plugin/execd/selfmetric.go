@@ -40,6 +40,12 @@ func EncodeRound(rd core.Report, overrun bool) []byte {
 	if rd.Window {
 		enc.AddField("engine_restarts", lineprotocol.IntValue(int64(rd.Restarts)))
 	}
+	// Which clock timed the packets (docs/engines.md#clocks), and what the
+	// plugin's own captures lost.
+	enc.AddField("kernel_stamped", lineprotocol.IntValue(int64(rd.Stamps.Kernel)))
+	enc.AddField("send_stamp_fallbacks", lineprotocol.IntValue(int64(rd.Stamps.Fallback)))
+	enc.AddField("hping3_stamped", lineprotocol.IntValue(int64(rd.Stamps.Engine)))
+	enc.AddField("capture_drops", lineprotocol.IntValue(int64(rd.CaptureDrops)))
 	enc.AddField("duration_ms", floatValue(float64(rd.Duration)/float64(time.Millisecond)))
 	enc.AddField("overrun", lineprotocol.BoolValue(overrun))
 	enc.EndLine(rd.Start)

@@ -14,13 +14,14 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
-// The self-metric of a window: packets and engine_restarts, the window's
-// length as duration_ms, overrun false whatever the caller says (a window
-// returns at once and cannot fall behind).
+// The self-metric of a window: packets and engine_restarts, the packets by
+// clock and the capture's drops, the window's length as duration_ms,
+// overrun false whatever the caller says (a window returns at once and
+// cannot fall behind).
 func TestEncodeRoundWindow(t *testing.T) {
 	win := core.Report{Window: true, Start: ts, Duration: 10 * time.Second, Processes: 1, Failures: 1, Packets: 20, Restarts: 2,
-		Results: make([]probe.Result, 2)}
-	want := "hping3_round targets=2i,processes=1i,failures=1i,packets=20i,engine_restarts=2i,duration_ms=10000,overrun=false 1764045600123456789\n"
+		Results: make([]probe.Result, 2), Stamps: probe.Stamps{Kernel: 17, Fallback: 2, Engine: 1}, CaptureDrops: 3}
+	want := "hping3_round targets=2i,processes=1i,failures=1i,packets=20i,engine_restarts=2i,kernel_stamped=17i,send_stamp_fallbacks=2i,hping3_stamped=1i,capture_drops=3i,duration_ms=10000,overrun=false 1764045600123456789\n"
 	for _, overrun := range []bool{false, true} {
 		if got := string(EncodeRound(win, overrun)); got != want {
 			t.Errorf("window, overrun %v:\n%s\nwant\n%s", overrun, got, want)
@@ -28,13 +29,13 @@ func TestEncodeRoundWindow(t *testing.T) {
 	}
 	// A round: packets too, no engine_restarts.
 	rd := core.Report{Start: ts, Duration: 1500 * time.Millisecond, Processes: 2, Packets: 6, Results: make([]probe.Result, 2)}
-	want = "hping3_round targets=2i,processes=2i,failures=0i,packets=6i,duration_ms=1500,overrun=true 1764045600123456789\n"
+	want = "hping3_round targets=2i,processes=2i,failures=0i,packets=6i,kernel_stamped=0i,send_stamp_fallbacks=0i,hping3_stamped=0i,capture_drops=0i,duration_ms=1500,overrun=true 1764045600123456789\n"
 	if got := string(EncodeRound(rd, true)); got != want {
 		t.Errorf("round:\n%s\nwant\n%s", got, want)
 	}
 	// With a vantage, the line carries it as the probe lines do.
 	rd.Vantage = "paris-1"
-	want = "hping3_round,vantage=paris-1 targets=2i,processes=2i,failures=0i,packets=6i,duration_ms=1500,overrun=true 1764045600123456789\n"
+	want = "hping3_round,vantage=paris-1 targets=2i,processes=2i,failures=0i,packets=6i,kernel_stamped=0i,send_stamp_fallbacks=0i,hping3_stamped=0i,capture_drops=0i,duration_ms=1500,overrun=true 1764045600123456789\n"
 	if got := string(EncodeRound(rd, true)); got != want {
 		t.Errorf("round with vantage:\n%s\nwant\n%s", got, want)
 	}

@@ -19,6 +19,21 @@ func (p *Probe) Key() Key {
 	return Key{Dst: p.Dst, Proto: p.Proto, A: p.SrcPort, B: p.DstPort}
 }
 
+// ProbeKey returns the key of c read as one of the plugin's probes leaving
+// (an ICMP echo request, or TCP or UDP): the key its answers are looked up
+// by. ok is false for anything else.
+func (c *Captured) ProbeKey() (k Key, ok bool) {
+	switch {
+	case c.IP.Proto == ProtoICMP && c.ICMP != nil && c.ICMP.Type == ICMPEcho:
+		return Key{Dst: c.IP.Dst, Proto: ProtoICMP, A: c.ICMP.ID, B: c.ICMP.Seq}, true
+	case c.IP.Proto == ProtoTCP && c.TCP != nil:
+		return Key{Dst: c.IP.Dst, Proto: ProtoTCP, A: c.TCP.SrcPort, B: c.TCP.DstPort}, true
+	case c.IP.Proto == ProtoUDP && c.UDP != nil:
+		return Key{Dst: c.IP.Dst, Proto: ProtoUDP, A: c.UDP.SrcPort, B: c.UDP.DstPort}, true
+	}
+	return Key{}, false
+}
+
 // Kind says how a captured packet relates to a probe.
 type Kind int
 

@@ -14,6 +14,44 @@ type Record struct {
 	Sent    time.Time // zero: never sent
 	SendErr error     // why it was not sent
 	Answers []TimedAnswer
+	Clock   Clock // whose stamps Sent and the answers' At are
+}
+
+// Clock says whose stamps timed a packet.
+type Clock int
+
+const (
+	// ClockEngine: the engine's own (hping3's: its send's return, its
+	// capture handler's entry). The CLI engine, and the Tcl engine where
+	// the plugin cannot capture.
+	ClockEngine Clock = iota
+	// ClockKernel: the kernel's, the probe leaving and its answers
+	// arriving, read at one interface by the plugin's own capture.
+	ClockKernel
+	// ClockFallback: the plugin captured the interface but not this
+	// probe leaving; the engine's send stamp stands in for it.
+	ClockFallback
+)
+
+// Stamps counts a target's sent packets by the clock that timed them.
+type Stamps struct{ Kernel, Fallback, Engine int }
+
+func (s *Stamps) count(c Clock) {
+	switch c {
+	case ClockKernel:
+		s.Kernel++
+	case ClockFallback:
+		s.Fallback++
+	default:
+		s.Engine++
+	}
+}
+
+// Add adds o's counts to s.
+func (s *Stamps) Add(o Stamps) {
+	s.Kernel += o.Kernel
+	s.Fallback += o.Fallback
+	s.Engine += o.Engine
 }
 
 // TimedAnswer is one packet matched to a probe, with when it was read.
@@ -44,6 +82,7 @@ func Measure(r *Result, recs []Record, s config.Settings) {
 			continue
 		}
 		r.Transmitted++
+		r.Stamps.count(rec.Clock)
 		seen := false // it had an answer already
 		for _, a := range rec.Answers {
 			if !IsReply(a.Answer, target, s.Protocol) {
@@ -63,9 +102,8 @@ func Measure(r *Result, recs []Record, s config.Settings) {
 			}
 			seen = true
 			r.Received++
-			// The engine stamps a send after it returns and a capture at
-			// its handler's entry: both from one clock, never negative
-			// unless the clock was stepped.
+			// Both stamps are from one clock (Record.Clock), never
+			// negative unless the clock was stepped.
 			if timed {
 				rtts = append(rtts, ms(max(rtt, 0)))
 			}

@@ -110,15 +110,15 @@ func check(t *testing.T, r *probe.Result, w want) {
 }
 
 func TestMeasureAllAnswered(t *testing.T) {
-	// RTTs 1, 2, 4 ms: avg 7/3 = 2.333; population stddev
-	// sqrt(((4/3)^2 + (1/3)^2 + (5/3)^2) / 3) = sqrt(42/27) = 1.247;
+	// RTTs 1, 2, 4 ms: avg 7/3 = 2.333333; population stddev
+	// sqrt(((4/3)^2 + (1/3)^2 + (5/3)^2) / 3) = sqrt(42/27) = 1.247219;
 	// jitter (|2-1| + |4-2|) / 2 = 1.5. TTL is the first reply's.
 	r := measure(settings(config.ICMP),
 		rec(0, after(1*ms, echoReply(63))),
 		rec(1, after(2*ms, echoReply(62))),
 		rec(2, after(4*ms, echoReply(61))))
 	check(t, r, want{tx: 3, rx: 3, ttl: 63, loss: 0, port: "",
-		rtt: &probe.RTT{Min: 1, Avg: 2.333, Max: 4, Samples: []float64{1, 2, 4}, StdDev: 1.247, Jitter: 1.5, HasJitter: true}})
+		rtt: &probe.RTT{Min: 1, Avg: 2.333333, Max: 4, Samples: []float64{1, 2, 4}, StdDev: 1.247219, Jitter: 1.5, HasJitter: true}})
 }
 
 func TestMeasurePercentiles(t *testing.T) {
@@ -238,7 +238,7 @@ func TestMeasureUDP(t *testing.T) {
 		rec(1, after(2*ms, portUnreach)),
 		rec(2, after(4*ms, portUnreach)))
 	check(t, r, want{tx: 3, rx: 3, ttl: 64, loss: 0, port: probe.PortClosed,
-		rtt: &probe.RTT{Min: 1, Avg: 2.333, Max: 4, Samples: []float64{1, 2, 4}, StdDev: 1.247, Jitter: 1.5, HasJitter: true}})
+		rtt: &probe.RTT{Min: 1, Avg: 2.333333, Max: 4, Samples: []float64{1, 2, 4}, StdDev: 1.247219, Jitter: 1.5, HasJitter: true}})
 
 	// A UDP reply from the port: open.
 	r = measure(settings(config.UDP), rec(0, after(3*ms, udpReply())), rec(1))

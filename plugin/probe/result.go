@@ -40,6 +40,7 @@ type Result struct {
 	ICMPErrors  int     // ICMP errors other than the intended reply (e.g. host unreachable from a router)
 	Late        int     // replies after the timeout, counted as lost
 	Glitches    int     // replies whose rtt carried hping3's +1000 ms clock glitch; received but not in RTT
+	Stamps      Stamps  // the sent packets by the clock that timed them (Tcl engine)
 
 	RTT       *RTT // nil when nothing was received
 	TTL       int  // IP TTL of the first valid reply; -1 when none

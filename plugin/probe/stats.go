@@ -38,16 +38,18 @@ func rttStats(samples []float64, percentiles []int) *RTT {
 			r.Percentiles = append(r.Percentiles, Percentile{P: p, Value: percentile(sorted, p)})
 		}
 	}
-	r.Avg, r.StdDev, r.Jitter = round3(r.Avg), round3(r.StdDev), round3(r.Jitter)
+	r.Min, r.Avg, r.Max = roundNs(r.Min), roundNs(r.Avg), roundNs(r.Max)
+	r.StdDev, r.Jitter = roundNs(r.StdDev), roundNs(r.Jitter)
 	for i := range r.Percentiles {
-		r.Percentiles[i].Value = round3(r.Percentiles[i].Value)
+		r.Percentiles[i].Value = roundNs(r.Percentiles[i].Value)
 	}
 	return r
 }
 
-// round3 rounds to 0.001 ms: hping3 prints times to 0.1 ms, so further
-// digits are floating-point noise, not precision.
-func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+// roundNs rounds to a nanosecond (0.000001 ms), the finest clock there is
+// (the kernel's stamps): further digits are floating-point noise, not
+// precision. Every statistic is rounded alike, so min <= avg <= max holds.
+func roundNs(v float64) float64 { return math.Round(v*1e6) / 1e6 }
 
 // percentile interpolates linearly between the closest ranks, as Telegraf's
 // inputs.ping does, so percentile<N>_ms means the same in both.

@@ -1,0 +1,205 @@
+package core
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/capture"
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
+)
+
+// kernelClock is the plugin's use of its own kernel-stamped captures
+// (package capture), shared by every session of a Runner: whether it can
+// capture at all, what it has warned about, and the kernel's drop count.
+// Where it cannot capture, hping3 captures as before (its own clock, up to
+// about a millisecond late) and the reports say so (probe.Stamps).
+type kernelClock struct {
+	log  *logger.Logger
+	open func(iface string, f capture.Filter) (*capture.Ring, error)
+
+	mu          sync.Mutex
+	noCap       bool            // no CAP_NET_RAW: never try again
+	failedIface map[string]bool // warned about, once each
+	drops       atomic.Uint64   // packets the kernel dropped, not yet reported
+	dropsSeen   atomic.Bool     // the W! about drops was written
+}
+
+func newKernelClock(log *logger.Logger) *kernelClock {
+	return &kernelClock{log: log, open: capture.Open, failedIface: map[string]bool{}}
+}
+
+// takeDrops returns the drops since the last call: a report's.
+func (k *kernelClock) takeDrops() int {
+	if k == nil {
+		return 0
+	}
+	return int(k.drops.Swap(0))
+}
+
+// addDrops counts what a ring's kernel counter rose by; the first rise is
+// one W!, since every packet dropped is a probe or an answer not seen.
+func (k *kernelClock) addDrops(iface string, n uint64) {
+	if n == 0 {
+		return
+	}
+	k.drops.Add(n)
+	if !k.dropsSeen.Swap(true) {
+		k.log.Warnf("the capture on %s dropped %d packets (its ring was full): their probes count as sent with hping3's clock or as lost; capture_drops in the hping3_round line counts them from now on", iface, n)
+	}
+}
+
+// wire is one session's kernel captures: a ring per interface its probes
+// leave by, each read by a goroutine that hands over a block of frames at
+// a time.
+type wire struct {
+	k      *kernelClock
+	rings  []*capture.Ring
+	ifaces map[string]bool
+	frames chan []capture.Frame
+	failed chan error // a ring's capture ended (its interface went away)
+	quit   chan struct{}
+	wg     sync.WaitGroup
+}
+
+// statsEvery is how often a ring's drop counter is read while it runs.
+const statsEvery = time.Second
+
+// openWire opens a kernel capture on each interface of targets, filtered
+// to the session's own probes and their answers (capture.Filter). It
+// returns the interfaces it could not capture on, for hping3 to capture
+// instead: all of them without CAP_NET_RAW (one W! per process), or one
+// that failed to open (one W! per interface). w is nil when it captures
+// on none.
+func (k *kernelClock) openWire(targets []*target, icmpID int, ports sessionPorts) (w *wire, rest map[string]bool) {
+	rest = map[string]bool{}
+	type want struct {
+		srcs []netip.Addr
+		icmp bool
+	}
+	wants := map[string]*want{}
+	var order []string
+	for _, t := range targets {
+		c := wants[t.route.iface]
+		if c == nil {
+			c = &want{}
+			wants[t.route.iface] = c
+			order = append(order, t.route.iface)
+		}
+		if !slices.Contains(c.srcs, t.route.src) {
+			c.srcs = append(c.srcs, t.route.src)
+		}
+		c.icmp = c.icmp || t.s.Protocol == config.ICMP
+	}
+	if k == nil {
+		for _, i := range order {
+			rest[i] = true
+		}
+		return nil, rest
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, iface := range order {
+		c := wants[iface]
+		if k.noCap {
+			rest[iface] = true
+			continue
+		}
+		f := capture.Filter{Srcs: c.srcs, ICMPID: -1}
+		if c.icmp {
+			f.ICMPID = icmpID
+		}
+		if b := ports.tcp; b != nil {
+			f.TCP = &capture.Ports{Lo: b.lo, Hi: b.hi}
+		}
+		if b := ports.udp; b != nil {
+			f.UDP = &capture.Ports{Lo: b.lo, Hi: b.hi}
+		}
+		r, err := k.open(iface, f)
+		switch {
+		case errors.Is(err, capture.ErrPermission):
+			k.noCap = true
+			k.log.Warnf("the plugin has no CAP_NET_RAW of its own, so hping3 captures the answers and times them with its own clock: RTTs read up to about 1 ms late (0.5 ms on average) and vary by as much. Give the plugin's binary the capability (setcap cap_net_raw+ep, as the packages do; docs/deployment.md) for kernel timestamps")
+			rest[iface] = true
+			continue
+		case err != nil:
+			if !k.failedIface[iface] {
+				k.failedIface[iface] = true
+				k.log.Warnf("%v: hping3 captures on %s instead, with its own clock (RTTs up to about 1 ms late)", err, iface)
+			}
+			rest[iface] = true
+			continue
+		}
+		if w == nil {
+			w = &wire{k: k, ifaces: map[string]bool{}, frames: make(chan []capture.Frame, 256),
+				failed: make(chan error, len(order)), quit: make(chan struct{})}
+		}
+		w.rings = append(w.rings, r)
+		w.ifaces[iface] = true
+	}
+	if w != nil {
+		for _, r := range w.rings {
+			w.wg.Add(1)
+			go w.read(r)
+		}
+	}
+	return w, rest
+}
+
+// read runs one ring until the session closes it or its capture ends.
+func (w *wire) read(r *capture.Ring) {
+	defer w.wg.Done()
+	var dropped uint64
+	stats := func() {
+		st := r.Stats()
+		w.k.addDrops(r.Iface, st.Drops-dropped)
+		dropped = st.Drops
+	}
+	last := time.Now()
+	err := r.Read(func(fs []capture.Frame) {
+		select {
+		case w.frames <- fs:
+		case <-w.quit:
+		}
+		if time.Since(last) >= statsEvery {
+			last = time.Now()
+			stats()
+		}
+	})
+	stats()
+	if err != nil {
+		select {
+		case w.failed <- err:
+		default:
+		}
+	}
+}
+
+// close stops the captures and frees them; frames not yet read are
+// dropped (the session is over).
+func (w *wire) close() {
+	if w == nil {
+		return
+	}
+	close(w.quit)
+	for _, r := range w.rings {
+		r.Close()
+	}
+	w.wg.Wait()
+	for _, r := range w.rings {
+		r.Release()
+	}
+}
+
+// channels the session's loop selects on; nil (never ready) without a
+// wire.
+func (w *wire) channels() (<-chan []capture.Frame, <-chan error) {
+	if w == nil {
+		return nil, nil
+	}
+	return w.frames, w.failed
+}
