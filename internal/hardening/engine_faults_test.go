@@ -124,9 +124,10 @@ func TestTclEngineKilledOrStopped(t *testing.T) {
 func TestTclEngineStandIns(t *testing.T) {
 	dir := openDir(t)
 	const packet = "ip(ihl=0x5,ver=0x4,tos=0x00,totlen=28,id=1,fragoff=0,mf=0,df=0,rf=0,ttl=64,proto=1,cksum=0x0,saddr=127.0.0.9,daddr=127.0.0.1)+icmp(type=0,code=0,id=1,seq=1)"
-	// Each stand-in writes its pid, says it is ready and opens the captures
-	// it is asked for, then misbehaves.
-	prologue := "echo $$ >" + dir + "/PID\necho ready 1700000000000000\nread cmd; set -- $cmd; echo listening $2\n"
+	// Each stand-in writes its pid, says it is ready, opens the capture
+	// if it is asked for one (as root the plugin captures itself and asks
+	// for none: its first command is then a send), then misbehaves.
+	prologue := "echo $$ >" + dir + "/PID\necho ready 1700000000000000\nread cmd; set -- $cmd; if [ \"$1\" = listen ]; then echo listening $2; fi\n"
 	for _, c := range []struct {
 		name, body, msg string
 	}{
