@@ -198,8 +198,8 @@ func (s *session) loop(ctx context.Context) error {
 		case <-timer.C:
 		case fs := <-frames:
 			s.readWire(fs)
-		case err := <-captureEnded:
-			return err
+		case end := <-captureEnded:
+			s.captureEnded(end)
 		case evs, ok := <-s.eng.Events():
 			if !ok {
 				return s.eng.Err()
@@ -217,6 +217,10 @@ func (s *session) loop(ctx context.Context) error {
 func (s *session) sendDue(now time.Time) error {
 	for !s.draining && s.queue.Len() > 0 {
 		t := s.queue.first()
+		if t.err != nil { // its capture ended (captureEnded)
+			heap.Pop(&s.queue)
+			continue
+		}
 		if t.beyondPath() {
 			s.advance(t, time.Time{}, now, false)
 			continue
@@ -367,6 +371,28 @@ func (s *session) readWire(fs []capture.Frame) {
 			s.answered(f, now)
 		}
 	}
+}
+
+// captureEnded takes a capture of the plugin's own that ended (its
+// interface went down or away): the other interfaces' targets keep their
+// numbers. In continuous mode the session stops sending, and once its
+// packets in flight are decided the next one starts with the kernel's
+// routes then; in a round the targets probed through it fail with the
+// reason and send nothing more.
+func (s *session) captureEnded(end ringEnded) {
+	if !s.finite {
+		s.log.Errorf("%v: probing starts again, with the routes of the moment, once the packets in flight are decided (those through %s are lost)", end.err, end.iface)
+		s.draining = true
+		return
+	}
+	s.log.Errorf("%v: the targets probed through %s fail this round", end.err, end.iface)
+	s.lock(func() {
+		for _, t := range s.queue.items {
+			if t.route.iface == end.iface {
+				t.err = end.err
+			}
+		}
+	})
 }
 
 // answered takes a packet's first answer in time. A path probe's answer

@@ -128,7 +128,9 @@ func (t *target) measure(r *probe.Result, words failureWords) {
 		r.Code, r.Err = probe.Failed, words.lost(t)
 	case sendErr != nil:
 		r.Code, r.Err = probe.Failed, sendErr
-	case t.err != nil && r.Transmitted == 0:
+	case t.err != nil:
+		// It cannot be probed now (no route; its capture ended mid-round):
+		// packets it sent before that are not a measurement of it.
 		r.Code, r.Err = probe.Failed, t.err
 	case r.Transmitted == 0:
 		r.Code, r.Err = probe.Failed, words.noPacket(t)

@@ -61,7 +61,7 @@ type wire struct {
 	rings  []*capture.Ring
 	ifaces map[string]bool
 	frames chan []capture.Frame
-	failed chan error // a ring's capture ended (its interface went away)
+	failed chan ringEnded // a ring's capture ended (its interface went away)
 	quit   chan struct{}
 	wg     sync.WaitGroup
 }
@@ -136,7 +136,7 @@ func (k *kernelClock) openWire(targets []*target, icmpID int, ports sessionPorts
 		}
 		if w == nil {
 			w = &wire{k: k, ifaces: map[string]bool{}, frames: make(chan []capture.Frame, 256),
-				failed: make(chan error, len(order)), quit: make(chan struct{})}
+				failed: make(chan ringEnded, len(order)), quit: make(chan struct{})}
 		}
 		w.rings = append(w.rings, r)
 		w.ifaces[iface] = true
@@ -173,10 +173,16 @@ func (w *wire) read(r *capture.Ring) {
 	stats()
 	if err != nil {
 		select {
-		case w.failed <- err:
+		case w.failed <- ringEnded{r.Iface, err}:
 		default:
 		}
 	}
+}
+
+// ringEnded is a capture that ended while its session ran.
+type ringEnded struct {
+	iface string
+	err   error
 }
 
 // close stops the captures and frees them; frames not yet read are
@@ -197,7 +203,7 @@ func (w *wire) close() {
 
 // channels the session's loop selects on; nil (never ready) without a
 // wire.
-func (w *wire) channels() (<-chan []capture.Frame, <-chan error) {
+func (w *wire) channels() (<-chan []capture.Frame, <-chan ringEnded) {
 	if w == nil {
 		return nil, nil
 	}
