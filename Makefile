@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= ./hping3-plugin
 TESTFLAGS ?=
 
-.PHONY: all build run deps test tools lint bench bench-go clean fuzz soak dist
+.PHONY: all build run deps test tools lint bench bench-process bench-go clean fuzz soak dist
 
 all: build
 
@@ -64,6 +64,16 @@ tools:
 BENCHFLAGS ?=
 bench:
 	$(GO) run ./internal/bench/cmd/labbench $(BENCHFLAGS)
+
+# bench-process measures the plugin binary built from the tree as whole
+# processes in the same lab (docs/performance.md): continuous mode on 1000
+# and 300 targets for 20 s each against fping -l for as long (CPU of the
+# whole process tree, plugin and hping3), then rounds of 300 and 1000
+# targets against fping -i 1 and Telegraf's inputs.ping. Needs root, ip,
+# hping3, fping and the Telegraf of make tools. About 2 minutes.
+PROCFLAGS ?=
+bench-process: build
+	$(GO) run ./internal/bench/cmd/procbench -plugin $(BIN) $(PROCFLAGS)
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./plugin/... ./internal/bench/
