@@ -36,6 +36,12 @@ func (p *pacer) take(due, now time.Time) (slot time.Time, ok bool) {
 	return slot, true
 }
 
+// ready reports whether a packet due at due has reached its slot: a burst
+// starts only then, and takes what is due within ahead (take). Were any
+// wake-up to take what just came within ahead, the sender would wake and
+// write once per packet, however long ahead is.
+func (p *pacer) ready(due, now time.Time) bool { return !later(due, p.next).After(now) }
+
 // wake is when a packet due at due can next be taken.
 func (p *pacer) wake(due time.Time) time.Time { return later(due, p.next) }
 

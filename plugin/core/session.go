@@ -22,6 +22,12 @@ const (
 	// reply and a few duplicates or errors per packet. More is a flood.
 	eventsPerPacket = 16
 	eventsSlack     = 1024
+	// expireTick is how often continuous mode decides packets past
+	// their deadline.
+	expireTick = 10 * time.Millisecond
+	// hping3Ahead bounds the bursts of a session where hping3 captures:
+	// 20 ms of sends delay its capture handlers by well under 1 ms.
+	hping3Ahead = 20 * time.Millisecond
 )
 
 // schedule is what differs between a round and continuous probing: when
@@ -56,6 +62,10 @@ type session struct {
 	ids   *identity
 	sched schedule
 	pace  pacer
+	// planned is the schedule's pace.ahead. Where hping3 captures, its
+	// handlers stamp the answers, and a long burst of sends delays them:
+	// a session with any such interface sends at most hping3Ahead ahead.
+	planned time.Duration
 	// udpRing is how many UDP source ports a target cycles through.
 	udpRing func(*target) int
 	// closeAtDeadline: each packet is closed at its deadline, with every
@@ -131,6 +141,13 @@ func (s *session) run(ctx context.Context, targets []*target) (started bool, err
 		if rest[t.route.iface] {
 			theirs = append(theirs, t)
 		}
+	}
+	if s.planned == 0 {
+		s.planned = s.pace.ahead
+	}
+	s.pace.ahead = s.planned
+	if len(theirs) > 0 {
+		s.pace.ahead = min(s.planned, hping3Ahead)
 	}
 	failed, err := openCaptures(s.eng, s.bin, s.ids.icmpID, theirs, ports)
 	s.queue = timeQueue[*target]{at: func(t *target) time.Time { return t.due }}
@@ -215,6 +232,9 @@ func (s *session) loop(ctx context.Context) error {
 // sendDue writes every packet whose slot has come (pacer.take) and asks
 // the schedule when each target's next one is due.
 func (s *session) sendDue(now time.Time) error {
+	if s.queue.Len() == 0 || !s.pace.ready(s.queue.first().due, now) {
+		return nil
+	}
 	for !s.draining && s.queue.Len() > 0 {
 		t := s.queue.first()
 		if t.err != nil { // its capture ended (captureEnded)
@@ -285,8 +305,17 @@ func (s *session) end(now time.Time) (time.Time, error) {
 	if !s.draining && s.queue.Len() > 0 {
 		wake = s.pace.wake(s.queue.first().due)
 	}
-	if d, ok := s.nextDeadline(); ok && d.Before(wake) {
-		wake = d
+	if d, ok := s.nextDeadline(); ok {
+		if s.closeAtDeadline {
+			// Continuous mode: the deadlines of the packets in flight
+			// come one per packet; deciding them on a coarser tick
+			// costs no accuracy (a packet is decided a few ms later)
+			// and saves a wake-up per packet.
+			d = d.Truncate(expireTick).Add(expireTick)
+		}
+		if d.Before(wake) {
+			wake = d
+		}
 	}
 	unacked := s.fl.oldestUnacked()
 	if unacked != nil {

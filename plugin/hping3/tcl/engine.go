@@ -90,7 +90,13 @@ func Start(binary string) (*Process, error) {
 		// The script is read from descriptor 3; no file is written.
 		Args: []string{binary, "exec", "/dev/fd/3"},
 		// hping3 sources ~/.hpingrc at start: a HOME without one.
-		Env:        []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "HOME=/nonexistent"},
+		// hping3 allocates and frees a buffer of over 128 KiB per send, and
+		// glibc hands it back to the kernel every time (two brk calls a
+		// packet): a trim threshold above it keeps the memory. (glibc
+		// ignores this where hping3 runs with a file capability it did not
+		// already hold: secure execution.)
+		Env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "HOME=/nonexistent",
+			"GLIBC_TUNABLES=glibc.malloc.trim_threshold=4194304"},
 		Stdin:      inR,
 		Stdout:     outW,
 		Stderr:     errW,

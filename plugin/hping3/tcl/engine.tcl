@@ -44,11 +44,17 @@ proc onpacket {ifname} {
     }
 }
 
+# Every whole line read is handled in one call: the plugin writes its
+# sends in bursts, and a return to the event loop per line costs a round
+# trip through Tcl's notifier thread (two wake-ups and a pselect) per packet.
 proc oncommand {} {
-    if {[gets stdin line] < 0} {
-        if {[eof stdin]} { exit 0 }
-        return
+    while {[gets stdin line] >= 0} {
+        command $line
     }
+    if {[eof stdin]} { exit 0 }
+}
+
+proc command {line} {
     if {[regexp {^send ([0-9]+) (\S+)$} $line -> id apd]} {
         # Stamped before the send: hping3 builds the packet first (about
         # 0.1 ms), so a time errs long by that, but a pause of this process
