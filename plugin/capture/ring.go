@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -16,15 +18,14 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
 )
 
-// The ring: blocks of 64 KiB, each handed to user space when full or
-// blockTimeout after its first packet. 32 blocks hold 2 MiB, about 8,000
+// The ring: blocks of 64 KiB, each handed to user space when full or a
+// wait (Open's) after its first packet. 32 blocks hold 2 MiB, about 8,000
 // packets at the filter's snap length, far more than the plugin's rate
 // cap sends in the time one block waits.
 const (
-	blockSize    = 1 << 16
-	blockCount   = 32
-	frameSize    = 1 << 11
-	blockTimeout = 10 // ms
+	blockSize  = 1 << 16
+	blockCount = 32
+	frameSize  = 1 << 11
 )
 
 // Byte offsets in the ring (linux/if_packet.h).
@@ -54,24 +55,31 @@ type Frame struct {
 type Ring struct {
 	Iface string
 	fd    int
-	wake  int // an eventfd that ends Read
-	mem   []byte
+	// file holds fd in Go's network poller: Read waits for a block
+	// there, not in a blocking poll(2), which would make the runtime
+	// hand its processor to another thread at every wait.
+	file *os.File
+	raw  syscall.RawConn
+	mem  []byte
 
-	mu     sync.Mutex // guards fd against Close while Stats reads it
-	closed bool
-	drops  atomic.Uint64
-	seen   atomic.Uint64
-	bad    atomic.Uint64
+	mu      sync.Mutex // guards fd against Close while Stats reads it
+	closing bool       // Close was called: Read ends
+	closed  bool       // Release was called: fd and mem are gone
+	drops   atomic.Uint64
+	seen    atomic.Uint64
+	bad     atomic.Uint64
 }
 
 // ErrPermission is returned by Open when the process may not open packet
 // sockets: it lacks CAP_NET_RAW.
 var ErrPermission = errors.New("opening a packet socket needs CAP_NET_RAW")
 
-// Open opens a capture on iface that keeps what f lets through. Nothing is
-// queued before the filter is attached: the socket is bound to the
-// interface and to every protocol only once filter and ring are in place.
-func Open(iface string, f Filter) (*Ring, error) {
+// Open opens a capture on iface that keeps what f lets through, handing
+// packets over a block at a time, at the latest wait (whole milliseconds,
+// at least 1) after a block's first packet. Nothing is queued before the
+// filter is attached: the socket is bound to the interface and to every
+// protocol only once filter and ring are in place.
+func Open(iface string, f Filter, wait time.Duration) (*Ring, error) {
 	ifi, err := net.InterfaceByName(iface)
 	if err != nil {
 		return nil, fmt.Errorf("capture on %s: %w", iface, err)
@@ -91,15 +99,15 @@ func Open(iface string, f Filter) (*Ring, error) {
 		}
 		return nil, fmt.Errorf("capture on %s: packet socket: %w", iface, err)
 	}
-	r := &Ring{Iface: iface, fd: fd, wake: -1}
-	if err := r.setup(ifi.Index, raw); err != nil {
+	r := &Ring{Iface: iface, fd: fd}
+	if err := r.setup(ifi.Index, raw, uint32(max(wait/time.Millisecond, 1))); err != nil {
 		r.release()
 		return nil, fmt.Errorf("capture on %s: %w", iface, err)
 	}
 	return r, nil
 }
 
-func (r *Ring) setup(ifindex int, raw []bpf.RawInstruction) error {
+func (r *Ring) setup(ifindex int, raw []bpf.RawInstruction, waitMs uint32) error {
 	ins := make([]unix.SockFilter, len(raw))
 	for i, x := range raw {
 		ins[i] = unix.SockFilter{Code: x.Op, Jt: x.Jt, Jf: x.Jf, K: x.K}
@@ -112,7 +120,7 @@ func (r *Ring) setup(ifindex int, raw []bpf.RawInstruction) error {
 		return fmt.Errorf("TPACKET_V3: %w", err)
 	}
 	req := unix.TpacketReq3{Block_size: blockSize, Block_nr: blockCount, Frame_size: frameSize,
-		Frame_nr: blockSize / frameSize * blockCount, Retire_blk_tov: blockTimeout}
+		Frame_nr: blockSize / frameSize * blockCount, Retire_blk_tov: waitMs}
 	if err := unix.SetsockoptTpacketReq3(r.fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
 		return fmt.Errorf("ring: %w", err)
 	}
@@ -121,7 +129,11 @@ func (r *Ring) setup(ifindex int, raw []bpf.RawInstruction) error {
 		return fmt.Errorf("mapping the ring: %w", err)
 	}
 	r.mem = mem
-	if r.wake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+	if err := unix.SetNonblock(r.fd, true); err != nil {
+		return err
+	}
+	r.file = os.NewFile(uintptr(r.fd), "packet socket on "+r.Iface)
+	if r.raw, err = r.file.SyscallConn(); err != nil {
 		return err
 	}
 	proto := int(htons(unix.ETH_P_ALL))
@@ -138,27 +150,30 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // error that ended the capture (the interface went away). Packets that do
 // not decode are counted (Stats) and dropped. deliver owns the frames.
 func (r *Ring) Read(deliver func([]Frame)) error {
-	fds := []unix.PollFd{{Fd: int32(r.fd), Events: unix.POLLIN}, {Fd: int32(r.wake), Events: unix.POLLIN}}
 	for b := 0; ; {
 		off := b * blockSize
 		status := (*uint32)(unsafe.Pointer(&r.mem[off+blockStatus]))
 		if atomic.LoadUint32(status)&unix.TP_STATUS_USER == 0 {
-			fds[0].Revents, fds[1].Revents = 0, 0
-			if _, err := unix.Poll(fds, -1); err != nil {
-				if errors.Is(err, unix.EINTR) {
-					continue
+			var ended error
+			err := r.raw.Read(func(fd uintptr) bool {
+				if atomic.LoadUint32(status)&unix.TP_STATUS_USER != 0 {
+					return true
 				}
-				return fmt.Errorf("capture on %s: %w", r.Iface, err)
-			}
-			if fds[1].Revents != 0 {
+				// The interface went down or away: the kernel reports it
+				// as the socket's error.
+				if e, gerr := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR); gerr == nil && e != 0 {
+					ended = unix.Errno(e)
+					return true
+				}
+				return false
+			})
+			switch {
+			case err != nil && r.isClosed():
 				return nil
-			}
-			if fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
-				err := unix.ENETDOWN
-				if e, gerr := unix.GetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_ERROR); gerr == nil && e != 0 {
-					err = unix.Errno(e)
-				}
-				return fmt.Errorf("capture on %s ended: %w", r.Iface, err)
+			case err != nil:
+				return fmt.Errorf("capture on %s: %w", r.Iface, err)
+			case ended != nil:
+				return fmt.Errorf("capture on %s ended: %w", r.Iface, ended)
 			}
 			continue
 		}
@@ -168,6 +183,12 @@ func (r *Ring) Read(deliver func([]Frame)) error {
 		atomic.StoreUint32(status, unix.TP_STATUS_KERNEL)
 		b = (b + 1) % blockCount
 	}
+}
+
+func (r *Ring) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closing
 }
 
 // block reads the frames of one block, copying them out of the ring.
@@ -212,27 +233,32 @@ type Stats struct {
 // kernel resets on every read: the ring sums it) and the ring's own counts.
 func (r *Ring) Stats() Stats {
 	r.mu.Lock()
-	if !r.closed {
-		if st, err := unix.GetsockoptTpacketStatsV3(r.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
-			r.drops.Add(uint64(st.Drops))
-		}
+	if !r.closing && !r.closed {
+		r.readDrops()
 	}
 	r.mu.Unlock()
 	return Stats{Seen: r.seen.Load(), Drops: r.drops.Load(), Unreadable: r.bad.Load()}
 }
 
-// Close ends Read (from any goroutine) and releases the socket and ring
-// once Read has returned; call it once, after Read's caller is done or
-// from another goroutine, then wait for Read to return before calling
-// Release.
+// readDrops adds the kernel's drop counter, which it resets on every read;
+// r.mu is held.
+func (r *Ring) readDrops() {
+	if st, err := unix.GetsockoptTpacketStatsV3(r.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
+		r.drops.Add(uint64(st.Drops))
+	}
+}
+
+// Close ends Read, from any goroutine; Release then frees the ring once
+// Read has returned.
 func (r *Ring) Close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.wake >= 0 && !r.closed {
-		var one [8]byte
-		one[0] = 1
-		unix.Write(r.wake, one[:])
+	if r.closing || r.file == nil {
+		return
 	}
+	r.readDrops() // the last count: Stats reads no socket after this
+	r.closing = true
+	r.file.Close() // wakes Read; the descriptor closes once it has returned
 }
 
 // Release frees the ring's socket and memory; Read must have returned (or
@@ -246,12 +272,15 @@ func (r *Ring) release() {
 		return
 	}
 	r.closed = true
+	if r.file != nil {
+		if !r.closing {
+			r.file.Close()
+		}
+	} else {
+		unix.Close(r.fd)
+	}
 	if r.mem != nil {
 		unix.Munmap(r.mem)
 		r.mem = nil
 	}
-	if r.wake >= 0 {
-		unix.Close(r.wake)
-	}
-	unix.Close(r.fd)
 }

@@ -12,7 +12,7 @@ import (
 
 func openLo(t *testing.T, f Filter) (*Ring, chan []Frame) {
 	t.Helper()
-	r, err := Open("lo", f)
+	r, err := Open("lo", f, 10*time.Millisecond)
 	if errors.Is(err, ErrPermission) {
 		t.Skip("needs CAP_NET_RAW (run as root)")
 	}
@@ -133,7 +133,7 @@ func TestRingTCPReset(t *testing.T) {
 }
 
 func TestOpenMissingInterface(t *testing.T) {
-	_, err := Open("no-such-if0", Filter{Srcs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, ICMPID: 1})
+	_, err := Open("no-such-if0", Filter{Srcs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, ICMPID: 1}, 10*time.Millisecond)
 	if err == nil || errors.Is(err, ErrPermission) {
 		t.Fatalf("err %v, want one naming the interface", err)
 	}

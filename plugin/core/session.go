@@ -22,9 +22,6 @@ const (
 	// reply and a few duplicates or errors per packet. More is a flood.
 	eventsPerPacket = 16
 	eventsSlack     = 1024
-	// expireTick is how often continuous mode decides packets past
-	// their deadline.
-	expireTick = 10 * time.Millisecond
 	// hping3Ahead bounds the bursts of a session where hping3 captures:
 	// 20 ms of sends delay its capture handlers by well under 1 ms.
 	hping3Ahead = 20 * time.Millisecond
@@ -62,6 +59,13 @@ type session struct {
 	ids   *identity
 	sched schedule
 	pace  pacer
+	// ringWait is the longest the plugin's capture holds a packet before
+	// handing it over (capture.Open); grace is how long after a packet's
+	// timeout its answers are still read (captureGrace, plus the part of
+	// ringWait beyond captureRingWait); expireTick, when set, is how often
+	// packets past their deadline are decided (on a coarser tick than
+	// their deadlines: continuous mode).
+	ringWait, grace, expireTick time.Duration
 	// planned is the schedule's pace.ahead. Where hping3 captures, its
 	// handlers stamp the answers, and a long burst of sends delays them:
 	// a session with any such interface sends at most hping3Ahead ahead.
@@ -116,7 +120,7 @@ type sessionState struct {
 // packets still open when it fails are s.fl.open(); when it ends as
 // planned every packet is closed into its target's report.
 func (s *session) run(ctx context.Context, targets []*target) (started bool, err error) {
-	s.sessionState = sessionState{fl: newFlights()}
+	s.sessionState = sessionState{fl: newFlights(s.grace)}
 	s.pace.next = time.Time{} // a new engine: no slot is taken yet
 	ports, err := reserveFor(targets, s.udpRing)
 	if err != nil {
@@ -134,7 +138,7 @@ func (s *session) run(ctx context.Context, targets []*target) (started bool, err
 	// The plugin's own captures first; hping3 captures only where they
 	// cannot open.
 	var rest map[string]bool
-	s.wire, rest = s.clock.openWire(targets, s.ids.icmpID, ports)
+	s.wire, rest = s.clock.openWire(targets, s.ids.icmpID, ports, s.ringWait)
 	defer s.wire.close()
 	var theirs []*target
 	for _, t := range targets {
@@ -306,12 +310,12 @@ func (s *session) end(now time.Time) (time.Time, error) {
 		wake = s.pace.wake(s.queue.first().due)
 	}
 	if d, ok := s.nextDeadline(); ok {
-		if s.closeAtDeadline {
-			// Continuous mode: the deadlines of the packets in flight
-			// come one per packet; deciding them on a coarser tick
-			// costs no accuracy (a packet is decided a few ms later)
-			// and saves a wake-up per packet.
-			d = d.Truncate(expireTick).Add(expireTick)
+		if s.expireTick > 0 {
+			// The deadlines of the packets in flight come one per
+			// packet; deciding them on a coarser tick costs no accuracy
+			// (a packet is decided a little later) and saves a wake-up
+			// per packet.
+			d = d.Truncate(s.expireTick).Add(s.expireTick)
 		}
 		if d.Before(wake) {
 			wake = d
@@ -324,7 +328,7 @@ func (s *session) end(now time.Time) (time.Time, error) {
 		}
 	}
 	if (s.draining || (s.finite && s.queue.Len() == 0)) && unacked == nil && s.pending == 0 {
-		if last := s.lastDone.Add(captureGrace); now.Before(last) {
+		if last := s.lastDone.Add(s.grace); now.Before(last) {
 			if last.Before(wake) {
 				wake = last
 			}

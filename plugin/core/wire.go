@@ -20,7 +20,7 @@ import (
 // about a millisecond late) and the reports say so (probe.Stamps).
 type kernelClock struct {
 	log  *logger.Logger
-	open func(iface string, f capture.Filter) (*capture.Ring, error)
+	open func(iface string, f capture.Filter, wait time.Duration) (*capture.Ring, error)
 
 	mu          sync.Mutex
 	noCap       bool            // no CAP_NET_RAW: never try again
@@ -75,7 +75,7 @@ const statsEvery = time.Second
 // instead: all of them without CAP_NET_RAW (one W! per process), or one
 // that failed to open (one W! per interface). w is nil when it captures
 // on none.
-func (k *kernelClock) openWire(targets []*target, icmpID int, ports sessionPorts) (w *wire, rest map[string]bool) {
+func (k *kernelClock) openWire(targets []*target, icmpID int, ports sessionPorts, wait time.Duration) (w *wire, rest map[string]bool) {
 	rest = map[string]bool{}
 	type want struct {
 		srcs []netip.Addr
@@ -119,7 +119,7 @@ func (k *kernelClock) openWire(targets []*target, icmpID int, ports sessionPorts
 		if b := ports.udp; b != nil {
 			f.UDP = &capture.Ports{Lo: b.lo, Hi: b.hi}
 		}
-		r, err := k.open(iface, f)
+		r, err := k.open(iface, f, wait)
 		switch {
 		case errors.Is(err, capture.ErrPermission):
 			k.noCap = true
