@@ -39,14 +39,6 @@ const (
 	firstWait = 5 * time.Second
 	// maxAhead bounds streamAhead.
 	maxAhead = 100 * time.Millisecond
-	// streamRingWait and streamExpireTick: in continuous mode nothing
-	// waits for a packet's answer but its window, so the capture hands
-	// packets over and deadlines are decided every 50 ms, not every
-	// 10 ms: a wake-up of the plugin costs more than the packets it reads
-	// (the Go runtime's own scheduling was half the plugin's CPU at 1000
-	// targets). The kernel's stamps do not change.
-	streamRingWait   = 50 * time.Millisecond
-	streamExpireTick = 50 * time.Millisecond
 )
 
 // streamAhead is how far ahead of their slots the packets go in one write:
@@ -114,7 +106,7 @@ func newStream(r *Runner) *Stream {
 		c := byBin[bin]
 		if c == nil {
 			c = &tclStream{st: s, replan: make(chan struct{}, 1), session: session{bin: bin, start: r.start, clock: r.clock, log: r.log, ids: r.ids,
-				ringWait: streamRingWait, grace: captureGrace + streamRingWait - captureRingWait, expireTick: streamExpireTick,
+
 				closeAtDeadline: true, mu: &s.mu, ending: "before starting again with the new addresses"}}
 			c.sched, c.udpRing, c.drain = c, c.ring, c.replan
 			c.onStart = func() {
@@ -282,7 +274,7 @@ func (c *tclStream) packets(t *target) string {
 // ring is how many source ports a UDP target cycles through: a port is
 // used again only after its previous packet was decided.
 func (c *tclStream) ring(t *target) int {
-	return int((t.s.Timeout+c.grace+c.expireTick)/t.period) + 2
+	return int((t.s.Timeout+captureGrace)/t.period) + 2
 }
 
 // begin spreads the targets evenly over their period from now.

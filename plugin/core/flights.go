@@ -13,8 +13,7 @@ import (
 // captureGrace is how long after a packet's timeout its answers are still
 // read: hping3 stamps a capture when its handler runs, up to a millisecond
 // after the packet arrived; the plugin's own capture hands a packet over up
-// to captureRingWait after it arrived. A session whose capture waits longer
-// adds the difference (session.grace).
+// to captureRingWait after it arrived.
 const (
 	captureGrace    = 20 * time.Millisecond
 	captureRingWait = 10 * time.Millisecond
@@ -36,7 +35,7 @@ type flight struct {
 	// answered: its first answer that settles it (target.settles) came
 	// within the timeout.
 	answered bool
-	deadline time.Time // once sent: rec.Sent + timeout + the session's grace
+	deadline time.Time // once sent: rec.Sent + timeout + captureGrace
 	// waited: the session's end still waits for it (session.decided).
 	waited bool
 	closed bool
@@ -70,11 +69,10 @@ type flights struct {
 	unacked   []*flight
 	deadlines timeQueue[*flight]
 	nextID    int
-	grace     time.Duration // after a packet's timeout, until its deadline
 }
 
-func newFlights(grace time.Duration) *flights {
-	return &flights{grace: grace, byID: map[int]*flight{}, byKey: map[packet.Key][]*flight{},
+func newFlights() *flights {
+	return &flights{byID: map[int]*flight{}, byKey: map[packet.Key][]*flight{},
 		deadlines: timeQueue[*flight]{at: func(f *flight) time.Time { return f.deadline }}}
 }
 
@@ -110,7 +108,7 @@ func (fs *flights) ack(ev tcl.Event, sendErr func(string) error) *flight {
 	if f.wire.IsZero() {
 		f.rec.Sent = ev.At
 	}
-	f.deadline = ev.At.Add(f.t.s.Timeout + fs.grace)
+	f.deadline = ev.At.Add(f.t.s.Timeout + captureGrace)
 	heap.Push(&fs.deadlines, f)
 	return f
 }

@@ -30,8 +30,7 @@ type tclRound struct {
 }
 
 func newTclRound(bin string, start startEngine, clock *kernelClock, log *logger.Logger, ids *identity) *tclRound {
-	rd := &tclRound{session: session{bin: bin, start: start, clock: clock, log: log, ids: ids, finite: true,
-		ringWait: captureRingWait, grace: captureGrace, ending: "at the end of the round",
+	rd := &tclRound{session: session{bin: bin, start: start, clock: clock, log: log, ids: ids, finite: true, ending: "at the end of the round",
 		// One UDP source port per packet.
 		udpRing: func(t *target) int { return t.s.Count }}}
 	rd.sched = rd

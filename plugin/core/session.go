@@ -59,13 +59,6 @@ type session struct {
 	ids   *identity
 	sched schedule
 	pace  pacer
-	// ringWait is the longest the plugin's capture holds a packet before
-	// handing it over (capture.Open); grace is how long after a packet's
-	// timeout its answers are still read (captureGrace, plus the part of
-	// ringWait beyond captureRingWait); expireTick, when set, is how often
-	// packets past their deadline are decided (on a coarser tick than
-	// their deadlines: continuous mode).
-	ringWait, grace, expireTick time.Duration
 	// planned is the schedule's pace.ahead. Where hping3 captures, its
 	// handlers stamp the answers, and a long burst of sends delays them:
 	// a session with any such interface sends at most hping3Ahead ahead.
@@ -120,7 +113,7 @@ type sessionState struct {
 // packets still open when it fails are s.fl.open(); when it ends as
 // planned every packet is closed into its target's report.
 func (s *session) run(ctx context.Context, targets []*target) (started bool, err error) {
-	s.sessionState = sessionState{fl: newFlights(s.grace)}
+	s.sessionState = sessionState{fl: newFlights()}
 	s.pace.next = time.Time{} // a new engine: no slot is taken yet
 	ports, err := reserveFor(targets, s.udpRing)
 	if err != nil {
@@ -138,7 +131,7 @@ func (s *session) run(ctx context.Context, targets []*target) (started bool, err
 	// The plugin's own captures first; hping3 captures only where they
 	// cannot open.
 	var rest map[string]bool
-	s.wire, rest = s.clock.openWire(targets, s.ids.icmpID, ports, s.ringWait)
+	s.wire, rest = s.clock.openWire(targets, s.ids.icmpID, ports, captureRingWait)
 	defer s.wire.close()
 	var theirs []*target
 	for _, t := range targets {
@@ -309,17 +302,8 @@ func (s *session) end(now time.Time) (time.Time, error) {
 	if !s.draining && s.queue.Len() > 0 {
 		wake = s.pace.wake(s.queue.first().due)
 	}
-	if d, ok := s.nextDeadline(); ok {
-		if s.expireTick > 0 {
-			// The deadlines of the packets in flight come one per
-			// packet; deciding them on a coarser tick costs no accuracy
-			// (a packet is decided a little later) and saves a wake-up
-			// per packet.
-			d = d.Truncate(s.expireTick).Add(s.expireTick)
-		}
-		if d.Before(wake) {
-			wake = d
-		}
+	if d, ok := s.nextDeadline(); ok && d.Before(wake) {
+		wake = d
 	}
 	unacked := s.fl.oldestUnacked()
 	if unacked != nil {
@@ -328,7 +312,7 @@ func (s *session) end(now time.Time) (time.Time, error) {
 		}
 	}
 	if (s.draining || (s.finite && s.queue.Len() == 0)) && unacked == nil && s.pending == 0 {
-		if last := s.lastDone.Add(s.grace); now.Before(last) {
+		if last := s.lastDone.Add(captureGrace); now.Before(last) {
 			if last.Before(wake) {
 				wake = last
 			}

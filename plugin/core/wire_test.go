@@ -27,7 +27,7 @@ func TestKernelStampReplacesTheEngines(t *testing.T) {
 			ICMP: &packet.ICMP{Type: packet.ICMPEcho, ID: p.ICMPID, Seq: p.ICMPSeq}}
 	}
 	for _, kernelFirst := range []bool{true, false} {
-		fl := newFlights(captureGrace)
+		fl := newFlights()
 		f := fl.prepare(tg, tg.nextProbe(ids), base)
 		fl.file(f)
 		decoys := []*packet.Captured{leaving(f.p), leaving(f.p), leaving(f.p)}
