@@ -32,9 +32,12 @@ func copyExec(t *testing.T, src, dst string) {
 }
 
 // TestWithoutRoot runs the plugin as nobody against 127.0.0.1 with a copy
-// of the real hping3: with cap_net_raw+ep on the copy it measures; without,
-// every target gets result_code 2 and the E! line gives the setcap fix for
-// that very file.
+// of the real hping3: with cap_net_raw+ep on the copy it measures, with
+// hping3's clock and one W! naming the capability the plugin lacks; with
+// the capability on the plugin's copy too, with the kernel's clock and no
+// W!; without it on hping3, every target gets result_code 2 and the E!
+// line gives the setcap fix for that very file. Nobody's ambient set stays
+// empty (--inh-caps=-all): each binary holds only its own file capability.
 func TestWithoutRoot(t *testing.T) {
 	testbin.RequireRoot(t)
 	hping3 := testbin.RequireTool(t, "hping3")
@@ -51,9 +54,14 @@ func TestWithoutRoot(t *testing.T) {
 		t.Fatalf("setcap: %v: %s", err, out)
 	}
 
-	asNobody := func(bin string) (string, string) {
+	pluginCap := filepath.Join(dir, "hping3-plugin-cap")
+	copyExec(t, testbin.Plugin(t), pluginCap)
+	if out, err := exec.Command(setcap, "cap_net_raw+ep", pluginCap).CombinedOutput(); err != nil {
+		t.Fatalf("setcap: %v: %s", err, out)
+	}
+	run := func(plugin, bin string) (string, string) {
 		cmd := exec.Command(setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all",
-			plugin, "--once", "--hping3", bin, "--target", "127.0.0.1", "--count", "2", "--interval", "50ms", "--timeout", "300ms")
+			plugin, "--once", "--debug", "--hping3", bin, "--target", "127.0.0.1", "--count", "2", "--interval", "50ms", "--timeout", "300ms")
 		cmd.Dir = dir
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -62,11 +70,25 @@ func TestWithoutRoot(t *testing.T) {
 		}
 		return stdout.String(), stderr.String()
 	}
+	asNobody := func(bin string) (string, string) { return run(plugin, bin) }
 
+	noCap := "W! the plugin has no CAP_NET_RAW of its own"
 	stdout, stderr := asNobody(withCap)
 	lines := decodeLines(t, stdout)
 	if len(lines) != 1 || lines[0].fields["result_code"].IntV() != 0 || lines[0].fields["packets_received"].IntV() != 2 {
 		t.Errorf("as nobody with cap_net_raw on hping3: %s\nstderr:\n%s", stdout, stderr)
+	}
+	if strings.Count(stderr, noCap) != 1 || strings.Count(stderr, "(hping3 clock)") != 2 || strings.Contains(stderr, "(kernel clock)") {
+		t.Errorf("as nobody, the plugin without the capability: want one %q and two packets on hping3's clock:\n%s", noCap, stderr)
+	}
+
+	stdout, stderr = run(pluginCap, withCap)
+	lines = decodeLines(t, stdout)
+	if len(lines) != 1 || lines[0].fields["result_code"].IntV() != 0 || lines[0].fields["packets_received"].IntV() != 2 {
+		t.Errorf("as nobody with cap_net_raw on both: %s\nstderr:\n%s", stdout, stderr)
+	}
+	if strings.Contains(stderr, "W! ") || strings.Count(stderr, "(kernel clock)") != 2 {
+		t.Errorf("as nobody with cap_net_raw on both: want no W! and two packets on the kernel's clock:\n%s", stderr)
 	}
 
 	stdout, stderr = asNobody(withoutCap)
