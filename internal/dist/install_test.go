@@ -147,6 +147,14 @@ func TestDebInstallUpgradePurge(t *testing.T) {
 	if caps := run(t, getcap, hping3); caps != capsBefore {
 		t.Errorf("getcap %s: %q after the install, %q before: the package must not give hping3 capabilities", hping3, caps, capsBefore)
 	}
+	// The plugin's own: for its kernel-stamped capture.
+	pluginCaps := func(when string) {
+		t.Helper()
+		if caps := strings.TrimSpace(run(t, getcap, "/usr/bin/hping3-plugin")); caps != "/usr/bin/hping3-plugin cap_net_raw=ep" {
+			t.Errorf("getcap /usr/bin/hping3-plugin %s: %q, want cap_net_raw=ep", when, caps)
+		}
+	}
+	pluginCaps("after the install")
 
 	// The unit: systemd's own check (needs no running systemd) says
 	// nothing, and it runs the installed binary as the system user with
@@ -233,6 +241,7 @@ func TestDebInstallUpgradePurge(t *testing.T) {
 	if out := run(t, "/usr/bin/hping3-plugin", "--version"); !strings.HasPrefix(out, "hping3-plugin "+upgrade+"\n") {
 		t.Errorf("after the upgrade --version says:\n%s", out)
 	}
+	pluginCaps("after the upgrade") // a new binary: the postinst sets it again
 	if pw2 := strings.Split(strings.TrimSpace(run(t, getent, "passwd", sysUser)), ":"); pw2[2] != uid {
 		t.Errorf("user %s has UID %s after the upgrade, %s before", sysUser, pw2[2], uid)
 	}

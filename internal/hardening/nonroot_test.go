@@ -101,3 +101,49 @@ func TestWithoutRoot(t *testing.T) {
 		t.Errorf("stderr lacks an E! line with %q:\n%s", want, stderr)
 	}
 }
+
+// TestPluginCapabilityReachesNoChild: the plugin's own file capability
+// (cap_net_raw+ep, as the packages set it) reaches no program it starts.
+// Run as nobody with every engine and a stand-in for hping3 that records
+// its capability sets, the stand-in holds none: the plugin never raises
+// the ambient set, so --hping3 cannot hand CAP_NET_RAW to a program of the
+// user's choosing.
+func TestPluginCapabilityReachesNoChild(t *testing.T) {
+	testbin.RequireRoot(t)
+	setcap := testbin.RequireTool(t, "setcap")
+	setpriv := testbin.RequireTool(t, "setpriv")
+	dir := openDir(t)
+	plugin := filepath.Join(dir, "hping3-plugin")
+	copyExec(t, testbin.Plugin(t), plugin)
+	if out, err := exec.Command(setcap, "cap_net_raw+ep", plugin).CombinedOutput(); err != nil {
+		t.Fatalf("setcap: %v: %s", err, out)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil { // the stand-in writes here as nobody
+		t.Fatal(err)
+	}
+	for _, engine := range []string{"tcl", "cli"} {
+		record := filepath.Join(dir, "caps-"+engine)
+		bin := script(t, dir, "hping3-"+engine, "grep '^Cap' /proc/self/status >"+record+"\nexit 3\n")
+		cmd := exec.Command(setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all",
+			plugin, "--once", "--engine", engine, "--hping3", bin, "--target", "127.0.0.1", "--count", "1", "--timeout", "300ms")
+		out, _ := cmd.CombinedOutput()
+		b, err := os.ReadFile(record)
+		if err != nil {
+			t.Fatalf("engine %s: the stand-in did not run: %v\n%s", engine, err, out)
+		}
+		for _, field := range []string{"CapInh:", "CapPrm:", "CapEff:", "CapAmb:"} {
+			if got := statusLine(string(b), field); got != "0000000000000000" {
+				t.Errorf("engine %s: the program the plugin started has %s %s, want none:\n%s", engine, field, got, b)
+			}
+		}
+	}
+}
+
+func statusLine(status, field string) string {
+	for _, l := range strings.Split(status, "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == field {
+			return f[1]
+		}
+	}
+	return ""
+}
