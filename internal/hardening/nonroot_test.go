@@ -56,7 +56,7 @@ func TestWithoutRoot(t *testing.T) {
 
 	pluginCap := filepath.Join(dir, "hping3-plugin-cap")
 	copyExec(t, testbin.Plugin(t), pluginCap)
-	if out, err := exec.Command(setcap, "cap_net_raw+ep", pluginCap).CombinedOutput(); err != nil {
+	if out, err := exec.Command(setcap, "cap_net_raw=p", pluginCap).CombinedOutput(); err != nil {
 		t.Fatalf("setcap: %v: %s", err, out)
 	}
 	run := func(plugin, bin string) (string, string) {
@@ -103,7 +103,8 @@ func TestWithoutRoot(t *testing.T) {
 }
 
 // TestPluginCapabilityReachesNoChild: the plugin's own file capability
-// (cap_net_raw+ep, as the packages set it) reaches no program it starts.
+// (cap_net_raw=p, as the packages set it; it raises it itself, on one
+// thread, to open its packet sockets) reaches no program it starts.
 // Run as nobody with every engine and a stand-in for hping3 that records
 // its capability sets, the stand-in holds none: the plugin never raises
 // the ambient set, so --hping3 cannot hand CAP_NET_RAW to a program of the
@@ -115,7 +116,7 @@ func TestPluginCapabilityReachesNoChild(t *testing.T) {
 	dir := openDir(t)
 	plugin := filepath.Join(dir, "hping3-plugin")
 	copyExec(t, testbin.Plugin(t), plugin)
-	if out, err := exec.Command(setcap, "cap_net_raw+ep", plugin).CombinedOutput(); err != nil {
+	if out, err := exec.Command(setcap, "cap_net_raw=p", plugin).CombinedOutput(); err != nil {
 		t.Fatalf("setcap: %v: %s", err, out)
 	}
 	if err := os.Chmod(dir, 0o777); err != nil { // the stand-in writes here as nobody

@@ -1,11 +1,7 @@
 #!/bin/sh
 # hping3-plugin, after install or upgrade. deb: postinst configure
 # [OLD-VERSION]; rpm: %post 1 (install) or 2 (upgrade).
-# Creates the system user hping3-plugin-otlp.service runs as, and gives the
-# plugin's binary its own file capability cap_net_raw+ep: it reads its
-# probes and their answers with the kernel's timestamps from a packet
-# socket (it never sends through it; hping3 sends). It never raises the
-# ambient set, so the capability reaches no program it starts. It enables
+# Creates the system user hping3-plugin-otlp.service runs as. It enables
 # no service and gives hping3 no file capability.
 set -e
 
@@ -22,14 +18,6 @@ if ! getent passwd hping3-plugin >/dev/null; then
 		useradd --system --user-group --no-create-home --home-dir /nonexistent \
 			--shell /usr/sbin/nologin --comment "hping3-plugin service" hping3-plugin
 	fi
-fi
-
-# An install or an upgrade writes a new binary, without the capability.
-if command -v setcap >/dev/null 2>&1; then
-	setcap cap_net_raw+ep /usr/bin/hping3-plugin ||
-		echo "hping3-plugin: setcap cap_net_raw+ep /usr/bin/hping3-plugin failed: hping3 will time the answers (about 1 ms late)" >&2
-else
-	echo "hping3-plugin: no setcap here (Debian: libcap2-bin; Fedora: libcap): run setcap cap_net_raw+ep /usr/bin/hping3-plugin for kernel timestamps" >&2
 fi
 
 if [ -d /run/systemd/system ]; then

@@ -92,7 +92,7 @@ func Open(iface string, f Filter, wait time.Duration) (*Ring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capture filter: %w", err)
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := packetSocket()
 	if err != nil {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
 			return nil, ErrPermission
