@@ -48,13 +48,17 @@ const (
 type Frame struct {
 	At       time.Time // the kernel's stamp
 	Outgoing bool      // it left by the interface (a probe), else it arrived
+	// Loopback: read on a loopback interface, where every packet passes
+	// twice, leaving and arriving, and is stamped again as it arrives.
+	Loopback bool
 	Packet   *packet.Captured
 }
 
 // Ring is one interface's capture.
 type Ring struct {
-	Iface string
-	fd    int
+	Iface    string
+	loopback bool
+	fd       int
 	// file holds fd in Go's network poller: Read waits for a block
 	// there, not in a blocking poll(2), which would make the runtime
 	// hand its processor to another thread at every wait.
@@ -99,7 +103,7 @@ func Open(iface string, f Filter, wait time.Duration) (*Ring, error) {
 		}
 		return nil, fmt.Errorf("capture on %s: packet socket: %w", iface, err)
 	}
-	r := &Ring{Iface: iface, fd: fd}
+	r := &Ring{Iface: iface, fd: fd, loopback: ifi.Flags&net.FlagLoopback != 0}
 	if err := r.setup(ifi.Index, raw, uint32(max(wait/time.Millisecond, 1))); err != nil {
 		r.release()
 		return nil, fmt.Errorf("capture on %s: %w", iface, err)
@@ -207,6 +211,7 @@ func (r *Ring) block(blk []byte) []Frame {
 				frames = append(frames, Frame{
 					At:       time.Unix(int64(le.Uint32(h[hdrSec:])), int64(le.Uint32(h[hdrNsec:]))),
 					Outgoing: h[sllPkttype] == unix.PACKET_OUTGOING,
+					Loopback: r.loopback,
 					Packet:   c,
 				})
 			} else {

@@ -153,13 +153,15 @@ func (fs *flights) match(c *packet.Captured, at time.Time) *flight {
 // to each probe), the kernel's stamp at becomes its send time. The
 // capture hands a probe over before anything answering it, since both are
 // read in order from one interface.
-func (fs *flights) left(c *packet.Captured, at time.Time) {
+//
+// again (loopback: its arriving copy) replaces a stamp it already had.
+func (fs *flights) left(c *packet.Captured, at time.Time, again bool) {
 	k, ok := c.ProbeKey()
 	if !ok {
 		return
 	}
 	for _, f := range fs.byKey[k] {
-		if f.p.IPID == c.IP.ID && f.p.Src == c.IP.Src && f.wire.IsZero() {
+		if f.p.IPID == c.IP.ID && f.p.Src == c.IP.Src && (f.wire.IsZero() != again) {
 			f.wire = at
 			if f.rec.SendErr == nil {
 				f.rec.Sent = at

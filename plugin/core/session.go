@@ -376,13 +376,19 @@ func (s *session) read(evs []tcl.Event) (synced bool, err error) {
 }
 
 // readWire takes a batch of the plugin's own captures: probes leaving
-// (their kernel stamp replaces the engine's) and answers arriving.
+// (their kernel stamp replaces the engine's) and answers arriving. On
+// loopback a packet is stamped again as it arrives, and the answers are
+// read arriving: so is the probe, its arriving copy's stamp replacing its
+// leaving one, as a capture on loopback (tcpdump's) shows only that copy.
 func (s *session) readWire(fs []capture.Frame) {
 	now := time.Now()
 	for _, fr := range fs {
 		if fr.Outgoing {
-			s.fl.left(fr.Packet, fr.At)
+			s.fl.left(fr.Packet, fr.At, false)
 			continue
+		}
+		if fr.Loopback {
+			s.fl.left(fr.Packet, fr.At, true)
 		}
 		if f := s.fl.match(fr.Packet, fr.At); f != nil {
 			s.answered(f, now)

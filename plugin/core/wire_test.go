@@ -35,7 +35,7 @@ func TestKernelStampReplacesTheEngines(t *testing.T) {
 		decoys[1].IP.Src = netip.MustParseAddr("198.18.0.9")
 		decoys[2].ICMP.Type = packet.ICMPEchoReply
 		for _, d := range decoys {
-			fl.left(d, base)
+			fl.left(d, base, false)
 		}
 		ack := func() { fl.ack(tcl.Event{Kind: tcl.Sent, ID: f.id, At: engine}, nil) }
 		if !kernelFirst {
@@ -44,7 +44,7 @@ func TestKernelStampReplacesTheEngines(t *testing.T) {
 				t.Fatalf("before the capture: sent %v, want the engine's %v", f.rec.Sent, engine)
 			}
 		}
-		fl.left(leaving(f.p), kernel)
+		fl.left(leaving(f.p), kernel, false)
 		if kernelFirst {
 			ack()
 		}
