@@ -104,6 +104,11 @@ func answers(p, c captured) bool {
 		}
 		return false
 	}
+	cu, ok1 := c.pkt.Layer(layers.LayerTypeUDP).(*layers.UDP)
+	pu, ok2 := p.pkt.Layer(layers.LayerTypeUDP).(*layers.UDP)
+	if ok1 && ok2 {
+		return cu.SrcPort == pu.DstPort && cu.DstPort == pu.SrcPort
+	}
 	ct, ok1 := c.pkt.Layer(layers.LayerTypeTCP).(*layers.TCP)
 	pt, ok2 := p.pkt.Layer(layers.LayerTypeTCP).(*layers.TCP)
 	if ok1 && ok2 {
@@ -129,6 +134,11 @@ func TestRTTAgainstTcpdump(t *testing.T) {
 		t.Fatal(err)
 	}
 	veth := []netip.Addr{netlab.Target(31), netlab.Target(32)}
+	for _, a := range veth {
+		if _, err := l.UDPEcho(a, 7); err != nil {
+			t.Fatal(err)
+		}
+	}
 	conf := ""
 	table := func(targets []string, proto string, port int) {
 		conf += fmt.Sprintf("[[inputs.hping3]]\ntargets = %s\nprotocol = %q\ncount = 20\ninterval = \"20ms\"\n", quoted(targets), proto)
@@ -141,6 +151,7 @@ func TestRTTAgainstTcpdump(t *testing.T) {
 	table(append(names, "127.0.0.1"), "tcp", 8080) // open on the lab's target; closed on loopback
 	table(names, "tcp", 8081)                      // closed
 	table(append(names, "127.0.0.1"), "udp", 9)    // closed: ICMP port unreachable
+	table(names, "udp", 7)                         // an echo service: UDP replies
 	file := filepath.Join(t.TempDir(), "wire.toml")
 	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -184,6 +195,7 @@ func TestRTTAgainstTcpdump(t *testing.T) {
 		}
 	}
 	perTarget := map[string][2][]float64{} // key -> plugin, capture
+	var pluginErr []float64                // |plugin - capture|, ICMP on veth, ms
 	n := 0
 	for _, m := range packetLine.FindAllStringSubmatch(errb.String(), -1) {
 		n++
@@ -197,6 +209,9 @@ func TestRTTAgainstTcpdump(t *testing.T) {
 			t.Errorf("%s: tcpdump saw no answer to this probe (ip id %d)", m[0], id)
 			continue
 		}
+		if m[2] == "icmp" && m[1] != "127.0.0.1" {
+			pluginErr = append(pluginErr, math.Abs(rtt-w.rtt))
+		}
 		if d := math.Abs(rtt - w.rtt); d > 0.020 {
 			t.Errorf("%s: the capture says %.6f ms: %.1f µs apart, want within 20", m[0], w.rtt, d*1000)
 		}
@@ -205,9 +220,10 @@ func TestRTTAgainstTcpdump(t *testing.T) {
 		v[0], v[1] = append(v[0], rtt), append(v[1], w.rtt)
 		perTarget[k] = v
 	}
-	// 11 probes of 20 packets: 3 icmp, 3 tcp 8080, 2 tcp 8081, 3 udp.
-	if n != 11*20 {
-		t.Errorf("%d packets logged, want %d (every one answered)", n, 11*20)
+	// 13 probes of 20 packets: 3 icmp, 3 tcp 8080, 2 tcp 8081, 3 udp 9,
+	// 2 udp 7.
+	if n != 13*20 {
+		t.Errorf("%d packets logged, want %d (every one answered)", n, 13*20)
 	}
 	for k, v := range perTarget {
 		dm := math.Abs(netlab.Mean(v[0]) - netlab.Mean(v[1]))
@@ -227,5 +243,57 @@ func TestRTTAgainstTcpdump(t *testing.T) {
 		if avg := p.float(t, "average_response_ms"); math.Abs(avg-netlab.Mean(v[1])) > 0.005 {
 			t.Errorf("%s icmp: average_response_ms %.6f, the capture's mean %.6f", key, avg, netlab.Mean(v[1]))
 		}
+	}
+
+	// fping on the same veth targets, each against its own capture: the
+	// error the plugin's clock must not exceed (fping stamps its sends in
+	// user space before sendto, its replies with the kernel's stamp).
+	stop := tcpdumpIn(t, l, "c0", "inout")
+	fargs := []string{"-C", "20", "-p", "20", "-q", "-i", "1"}
+	for _, a := range veth {
+		fargs = append(fargs, a.String())
+	}
+	fout, _ := l.Command(ctx, testbin.RequireTool(t, "fping"), fargs...).CombinedOutput()
+	fcap := stop()
+	var fpingErr []float64
+	for _, line := range strings.Split(string(fout), "\n") {
+		host, vals, ok := strings.Cut(line, " : ")
+		if !ok {
+			continue
+		}
+		host = strings.TrimSpace(host)
+		var truths []float64 // the capture's, in send order
+		for _, p := range fcap {
+			if p.ip.DstIP.String() != host {
+				continue
+			}
+			if ic, ok := p.pkt.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4); !ok || ic.TypeCode.Type() != layers.ICMPv4TypeEchoRequest {
+				continue
+			}
+			for _, c := range fcap {
+				if !c.at.Before(p.at) && answers(p, c) {
+					truths = append(truths, float64(c.at.Sub(p.at))/float64(time.Millisecond))
+					break
+				}
+			}
+		}
+		fs := strings.Fields(vals)
+		if len(fs) != len(truths) {
+			t.Errorf("fping %s: %d times, the capture %d answered probes", host, len(fs), len(truths))
+			continue
+		}
+		for i, f := range fs {
+			if v, err := strconv.ParseFloat(f, 64); err == nil {
+				fpingErr = append(fpingErr, math.Abs(v-truths[i]))
+			}
+		}
+	}
+	if len(fpingErr) != 40 || len(pluginErr) != 40 {
+		t.Fatalf("%d fping and %d plugin ICMP times on veth against their captures, want 40 and 40:\n%s", len(fpingErr), len(pluginErr), fout)
+	}
+	t.Logf("ICMP on veth, mean |error| against the capture: plugin %.2f µs, fping %.2f µs (fping prints 0.01 ms)",
+		netlab.Mean(pluginErr)*1000, netlab.Mean(fpingErr)*1000)
+	if netlab.Mean(pluginErr) > netlab.Mean(fpingErr) {
+		t.Errorf("the plugin's error %.2f µs exceeds fping's %.2f µs", netlab.Mean(pluginErr)*1000, netlab.Mean(fpingErr)*1000)
 	}
 }
