@@ -43,9 +43,9 @@ func tcpdumpIn(t *testing.T, l *netlab.Lab, iface, direction string) (stop func(
 	t.Helper()
 	bin := testbin.RequireTool(t, "tcpdump")
 	file := filepath.Join(t.TempDir(), iface+".pcap")
-	var errb bytes.Buffer
+	errb := &testbin.Buffer{} // written by exec's goroutine while read here
 	cmd := l.Command(context.Background(), bin, "-i", iface, "-Q", direction, "-n", "-U", "--immediate-mode", "-s", "256", "--time-stamp-precision=nano", "-w", file, "ip")
-	cmd.Stderr = &errb
+	cmd.Stderr = errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
