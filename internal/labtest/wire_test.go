@@ -26,7 +26,45 @@ import (
 )
 
 // The plugin's --debug line for each packet answered in time.
-var packetLine = regexp.MustCompile(`D! packet (\S+) (icmp|tcp|udp) \d+/\d+ ipid (\d+): rtt ([\d.]+) ms \((\S+) clock\)`)
+var packetLine = regexp.MustCompile(`D! packet (\S+) (icmp|tcp|udp) (\d+)/(\d+) ipid (\d+): rtt ([\d.]+) ms \((\S+) clock\)`)
+
+// logged is one packet as the plugin's --debug line tells it: its target,
+// protocol, identifiers (echo id and sequence; source and destination
+// port), IP id, RTT in ms and clock.
+type logged struct {
+	line, dst, proto, clock string
+	a, b, ipid              int
+	rtt                     float64
+}
+
+// target is the target the packet belongs to, with its protocol: the
+// line protocol's key (point.key) and the protocol.
+func (p logged) target() string {
+	if p.proto == "icmp" {
+		return p.dst + " icmp"
+	}
+	return fmt.Sprintf("%s:%d %s", p.dst, p.b, p.proto)
+}
+
+// loggedPackets returns the plugin's packet lines in stderr, in order.
+func loggedPackets(t *testing.T, stderr string) []logged {
+	t.Helper()
+	var out []logged
+	for _, m := range packetLine.FindAllStringSubmatch(stderr, -1) {
+		p := logged{line: m[0], dst: m[1], proto: m[2], clock: m[7]}
+		var err error
+		for i, v := range []*int{&p.a, &p.b, &p.ipid} {
+			if *v, err = strconv.Atoi(m[3+i]); err != nil {
+				t.Fatalf("%s: %v", m[0], err)
+			}
+		}
+		if p.rtt, err = strconv.ParseFloat(m[6], 64); err != nil {
+			t.Fatalf("%s: %v", m[0], err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
 
 // captured is one packet of an independent capture: its kernel stamp and
 // what it is.
@@ -117,12 +155,117 @@ func answers(p, c captured) bool {
 	return false
 }
 
+// onWire is one probe in an independent capture: its target, protocol
+// and identifiers as its own headers give them, and the time from its
+// stamp to its first answer's (ms).
+type onWire struct {
+	dst, proto string
+	a, b       int
+	rtt        float64
+	answered   bool
+}
+
+// asProbe reports whether c is a probe as the plugin sends them (an echo
+// request, a bare SYN, a UDP datagram) and its protocol and identifiers:
+// echo id and sequence, or source and destination port.
+func asProbe(c captured) (w onWire, ok bool) {
+	w.dst = c.ip.DstIP.String()
+	switch l := c.pkt.TransportLayer().(type) {
+	case *layers.TCP:
+		w.proto, w.a, w.b = "tcp", int(l.SrcPort), int(l.DstPort)
+		return w, l.SYN && !l.ACK && !l.RST
+	case *layers.UDP:
+		w.proto, w.a, w.b = "udp", int(l.SrcPort), int(l.DstPort)
+		return w, true
+	}
+	if ic, ok := c.pkt.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4); ok && ic.TypeCode.Type() == layers.ICMPv4TypeEchoRequest {
+		w.proto, w.a, w.b = "icmp", int(ic.Id), int(ic.Seq)
+		return w, true
+	}
+	return w, false
+}
+
+// wireRTTs adds to into, by IP id, every probe the client sent in one
+// interface's capture (frames, in the capture's order), with the time to
+// its first answer there (answers). A frame that answers an earlier probe
+// is never taken for a probe itself. An IP id seen on two probes is an
+// error: the plugin's are unique per packet.
+func wireRTTs(t *testing.T, frames []captured, into map[int]onWire) {
+	t.Helper()
+	type open struct {
+		c  captured
+		id int
+	}
+	var waiting []open
+	for _, c := range frames {
+		answered := false
+		for i := 0; i < len(waiting); i++ {
+			p := waiting[i]
+			if c.at.Before(p.c.at) || !answers(p.c, c) {
+				continue
+			}
+			w := into[p.id]
+			w.rtt, w.answered = float64(c.at.Sub(p.c.at))/float64(time.Millisecond), true
+			into[p.id] = w
+			waiting = append(waiting[:i], waiting[i+1:]...)
+			answered = true
+			break
+		}
+		if answered || !c.lo && !c.ip.SrcIP.Equal(netlab.ClientIP.AsSlice()) {
+			continue
+		}
+		w, ok := asProbe(c)
+		if !ok {
+			continue
+		}
+		id := int(c.ip.Id)
+		if old, dup := into[id]; dup {
+			t.Errorf("the capture shows two probes with IP id %d: %+v and %+v", id, old, w)
+		}
+		into[id] = w
+		waiting = append(waiting, open{c, id})
+	}
+}
+
+// againstCapture compares the plugin's packet lines with the capture's
+// probes of the same IP id: the same target, protocol and identifiers, an
+// answer in the capture, and an RTT within perPacket ms of the capture's.
+// It returns, per target (logged.target), the plugin's and the capture's
+// RTTs of the packets both have.
+func againstCapture(t *testing.T, pkts []logged, wire map[int]onWire, perPacket float64) map[string][2][]float64 {
+	t.Helper()
+	per := map[string][2][]float64{}
+	for _, p := range pkts {
+		w, ok := wire[p.ipid]
+		switch {
+		case !ok:
+			t.Errorf("%s: the capture shows no probe with IP id %d", p.line, p.ipid)
+			continue
+		case w.dst != p.dst || w.proto != p.proto || w.a != p.a || w.b != p.b:
+			t.Errorf("%s: the capture's probe with that IP id is %s %s %d/%d", p.line, w.dst, w.proto, w.a, w.b)
+			continue
+		case !w.answered:
+			t.Errorf("%s: the capture shows no answer to this probe", p.line)
+			continue
+		}
+		if d := math.Abs(p.rtt - w.rtt); d > perPacket {
+			t.Errorf("%s: the capture says %.6f ms: %.1f µs apart, want within %.0f", p.line, w.rtt, d*1000, perPacket*1000)
+		}
+		v := per[p.target()]
+		v[0], v[1] = append(v[0], p.rtt), append(v[1], w.rtt)
+		per[p.target()] = v
+	}
+	return per
+}
+
 // TestRTTAgainstTcpdump: every RTT the plugin reports equals the one an
 // independent capture at the client's own interface shows for the same
 // packet (tcpdump, kernel stamps, its probe leaving to its answer
-// arriving), within 20 µs, and each target's average and standard
-// deviation within 5 µs of the capture's: ICMP, TCP SYN to an open and a
-// closed port, UDP to a closed port, on the lab's veth path and on
+// arriving), within 20 µs, with the capture's probe of the same IP id
+// showing the same target, protocol and identifiers; and each target's
+// reported average_response_ms and standard_deviation_ms within 5 µs of
+// the capture's: ICMP, TCP SYN to an open and a closed port, UDP to a
+// closed port and to an echo service, on the lab's veth path and on
 // loopback. The plugin and tcpdump read the kernel's stamps of the same
 // packets, so they agree to the nanosecond.
 func TestRTTAgainstTcpdump(t *testing.T) {
@@ -173,75 +316,50 @@ func TestRTTAgainstTcpdump(t *testing.T) {
 	points, _ := decodePoints(t, out.Bytes())
 	t.Logf("tcpdump: %d IPv4 packets", len(frames))
 
-	// The capture's RTT of each probe, by its IP id: the first answer
-	// after it.
-	type truth struct {
-		rtt float64
-		dst string
-	}
-	wire := map[int]truth{}
-	for _, side := range []struct{ probes, answers []captured }{{c0, c0}, {lo, lo}} {
-		for _, p := range side.probes {
-			if !p.ip.SrcIP.Equal(netlab.ClientIP.AsSlice()) && !p.ip.SrcIP.IsLoopback() {
-				continue
-			}
-			for _, c := range side.answers {
-				if c.at.Before(p.at) || !answers(p, c) {
-					continue
-				}
-				wire[int(p.ip.Id)] = truth{float64(c.at.Sub(p.at)) / float64(time.Millisecond), p.ip.DstIP.String()}
-				break
-			}
+	// The capture's probes by IP id, each with the time to its first
+	// answer on the same interface.
+	wire := map[int]onWire{}
+	wireRTTs(t, c0, wire)
+	wireRTTs(t, lo, wire)
+	pkts := loggedPackets(t, errb.String())
+	var pluginErr []float64 // |plugin - capture|, ICMP on veth, ms
+	for _, p := range pkts {
+		if p.clock != "kernel" {
+			t.Errorf("%s: %s clock, want kernel", p.line, p.clock)
+		}
+		if w, ok := wire[p.ipid]; ok && w.answered && p.proto == "icmp" && p.dst != "127.0.0.1" {
+			pluginErr = append(pluginErr, math.Abs(p.rtt-w.rtt))
 		}
 	}
-	perTarget := map[string][2][]float64{} // key -> plugin, capture
-	var pluginErr []float64                // |plugin - capture|, ICMP on veth, ms
-	n := 0
-	for _, m := range packetLine.FindAllStringSubmatch(errb.String(), -1) {
-		n++
-		id, _ := strconv.Atoi(m[3])
-		rtt, _ := strconv.ParseFloat(m[4], 64)
-		if m[5] != "kernel" {
-			t.Errorf("packet %s: %s clock, want kernel", m[0], m[5])
-		}
-		w, ok := wire[id]
-		if !ok || w.dst != m[1] {
-			t.Errorf("%s: tcpdump saw no answer to this probe (ip id %d)", m[0], id)
+	perTarget := againstCapture(t, pkts, wire, 0.020)
+	// 13 targets of 20 packets: 3 icmp, 3 tcp 8080, 2 tcp 8081, 3 udp 9,
+	// 2 udp 7.
+	if len(pkts) != 13*20 || len(perTarget) != 13 {
+		t.Errorf("%d packets logged for %d targets, want %d for 13 (every one answered)", len(pkts), len(perTarget), 13*20)
+	}
+	// Each target as the plugin reports it (line protocol): every packet
+	// received, and its average and standard deviation within 5 µs of the
+	// capture's.
+	for k, v := range perTarget {
+		key, proto, _ := strings.Cut(k, " ")
+		want, wantSD := netlab.Mean(v[1]), netlab.StdDev(v[1])
+		p, ok := points[key]
+		if !ok || p.tags["protocol"] != proto {
+			t.Errorf("%s: no line for this target (%v)", k, points[key].tags)
 			continue
 		}
-		if m[2] == "icmp" && m[1] != "127.0.0.1" {
-			pluginErr = append(pluginErr, math.Abs(rtt-w.rtt))
+		avg, sd := p.float(t, "average_response_ms"), p.float(t, "standard_deviation_ms")
+		worst := 0.0
+		for i := range v[0] {
+			worst = math.Max(worst, math.Abs(v[0][i]-v[1][i]))
 		}
-		if d := math.Abs(rtt - w.rtt); d > 0.020 {
-			t.Errorf("%s: the capture says %.6f ms: %.1f µs apart, want within 20", m[0], w.rtt, d*1000)
+		t.Logf("%s: average %.6f sd %.6f ms, the capture's %.6f and %.6f ms; packets at most %.3f µs apart", k, avg, sd, want, wantSD, worst*1000)
+		if rx := p.int(t, "packets_received"); rx != 20 || len(v[1]) != 20 {
+			t.Errorf("%s: %d received, %d against the capture, want 20", k, rx, len(v[1]))
 		}
-		k := m[1] + " " + m[2]
-		v := perTarget[k]
-		v[0], v[1] = append(v[0], rtt), append(v[1], w.rtt)
-		perTarget[k] = v
-	}
-	// 13 probes of 20 packets: 3 icmp, 3 tcp 8080, 2 tcp 8081, 3 udp 9,
-	// 2 udp 7.
-	if n != 13*20 {
-		t.Errorf("%d packets logged, want %d (every one answered)", n, 13*20)
-	}
-	for k, v := range perTarget {
-		dm := math.Abs(netlab.Mean(v[0]) - netlab.Mean(v[1]))
-		ds := math.Abs(netlab.StdDev(v[0]) - netlab.StdDev(v[1]))
-		t.Logf("%s: plugin mean %.6f sd %.6f ms, capture mean %.6f sd %.6f ms", k, netlab.Mean(v[0]), netlab.StdDev(v[0]), netlab.Mean(v[1]), netlab.StdDev(v[1]))
-		if dm > 0.005 || ds > 0.005 {
-			t.Errorf("%s: mean %.1f µs and sd %.1f µs from the capture's, want within 5", k, dm*1000, ds*1000)
-		}
-	}
-	// And the reported averages are the packets' (line protocol).
-	for _, key := range []string{veth[0].String(), "127.0.0.1"} {
-		p, ok := points[key]
-		if !ok {
-			t.Fatalf("no line for %s: %v", key, points)
-		}
-		v := perTarget[key+" icmp"]
-		if avg := p.float(t, "average_response_ms"); math.Abs(avg-netlab.Mean(v[1])) > 0.005 {
-			t.Errorf("%s icmp: average_response_ms %.6f, the capture's mean %.6f", key, avg, netlab.Mean(v[1]))
+		if d, dsd := math.Abs(avg-want), math.Abs(sd-wantSD); d > 0.005 || dsd > 0.005 {
+			t.Errorf("%s: average_response_ms %.6f and standard_deviation_ms %.6f, the capture's %.6f and %.6f: %.1f and %.1f µs apart, want within 5",
+				k, avg, sd, want, wantSD, d*1000, dsd*1000)
 		}
 	}
 
