@@ -40,7 +40,7 @@ const noCapWarning = "W! the plugin has no CAP_NET_RAW of its own"
 //
 // The hping3 run is also the harness's own check: the capture must tell
 // hping3's clock apart from the kernel's, or the 5 µs of the kernel run
-// (and of TestRTTAgainstTcpdump) would prove nothing.
+// (and of TestTclRTTAgainstTcpdump) would prove nothing.
 func TestTclClocks(t *testing.T) {
 	l := lab(t)
 	e := emulator(t, l)
@@ -134,7 +134,7 @@ func TestTclClocks(t *testing.T) {
 				}
 
 				// Against the capture, each packet: within 20 µs on the
-				// kernel's clock (as in TestRTTAgainstTcpdump); on hping3's,
+				// kernel's clock (as in TestTclRTTAgainstTcpdump); on hping3's,
 				// within the 10 ms the CLI engine's one sample is held to
 				// (TestDelayAndJitter's maximum).
 				wire := map[int]onWire{}

@@ -8,16 +8,13 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/internal/netlab"
 )
 
-// TestCaptureInterfaceVanishes: an interface a target's probes leave by is
+// TestTclCaptureInterfaceVanishes: an interface a target's probes leave by is
 // removed while the plugin captures on it (continuous mode). The plugin's
 // capture there ends with one E! naming it, the engine starts again, the
 // target on the removed interface says it has no route, the lab's target
 // keeps being measured in the windows after, and the plugin still answers
 // every request and stops when asked: nothing hangs.
-func TestCaptureInterfaceVanishes(t *testing.T) {
-	if cliEngine() {
-		t.Skip("the plugin's own capture is the Tcl engine's")
-	}
+func TestTclCaptureInterfaceVanishes(t *testing.T) {
 	l := lab(t)
 	ip := vanishing(t, l)
 	good := netlab.Target(1)
@@ -74,13 +71,10 @@ func vanishing(t *testing.T, l *netlab.Lab) func(args ...string) {
 	return ip
 }
 
-// TestCaptureInterfaceVanishesMidRound: in a round, the targets probed
+// TestTclCaptureInterfaceVanishesMidRound: in a round, the targets probed
 // through the removed interface fail with the reason, and the others keep
 // every packet.
-func TestCaptureInterfaceVanishesMidRound(t *testing.T) {
-	if cliEngine() {
-		t.Skip("the plugin's own capture is the Tcl engine's")
-	}
+func TestTclCaptureInterfaceVanishesMidRound(t *testing.T) {
 	l := lab(t)
 	ip := vanishing(t, l)
 	good := netlab.Target(1)

@@ -258,7 +258,7 @@ func againstCapture(t *testing.T, pkts []logged, wire map[int]onWire, perPacket 
 	return per
 }
 
-// TestRTTAgainstTcpdump: every RTT the plugin reports equals the one an
+// TestTclRTTAgainstTcpdump (the Tcl engine's clock; make test runs no TestTcl* under the CLI engine): every RTT the plugin reports equals the one an
 // independent capture at the client's own interface shows for the same
 // packet (tcpdump, kernel stamps, its probe leaving to its answer
 // arriving), within 20 µs, with the capture's probe of the same IP id
@@ -268,10 +268,7 @@ func againstCapture(t *testing.T, pkts []logged, wire map[int]onWire, perPacket 
 // closed port and to an echo service, on the lab's veth path and on
 // loopback. The plugin and tcpdump read the kernel's stamps of the same
 // packets, so they agree to the nanosecond.
-func TestRTTAgainstTcpdump(t *testing.T) {
-	if cliEngine() {
-		t.Skip("the kernel's clock is the Tcl engine's; the CLI engine has hping3's (TestDelayAndJitter)")
-	}
+func TestTclRTTAgainstTcpdump(t *testing.T) {
 	l := lab(t)
 	if err := l.ListenTCP(8080); err != nil {
 		t.Fatal(err)
