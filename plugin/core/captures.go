@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -20,30 +21,13 @@ const listenTimeout = 3 * time.Second
 // returns the interfaces whose capture failed, with the reason, and an
 // error when the engine itself failed.
 func openCaptures(eng engine, bin string, icmpID int, targets []*target, ports sessionPorts) (map[string]error, error) {
-	type capture struct {
-		srcs  []string
-		icmp  bool
-		ready bool
-	}
-	caps := map[string]*capture{}
-	var order []string
-	for _, t := range targets {
-		c := caps[t.route.iface]
-		if c == nil {
-			c = &capture{}
-			caps[t.route.iface] = c
-			order = append(order, t.route.iface)
-		}
-		if src := t.route.src.String(); !slices.Contains(c.srcs, src) {
-			c.srcs = append(c.srcs, src)
-		}
-		c.icmp = c.icmp || t.s.Protocol == config.ICMP
-	}
-	for _, ifname := range order {
-		c := caps[ifname]
+	ifaces := captureIfaces(targets)
+	ready := map[string]bool{}
+	for _, c := range ifaces {
+		ready[c.iface] = false
 		hosts := make([]string, len(c.srcs))
 		for i, s := range c.srcs {
-			hosts[i] = "dst host " + s
+			hosts[i] = "dst host " + s.String()
 		}
 		icmp := "icmp[0] != 0 and icmp[0] != 8"
 		if c.icmp {
@@ -57,14 +41,14 @@ func openCaptures(eng engine, bin string, icmpID int, targets []*target, ports s
 			terms = append(terms, fmt.Sprintf("udp dst portrange %d-%d", b.lo, b.hi))
 		}
 		filter := fmt.Sprintf("ip and (%s) and ((%s))", strings.Join(hosts, " or "), strings.Join(terms, ") or ("))
-		if err := eng.Listen(ifname, filter); err != nil {
+		if err := eng.Listen(c.iface, filter); err != nil {
 			return nil, err
 		}
 	}
 	failed := map[string]error{}
 	timer := time.NewTimer(listenTimeout)
 	defer timer.Stop()
-	for pending := len(order); pending > 0; {
+	for pending := len(ifaces); pending > 0; {
 		select {
 		case evs, ok := <-eng.Events():
 			if !ok {
@@ -74,11 +58,10 @@ func openCaptures(eng engine, bin string, icmpID int, targets []*target, ports s
 				if ev.Kind == tcl.Captured {
 					continue // a capture already open: nothing was sent yet
 				}
-				c := caps[ev.Iface]
-				if c == nil || c.ready || (ev.Kind != tcl.Listening && ev.Kind != tcl.ListenFailed) {
+				if done, asked := ready[ev.Iface]; !asked || done || (ev.Kind != tcl.Listening && ev.Kind != tcl.ListenFailed) {
 					return failed, fmt.Errorf("the hping3 engine answered out of turn while opening captures")
 				}
-				c.ready = true
+				ready[ev.Iface] = true
 				pending--
 				if ev.Kind == tcl.ListenFailed {
 					failed[ev.Iface] = tcl.ListenError(bin, ev.Iface, ev.Err)
@@ -89,4 +72,34 @@ func openCaptures(eng engine, bin string, icmpID int, targets []*target, ports s
 		}
 	}
 	return failed, nil
+}
+
+// captureIface is what one interface's capture must let through: the
+// source addresses of the targets probed through it, and whether any of
+// them is probed over ICMP (so that echo replies are its answers).
+type captureIface struct {
+	iface string
+	srcs  []netip.Addr
+	icmp  bool
+}
+
+// captureIfaces groups targets by the interface their probes leave by, in
+// the order the interfaces first appear: the captures to open, by hping3
+// (openCaptures) or by the plugin (kernelClock.openWire).
+func captureIfaces(targets []*target) []*captureIface {
+	var out []*captureIface
+	by := map[string]*captureIface{}
+	for _, t := range targets {
+		c := by[t.route.iface]
+		if c == nil {
+			c = &captureIface{iface: t.route.iface}
+			by[t.route.iface] = c
+			out = append(out, c)
+		}
+		if !slices.Contains(c.srcs, t.route.src) {
+			c.srcs = append(c.srcs, t.route.src)
+		}
+		c.icmp = c.icmp || t.s.Protocol == config.ICMP
+	}
+	return out
 }

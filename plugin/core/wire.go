@@ -2,14 +2,11 @@ package core
 
 import (
 	"errors"
-	"net/netip"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/capture"
-	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 )
 
@@ -77,34 +74,17 @@ const statsEvery = time.Second
 // on none.
 func (k *kernelClock) openWire(targets []*target, icmpID int, ports sessionPorts, wait time.Duration) (w *wire, rest map[string]bool) {
 	rest = map[string]bool{}
-	type want struct {
-		srcs []netip.Addr
-		icmp bool
-	}
-	wants := map[string]*want{}
-	var order []string
-	for _, t := range targets {
-		c := wants[t.route.iface]
-		if c == nil {
-			c = &want{}
-			wants[t.route.iface] = c
-			order = append(order, t.route.iface)
-		}
-		if !slices.Contains(c.srcs, t.route.src) {
-			c.srcs = append(c.srcs, t.route.src)
-		}
-		c.icmp = c.icmp || t.s.Protocol == config.ICMP
-	}
+	ifaces := captureIfaces(targets)
 	if k == nil {
-		for _, i := range order {
-			rest[i] = true
+		for _, c := range ifaces {
+			rest[c.iface] = true
 		}
 		return nil, rest
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for _, iface := range order {
-		c := wants[iface]
+	for _, c := range ifaces {
+		iface := c.iface
 		if k.noCap {
 			rest[iface] = true
 			continue
@@ -136,7 +116,7 @@ func (k *kernelClock) openWire(targets []*target, icmpID int, ports sessionPorts
 		}
 		if w == nil {
 			w = &wire{k: k, ifaces: map[string]bool{}, frames: make(chan []capture.Frame, 256),
-				failed: make(chan ringEnded, len(order)), quit: make(chan struct{})}
+				failed: make(chan ringEnded, len(ifaces)), quit: make(chan struct{})}
 		}
 		w.rings = append(w.rings, r)
 		w.ifaces[iface] = true
