@@ -32,49 +32,73 @@ var tcpFlagLetters = []struct {
 // a number or an address literal: nothing here can be read as Tcl or as
 // another layer.
 func Build(p *packet.Probe) (string, error) {
+	b, err := appendAPD(nil, p)
+	return string(b), err
+}
+
+// appendAPD appends Build's text of p to dst. It is strconv, not fmt: the
+// send loop renders every packet, a thousand a second at steady state.
+func appendAPD(dst []byte, p *packet.Probe) ([]byte, error) {
 	if !p.Src.Is4() || !p.Dst.Is4() {
-		return "", fmt.Errorf("probe addresses %v -> %v are not IPv4", p.Src, p.Dst)
+		return dst, fmt.Errorf("probe addresses %v -> %v are not IPv4", p.Src, p.Dst)
 	}
 	if p.TTL < 1 || p.TTL > 255 || p.TOS < 0 || p.TOS > 255 || p.IPID < 0 || p.IPID > 65535 {
-		return "", fmt.Errorf("probe ttl %d, tos %d or ip id %d out of range", p.TTL, p.TOS, p.IPID)
+		return dst, fmt.Errorf("probe ttl %d, tos %d or ip id %d out of range", p.TTL, p.TOS, p.IPID)
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "ip(saddr=%s,daddr=%s,ttl=%d,tos=%d,id=%d)", p.Src, p.Dst, p.TTL, p.TOS, p.IPID)
+	num := func(b []byte, key string, v int) []byte {
+		return strconv.AppendInt(append(b, key...), int64(v), 10)
+	}
+	b := append(dst, "ip(saddr="...)
+	b = p.Src.AppendTo(b)
+	b = append(b, ",daddr="...)
+	b = p.Dst.AppendTo(b)
+	b = num(b, ",ttl=", p.TTL)
+	b = num(b, ",tos=", p.TOS)
+	b = num(b, ",id=", p.IPID)
+	b = append(b, ')')
 	port := func(v int) bool { return v >= 1 && v <= 65535 }
 	switch p.Proto {
 	case packet.ProtoICMP:
 		if p.ICMPID < 0 || p.ICMPID > 65535 || p.ICMPSeq < 0 || p.ICMPSeq > 65535 {
-			return "", fmt.Errorf("icmp id %d or seq %d out of range", p.ICMPID, p.ICMPSeq)
+			return dst, fmt.Errorf("icmp id %d or seq %d out of range", p.ICMPID, p.ICMPSeq)
 		}
-		fmt.Fprintf(&b, "+icmp(type=8,code=0,id=%d,seq=%d)", p.ICMPID, p.ICMPSeq)
+		b = num(b, "+icmp(type=8,code=0,id=", p.ICMPID)
+		b = num(b, ",seq=", p.ICMPSeq)
 	case packet.ProtoTCP:
 		if !port(p.SrcPort) || !port(p.DstPort) || p.TCPFlags == 0 || p.TCPWindow < 0 || p.TCPWindow > 65535 {
-			return "", fmt.Errorf("tcp ports %d -> %d, flags %#x or window %d out of range", p.SrcPort, p.DstPort, p.TCPFlags, p.TCPWindow)
+			return dst, fmt.Errorf("tcp ports %d -> %d, flags %#x or window %d out of range", p.SrcPort, p.DstPort, p.TCPFlags, p.TCPWindow)
 		}
-		var flags []byte
+		b = num(b, "+tcp(sport=", p.SrcPort)
+		b = num(b, ",dport=", p.DstPort)
+		b = append(b, ",flags="...)
+		n := len(b)
 		for _, f := range tcpFlagLetters {
 			if p.TCPFlags&f.bit != 0 {
-				flags = append(flags, f.c)
+				b = append(b, f.c)
 			}
 		}
-		if len(flags) == 0 {
-			return "", fmt.Errorf("tcp flags %#x: none the plugin sends", p.TCPFlags)
+		if len(b) == n {
+			return dst, fmt.Errorf("tcp flags %#x: none the plugin sends", p.TCPFlags)
 		}
-		fmt.Fprintf(&b, "+tcp(sport=%d,dport=%d,flags=%s,seq=%d,ack=%d,win=%d)", p.SrcPort, p.DstPort, flags, p.TCPSeq, p.TCPAck, p.TCPWindow)
+		b = append(strconv.AppendUint(append(b, ",seq="...), uint64(p.TCPSeq), 10), ",ack="...)
+		b = strconv.AppendUint(b, uint64(p.TCPAck), 10)
+		b = num(b, ",win=", p.TCPWindow)
 	case packet.ProtoUDP:
 		if !port(p.SrcPort) || !port(p.DstPort) {
-			return "", fmt.Errorf("udp ports %d -> %d out of range", p.SrcPort, p.DstPort)
+			return dst, fmt.Errorf("udp ports %d -> %d out of range", p.SrcPort, p.DstPort)
 		}
-		fmt.Fprintf(&b, "+udp(sport=%d,dport=%d)", p.SrcPort, p.DstPort)
+		b = num(b, "+udp(sport=", p.SrcPort)
+		b = num(b, ",dport=", p.DstPort)
 	default:
-		return "", fmt.Errorf("protocol %d cannot be probed", p.Proto)
+		return dst, fmt.Errorf("protocol %d cannot be probed", p.Proto)
 	}
+	b = append(b, ')')
 	if len(p.Payload) > 0 {
-		b.WriteString("+data(hex=")
-		b.WriteString(hex.EncodeToString(p.Payload))
-		b.WriteString(")")
+		b = append(b, "+data(hex="...)
+		b = hex.AppendEncode(b, p.Payload)
+		b = append(b, ')')
 	}
-	return b.String(), nil
+	return b, nil
 }
 
 // layer is one "name(k=v,...)" of an APD text.

@@ -37,6 +37,7 @@ type Process struct {
 	cmd    *exec.Cmd
 	stdin  *os.File
 	w      *bufio.Writer
+	line   []byte // Send's, kept between packets
 	events chan []Event
 
 	mu        sync.Mutex
@@ -158,11 +159,13 @@ func (p *Process) Listen(iface, filter string) error {
 
 // Send queues one packet; Flush writes what is queued.
 func (p *Process) Send(id int, pr *packet.Probe) error {
-	apd, err := Build(pr)
+	line := strconv.AppendInt(append(p.line[:0], "send "...), int64(id), 10)
+	line, err := appendAPD(append(line, ' '), pr)
 	if err != nil {
 		return err
 	}
-	if _, err = p.w.WriteString("send " + strconv.Itoa(id) + " " + apd + "\n"); err != nil {
+	p.line = append(line, '\n')
+	if _, err = p.w.Write(p.line); err != nil {
 		return p.writeErr(err)
 	}
 	return nil

@@ -54,8 +54,18 @@ proc oncommand {} {
     if {[eof stdin]} { exit 0 }
 }
 
+# A send line is split, not matched with regexp: Tcl's regexp engine
+# allocates and frees its state on every match, which cost this process
+# about 5 us of CPU per packet with the malloc tunable the plugin sets (23
+# us without it), where building and sending the packet takes about 8 us;
+# a split and two class checks cost 1 to 2 us. The checks are regexp's: a
+# number, then one word of printable characters.
 proc command {line} {
-    if {[regexp {^send ([0-9]+) (\S+)$} $line -> id apd]} {
+    set w [split $line " "]
+    if {[lindex $w 0] eq "send" && [llength $w] == 3
+        && [string is digit -strict [lindex $w 1]]
+        && [string is graph -strict [lindex $w 2]]} {
+        lassign $w - id apd
         # Stamped before the send: hping3 builds the packet first (about
         # 0.1 ms), so a time errs long by that, but a pause of this process
         # after the packet left can never make a round trip read short.
