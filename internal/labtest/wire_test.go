@@ -75,9 +75,10 @@ type captured struct {
 	pkt gopacket.Packet
 }
 
-// tcpdumpIn starts tcpdump on iface in the lab's client namespace, writing
-// nanosecond stamps; stop ends it and returns the IPv4 packets it saw.
-func tcpdumpIn(t *testing.T, l *netlab.Lab, iface, direction string) (stop func() []captured) {
+// tcpdumpIn starts tcpdump on iface in the lab's (or chain's) client
+// namespace, writing nanosecond stamps; stop ends it and returns the IPv4
+// packets it saw.
+func tcpdumpIn(t *testing.T, l network, iface, direction string) (stop func() []captured) {
 	t.Helper()
 	bin := testbin.RequireTool(t, "tcpdump")
 	file := filepath.Join(t.TempDir(), iface+".pcap")

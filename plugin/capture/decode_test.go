@@ -35,10 +35,13 @@ func TestDecodeQuotedHeaderOfEightBytes(t *testing.T) {
 var net1 = []byte{10, 9, 9, 9}
 
 // FuzzDecode: whatever the bytes, Decode does not panic, and what it
-// decodes agrees with the IPv4 header's own bytes. The seeds are frames
-// the plugin's probes and their answers gave on loopback (ICMP echo, TCP
-// SYN and ACK to a closed port, UDP to a closed port and its ICMP port
-// unreachable), read by a packet socket as the capture reads them.
+// decodes agrees with the IPv4 header's own bytes. The seeds are real
+// frames of the plugin's probes and their answers: lo-* as a packet socket
+// read them on loopback (ICMP echo, TCP SYN and ACK to a closed port, UDP
+// to a closed port and its ICMP port unreachable), lab-* one of each kind
+// the lab's wires showed, veth, loopback and the router chain's ICMP time
+// exceeded quoting each protocol (internal/labtest, TestTclLabFramesDecode,
+// which also checks that the corpus holds every kind it sees).
 func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Decode(data)
