@@ -17,10 +17,12 @@ type Ports struct{ Lo, Hi int }
 
 // Filter says which packets a capture keeps: the plugin's own probes
 // leaving from one of Srcs (ICMP echo requests with ICMPID, TCP and UDP
-// from its reserved ports), and packets to Srcs that can answer them (ICMP
-// other than echo requests, echo replies only with ICMPID; TCP and UDP to
-// the reserved ports). The identifiers are this process's own, so two
-// plugin processes on one host never read each other's answers.
+// from its reserved ports), and packets to Srcs that can answer them: echo
+// replies with ICMPID, TCP and UDP to the reserved ports, and ICMP errors
+// quoting such a probe (from one of Srcs, with those identifiers). The
+// identifiers are this process's own, so two plugin processes on one host
+// never read each other's answers, and a flood of other ICMP errors to the
+// host's address never reaches the plugin.
 type Filter struct {
 	Srcs []netip.Addr
 	// ICMPID is the echo id of the plugin's ICMP probes; -1 when no probe
@@ -51,34 +53,7 @@ func (f Filter) Program() ([]bpf.Instruction, error) {
 	}
 	a.ja("answer")
 	a.label("probe")
-	a.op(bpf.LoadAbsolute{Off: 9, Size: 1})
-	if f.ICMPID >= 0 {
-		a.jump(bpf.JumpEqual, 1, "probe-icmp", "")
-	}
-	if f.TCP != nil {
-		a.jump(bpf.JumpEqual, 6, "probe-tcp", "")
-	}
-	if f.UDP != nil {
-		a.jump(bpf.JumpEqual, 17, "probe-udp", "")
-	}
-	a.ja("answer")
-	if f.ICMPID >= 0 {
-		a.label("probe-icmp")
-		a.op(bpf.LoadIndirect{Off: 0, Size: 1})
-		a.jump(bpf.JumpEqual, 8, "", "answer")
-		a.op(bpf.LoadIndirect{Off: 4, Size: 2})
-		a.jump(bpf.JumpEqual, uint32(f.ICMPID), "accept", "answer")
-	}
-	if f.TCP != nil {
-		a.label("probe-tcp")
-		a.op(bpf.LoadIndirect{Off: 0, Size: 2})
-		a.inRange(*f.TCP, "accept", "answer")
-	}
-	if f.UDP != nil {
-		a.label("probe-udp")
-		a.op(bpf.LoadIndirect{Off: 0, Size: 2})
-		a.inRange(*f.UDP, "accept", "answer")
-	}
+	a.ourProbe(f, bpf.LoadAbsolute{Off: 9, Size: 1}, 0, "probe", "accept", "answer")
 
 	// An answer: to one of our addresses, of a kind that can answer.
 	a.label("answer")
@@ -99,14 +74,31 @@ func (f Filter) Program() ([]bpf.Instruction, error) {
 	a.ja("drop")
 	a.label("answer-icmp")
 	a.op(bpf.LoadIndirect{Off: 0, Size: 1})
-	a.jump(bpf.JumpEqual, 8, "drop", "")
-	if f.ICMPID < 0 {
-		a.jump(bpf.JumpEqual, 0, "drop", "accept")
-	} else {
-		a.jump(bpf.JumpEqual, 0, "", "accept")
+	if f.ICMPID >= 0 {
+		a.jump(bpf.JumpEqual, 0, "", "error-kind")
 		a.op(bpf.LoadIndirect{Off: 4, Size: 2})
 		a.jump(bpf.JumpEqual, uint32(f.ICMPID), "accept", "drop")
 	}
+	// An ICMP error, only when it quotes one of our probes: the quoted
+	// packet's IPv4 header (X+8; without options, as every probe is sent)
+	// from one of our addresses, and its identifiers ours. The quoted
+	// transport header starts at X+28; RFC 792's 8 bytes of it hold the
+	// ports and the echo id. Any other ICMP answers nothing we sent.
+	a.label("error-kind")
+	for _, typ := range []uint32{3, 4, 5, 11, 12} { // packet.IsICMPError
+		a.jump(bpf.JumpEqual, typ, "error", "")
+	}
+	a.ja("drop")
+	a.label("error")
+	a.op(bpf.LoadIndirect{Off: 8, Size: 1})
+	a.jump(bpf.JumpEqual, 0x45, "", "drop")
+	a.op(bpf.LoadIndirect{Off: 8 + 12, Size: 4})
+	for _, s := range f.Srcs {
+		a.jump(bpf.JumpEqual, addr(s), "quoted", "")
+	}
+	a.ja("drop")
+	a.label("quoted")
+	a.ourProbe(f, bpf.LoadIndirect{Off: 8 + 9, Size: 1}, 28, "quoted", "accept", "drop")
 	if f.TCP != nil {
 		a.label("answer-tcp")
 		a.op(bpf.LoadIndirect{Off: 2, Size: 2})
@@ -122,6 +114,42 @@ func (f Filter) Program() ([]bpf.Instruction, error) {
 	a.label("drop")
 	a.op(bpf.RetConstant{Val: 0})
 	return a.resolve()
+}
+
+// ourProbe jumps to yes when a packet is one of f's probes (an echo
+// request with its id, TCP or UDP from its reserved ports), else to no:
+// proto loads the packet's IP protocol, and its transport header starts at
+// X+th. A probe leaving is read at th 0, one quoted by an ICMP error at 28
+// (the error's 8 bytes and the quoted IPv4 header's 20).
+func (a *asm) ourProbe(f Filter, proto bpf.Instruction, th uint32, prefix, yes, no string) {
+	a.op(proto)
+	if f.ICMPID >= 0 {
+		a.jump(bpf.JumpEqual, 1, prefix+"-icmp", "")
+	}
+	if f.TCP != nil {
+		a.jump(bpf.JumpEqual, 6, prefix+"-tcp", "")
+	}
+	if f.UDP != nil {
+		a.jump(bpf.JumpEqual, 17, prefix+"-udp", "")
+	}
+	a.ja(no)
+	if f.ICMPID >= 0 {
+		a.label(prefix + "-icmp")
+		a.op(bpf.LoadIndirect{Off: th, Size: 1})
+		a.jump(bpf.JumpEqual, 8, "", no)
+		a.op(bpf.LoadIndirect{Off: th + 4, Size: 2})
+		a.jump(bpf.JumpEqual, uint32(f.ICMPID), yes, no)
+	}
+	for _, pr := range []struct {
+		name  string
+		ports *Ports
+	}{{"-tcp", f.TCP}, {"-udp", f.UDP}} {
+		if pr.ports != nil {
+			a.label(prefix + pr.name)
+			a.op(bpf.LoadIndirect{Off: th, Size: 2})
+			a.inRange(*pr.ports, yes, no)
+		}
+	}
 }
 
 func addr(a netip.Addr) uint32 {

@@ -65,6 +65,11 @@ func TestFilterKeepsOnlyOwnProbesAndAnswers(t *testing.T) {
 	}
 	quoted := frame(t, ours, target, layers.IPProtocolUDP, 0, udp(41000, 53))
 	ipUDP, icmpP := layers.IPProtocolUDP, layers.IPProtocolICMPv4
+	errorQuoting := func(typ uint8, q []byte) []byte {
+		return frame(t, target, ours, icmpP, 0, icmp(typ, 0, 0, 0), gopacket.Payload(q))
+	}
+	// A quoted header with options (IHL 6): no probe is sent with any.
+	withOptions := append(append([]byte{0x46}, quoted[1:20]...), append([]byte{1, 1, 1, 1}, quoted[20:]...)...)
 	for _, c := range []struct {
 		name string
 		pkt  []byte
@@ -79,6 +84,17 @@ func TestFilterKeepsOnlyOwnProbesAndAnswers(t *testing.T) {
 		{"an echo request to us", frame(t, target, ours, icmpP, 0, icmp(8, 0, 4242, 1)), false},
 		{"an ICMP error to us", frame(t, target, ours, icmpP, 0, icmp(3, 3, 0, 0), gopacket.Payload(quoted)), true},
 		{"an ICMP error to another address", frame(t, target, other, icmpP, 0, icmp(3, 3, 0, 0), gopacket.Payload(quoted)), false},
+		{"an ICMP error quoting only 8 bytes past the IP header", errorQuoting(3, quoted[:28]), true},
+		{"an ICMP error quoting 1 byte past the IP header (no port)", errorQuoting(3, quoted[:21]), false},
+		{"an ICMP error quoting another address's datagram", errorQuoting(3, frame(t, other, target, ipUDP, 0, udp(41000, 53))), false},
+		{"an ICMP error quoting a datagram from another port", errorQuoting(3, frame(t, ours, target, ipUDP, 0, udp(40999, 53))), false},
+		{"an ICMP error quoting a header with options", errorQuoting(3, withOptions), false},
+		{"a time exceeded quoting our echo request", errorQuoting(11, frame(t, ours, target, icmpP, 0, icmp(8, 0, 4242, 7))), true},
+		{"a time exceeded quoting another process's echo request", errorQuoting(11, frame(t, ours, target, icmpP, 0, icmp(8, 0, 4243, 7))), false},
+		{"a time exceeded quoting our SYN", errorQuoting(11, frame(t, ours, target, layers.IPProtocolTCP, 0, tcp(40005, 80))), true},
+		{"a time exceeded quoting another SYN", errorQuoting(11, frame(t, ours, target, layers.IPProtocolTCP, 0, tcp(39999, 80))), false},
+		{"a parameter problem quoting our datagram", errorQuoting(12, quoted), true},
+		{"a timestamp reply to us", frame(t, target, ours, icmpP, 0, icmp(14, 0, 4242, 1)), false},
 		{"our SYN, first port", frame(t, ours, target, layers.IPProtocolTCP, 0, tcp(40000, 80)), true},
 		{"our SYN, last port", frame(t, ours, target, layers.IPProtocolTCP, 0, tcp(40009, 80)), true},
 		{"a SYN below our ports", frame(t, ours, target, layers.IPProtocolTCP, 0, tcp(39999, 80)), false},
@@ -104,7 +120,8 @@ func TestFilterKeepsOnlyOwnProbesAndAnswers(t *testing.T) {
 }
 
 // TestFilterWithoutICMPProbes: with no ICMP probe, echo replies are not
-// ours, ICMP errors still are, and a table without TCP keeps no TCP.
+// ours, nor errors quoting an echo request; ICMP errors quoting our
+// datagrams still are, and a table without TCP keeps no TCP.
 func TestFilterWithoutICMPProbes(t *testing.T) {
 	f := Filter{Srcs: []netip.Addr{netip.AddrFrom4([4]byte{198, 18, 0, 1})}, ICMPID: -1, UDP: &Ports{Lo: 41000, Hi: 41000}}
 	prog, err := f.Program()
@@ -121,6 +138,8 @@ func TestFilterWithoutICMPProbes(t *testing.T) {
 		{"an echo request", frame(t, ours, target, icmpP, 0, icmp(8, 0, 0, 1)), false},
 		{"an echo reply", frame(t, target, ours, icmpP, 0, icmp(0, 0, 0, 1)), false},
 		{"a time exceeded", frame(t, target, ours, icmpP, 0, icmp(11, 0, 0, 0), gopacket.Payload(frame(t, ours, target, layers.IPProtocolUDP, 0, udp(41000, 53)))), true},
+		{"a time exceeded quoting an echo request", frame(t, target, ours, icmpP, 0, icmp(11, 0, 0, 0), gopacket.Payload(frame(t, ours, target, icmpP, 0, icmp(8, 0, 0, 1)))), false},
+		{"a time exceeded quoting a SYN", frame(t, target, ours, icmpP, 0, icmp(11, 0, 0, 0), gopacket.Payload(frame(t, ours, target, layers.IPProtocolTCP, 0, tcp(41000, 80)))), false},
 		{"a SYN-ACK", frame(t, target, ours, layers.IPProtocolTCP, 0, tcp(80, 41000)), false},
 	} {
 		if n, _ := vm.Run(c.pkt); (n != 0) != c.keep {
