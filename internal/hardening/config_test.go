@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 )
 
 // badConfig is a configuration the plugin must refuse before any packet.
@@ -23,7 +25,7 @@ type badConfig struct {
 // rejected setting, and the flag forms not covered by cmd/hping3-plugin's
 // tests. The recorder hping3 must never run.
 func TestBadConfigurationExits2BeforeAnyPacket(t *testing.T) {
-	dir := openDir(t)
+	dir := testbin.OpenDir(t)
 	bin, log := recorder(t, dir)
 	group := func(body string) string {
 		return "[[inputs.hping3]]\ntargets = [\"127.0.0.1\"]\n" + body
@@ -92,7 +94,7 @@ func TestBadConfigurationExits2BeforeAnyPacket(t *testing.T) {
 // TestConfigurationErrorsInOtherModes: the same refusal in the long-running
 // Telegraf mode and the OTLP mode, which would otherwise start serving.
 func TestConfigurationErrorsInOtherModes(t *testing.T) {
-	dir := openDir(t)
+	dir := testbin.OpenDir(t)
 	bin, log := recorder(t, dir)
 	for _, mode := range [][]string{nil, {"--otlp", "--otlp-endpoint", "http://127.0.0.1:1"}} {
 		args := append(mode, "--hping3", bin, "--target", "127.0.0.1", "--count", "0")

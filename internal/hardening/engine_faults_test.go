@@ -122,7 +122,7 @@ func TestTclEngineKilledOrStopped(t *testing.T) {
 // garbage, floods, or is an hping3 without Tcl) costs the round only, with
 // the reason on every target, and is killed with its process group.
 func TestTclEngineStandIns(t *testing.T) {
-	dir := openDir(t)
+	dir := testbin.OpenDir(t)
 	const packet = "ip(ihl=0x5,ver=0x4,tos=0x00,totlen=28,id=1,fragoff=0,mf=0,df=0,rf=0,ttl=64,proto=1,cksum=0x0,saddr=127.0.0.9,daddr=127.0.0.1)+icmp(type=0,code=0,id=1,seq=1)"
 	// Each stand-in writes its pid, says it is ready, opens the capture
 	// if it is asked for one (as root the plugin captures itself and asks
@@ -159,7 +159,7 @@ func TestTclEngineStandIns(t *testing.T) {
 // the CLI engine with its I! line, and measures; engine = "tcl" gives every
 // target result_code 2 saying why.
 func TestHPing3WithoutTcl(t *testing.T) {
-	dir := openDir(t)
+	dir := testbin.OpenDir(t)
 	bin, _ := recorder(t, dir)
 
 	cfg := oneTarget(t, bin)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
@@ -56,7 +57,7 @@ func runRound(ctx context.Context, cfg *config.Config) (core.Report, string) {
 // replies, no more), the round ends by its deadline, and no goroutine, file
 // descriptor or process is left behind.
 func TestHPing3Faults(t *testing.T) {
-	dir := openDir(t)
+	dir := testbin.OpenDir(t)
 	pidFile := filepath.Join(dir, "pid")
 	// A stand-in's child that left its process group is beyond the
 	// plugin's reach; the test ends it itself.
@@ -151,7 +152,7 @@ func TestHPing3Faults(t *testing.T) {
 // TestRoundDeadlineKillsHangingHPing3: a round whose context ends (the
 // front end's deadline or stop) returns at once and kills hping3.
 func TestRoundDeadlineKillsHangingHPing3(t *testing.T) {
-	dir := openDir(t)
+	dir := testbin.OpenDir(t)
 	pidFile := filepath.Join(dir, "pid")
 	bin := script(t, dir, "hping3", "trap '' INT TERM HUP\necho $$ >"+pidFile+"\nwhile :; do sleep 1; done\n")
 	before := take()

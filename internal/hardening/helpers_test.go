@@ -15,22 +15,6 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 )
 
-// openDir returns a fresh directory under /tmp that every user may read and
-// traverse (t.TempDir is 0700), so stand-ins and the plugin can be run as
-// nobody; it is removed when the test ends.
-func openDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "hping3-hardening-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // script writes an executable shell stand-in for hping3 into dir.
 func script(t testing.TB, dir, name, body string) string {
 	t.Helper()

@@ -87,7 +87,7 @@ func argvProblem(argv []string) string {
 // ones included, and checks every hping3 command line it ran (both from
 // --debug and from a recording stand-in).
 func TestNoFloodArgv(t *testing.T) {
-	dir := openDir(t)
+	dir := testbin.OpenDir(t)
 	bin, log := recorder(t, dir)
 	root := testbin.RepoRoot()
 	base := []string{"--once", "--debug", "--hping3", bin}
@@ -213,7 +213,7 @@ func TestNoWayToPassRawArguments(t *testing.T) {
 		}
 	}
 
-	dir := openDir(t)
+	dir := testbin.OpenDir(t)
 	bin, log := recorder(t, dir)
 	for i, key := range []string{"args", "extra_args", "hping3_args", "options", "flags", "raw", "flood", "spoof", "source", "rand_source", "listen", "file", "command"} {
 		for _, where := range []string{"", "[[inputs.hping3]]\ntargets = [\"127.0.0.1\"]\n"} {

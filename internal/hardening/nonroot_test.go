@@ -43,7 +43,7 @@ func TestWithoutRoot(t *testing.T) {
 	hping3 := testbin.RequireTool(t, "hping3")
 	setcap := testbin.RequireTool(t, "setcap")
 	setpriv := testbin.RequireTool(t, "setpriv")
-	dir := openDir(t)
+	dir := testbin.OpenDir(t)
 	plugin := filepath.Join(dir, "hping3-plugin")
 	copyExec(t, testbin.Plugin(t), plugin)
 	withCap := filepath.Join(dir, "hping3-cap")
@@ -113,7 +113,7 @@ func TestPluginCapabilityReachesNoChild(t *testing.T) {
 	testbin.RequireRoot(t)
 	setcap := testbin.RequireTool(t, "setcap")
 	setpriv := testbin.RequireTool(t, "setpriv")
-	dir := openDir(t)
+	dir := testbin.OpenDir(t)
 	plugin := filepath.Join(dir, "hping3-plugin")
 	copyExec(t, testbin.Plugin(t), plugin)
 	if out, err := exec.Command(setcap, "cap_net_raw=p", plugin).CombinedOutput(); err != nil {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 )
 
 // TestOTLPCollectorFaults runs the OTLP mode against a Collector address
@@ -44,7 +46,7 @@ func TestOTLPCollectorFaults(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			addr := fault(t)
-			dir := openDir(t)
+			dir := testbin.OpenDir(t)
 			rec, _ := recorder(t, dir)
 			times := filepath.Join(dir, "times")
 			bin := script(t, dir, "hping3-timed", "date +%s%N >>"+times+"\nexec "+rec+` "$@"`+"\n")

@@ -80,7 +80,7 @@ func exitWithin(t *testing.T, cmd *exec.Cmd, limit time.Duration) (int, time.Dur
 func TestStopMidRound(t *testing.T) {
 	for _, how := range []string{"stdin EOF", "SIGTERM", "SIGINT"} {
 		t.Run(how, func(t *testing.T) {
-			dir := openDir(t)
+			dir := testbin.OpenDir(t)
 			bin, pidFile := hangingHPing3(t, dir)
 			cmd, stdin, stdout, stderr := startPlugin(t, "--mode", "rounds", "--hping3", bin, "--target", "127.0.0.1", "--target", "127.0.0.2", "--count", "3", "--interval", "100ms")
 			out := make(chan []byte, 1)
@@ -116,7 +116,7 @@ func TestStopMidRound(t *testing.T) {
 // closes; the plugin's next write fails and it exits quietly (status 0, no
 // SIGPIPE death, no error line), leaving no hping3 behind.
 func TestStdoutClosedByTheReader(t *testing.T) {
-	dir := openDir(t)
+	dir := testbin.OpenDir(t)
 	bin, log := recorder(t, dir)
 	cmd, stdin, stdout, stderr := startPlugin(t, "--mode", "rounds", "--hping3", bin, "--target", "127.0.0.1", "--count", "1", "--interval", "10ms")
 	stdout.Close()

@@ -83,7 +83,7 @@ func TestSoak(t *testing.T) {
 		t.Skip("soak: not in -short")
 	}
 	n := soakRounds()
-	dir := openDir(t)
+	dir := testbin.OpenDir(t)
 	cfg := oneTarget(t, buildFastHPing3(t, dir), "127.0.0.1", "127.0.0.2")
 	runner := core.New(cfg, logger.Discard())
 	check := func(i int, rd core.Report) {

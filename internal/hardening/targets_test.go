@@ -64,7 +64,7 @@ func TestBadTargetsBesideAGoodOne(t *testing.T) {
 	testbin.RequireRoot(t)
 	hping3 := testbin.RequireTool(t, "hping3")
 	unshare := testbin.RequireTool(t, "unshare")
-	dir := openDir(t)
+	dir := testbin.OpenDir(t)
 	sandbox := filepath.Join(dir, "sandbox")
 	if err := os.Mkdir(sandbox, 0o755); err != nil {
 		t.Fatal(err)

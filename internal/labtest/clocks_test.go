@@ -44,10 +44,6 @@ const noCapWarning = "W! the plugin has no CAP_NET_RAW of its own"
 func TestTclClocks(t *testing.T) {
 	l := lab(t)
 	e := emulator(t, l)
-	setcap := testbin.RequireTool(t, "setcap")
-	setpriv := testbin.RequireTool(t, "setpriv")
-	hping3 := testbin.RequireTool(t, "hping3")
-
 	const count, openPort, closedPort, udpPort = 50, 80, 81, 9
 	icmp20, icmp80, tcpOpen, tcpClosed, udp := netlab.Emu(1), netlab.Emu(2), netlab.Emu(3), netlab.Emu(4), netlab.Emu(5)
 	for _, a := range []netip.Addr{icmp20, tcpOpen, tcpClosed, udp} {
@@ -69,23 +65,8 @@ func TestTclClocks(t *testing.T) {
 		conf += fmt.Sprintf("[[inputs.hping3]]\ntargets = [%q]\nprotocol = %q\nport = %d\n%s\n", g.a, g.proto, g.port, timing)
 	}
 
-	// The fallback's files, where nobody can read them: a copy of the
-	// plugin with no file capability, and a copy of hping3 with
-	// cap_net_raw+ep (the system's hping3 is left as it is).
-	dir, err := os.MkdirTemp("", "hping3-plugin-clocks-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	plugin, hping3Cap, file := filepath.Join(dir, "hping3-plugin"), filepath.Join(dir, "hping3"), filepath.Join(dir, "clocks.toml")
-	copyFile(t, testbin.Plugin(t), plugin, 0o755)
-	copyFile(t, hping3, hping3Cap, 0o755)
-	if out, err := exec.Command(setcap, "cap_net_raw+ep", hping3Cap).CombinedOutput(); err != nil {
-		t.Fatalf("setcap: %v: %s", err, out)
-	}
+	withoutCap, dir := fallback(t)
+	file := filepath.Join(dir, "clocks.toml")
 	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +77,7 @@ func TestTclClocks(t *testing.T) {
 		bias, tol float64 // an average against the emulator's record, ms
 	}{
 		{"kernel", []string{testbin.Plugin(t), "--once", "--engine", "tcl", "--debug", "--config", file}, kernelBias, kernelTolerance},
-		{"hping3", []string{setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all",
-			plugin, "--once", "--engine", "tcl", "--debug", "--hping3", hping3Cap, "--config", file}, pcapBias, 0.5},
+		{"hping3", append(withoutCap, "--once", "--engine", "tcl", "--debug", "--config", file), pcapBias, 0.5},
 	} {
 		t.Run(c.clock, func(t *testing.T) {
 			timed(t, func(chk *checks) [][]float64 {
@@ -188,6 +168,28 @@ func TestTclClocks(t *testing.T) {
 			})
 		})
 	}
+}
+
+// fallback returns the start of a command line that runs the plugin
+// without CAP_NET_RAW of its own, as nobody with no capability inherited,
+// and hping3 holding it as a file capability (the plugin's --hping3 names
+// it): the plugin cannot capture, so hping3 does. The files are copies,
+// in dir, where nobody can read them (and a test's configuration too); the
+// system's hping3 is left as it is.
+func fallback(t *testing.T) (argv []string, dir string) {
+	t.Helper()
+	setcap := testbin.RequireTool(t, "setcap")
+	setpriv := testbin.RequireTool(t, "setpriv")
+	hping3 := testbin.RequireTool(t, "hping3")
+	dir = testbin.OpenDir(t)
+	plugin, hping3Cap := filepath.Join(dir, "hping3-plugin"), filepath.Join(dir, "hping3")
+	copyFile(t, testbin.Plugin(t), plugin, 0o755)
+	copyFile(t, hping3, hping3Cap, 0o755)
+	if out, err := exec.Command(setcap, "cap_net_raw+ep", hping3Cap).CombinedOutput(); err != nil {
+		t.Fatalf("setcap: %v: %s", err, out)
+	}
+	return []string{setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all",
+		plugin, "--hping3", hping3Cap}, dir
 }
 
 // copyFile copies src to dst with mode perm.

@@ -1,9 +1,14 @@
 package labtest
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -287,4 +292,56 @@ func TestTclPathEndsAtUnreachable(t *testing.T) {
 		{hop: 3, ip: c.Hop(3), tx: count, rx: count},
 		{hop: 4, ip: c.Hop(3), tx: count, rx: count},
 	})
+}
+
+// TestTclPathOnHping3Capture: path probes where the plugin cannot capture
+// (no CAP_NET_RAW of its own; hping3 holds it and captures): ICMP, TCP to
+// a closed port and UDP to a closed port through the router chain. Every
+// router's time exceeded and the target's answer (echo reply, RST, port
+// unreachable) pass hping3's capture filter: each hop answers every probe
+// from its own address, and the plugin says once that it has no
+// capability.
+func TestTclPathOnHping3Capture(t *testing.T) {
+	c := chain(t)
+	const count = 3
+	argv, dir := fallback(t)
+	conf := pathGroup("icmp", 0, count, "50ms", 6) + pathGroup("tcp", 8081, count, "50ms", 6) + pathGroup("udp", 9, count, "50ms", 6)
+	file := filepath.Join(dir, "path.toml")
+	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	cmd := c.Command(ctx, argv[0], append(argv[1:], "--once", "--engine", "tcl", "--config", file)...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("plugin: %v\n%s", err, errb.String())
+	}
+	if n := strings.Count(errb.String(), noCapWarning); n != 1 {
+		t.Errorf("%d lines %q, want 1; stderr:\n%s", n, noCapWarning, errb.String())
+	}
+	points, hops := decodePoints(t, out.Bytes())
+	byProto := map[string][]point{}
+	for _, h := range hops {
+		byProto[h.tags["protocol"]] = append(byProto[h.tags["protocol"]], h)
+	}
+	for _, proto := range []string{"icmp", "tcp", "udp"} {
+		t.Run(proto, func(t *testing.T) {
+			checkHops(t, byProto[proto], []wantHop{
+				{hop: 1, ip: c.Hop(1), tx: count, rx: count},
+				{hop: 2, ip: c.Hop(2), tx: count, rx: count},
+				{hop: 3, ip: c.Hop(3), tx: count, rx: count},
+				{hop: 4, ip: netlab.ChainTarget, tx: count, rx: count},
+			})
+		})
+	}
+	for k, p := range points {
+		if rx := p.int(t, "packets_received"); rx != count || p.int(t, "hop_count") != 4 {
+			t.Errorf("%s: %d received, hop_count %d; want %d, 4", k, rx, p.int(t, "hop_count"), count)
+		}
+	}
+	if len(points) != 3 {
+		t.Errorf("%d target lines, want 3", len(points))
+	}
 }

@@ -142,3 +142,19 @@ type buildError struct {
 }
 
 func (e *buildError) Error() string { return "build " + e.what + ": " + e.err.Error() + "\n" + e.out }
+
+// OpenDir returns a fresh directory under /tmp that every user may read and
+// traverse (t.TempDir is 0700), so that programs a test runs as nobody can
+// reach what it holds; it is removed when the test ends.
+func OpenDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "hping3-plugin-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

@@ -15,9 +15,9 @@ import (
 const listenTimeout = 3 * time.Second
 
 // openCaptures opens one capture per outgoing interface of targets,
-// filtered in the kernel to what can answer their probes: packets to our
-// source addresses that are ICMP (but no echo request, and echo replies
-// only with our id), or TCP and UDP to the session's reserved ports. It
+// filtered in the kernel to what can answer their probes, to our source
+// addresses: ICMP (icmpAnswers), or TCP and UDP to the session's reserved
+// ports. It
 // returns the interfaces whose capture failed, with the reason, and an
 // error when the engine itself failed.
 func openCaptures(eng engine, bin string, icmpID int, targets []*target, ports sessionPorts) (map[string]error, error) {
@@ -29,11 +29,7 @@ func openCaptures(eng engine, bin string, icmpID int, targets []*target, ports s
 		for i, s := range c.srcs {
 			hosts[i] = "dst host " + s.String()
 		}
-		icmp := "icmp[0] != 0 and icmp[0] != 8"
-		if c.icmp {
-			icmp = fmt.Sprintf("icmp[0] != 8 and (icmp[0] != 0 or icmp[4:2] = %d)", icmpID)
-		}
-		terms := []string{"icmp and " + icmp}
+		terms := []string{"icmp and (" + icmpAnswers(c, icmpID, ports) + ")"}
 		if b := ports.tcp; b != nil {
 			terms = append(terms, fmt.Sprintf("tcp dst portrange %d-%d", b.lo, b.hi))
 		}
@@ -102,4 +98,37 @@ func captureIfaces(targets []*target) []*captureIface {
 		c.icmp = c.icmp || t.s.Protocol == config.ICMP
 	}
 	return out
+}
+
+// icmpAnswers is the libpcap expression of the ICMP that can answer the
+// probes through c: echo replies with our id, and ICMP errors quoting one
+// of our probes, as the plugin's own capture keeps them (capture.Filter):
+// the quoted IPv4 header (icmp[8], without options as every probe is
+// sent) from one of c's addresses, with our echo id or from the session's
+// reserved ports. libpcap's "and" and "or" bind alike, left to right:
+// every term is in parentheses.
+func icmpAnswers(c *captureIface, icmpID int, ports sessionPorts) string {
+	srcs := make([]string, len(c.srcs))
+	for i, s := range c.srcs {
+		b := s.As4()
+		srcs[i] = fmt.Sprintf("icmp[20:4] = 0x%02x%02x%02x%02x", b[0], b[1], b[2], b[3])
+	}
+	var quoted []string
+	if c.icmp {
+		quoted = append(quoted, fmt.Sprintf("(icmp[17] = 1 and icmp[28] = 8 and icmp[32:2] = %d)", icmpID))
+	}
+	for _, q := range []struct {
+		proto int
+		b     *portBlock
+	}{{6, ports.tcp}, {17, ports.udp}} {
+		if q.b != nil {
+			quoted = append(quoted, fmt.Sprintf("(icmp[17] = %d and icmp[28:2] >= %d and icmp[28:2] <= %d)", q.proto, q.b.lo, q.b.hi))
+		}
+	}
+	errs := fmt.Sprintf("((icmp[0] = 3 or icmp[0] = 4 or icmp[0] = 5 or icmp[0] = 11 or icmp[0] = 12) and icmp[8] = 0x45 and (%s) and (%s))",
+		strings.Join(srcs, " or "), strings.Join(quoted, " or "))
+	if !c.icmp {
+		return errs
+	}
+	return fmt.Sprintf("(icmp[0] = 0 and icmp[4:2] = %d) or %s", icmpID, errs)
 }
