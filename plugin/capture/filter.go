@@ -3,6 +3,7 @@ package capture
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"golang.org/x/net/bpf"
 )
@@ -150,6 +151,48 @@ func (a *asm) ourProbe(f Filter, proto bpf.Instruction, th uint32, prefix, yes, 
 			a.inRange(*pr.ports, yes, no)
 		}
 	}
+}
+
+// Answers is the libpcap expression of what f keeps arriving, for hping3's
+// capture where the plugin cannot capture (it reads no probe leaving):
+// packets to one of Srcs that are echo replies with ICMPID, ICMP errors
+// quoting one of f's probes (the quoted IPv4 header at icmp[8], without
+// options, from one of Srcs, with ICMPID or from the reserved ports), or
+// TCP and UDP to the reserved ports; the terms of Program's answer branch.
+// libpcap's "and" and "or" bind alike, left to right: every term is in
+// parentheses.
+func (f Filter) Answers() string {
+	hosts := make([]string, len(f.Srcs))
+	quotedSrcs := make([]string, len(f.Srcs))
+	for i, s := range f.Srcs {
+		hosts[i] = "dst host " + s.String()
+		quotedSrcs[i] = fmt.Sprintf("icmp[20:4] = 0x%08x", addr(s))
+	}
+	var quoted []string
+	if f.ICMPID >= 0 {
+		quoted = append(quoted, fmt.Sprintf("(icmp[17] = 1 and icmp[28] = 8 and icmp[32:2] = %d)", f.ICMPID))
+	}
+	for _, q := range []struct {
+		proto int
+		ports *Ports
+	}{{6, f.TCP}, {17, f.UDP}} {
+		if q.ports != nil {
+			quoted = append(quoted, fmt.Sprintf("(icmp[17] = %d and icmp[28:2] >= %d and icmp[28:2] <= %d)", q.proto, q.ports.Lo, q.ports.Hi))
+		}
+	}
+	icmp := fmt.Sprintf("((icmp[0] = 3 or icmp[0] = 4 or icmp[0] = 5 or icmp[0] = 11 or icmp[0] = 12) and icmp[8] = 0x45 and (%s) and (%s))",
+		strings.Join(quotedSrcs, " or "), strings.Join(quoted, " or "))
+	if f.ICMPID >= 0 {
+		icmp = fmt.Sprintf("(icmp[0] = 0 and icmp[4:2] = %d) or %s", f.ICMPID, icmp)
+	}
+	terms := []string{"icmp and (" + icmp + ")"}
+	if f.TCP != nil {
+		terms = append(terms, fmt.Sprintf("tcp dst portrange %d-%d", f.TCP.Lo, f.TCP.Hi))
+	}
+	if f.UDP != nil {
+		terms = append(terms, fmt.Sprintf("udp dst portrange %d-%d", f.UDP.Lo, f.UDP.Hi))
+	}
+	return fmt.Sprintf("ip and (%s) and ((%s))", strings.Join(hosts, " or "), strings.Join(terms, ") or ("))
 }
 
 func addr(a netip.Addr) uint32 {

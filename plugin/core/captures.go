@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/hping3-plugin/hping3-plugin/plugin/capture"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/hping3/tcl"
 )
@@ -15,28 +15,16 @@ import (
 const listenTimeout = 3 * time.Second
 
 // openCaptures opens one capture per outgoing interface of targets,
-// filtered in the kernel to what can answer their probes, to our source
-// addresses: ICMP (icmpAnswers), or TCP and UDP to the session's reserved
-// ports. It
-// returns the interfaces whose capture failed, with the reason, and an
-// error when the engine itself failed.
+// filtered in the kernel to what can answer their probes (the libpcap form
+// of the plugin's own filter: capture.Filter.Answers). It returns the
+// interfaces whose capture failed, with the reason, and an error when the
+// engine itself failed.
 func openCaptures(eng engine, bin string, icmpID int, targets []*target, ports sessionPorts) (map[string]error, error) {
 	ifaces := captureIfaces(targets)
 	ready := map[string]bool{}
 	for _, c := range ifaces {
 		ready[c.iface] = false
-		hosts := make([]string, len(c.srcs))
-		for i, s := range c.srcs {
-			hosts[i] = "dst host " + s.String()
-		}
-		terms := []string{"icmp and (" + icmpAnswers(c, icmpID, ports) + ")"}
-		if b := ports.tcp; b != nil {
-			terms = append(terms, fmt.Sprintf("tcp dst portrange %d-%d", b.lo, b.hi))
-		}
-		if b := ports.udp; b != nil {
-			terms = append(terms, fmt.Sprintf("udp dst portrange %d-%d", b.lo, b.hi))
-		}
-		filter := fmt.Sprintf("ip and (%s) and ((%s))", strings.Join(hosts, " or "), strings.Join(terms, ") or ("))
+		filter := c.filter(icmpID, ports).Answers()
 		if err := eng.Listen(c.iface, filter); err != nil {
 			return nil, err
 		}
@@ -100,35 +88,19 @@ func captureIfaces(targets []*target) []*captureIface {
 	return out
 }
 
-// icmpAnswers is the libpcap expression of the ICMP that can answer the
-// probes through c: echo replies with our id, and ICMP errors quoting one
-// of our probes, as the plugin's own capture keeps them (capture.Filter):
-// the quoted IPv4 header (icmp[8], without options as every probe is
-// sent) from one of c's addresses, with our echo id or from the session's
-// reserved ports. libpcap's "and" and "or" bind alike, left to right:
-// every term is in parentheses.
-func icmpAnswers(c *captureIface, icmpID int, ports sessionPorts) string {
-	srcs := make([]string, len(c.srcs))
-	for i, s := range c.srcs {
-		b := s.As4()
-		srcs[i] = fmt.Sprintf("icmp[20:4] = 0x%02x%02x%02x%02x", b[0], b[1], b[2], b[3])
-	}
-	var quoted []string
+// filter is the capture filter of c's probes and their answers
+// (capture.Filter): the plugin's own capture runs its BPF program, hping3's
+// its libpcap expression of the answers.
+func (c *captureIface) filter(icmpID int, ports sessionPorts) capture.Filter {
+	f := capture.Filter{Srcs: c.srcs, ICMPID: -1}
 	if c.icmp {
-		quoted = append(quoted, fmt.Sprintf("(icmp[17] = 1 and icmp[28] = 8 and icmp[32:2] = %d)", icmpID))
+		f.ICMPID = icmpID
 	}
-	for _, q := range []struct {
-		proto int
-		b     *portBlock
-	}{{6, ports.tcp}, {17, ports.udp}} {
-		if q.b != nil {
-			quoted = append(quoted, fmt.Sprintf("(icmp[17] = %d and icmp[28:2] >= %d and icmp[28:2] <= %d)", q.proto, q.b.lo, q.b.hi))
-		}
+	if b := ports.tcp; b != nil {
+		f.TCP = &capture.Ports{Lo: b.lo, Hi: b.hi}
 	}
-	errs := fmt.Sprintf("((icmp[0] = 3 or icmp[0] = 4 or icmp[0] = 5 or icmp[0] = 11 or icmp[0] = 12) and icmp[8] = 0x45 and (%s) and (%s))",
-		strings.Join(srcs, " or "), strings.Join(quoted, " or "))
-	if !c.icmp {
-		return errs
+	if b := ports.udp; b != nil {
+		f.UDP = &capture.Ports{Lo: b.lo, Hi: b.hi}
 	}
-	return fmt.Sprintf("(icmp[0] = 0 and icmp[4:2] = %d) or %s", icmpID, errs)
+	return f
 }

@@ -89,17 +89,7 @@ func (k *kernelClock) openWire(targets []*target, icmpID int, ports sessionPorts
 			rest[iface] = true
 			continue
 		}
-		f := capture.Filter{Srcs: c.srcs, ICMPID: -1}
-		if c.icmp {
-			f.ICMPID = icmpID
-		}
-		if b := ports.tcp; b != nil {
-			f.TCP = &capture.Ports{Lo: b.lo, Hi: b.hi}
-		}
-		if b := ports.udp; b != nil {
-			f.UDP = &capture.Ports{Lo: b.lo, Hi: b.hi}
-		}
-		r, err := k.open(iface, f, wait)
+		r, err := k.open(iface, c.filter(icmpID, ports), wait)
 		switch {
 		case errors.Is(err, capture.ErrPermission):
 			k.noCap = true
