@@ -87,15 +87,21 @@ func emulator(t *testing.T, l *netlab.Lab) *netlab.Emulator {
 // with the given TOML and decodes its output.
 func round(t *testing.T, l network, toml string) run {
 	t.Helper()
-	bin := testbin.Plugin(t)
-	file := filepath.Join(t.TempDir(), "lab.toml")
+	return roundAs(t, l, []string{testbin.Plugin(t)}, t.TempDir(), toml)
+}
+
+// roundAs is round with the plugin's command line starting with argv (a
+// wrapper, the plugin and its flags: fallback), the TOML written in dir.
+func roundAs(t *testing.T, l network, argv []string, dir, toml string) run {
+	t.Helper()
+	file := filepath.Join(dir, "lab.toml")
 	if err := os.WriteFile(file, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer
-	cmd := l.Command(ctx, bin, "--once", "--engine", engine(t), "--config", file)
+	cmd := l.Command(ctx, argv[0], append(argv[1:len(argv):len(argv)], "--once", "--engine", engine(t), "--config", file)...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
 	err := cmd.Run()

@@ -1,12 +1,8 @@
 package labtest
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -305,25 +301,12 @@ func TestTclPathOnHping3Capture(t *testing.T) {
 	c := chain(t)
 	const count = 3
 	argv, dir := fallback(t)
-	conf := pathGroup("icmp", 0, count, "50ms", 6) + pathGroup("tcp", 8081, count, "50ms", 6) + pathGroup("udp", 9, count, "50ms", 6)
-	file := filepath.Join(dir, "path.toml")
-	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
+	r := roundAs(t, c, argv, dir, pathGroup("icmp", 0, count, "50ms", 6)+pathGroup("tcp", 8081, count, "50ms", 6)+pathGroup("udp", 9, count, "50ms", 6))
+	if n := strings.Count(r.stderr, noCapWarning); n != 1 {
+		t.Errorf("%d lines %q, want 1; stderr:\n%s", n, noCapWarning, r.stderr)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var out, errb bytes.Buffer
-	cmd := c.Command(ctx, argv[0], append(argv[1:], "--once", "--engine", "tcl", "--config", file)...)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("plugin: %v\n%s", err, errb.String())
-	}
-	if n := strings.Count(errb.String(), noCapWarning); n != 1 {
-		t.Errorf("%d lines %q, want 1; stderr:\n%s", n, noCapWarning, errb.String())
-	}
-	points, hops := decodePoints(t, out.Bytes())
 	byProto := map[string][]point{}
-	for _, h := range hops {
+	for _, h := range r.hops {
 		byProto[h.tags["protocol"]] = append(byProto[h.tags["protocol"]], h)
 	}
 	for _, proto := range []string{"icmp", "tcp", "udp"} {
@@ -336,12 +319,12 @@ func TestTclPathOnHping3Capture(t *testing.T) {
 			})
 		})
 	}
-	for k, p := range points {
+	for k, p := range r.points {
 		if rx := p.int(t, "packets_received"); rx != count || p.int(t, "hop_count") != 4 {
 			t.Errorf("%s: %d received, hop_count %d; want %d, 4", k, rx, p.int(t, "hop_count"), count)
 		}
 	}
-	if len(points) != 3 {
-		t.Errorf("%d target lines, want 3", len(points))
+	if len(r.points) != 3 {
+		t.Errorf("%d target lines, want 3", len(r.points))
 	}
 }

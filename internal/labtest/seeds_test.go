@@ -1,8 +1,6 @@
 package labtest
 
 import (
-	"bytes"
-	"context"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -13,10 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/internal/netlab"
-	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 	"github.com/hping3-plugin/hping3-plugin/plugin/capture"
 )
 
@@ -57,13 +53,13 @@ func TestTclLabFramesDecode(t *testing.T) {
 		}
 	}
 	stopC0, stopLo := tcpdumpIn(t, l, "c0", "inout"), tcpdumpIn(t, l, "lo", "in")
-	runOnce(t, l, direct)
+	round(t, l, direct)
 	frames := map[string][]captured{"veth": stopC0(), "lo": stopLo()}
 
 	c := chain(t)
 	path := pathGroup("icmp", 0, 1, "20ms", 4) + pathGroup("tcp", 8081, 1, "20ms", 4) + pathGroup("udp", 9, 1, "20ms", 4)
 	stopL0 := tcpdumpIn(t, c, "l0", "inout")
-	runOnce(t, c, path)
+	round(t, c, path)
 	frames["chain"] = stopL0()
 
 	// Every wire must show at least these kinds.
@@ -112,24 +108,6 @@ func TestTclLabFramesDecode(t *testing.T) {
 		case "lab-"+wireOf(n)+"-"+kind(data) != n:
 			t.Errorf("%s holds a %s frame", file, kind(data))
 		}
-	}
-}
-
-// runOnce runs one round of the plugin (Tcl engine) in the network's
-// client namespace.
-func runOnce(t *testing.T, l network, toml string) {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "seeds.toml")
-	if err := os.WriteFile(file, []byte(toml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var errb bytes.Buffer
-	cmd := l.Command(ctx, testbin.Plugin(t), "--once", "--engine", "tcl", "--config", file)
-	cmd.Stderr = &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("plugin: %v\n%s", err, errb.String())
 	}
 }
 
