@@ -10,7 +10,15 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
 )
 
+// openLo opens a ring on lo with f and reads it from now on.
 func openLo(t *testing.T, f Filter) (*Ring, chan []Frame) {
+	t.Helper()
+	r := openRing(t, f)
+	return r, readRing(t, r)
+}
+
+// openRing opens a ring on lo with f, released when the test ends.
+func openRing(t *testing.T, f Filter) *Ring {
 	t.Helper()
 	r, err := Open("lo", f, 10*time.Millisecond)
 	if errors.Is(err, ErrPermission) {
@@ -19,7 +27,17 @@ func openLo(t *testing.T, f Filter) (*Ring, chan []Frame) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := make(chan []Frame, 64)
+	t.Cleanup(func() {
+		r.Close()
+		r.Release()
+	})
+	return r
+}
+
+// readRing reads r from now on into the channel it returns; when the test
+// ends (before openRing's release), Read must return without an error.
+func readRing(t *testing.T, r *Ring) chan []Frame {
+	ch := make(chan []Frame, 1024)
 	done := make(chan error, 1)
 	go func() { done <- r.Read(func(fs []Frame) { ch <- fs }) }()
 	t.Cleanup(func() {
@@ -27,9 +45,8 @@ func openLo(t *testing.T, f Filter) (*Ring, chan []Frame) {
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
-		r.Release()
 	})
-	return r, ch
+	return ch
 }
 
 // collect reads frames until want of them came or a second passed.
@@ -149,13 +166,7 @@ func TestRingOverflowIsCounted(t *testing.T) {
 	// plugin another test runs meanwhile on lo (its filter keeps ICMP
 	// errors to its own addresses) sees none of this flood.
 	src := netip.MustParseAddr("127.0.0.9")
-	r, err := Open("lo", Filter{Srcs: []netip.Addr{src}, ICMPID: -1, UDP: &Ports{Lo: 47200, Hi: 47201}}, 10*time.Millisecond)
-	if errors.Is(err, ErrPermission) {
-		t.Skip("needs CAP_NET_RAW (run as root)")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openRing(t, Filter{Srcs: []netip.Addr{src}, ICMPID: -1, UDP: &Ports{Lo: 47200, Hi: 47201}})
 	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: src.AsSlice()})
 	if err != nil {
 		t.Fatal(err)
@@ -183,16 +194,7 @@ func TestRingOverflowIsCounted(t *testing.T) {
 	if st.Drops == 0 {
 		t.Fatalf("stats %+v after %d datagrams (%d frames) with no reader: want drops", st, n, 2*n)
 	}
-	ch := make(chan []Frame, 1024)
-	done := make(chan error, 1)
-	go func() { done <- r.Read(func(fs []Frame) { ch <- fs }) }()
-	defer func() {
-		r.Close()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		r.Release()
-	}()
+	ch := readRing(t, r)
 	var read int
 	for quiet := time.After(300 * time.Millisecond); ; {
 		select {
