@@ -76,10 +76,25 @@ type Settings struct {
 }
 
 // Group is one [[inputs.hping3]] table: targets sharing settings and tags.
+// A table's targets_file adds groups of its own (see ReadTargetsFiles).
 type Group struct {
 	Targets  []string
 	Settings Settings
 	Tags     map[string]string // constant tags added to every line of the group
+
+	// TargetsFile is the table's targets_file as written ("" none); only a
+	// table's own group has it.
+	TargetsFile string
+	// Table is the index of the [[inputs.hping3]] table the group comes
+	// from (the --target group counts after the file's tables). Set by
+	// ReadTargetsFiles; a group derived from a targets_file has the index
+	// of the table that names the file.
+	Table int
+	// From says where a group derived from a targets_file came from, for
+	// messages: "targets_file /etc/x.json entry 3", or "entries 0, 3"
+	// when several entries share port and labels. "" for a table's own
+	// targets and for --target.
+	From string
 }
 
 // Config is everything one plugin process runs.
@@ -90,6 +105,13 @@ type Config struct {
 	Engine        Engine        // how hping3 is driven; "" is EngineAuto
 	Mode          Mode          // how the long-running front ends probe; "" is ModeContinuous
 	Vantage       string        // where the measurements are taken from: a tag of every line; "" none
+
+	path         string   // the TOML file read, for messages; "" none
+	dir          string   // its directory: relative targets_file paths start there
+	read         bool     // ReadTargetsFiles has run
+	tables       int      // tables before ReadTargetsFiles expanded them (0: Groups are the tables)
+	targetsFiles []string // absolute, each once
+	emptyTables  []Group  // tables left without a group (no targets, an empty targets_file), still validated
 }
 
 // Tags returns the constant tags of group i's lines: the group's own and,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -12,7 +13,9 @@ import (
 )
 
 // LoadFile reads a TOML file of [[inputs.hping3]] tables. The result is not
-// yet validated: flags may still change it.
+// yet validated: flags may still change it. The tables' targets_file files
+// are not read yet either (ReadTargetsFiles, which Build calls after the
+// flags); their relative paths start at path's directory.
 func LoadFile(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -50,6 +53,7 @@ func parseFile(path, text string) (*Config, error) {
 		}
 		return nil, errors.Join(errs...)
 	}
+	c.path, c.dir = path, filepath.Dir(path)
 	return c, nil
 }
 
@@ -107,7 +111,7 @@ func decodeFile(text string) (*Config, []toml.Key, error) {
 				return nil, nil, fmt.Errorf("inputs.hping3: %w (want [[inputs.hping3]] tables)", err)
 			}
 			for _, t := range tables {
-				g := Group{Settings: DefaultSettings()}
+				g := Group{Settings: DefaultSettings(), Table: len(c.Groups)}
 				for _, key := range sortedKeys(t) {
 					st := lookup(key, false)
 					if st == nil {

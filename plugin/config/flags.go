@@ -165,7 +165,9 @@ func (p *ProbeFlags) Targets() []string {
 
 // Build returns the configuration from an optional file and the flags, with
 // base as the settings a --target group starts from (front ends differ:
-// Site24x7 defaults to the old plugin's TCP SYN probe). It validates.
+// Site24x7 defaults to the old plugin's TCP SYN probe). It reads the
+// tables' targets_file files and validates; a file's error is returned as
+// any other configuration error.
 func (p *ProbeFlags) Build(file string, base Settings) (*Config, error) {
 	c := &Config{MaxPacketRate: DefaultMaxPacketRate}
 	if file != "" {
@@ -179,9 +181,14 @@ func (p *ProbeFlags) Build(file string, base Settings) (*Config, error) {
 		p.apply(nil, &c.Groups[i])
 	}
 	if targets := p.Targets(); len(targets) > 0 {
-		g := Group{Targets: targets, Settings: base}
+		g := Group{Targets: targets, Settings: base, Table: len(c.Groups)}
 		p.apply(nil, &g)
 		c.Groups = append(c.Groups, g)
+	}
+	// After the flags: they change a table's settings, which its
+	// targets_file's groups copy; a host:port there keeps its port.
+	if err := c.ReadTargetsFiles(); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err

@@ -49,7 +49,7 @@ func FuzzLoadConfig(f *testing.F) {
 		}
 		for _, g := range c.Groups {
 			s := g.Settings
-			if len(g.Targets) == 0 || s.Count < 1 || s.Count > MaxCount || s.Interval < MinInterval || s.Interval > MaxInterval ||
+			if (len(g.Targets) == 0 && g.TargetsFile == "") || s.Count < 1 || s.Count > MaxCount || s.Interval < MinInterval || s.Interval > MaxInterval ||
 				s.Rate() > MaxTargetRate || s.Rate() > float64(c.MaxPacketRate) ||
 				(s.Interval > MaxSubSecond && s.Interval%time.Second != 0) ||
 				s.Timeout < MinTimeout || s.Timeout > MaxTimeout || s.Concurrency < 1 || s.Concurrency > MaxConcurrency ||

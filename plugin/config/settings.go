@@ -50,11 +50,28 @@ type Setting struct {
 var settingsTable = []*Setting{
 	{Key: "targets", Flag: "target",
 		Help:    "what to probe: host names or IPv4 literals; a target repeated in a table is probed once, with a warning; each --target adds a table of its own",
-		Allowed: "at least one target",
+		Allowed: "at least one target, unless the table has a targets_file",
 		field:   func(_ *Config, g *Group) any { return &g.Targets },
 		check: func(_ *Config, g *Group) string {
-			if len(g.Targets) == 0 {
-				return "at least one target"
+			if len(g.Targets) == 0 && g.TargetsFile == "" {
+				return "at least one target, unless the table has a targets_file"
+			}
+			return ""
+		}},
+	{Key: "targets_file",
+		Help: "more targets for the table, from a file in Prometheus' file_sd format, JSON or YAML: a list of " +
+			`{"targets": ["HOST" or "HOST:PORT", ...], "labels": {"NAME": "VALUE", ...}}; ` +
+			"the table's settings and tags apply to them, a PORT (tcp and udp tables only) replaces the table's port, " +
+			"the labels are tags of those targets; a relative path starts at the configuration file's directory; " +
+			"with it, targets may be empty",
+		Allowed: "a path ending in .json, .yml or .yaml; hosts as in targets; label names [a-zA-Z_][a-zA-Z0-9_]*, " +
+			"not job, instance, names starting with __, host, target, ip, protocol, port, hop, hop_ip, vantage (when set) or a key of the table's tags; " +
+			"label values as tag values; a file without targets only while the configuration has other targets",
+		DefaultText: "none",
+		field:       func(_ *Config, g *Group) any { return &g.TargetsFile },
+		check: func(_ *Config, g *Group) string {
+			if f := g.TargetsFile; f != "" && targetsFileFormat(f) == "" {
+				return "a path ending in .json, .yml or .yaml"
 			}
 			return ""
 		}},

@@ -184,6 +184,7 @@ func TestEveryFlagSetsItsSetting(t *testing.T) {
 func TestEverySettingIsValidated(t *testing.T) {
 	bad := map[string]string{
 		"targets":         `targets = []`,
+		"targets_file":    `targets_file = "hosts.txt"`,
 		"protocol":        `protocol = "sctp"`,
 		"port":            `port = 70000` + "\n" + `protocol = "tcp"`,
 		"tcp_flags":       `tcp_flags = "SX"` + "\n" + `protocol = "tcp"` + "\nport = 1",

@@ -24,36 +24,60 @@ func (s Settings) Validate(prefix string) error {
 }
 
 // Validate checks the whole configuration: every setting of the table,
-// top-level and per group, then the tags.
+// top-level and per group, then the tags. The groups a targets_file adds
+// carry their table's settings, so their errors name the table and are
+// said once.
 func (c *Config) Validate() error {
 	var errs []error
+	seen := map[string]bool{}
+	add := func(err error) {
+		if err != nil && !seen[err.Error()] {
+			seen[err.Error()] = true
+			errs = append(errs, err)
+		}
+	}
 	if len(c.Groups) == 0 {
-		errs = append(errs, &FieldError{Field: "targets", Value: "[]", Allowed: "at least one target (--target HOST, or targets in an [[inputs.hping3]] table)"})
+		add(&FieldError{Field: "targets", Value: "[]", Allowed: "at least one target (--target HOST, or targets or targets_file in an [[inputs.hping3]] table)"})
 	}
 	for _, st := range settingsTable {
 		if st.Top {
-			errs = append(errs, st.validate(c, nil, ""))
+			add(st.validate(c, nil, ""))
+		}
+	}
+	tables := len(c.Groups)
+	if c.tables > 0 {
+		tables = c.tables
+	}
+	prefix := func(i int, g *Group) string {
+		if c.tables > 0 {
+			i = g.Table
+		}
+		if tables > 1 {
+			return fmt.Sprintf("inputs.hping3[%d].", i)
+		}
+		return ""
+	}
+	check := func(g *Group, prefix string) {
+		for _, st := range settingsTable {
+			if !st.Top {
+				add(st.validate(c, g, prefix))
+			}
+		}
+		for _, k := range sortedKeys(g.Tags) {
+			v := g.Tags[k]
+			if !TagSafe(k) || !TagSafe(v) {
+				add(&FieldError{Field: prefix + "tags", Value: fmt.Sprintf("%q=%q", k, v), Allowed: "non-empty keys and values of printable UTF-8, not ending in a backslash"})
+			}
+			if reservedTags[k] || (k == VantageTag && c.Vantage != "") {
+				add(&FieldError{Field: prefix + "tags." + k, Value: fmt.Sprintf("%q", v), Allowed: "a key other than host, target, ip, protocol, port, hop, hop_ip (and vantage when the top-level vantage is set)"})
+			}
 		}
 	}
 	for i := range c.Groups {
-		g := &c.Groups[i]
-		prefix := ""
-		if len(c.Groups) > 1 {
-			prefix = fmt.Sprintf("inputs.hping3[%d].", i)
-		}
-		for _, st := range settingsTable {
-			if !st.Top {
-				errs = append(errs, st.validate(c, g, prefix))
-			}
-		}
-		for k, v := range g.Tags {
-			if !TagSafe(k) || !TagSafe(v) {
-				errs = append(errs, &FieldError{Field: prefix + "tags", Value: fmt.Sprintf("%q=%q", k, v), Allowed: "non-empty keys and values of printable UTF-8, not ending in a backslash"})
-			}
-			if reservedTags[k] || (k == VantageTag && c.Vantage != "") {
-				errs = append(errs, &FieldError{Field: prefix + "tags." + k, Value: fmt.Sprintf("%q", v), Allowed: "a key other than host, target, ip, protocol, port, hop, hop_ip (and vantage when the top-level vantage is set)"})
-			}
-		}
+		check(&c.Groups[i], prefix(i, &c.Groups[i]))
+	}
+	for i := range c.emptyTables {
+		check(&c.emptyTables[i], prefix(0, &c.emptyTables[i]))
 	}
 	return errors.Join(errs...)
 }
