@@ -65,19 +65,20 @@ var errReplan = errors.New("target addresses changed")
 
 // Stream is the Source of mode continuous.
 type Stream struct {
-	r      *Runner
+	r      *Runner // the configuration of the moment (a reload replaces it)
+	ctx    context.Context
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 
-	first bool // no report yet
-
-	engines []*tclStream // one per hping3 binary
+	first     bool       // no report yet
+	reloading sync.Mutex // one reload at a time
 
 	mu       sync.Mutex
-	targets  []*target // one per job, in configuration order
-	last     time.Time // the previous report
-	restarts int       // engine restarts since the previous report
-	started  int       // engine processes started since the previous report
+	engines  []*tclStream // one per hping3 binary
+	targets  []*target    // one per job, in configuration order
+	last     time.Time    // the previous report
+	restarts int          // engine restarts since the previous report
+	started  int          // engine processes started since the previous report
 }
 
 func newStream(r *Runner) *Stream {
@@ -91,60 +92,53 @@ func newStream(r *Runner) *Stream {
 		}
 		s.targets = append(s.targets, t)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	s.resolveAll(ctx)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.resolveAll(s.ctx)
 
 	// One engine per hping3 binary, sharing the packet rate in proportion
 	// to their targets and path probes, each one packet per period.
-	byBin := map[string]*tclStream{}
-	binOf := func(t *target) string { return r.engines[r.jobs[t.job].group].bin }
-	var order []*tclStream
-	all := 0
-	for _, t := range s.targets {
-		bin := binOf(t)
-		c := byBin[bin]
-		if c == nil {
-			c = &tclStream{st: s, replan: make(chan struct{}, 1), session: session{bin: bin, start: r.start, clock: r.clock, log: r.log, ids: r.ids,
-
-				closeAtDeadline: true, mu: &s.mu, ending: "before starting again with the new addresses"}}
-			c.sched, c.udpRing, c.drain = c, c.ring, c.replan
-			c.onStart = func() {
-				s.mu.Lock()
-				s.started++
-				s.mu.Unlock()
-			}
-			byBin[bin] = c
-			order = append(order, c)
-		}
-		c.targets = append(c.targets, t)
-		c.probes += 1 + len(t.hops)
-		all += 1 + len(t.hops)
-	}
-	s.engines = order
-	for _, c := range order {
-		c.plan(max(1, float64(r.cfg.MaxPacketRate)*float64(c.probes)/float64(all)))
-		s.done.Add(1)
-		go func() {
-			defer s.done.Done()
-			c.runSessions(ctx)
-		}()
-	}
+	s.mu.Lock()
+	s.assign(r)
+	s.mu.Unlock()
 	s.done.Add(1)
 	go func() {
 		defer s.done.Done()
-		s.resolveLoop(ctx, func(t *target) {
-			select {
-			case byBin[binOf(t)].replan <- struct{}{}:
-			default:
+		// An address that changed: every engine starts again with the
+		// addresses of the moment (there is one engine per hping3 binary,
+		// one in almost every configuration).
+		s.resolveLoop(s.ctx, func(*target) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for _, c := range s.engines {
+				select {
+				case c.replan <- struct{}{}:
+				default:
+				}
 			}
 		})
 	}()
 	return s
 }
 
+// newEngine is the engine of one hping3 binary, without targets yet.
+func (s *Stream) newEngine(r *Runner, bin string) *tclStream {
+	c := &tclStream{st: s, replan: make(chan struct{}, 1), session: session{bin: bin, start: r.start, clock: r.clock, log: r.log, ids: r.ids,
+		closeAtDeadline: true, mu: &s.mu, ending: "before starting again with the new addresses"}}
+	c.sched, c.udpRing, c.drain = c, c.ring, c.replan
+	c.onStart = func() {
+		s.mu.Lock()
+		s.started++
+		s.mu.Unlock()
+	}
+	return c
+}
+
 // Targets is the number of probes of every report.
-func (s *Stream) Targets() int { return len(s.targets) }
+func (s *Stream) Targets() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.targets)
+}
 
 // Continuous is true: a Stream's reports are windows.
 func (s *Stream) Continuous() bool { return true }
@@ -167,24 +161,35 @@ func (s *Stream) Next(ctx context.Context) Report {
 	}
 	s.mu.Lock()
 	now := time.Now()
+	run := s.r
 	rd := Report{Start: s.last, Duration: now.Sub(s.last), Window: true,
-		Results: make([]probe.Result, len(s.targets)), Restarts: s.restarts, Processes: s.started, Vantage: s.r.cfg.Vantage}
+		Results: make([]probe.Result, 0, len(s.targets)), Restarts: s.restarts, Processes: s.started, Vantage: run.cfg.Vantage}
 	words := windowWords(rd.Duration)
-	for i, t := range s.targets {
+	for _, t := range s.targets {
+		if t.fresh {
+			// New by a reload: it reports from its first decided packet
+			// on, not as a failure for a window it was hardly in.
+			if len(t.done) == 0 && t.lost == 0 && t.err == nil && t.res.Code == probe.OK {
+				continue
+			}
+			t.fresh = false
+		}
 		r := probe.NewResult(probe.Target{Name: t.name, Tags: t.tags, Res: t.res}, t.s, rd.Start)
 		r.Duration = rd.Duration
 		// A name that does not resolve (now): result_code 1 for the window.
 		if r.Code == probe.OK {
 			t.measure(&r, words)
 		}
-		rd.Results[i] = r
+		rd.Results = append(rd.Results, r)
 		t.reset()
 	}
 	s.last, s.restarts, s.started = now, 0, 0
 	s.mu.Unlock()
-	rd.CaptureDrops = s.r.clock.takeDrops()
+	rd.CaptureDrops = run.clock.takeDrops()
 	rd.tally()
-	s.r.failures.record(rd.Results)
+	if len(rd.Results) == len(run.jobs) {
+		run.failures.record(rd.Results) // (its jobs' results, in their order)
+	}
 	return rd
 }
 
@@ -241,6 +246,16 @@ type tclStream struct {
 	targets []*target // the configured targets (path probes: their hops)
 	probes  int       // targets and path probes, each one packet per period
 	replan  chan struct{}
+	// pending is the targets and rate the next session takes (at start,
+	// and after a reload); guarded by st.mu.
+	pending *enginePlan
+}
+
+// enginePlan is what an engine's next session probes.
+type enginePlan struct {
+	targets []*target
+	probes  int
+	rate    float64 // packets/s: the engine's share of max_packet_rate
 }
 
 // plan sets every target's period: interval, or longer when the targets
@@ -265,6 +280,7 @@ func (c *tclStream) plan(rate float64) {
 		}
 	}
 	c.pace = newPacer(rate, streamAhead(c.targets))
+	c.planned = 0 // the session limits the new pace's ahead afresh
 }
 
 func (c *tclStream) packets(t *target) string {
@@ -331,6 +347,11 @@ func (c *tclStream) runSessions(ctx context.Context) {
 // ends.
 func (c *tclStream) oneSession(ctx context.Context) error {
 	c.st.mu.Lock()
+	if p := c.pending; p != nil {
+		c.pending = nil
+		c.targets, c.probes = p.targets, p.probes
+		c.plan(p.rate)
+	}
 	live := routeAll(c.targets)
 	c.st.mu.Unlock()
 	for _, t := range c.targets {

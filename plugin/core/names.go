@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,32 +44,47 @@ func (s *Stream) resolve(ctx context.Context, t *target) bool {
 }
 
 // resolveLoop looks names up again on their schedule and calls changed
-// for a target whose address changed.
+// for a target whose address changed. It follows the targets of the
+// moment: a reload adds and removes some.
 func (s *Stream) resolveLoop(ctx context.Context, changed func(*target)) {
-	next := make([]time.Time, len(s.targets))
-	now := time.Now()
-	for i, t := range s.targets {
-		if _, err := netip.ParseAddr(t.name); err == nil {
-			continue // a literal: never looked up
-		}
-		next[i] = now.Add(s.resolveAfter(t))
-	}
+	next := map[*target]time.Time{}
 	tick := time.NewTicker(min(time.Second, retryResolve))
 	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now = <-tick.C:
+	for first := true; ; first = false {
+		now := time.Now()
+		if !first {
+			select {
+			case <-ctx.Done():
+				return
+			case now = <-tick.C:
+			}
 		}
-		for i, t := range s.targets {
-			if next[i].IsZero() || now.Before(next[i]) {
+		s.mu.Lock()
+		targets := slices.Clone(s.targets)
+		s.mu.Unlock()
+		seen := make(map[*target]bool, len(targets))
+		for _, t := range targets {
+			seen[t] = true
+			if _, err := netip.ParseAddr(t.name); err == nil {
+				continue // a literal: never looked up
+			}
+			at, ok := next[t]
+			switch {
+			case !ok: // looked up when it was added
+				next[t] = now.Add(s.resolveAfter(t))
+				continue
+			case now.Before(at):
 				continue
 			}
 			if s.resolve(ctx, t) {
 				changed(t)
 			}
-			next[i] = time.Now().Add(s.resolveAfter(t))
+			next[t] = time.Now().Add(s.resolveAfter(t))
+		}
+		for t := range next {
+			if !seen[t] {
+				delete(next, t)
+			}
 		}
 	}
 }

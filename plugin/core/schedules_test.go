@@ -134,6 +134,7 @@ func TestSessionStartFails(t *testing.T) {
 // binary is the hping3 every group uses, for the tests' messages.
 func (r *Runner) binary() string { return r.engines[0].bin }
 func (s *Stream) binary() string { return s.r.binary() }
+func (s *rounds) binary() string { return s.runner().binary() }
 
 // TestRoundStopped: a round whose context ends while it sends returns at
 // once; its targets fail as stopped.

@@ -7,7 +7,8 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 )
 
-// Source is what a long-running front end reads from the core: one report
+// Source is what a long-running front end reads from the core (each one a
+// Reloader too): one report
 // per Telegraf request, poll_interval tick or OTLP export. A Runner
 // (mode "rounds") probes every target once per report; a Stream (mode
 // "continuous") probes all the time and reports the window of packets
@@ -45,12 +46,12 @@ func NewSource(cfg *config.Config, log *logger.Logger) Source {
 // sourceOf is r's configuration's Source, r itself in mode rounds.
 func sourceOf(r *Runner) Source {
 	if r.cfg.Mode == config.ModeRounds {
-		return r
+		return &rounds{r: r}
 	}
 	for gi, e := range r.engines {
 		if !e.tcl {
 			r.log.Warnf("mode continuous needs the tcl engine (hping3's Tcl API), which inputs.hping3[%d] cannot use: probing in rounds (set mode = \"rounds\" to say so)", gi)
-			return r
+			return &rounds{r: r}
 		}
 	}
 	return newStream(r)

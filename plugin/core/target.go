@@ -32,6 +32,8 @@ type target struct {
 	// err is why it cannot be probed now: no route, no capture, no
 	// source ports, no engine.
 	err error
+	// fresh: a reload added it, and no window has reported it yet.
+	fresh bool
 
 	// Path probing: hops lists a target's path probes by TTL, hopOf
 	// points back from one.
