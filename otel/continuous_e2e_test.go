@@ -65,7 +65,7 @@ func checkLoopbackWindow(t *testing.T, k int, r *exportedRound) {
 	want := []string{nameSent, nameReceived, nameDuplicates, nameICMPErrors, nameLoss, nameTTL, nameStatus, nameDNS,
 		nameRTTMin, nameRTTAvg, nameRTTMax, nameRTTStdDev, nameRTTJitter,
 		nameRoundDuration, nameRoundTargets, nameRoundProcesses, nameRoundFailures, nameRoundPackets, nameRoundRestarts,
-		nameRoundStamped, nameRoundDrops}
+		nameRoundStamped, nameRoundDrops, nameReloadOK, nameReloadTime}
 	v := checkGauges(t, r, want, nil)
 	d := v[nameRoundDuration]
 	if span := r.end.Sub(r.start).Seconds(); math.Abs(d-span) > 1e-6 {

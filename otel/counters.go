@@ -2,97 +2,221 @@ package otel
 
 import (
 	"context"
+	"sort"
+	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
-// The cumulative instruments: the packet counters and the RTT histogram sum
-// every report the pipeline is offered (a tally holds those not yet
-// counted), so a report replaced before its export still reaches them. The
-// gauges, which show only the report exported, are in instruments.go.
+// The cumulative metrics: the packet counters and the RTT histogram. The
+// plugin holds them itself (totals) rather than in synchronous SDK
+// instruments, for three reasons:
+//   - every reader (OTLP's and Prometheus') sees the same totals at any
+//     moment, whatever report each last took;
+//   - a target that leaves the configuration (a reload, a targets file)
+//     leaves the output too, which an SDK instrument under cumulative
+//     temporality never does;
+//   - each reader gets the histogram its backend reads best: exponential
+//     buckets for OTLP, classic buckets for a Prometheus scrape, which
+//     histogram_quantile reads in every Prometheus (an exponential
+//     histogram reaches Prometheus only as a native one).
+// A producer (sdkmetric.Producer) hands them to each reader at collection.
+// The gauges, which show only the latest report, are in instruments.go.
 
-// rttHistogram is the aggregation of hping3.rtt.duration: base-2
-// exponential buckets need no bounds chosen in advance, and at the SDK's
-// default size and scale they keep loopback's 0.05 ms and a satellite
-// link's 600 ms apart at a few percent relative error.
-var rttHistogram = sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: 160, MaxScale: 20}
-
-// views makes hping3.rtt.duration exponential whatever the exporter's
-// default histogram aggregation (explicit buckets, unless
-// OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION says otherwise).
-func views() []sdkmetric.View {
-	return []sdkmetric.View{sdkmetric.NewView(
-		sdkmetric.Instrument{Name: nameRTTHistogram},
-		sdkmetric.Stream{Aggregation: rttHistogram})}
-}
-
-// count adds what t tallied to the counters and the histogram.
-func (r *recorder) count(t *tally) {
-	ctx := context.Background()
-	for i := range t.series {
-		s := &t.series[i]
-		set := metric.WithAttributeSet(s.attrs)
-		// Add(0) too: a target's counters exist from its first report
-		// on, so rate() and increase() start from 0, not from the first
-		// reply.
-		r.countSent.Add(ctx, s.sent, set)
-		r.countReceived.Add(ctx, s.received, set)
-		r.countDuplicates.Add(ctx, s.duplicates, set)
-		r.countICMPErrors.Add(ctx, s.icmpErrors, set)
-		for _, v := range s.rtts {
-			r.rtt.Record(ctx, v, set)
+// rttBounds are the classic buckets of hping3.rtt.duration as a Prometheus
+// scrape sees it, in seconds: 1, 1.5, 2, 3, 5 and 7 in each decade from
+// 10 us to 10 s. A bucket is at most 1.67 times its lower bound, so
+// histogram_quantile's interpolation stays within that of the truth, from
+// loopback (20-50 us) to a satellite link (600 ms) and a timeout.
+var rttBounds = func() []float64 {
+	var b []float64
+	for decade := 1e-5; decade < 10; decade *= 10 {
+		for _, m := range []float64{1, 1.5, 2, 3, 5, 7} {
+			b = append(b, m*decade)
 		}
 	}
+	return append(b, 10)
+}()
+
+// rttExpMaxSize and rttExpMaxScale are the exponential histogram's limits
+// (the SDK's default size, and its finest scale): they keep loopback's
+// 0.05 ms and a satellite link's 600 ms apart at a few percent relative
+// error.
+const (
+	rttExpMaxSize  = 160
+	rttExpMaxScale = 20
+)
+
+// totals holds every target's cumulative counts since the plugin started
+// (since): its packets and its RTT samples.
+type totals struct {
+	mu     sync.Mutex
+	since  time.Time
+	index  map[attribute.Distinct]*series
+	series []*series // in the order targets first reported
 }
 
-// tally sums the packets and collects the RTT samples of rounds not yet
-// counted, per target (attribute set): the rounds the pipeline replaced
-// before their export still reach the counters.
-type tally struct {
-	index  map[attribute.Distinct]int
-	series []series
-}
-
+// series is one target's totals (one attribute set).
 type series struct {
-	attrs                                  attribute.Set
+	attrs attribute.Set
+	// target identifies the configured target apart from its address: a
+	// name that resolves elsewhere, or not at all for a while, keeps its
+	// other series until the target itself leaves.
+	target                                 attribute.Distinct
 	sent, received, duplicates, icmpErrors int64
-	rtts                                   []float64 // seconds
+
+	count         uint64
+	sum, min, max float64
+	classic       []uint64 // per rttBounds, and +Inf last
+	exp           expHistogram
 }
 
-// add tallies rd's results. A probe that could not run is left out, as
-// from the gauges: its counts would say nothing about the network.
-func (t *tally) add(rd *core.Report) {
-	if t.index == nil {
-		t.index = map[attribute.Distinct]int{}
+func newTotals() *totals {
+	return &totals{index: map[attribute.Distinct]*series{}}
+}
+
+// add counts rd's results and forgets the series of targets rd no longer
+// has: each report carries every configured target, failed or not. A
+// probe that could not run is left out of the counts, as from the gauges:
+// its counts would say nothing about the network.
+func (c *totals) add(rd *core.Report) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.since.IsZero() || rd.Start.Before(c.since) {
+		c.since = rd.Start
 	}
+	present := map[attribute.Distinct]bool{}
 	for i := range rd.Results {
 		res := &rd.Results[i]
+		attrs := attributes(res)
+		target := targetOf(attrs)
+		present[target] = true
 		if res.Code != probe.OK {
 			continue
 		}
-		attrs := attributes(res)
-		k, ok := t.index[attrs.Equivalent()]
-		if !ok {
-			k = len(t.series)
-			t.index[attrs.Equivalent()] = k
-			t.series = append(t.series, series{attrs: attrs})
+		s := c.index[attrs.Equivalent()]
+		if s == nil {
+			s = &series{attrs: attrs, target: target, classic: make([]uint64, len(rttBounds)+1)}
+			c.index[attrs.Equivalent()] = s
+			c.series = append(c.series, s)
 		}
-		s := &t.series[k]
 		s.sent += int64(res.Transmitted)
 		s.received += int64(res.Received)
 		s.duplicates += int64(res.Duplicates)
 		s.icmpErrors += int64(res.ICMPErrors)
 		if res.RTT != nil {
 			for _, v := range res.RTT.Samples {
-				s.rtts = append(s.rtts, ms(v))
+				s.record(ms(v))
 			}
 		}
 	}
+	kept := c.series[:0]
+	for _, s := range c.series {
+		if present[s.target] {
+			kept = append(kept, s)
+		} else {
+			delete(c.index, s.attrs.Equivalent())
+		}
+	}
+	clear(c.series[len(kept):])
+	c.series = kept
 }
 
-func (t *tally) empty() bool { return len(t.series) == 0 }
+// targetOf is what identifies a target's series across its addresses.
+func targetOf(attrs attribute.Set) attribute.Distinct {
+	s, _ := attrs.Filter(func(kv attribute.KeyValue) bool { return kv.Key != keyPeerAddress })
+	return s.Equivalent()
+}
+
+func (s *series) record(v float64) {
+	if s.count == 0 || v < s.min {
+		s.min = v
+	}
+	if s.count == 0 || v > s.max {
+		s.max = v
+	}
+	s.count++
+	s.sum += v
+	s.classic[sort.SearchFloat64s(rttBounds, v)]++ // (lower, upper]: le
+	s.exp.record(v)
+}
+
+// producer hands the totals to one reader: with exponential set, the
+// histogram as an exponential one (OTLP), else with classic buckets.
+type producer struct {
+	t           *totals
+	exponential bool
+}
+
+var _ sdkmetric.Producer = producer{}
+
+// Produce returns the counters and the histogram at this moment.
+func (p producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
+	c := p.t
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	since := c.since
+	if since.IsZero() {
+		since = now
+	}
+	sum := func(pick func(*series) int64) metricdata.Sum[int64] {
+		d := metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true,
+			DataPoints: make([]metricdata.DataPoint[int64], 0, len(c.series))}
+		for _, s := range c.series {
+			d.DataPoints = append(d.DataPoints, metricdata.DataPoint[int64]{Attributes: s.attrs, StartTime: since, Time: now, Value: pick(s)})
+		}
+		return d
+	}
+	ms := []metricdata.Metrics{
+		{Name: nameCountSent, Unit: unitPacket, Description: "Probe packets sent to the target since the plugin started.",
+			Data: sum(func(s *series) int64 { return s.sent })},
+		{Name: nameCountReceived, Unit: unitPacket, Description: "Unique, in-time replies from the target since the plugin started (duplicates and ICMP errors excluded).",
+			Data: sum(func(s *series) int64 { return s.received })},
+		{Name: nameCountDuplicates, Unit: unitPacket, Description: "Replies to a sequence number already answered, since the plugin started.",
+			Data: sum(func(s *series) int64 { return s.duplicates })},
+		{Name: nameCountICMPErrors, Unit: unitPacket, Description: "ICMP errors received instead of the expected reply, since the plugin started.",
+			Data: sum(func(s *series) int64 { return s.icmpErrors })},
+	}
+	hist := metricdata.Metrics{Name: nameRTTHistogram, Unit: unitSeconds, Description: "Round-trip time of every timed reply."}
+	if p.exponential {
+		d := metricdata.ExponentialHistogram[float64]{Temporality: metricdata.CumulativeTemporality,
+			DataPoints: make([]metricdata.ExponentialHistogramDataPoint[float64], 0, len(c.series))}
+		for _, s := range c.series {
+			d.DataPoints = append(d.DataPoints, s.exponential(since, now))
+		}
+		hist.Data = d
+	} else {
+		d := metricdata.Histogram[float64]{Temporality: metricdata.CumulativeTemporality,
+			DataPoints: make([]metricdata.HistogramDataPoint[float64], 0, len(c.series))}
+		for _, s := range c.series {
+			dp := metricdata.HistogramDataPoint[float64]{Attributes: s.attrs, StartTime: since, Time: now,
+				Count: s.count, Sum: s.sum, Bounds: rttBounds, BucketCounts: append([]uint64(nil), s.classic...)}
+			if s.count > 0 {
+				dp.Min, dp.Max = metricdata.NewExtrema(s.min), metricdata.NewExtrema(s.max)
+			}
+			d.DataPoints = append(d.DataPoints, dp)
+		}
+		hist.Data = d
+	}
+	ms = append(ms, hist)
+	return []metricdata.ScopeMetrics{{Scope: instrumentation.Scope{Name: scopeName}, Metrics: ms}}, nil
+}
+
+func (s *series) exponential(since, now time.Time) metricdata.ExponentialHistogramDataPoint[float64] {
+	h := &s.exp
+	dp := metricdata.ExponentialHistogramDataPoint[float64]{Attributes: s.attrs, StartTime: since, Time: now,
+		Count: s.count, Sum: s.sum, Scale: h.scale, ZeroCount: h.zero,
+		PositiveBucket: metricdata.ExponentialBucket{Offset: h.offset, Counts: append([]uint64(nil), h.counts...)}}
+	if s.count > 0 {
+		dp.Min, dp.Max = metricdata.NewExtrema(s.min), metricdata.NewExtrema(s.max)
+	}
+	return dp
+}

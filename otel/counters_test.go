@@ -50,26 +50,32 @@ func windowTwo() core.Report {
 		}}
 }
 
-func newCountingRecorder(t *testing.T) (*recorder, *sdkmetric.ManualReader) {
+// counting is a recorder and totals on one meter provider, read as OTLP's
+// reader reads them (an exponential histogram).
+type counting struct {
+	rec    *recorder
+	totals *totals
+}
+
+func newCountingRecorder(t *testing.T) (counting, *sdkmetric.ManualReader) {
 	t.Helper()
-	reader := sdkmetric.NewManualReader()
-	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithView(views()...))
+	tot := newTotals()
+	reader := sdkmetric.NewManualReader(sdkmetric.WithProducer(producer{t: tot, exponential: true}))
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { provider.Shutdown(context.Background()) })
 	rec, err := newRecorder(provider.Meter(scopeName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rec, reader
+	return counting{rec, tot}, reader
 }
 
-// report is what the pipeline does with one report: count it, set its
-// gauges, collect.
-func report(t *testing.T, rec *recorder, reader *sdkmetric.ManualReader, rd core.Report) collected {
+// report is what Run does with one report: count it, set its gauges;
+// then collect.
+func report(t *testing.T, c counting, reader *sdkmetric.ManualReader, rd core.Report) collected {
 	t.Helper()
-	var tl tally
-	tl.add(&rd)
-	rec.count(&tl)
-	rec.set(rd)
+	c.totals.add(&rd)
+	c.rec.set(rd)
 	return collect(t, reader)
 }
 
@@ -149,12 +155,10 @@ func TestCountersSumTheWindowsAndHistogramHoldsEverySample(t *testing.T) {
 // Every instrument name has one type: a counter never shares a name with
 // a gauge of one report.
 func TestEveryNameOneInstrument(t *testing.T) {
-	rec, reader := newCountingRecorder(t)
-	var tl tally
+	c, reader := newCountingRecorder(t)
 	rd := windowOne()
-	tl.add(&rd)
-	rec.count(&tl)
-	rec.set(rd)
+	c.totals.add(&rd)
+	c.rec.set(rd)
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)

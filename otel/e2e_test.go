@@ -156,7 +156,7 @@ func TestSlowCollectorKeepsSchedule(t *testing.T) {
 }
 
 // roundLine starts the debug line the plugin writes after each round.
-const roundLine = "D! otlp: round "
+const roundLine = "D! round "
 
 // checkSchedule: rounds follow each other at the 1 s poll interval. A loop
 // that waited on exports would show their duration here instead.
@@ -228,13 +228,13 @@ func checkLoopbackRound(t *testing.T, r *exportedRound, percentiles bool, tags m
 	want := []string{nameSent, nameReceived, nameDuplicates, nameICMPErrors, nameLoss, nameTTL, nameStatus, nameDNS,
 		nameRTTMin, nameRTTAvg, nameRTTMax, nameRTTStdDev, nameRTTJitter,
 		nameRoundDuration, nameRoundTargets, nameRoundProcesses, nameRoundFailures, nameRoundPackets,
-		nameRoundStamped, nameRoundDrops}
+		nameRoundStamped, nameRoundDrops, nameReloadOK, nameReloadTime}
 	if percentiles {
 		want = append(want, nameRTTPct)
 	}
 	v := checkGauges(t, r, want, tags)
 	exact := map[string]float64{nameSent: 2, nameReceived: 2, nameDuplicates: 0, nameICMPErrors: 0,
-		nameLoss: 0, nameTTL: 64, nameStatus: 0, nameDNS: 0,
+		nameLoss: 0, nameTTL: 64, nameStatus: 0, nameDNS: 0, nameReloadOK: 1,
 		nameRoundTargets: 1, nameRoundProcesses: 1, nameRoundFailures: 0, nameRoundPackets: 2,
 		// As root the plugin captures itself: both packets kernel-stamped.
 		nameRoundStamped + " kernel": 2, nameRoundStamped + " hping3-send": 0, nameRoundStamped + " hping3": 0, nameRoundDrops: 0}
@@ -286,7 +286,7 @@ func checkGauges(t *testing.T, r *exportedRound, want []string, tags map[string]
 			for k, tv := range tags {
 				wantAttrs[k] = tv
 			}
-			if strings.HasPrefix(name, "hping3.round.") {
+			if strings.HasPrefix(name, "hping3.round.") || strings.HasPrefix(name, "hping3.config.") {
 				wantAttrs = map[string]string{} // the plugin's own, per round
 			}
 			if name == nameRoundStamped {
@@ -320,6 +320,9 @@ func checkGauges(t *testing.T, r *exportedRound, want []string, tags map[string]
 
 func unitKind(name string) ([2]string, bool) {
 	if uk, ok := wantUnitsKinds[name]; ok {
+		return uk, true
+	}
+	if uk, ok := wantReloadUnitsKinds[name]; ok {
 		return uk, true
 	}
 	uk, ok := wantCountUnitsKinds[name]

@@ -82,6 +82,10 @@ const (
 	unitPacket  = "{packet}"
 	unitSeconds = "s"
 	unitOne     = "1"
+	// A TTL counts hops, and a status is a code, not a ratio: with unit
+	// "1" a Prometheus exporter would call them hping3_reply_ttl_ratio and
+	// hping3_probe_status_ratio.
+	unitCode    = ""
 	unitTarget  = "{target}"
 	unitProcess = "{process}"
 	unitRestart = "{restart}"
@@ -107,13 +111,12 @@ const (
 	keyPathID     = "hping3.path.id"
 )
 
-// recorder holds the instruments and the round they report. The gauges are
+// recorder holds the gauges and the round they report. The gauges are
 // observable: each collection reports exactly the results of the round set
 // last, so a target that failed or left the configuration stops reporting
 // instead of repeating its last good value, as a synchronous gauge under
-// cumulative temporality would. The counters and the histogram are
-// synchronous: count (counters.go) adds every round to them, and the SDK
-// keeps the sums.
+// cumulative temporality would. The counters and the histogram are the
+// totals' (counters.go).
 type recorder struct {
 	mu      sync.Mutex
 	current core.Report
@@ -128,9 +131,6 @@ type recorder struct {
 	roundTargets, roundProcesses, roundFailures, roundPackets, roundRestarts metric.Int64ObservableGauge
 	roundStamped, roundDrops                                                 metric.Int64ObservableGauge
 	roundDuration                                                            metric.Float64ObservableGauge
-
-	countSent, countReceived, countDuplicates, countICMPErrors metric.Int64Counter
-	rtt                                                        metric.Float64Histogram
 }
 
 func newRecorder(m metric.Meter) (*recorder, error) {
@@ -163,9 +163,9 @@ func newRecorder(m metric.Meter) (*recorder, error) {
 	r.rttStdDev = f64(nameRTTStdDev, unitSeconds, "Population standard deviation of the round-trip times.")
 	r.rttJitter = f64(nameRTTJitter, unitSeconds, "Mean absolute difference of consecutive round-trip times.")
 	r.rttPct = f64(nameRTTPct, unitSeconds, "Configured round-trip time percentile; the hping3.percentile attribute says which.")
-	r.ttl = i64(nameTTL, unitOne, "IP TTL of the first valid reply.")
+	r.ttl = i64(nameTTL, unitHop, "IP TTL of the first valid reply.")
 	r.dns = f64(nameDNS, unitSeconds, "Time taken to resolve the target name.")
-	r.status = i64(nameStatus, unitOne, "Probe result code: 0 ran (loss may still be 100%), 1 no such host, 2 the probe could not run.")
+	r.status = i64(nameStatus, unitCode, "Probe result code: 0 ran (loss may still be 100%), 1 no such host, 2 the probe could not run.")
 	r.hopSent = i64(nameHopSent, unitPacket, "Path probe packets sent with the hop's TTL in the round.")
 	r.hopReceived = i64(nameHopReceived, unitPacket, "The hop's packets this responder answered first, in time.")
 	r.hopLoss = f64(nameHopLoss, unitOne, "Fraction of the hop's packets no responder answered, 0 to 1; the same for every responder of the hop.")
@@ -183,22 +183,6 @@ func newRecorder(m metric.Meter) (*recorder, error) {
 	r.roundRestarts = i64(nameRoundRestarts, unitRestart, "Restarts of the continuous engine in the window (after a crash or a hang).")
 	r.roundStamped = i64(nameRoundStamped, unitPacket, "Packets the round's (window's) results count as sent, by the clock that timed them (hping3.clock): kernel, hping3-send (the plugin's capture missed the probe leaving) or hping3 (hping3 captured).")
 	r.roundDrops = i64(nameRoundDrops, unitPacket, "Packets the kernel dropped from the plugin's own captures in the round (window): their rings were full.")
-	counter := func(name, desc string) metric.Int64Counter {
-		if err != nil {
-			return nil
-		}
-		var c metric.Int64Counter
-		c, err = m.Int64Counter(name, metric.WithUnit(unitPacket), metric.WithDescription(desc))
-		return c
-	}
-	r.countSent = counter(nameCountSent, "Probe packets sent to the target since the plugin started.")
-	r.countReceived = counter(nameCountReceived, "Unique, in-time replies from the target since the plugin started (duplicates and ICMP errors excluded).")
-	r.countDuplicates = counter(nameCountDuplicates, "Replies to a sequence number already answered, since the plugin started.")
-	r.countICMPErrors = counter(nameCountICMPErrors, "ICMP errors received instead of the expected reply, since the plugin started.")
-	if err == nil {
-		r.rtt, err = m.Float64Histogram(nameRTTHistogram, metric.WithUnit(unitSeconds),
-			metric.WithDescription("Round-trip time of every timed reply."))
-	}
 	if err != nil {
 		return nil, err
 	}

@@ -222,9 +222,9 @@ var wantUnitsKinds = map[string][2]string{
 	nameRTTStdDev:  {"s", "float64 gauge"},
 	nameRTTJitter:  {"s", "float64 gauge"},
 	nameRTTPct:     {"s", "float64 gauge"},
-	nameTTL:        {"1", "int64 gauge"},
+	nameTTL:        {"{hop}", "int64 gauge"},
 	nameDNS:        {"s", "float64 gauge"},
-	nameStatus:     {"1", "int64 gauge"},
+	nameStatus:     {"", "int64 gauge"},
 
 	nameRoundDuration:  {"s", "float64 gauge"},
 	nameRoundTargets:   {"{target}", "int64 gauge"},
@@ -233,6 +233,12 @@ var wantUnitsKinds = map[string][2]string{
 	nameRoundPackets:   {"{packet}", "int64 gauge"},
 	nameRoundStamped:   {"{packet}", "int64 gauge"},
 	nameRoundDrops:     {"{packet}", "int64 gauge"},
+}
+
+// wantReloadUnitsKinds are the reload gauges of every standalone run.
+var wantReloadUnitsKinds = map[string][2]string{
+	nameReloadOK:   {"", "int64 gauge"},
+	nameReloadTime: {"s", "float64 gauge"},
 }
 
 // wantCountUnitsKinds are the instruments count feeds, under the SDK's

@@ -13,18 +13,11 @@ import (
 	"time"
 
 	otelapi "go.opentelemetry.io/otel"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
-	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 )
-
-// Options configure the OTLP mode.
-type Options struct {
-	Endpoint     string        // overrides OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT when set
-	PollInterval time.Duration // a round this often
-	Log          *logger.Logger
-}
 
 // ShutdownBudget bounds how long Run spends, once ctx ends, exporting the
 // last round and closing the connection: a Collector that is away must not
@@ -32,34 +25,16 @@ type Options struct {
 // before SIGKILL, and a round in flight is abandoned at once).
 const ShutdownBudget = 4 * time.Second
 
-// Run reports every PollInterval and exports each report until ctx ends: a
-// round (mode rounds), or the window of packets decided since the previous
-// report (mode continuous, a core.Stream). A round cut short by ctx is not
-// exported: its results would only say "cancelled". Run returns an error
-// only when the exporter cannot be set up.
-func Run(ctx context.Context, src core.Source, opts Options) error {
-	log := opts.Log
-	poll := opts.PollInterval
-	if poll <= 0 {
-		poll = config.DefaultPollInterval
-	}
-	exp, err := newExporter(ctx, opts.Endpoint, poll)
+// startOTLP sets up the OTLP export: its exporter, and its reader of the
+// totals, which the meter provider gets.
+func startOTLP(ctx context.Context, endpoint string, poll time.Duration, t *totals, log *logger.Logger) (sdkmetric.Exporter, *sdkmetric.ManualReader, *outage, error) {
+	exp, err := newExporter(ctx, endpoint, poll)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	status := newOutage(log)
 	otelapi.SetErrorHandler(otelapi.ErrorHandlerFunc(status.handle))
-	p, err := newPipeline(newResource(ctx, log), exp, status)
-	if err != nil {
-		exp.Shutdown(context.Background())
-		return err
-	}
-
-	loop(ctx, src.Next, p.offer, poll, src.Continuous(), log)
-	if err := p.close(ShutdownBudget); err != nil {
-		log.Warnf("otlp: closing the exporter: %v", err)
-	}
-	return nil
+	return exp, newReader(exp, t), status, nil
 }
 
 // loop runs rounds on the schedule every polling mode shares (core.Poll,
@@ -88,7 +63,7 @@ func loop(ctx context.Context, run func(context.Context) core.Report, offer func
 		}
 		next, _ := polls.Next(start, time.Now())
 		offer(rd)
-		log.Debugf("otlp: round %d: %d results, %d packets, %d failed, %s; queued for export",
+		log.Debugf("round %d: %d results, %d packets, %d failed, %s; handed to the front end",
 			n, len(rd.Results), rd.Packets, rd.Failures, rd.Duration.Round(time.Millisecond))
 		timer.Reset(time.Until(next))
 	}

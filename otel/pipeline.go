@@ -2,13 +2,11 @@ package otel
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/core"
 )
@@ -25,20 +23,17 @@ const scopeName = "github.com/hping3-plugin/hping3-plugin/otel"
 // replaces one whose export has not started (a Collector slower than the
 // poll interval loses rounds, not memory). The exporting goroutine collects
 // the round through a ManualReader, so each round is exported exactly once.
-// A replaced round loses only its gauges: offer tallies every round's
-// packets and RTT samples, and the next export adds the tally to the
-// cumulative counters and the histogram.
+// A replaced round loses only its gauges: the totals (counters.go) counted
+// its packets when it was offered, and the next export carries them.
 type pipeline struct {
-	exp      sdkmetric.Exporter
-	reader   *sdkmetric.ManualReader
-	provider *sdkmetric.MeterProvider
-	rec      *recorder
-	status   *outage
+	exp    sdkmetric.Exporter
+	reader *sdkmetric.ManualReader
+	rec    *recorder
+	status *outage
 
 	mu      sync.Mutex
 	pending *core.Report
-	tally   *tally        // the packets of every round offered since the last take
-	since   time.Time     // start of the first round counted: the cumulative points' start
+	since   time.Time     // start of the first round exported: the cumulative points' start
 	wake    chan struct{} // one token: a round is pending
 	quit    chan struct{} // closed by close: export what is pending, then stop
 	done    chan struct{} // closed when the exporting goroutine returns
@@ -47,30 +42,24 @@ type pipeline struct {
 	cancelExport context.CancelFunc
 }
 
-func newPipeline(res *resource.Resource, exp sdkmetric.Exporter, status *outage) (*pipeline, error) {
-	reader := sdkmetric.NewManualReader(
+// newReader is the OTLP exporter's reader: its temporality and its
+// aggregations, and the totals with an exponential histogram.
+func newReader(exp sdkmetric.Exporter, t *totals) *sdkmetric.ManualReader {
+	return sdkmetric.NewManualReader(
 		sdkmetric.WithTemporalitySelector(exp.Temporality),
-		sdkmetric.WithAggregationSelector(exp.Aggregation))
-	provider := sdkmetric.NewMeterProvider(
-		sdkmetric.WithResource(res),
-		sdkmetric.WithReader(reader),
-		// Series are bounded by the configured targets, and stale ones are
-		// dropped every round; the SDK's default limit of 2000 per
-		// instrument would fold a large configuration into one overflow series.
-		sdkmetric.WithCardinalityLimit(0),
-		sdkmetric.WithView(views()...))
-	rec, err := newRecorder(provider.Meter(scopeName))
-	if err != nil {
-		return nil, err
-	}
+		sdkmetric.WithAggregationSelector(exp.Aggregation),
+		sdkmetric.WithProducer(producer{t: t, exponential: true}))
+}
+
+func newPipeline(exp sdkmetric.Exporter, reader *sdkmetric.ManualReader, rec *recorder, status *outage) *pipeline {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pipeline{
-		exp: exp, reader: reader, provider: provider, rec: rec, status: status, tally: &tally{},
+		exp: exp, reader: reader, rec: rec, status: status,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 		exportCtx: ctx, cancelExport: cancel,
 	}
 	go p.run()
-	return p, nil
+	return p
 }
 
 // offer queues rd for export without waiting.
@@ -79,7 +68,6 @@ func (p *pipeline) offer(rd core.Report) {
 	if p.pending != nil {
 		p.status.skipped()
 	}
-	p.tally.add(&rd)
 	p.pending = &rd
 	p.mu.Unlock()
 	select {
@@ -88,12 +76,12 @@ func (p *pipeline) offer(rd core.Report) {
 	}
 }
 
-func (p *pipeline) take() (*core.Report, *tally) {
+func (p *pipeline) take() *core.Report {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	rd, t := p.pending, p.tally
-	p.pending, p.tally = nil, &tally{}
-	return rd, t
+	rd := p.pending
+	p.pending = nil
+	return rd
 }
 
 func (p *pipeline) run() {
@@ -101,33 +89,30 @@ func (p *pipeline) run() {
 	for {
 		select {
 		case <-p.wake:
-			if rd, t := p.take(); rd != nil {
-				p.export(*rd, t)
+			if rd := p.take(); rd != nil {
+				p.export(*rd)
 			}
 		case <-p.quit:
-			if rd, t := p.take(); rd != nil {
-				p.export(*rd, t)
+			if rd := p.take(); rd != nil {
+				p.export(*rd)
 			}
 			return
 		}
 	}
 }
 
-func (p *pipeline) export(rd core.Report, t *tally) {
+func (p *pipeline) export(rd core.Report) {
 	if p.since.IsZero() || rd.Start.Before(p.since) {
 		p.since = rd.Start // rounds are offered in order: this is the first
 	}
-	// Counted before anything can fail: a failed export's packets are in
-	// the next export's cumulative values.
-	p.rec.count(t)
 	if len(rd.Results) == 0 {
 		return // nothing measured, nothing to send
 	}
+	// The gauges report rd from now on: to this collection, and to a
+	// Prometheus scrape until the next export.
 	p.rec.set(rd)
 	var rm metricdata.ResourceMetrics
-	err := p.reader.Collect(p.exportCtx, &rm)
-	p.rec.set(core.Report{}) // hold no results between rounds
-	if err != nil {
+	if err := p.reader.Collect(p.exportCtx, &rm); err != nil {
 		p.status.failed(err)
 		return
 	}
@@ -166,6 +151,12 @@ func stamp(rm *metricdata.ResourceMetrics, start, end, since time.Time) {
 						d.DataPoints[k].StartTime, d.DataPoints[k].Time = since, end
 					}
 				}
+			case metricdata.Histogram[float64]:
+				if d.Temporality == metricdata.CumulativeTemporality {
+					for k := range d.DataPoints {
+						d.DataPoints[k].StartTime, d.DataPoints[k].Time = since, end
+					}
+				}
 			case metricdata.ExponentialHistogram[float64]:
 				if d.Temporality == metricdata.CumulativeTemporality {
 					for k := range d.DataPoints {
@@ -178,7 +169,8 @@ func stamp(rm *metricdata.ResourceMetrics, start, end, since time.Time) {
 }
 
 // close exports the round still pending, if any, and shuts the exporter
-// down, giving up on whatever is unfinished after budget.
+// down, giving up on whatever is unfinished after budget. The provider's
+// shutdown is the caller's.
 func (p *pipeline) close(budget time.Duration) error {
 	deadline := time.Now().Add(budget)
 	timer := time.AfterFunc(budget, p.cancelExport)
@@ -188,7 +180,7 @@ func (p *pipeline) close(budget time.Duration) error {
 
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	err := errors.Join(p.provider.Shutdown(ctx), p.exp.Shutdown(ctx))
+	err := p.exp.Shutdown(ctx)
 	p.cancelExport()
 	return err
 }

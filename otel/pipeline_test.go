@@ -100,14 +100,36 @@ func roundN(n int) core.Report {
 	}
 }
 
-func startPipeline(t *testing.T) (*pipeline, *gateExporter, *testbin.Buffer) {
+// counted is a pipeline as Run drives it: each report counted into the
+// totals as it is offered.
+type counted struct {
+	*pipeline
+	totals   *totals
+	provider *sdkmetric.MeterProvider
+}
+
+func (c counted) offer(rd core.Report) {
+	c.totals.add(&rd)
+	c.pipeline.offer(rd)
+}
+
+func (c counted) close(budget time.Duration) error {
+	defer c.provider.Shutdown(context.Background())
+	return c.pipeline.close(budget)
+}
+
+func startPipeline(t *testing.T) (counted, *gateExporter, *testbin.Buffer) {
 	t.Helper()
 	gate, logs := newGate(), &testbin.Buffer{}
-	p, err := newPipeline(resource.Empty(), gate, newOutage(logger.New(logs, false)))
+	tot := newTotals()
+	reader := newReader(gate, tot)
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithResource(resource.Empty()), sdkmetric.WithReader(reader), sdkmetric.WithCardinalityLimit(0))
+	rec, err := newRecorder(provider.Meter(scopeName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p, gate, logs
+	p := newPipeline(gate, reader, rec, newOutage(logger.New(logs, false)))
+	return counted{p, tot, provider}, gate, logs
 }
 
 func next(t *testing.T, g *gateExporter) exported {

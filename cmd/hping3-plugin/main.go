@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -45,6 +46,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// the agent spells it, quoted values) and its own failure output, the
 	// Down JSON the agent reads, so it parses its arguments itself.
 	if site24x7Mode(args) {
+		if n := standaloneFlag(args); n != "" {
+			logger.New(stderr, false).Errorf("--%s is for the standalone modes: the Site24x7 mode runs one round for the agent (drop --%s)", n, n)
+			return exitConfig
+		}
 		return site24x7.Main(args, stdout, stderr)
 	}
 
@@ -69,10 +74,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		log.Errorf("unexpected argument %q: give targets with --target HOST", fs.Arg(0))
 		return exitConfig
 	}
-	cfg, err := pf.Build(f.config, config.DefaultSettings())
-	if err == nil {
-		err = applyPollInterval(cfg, f.otlp)
+	standalone := f.otlp || f.prometheusListen != ""
+	build := func() (*config.Config, error) {
+		cfg, err := pf.Build(f.config, config.DefaultSettings())
+		if err == nil {
+			err = applyPollInterval(cfg, standalone)
+		}
+		return cfg, err
 	}
+	cfg, err := build()
+	err = errors.Join(err, otel.CheckWebConfig(f.webConfig))
 	if f.otlpEndpoint != "" {
 		err = errors.Join(err, otel.CheckEndpoint(f.otlpEndpoint))
 	} else if f.otlp {
@@ -85,6 +96,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 
+	// The scrape endpoint binds before any packet is sent: an address in
+	// use is a configuration error, with nothing sent.
+	var prom *otel.Prometheus
+	if f.prometheusListen != "" {
+		ln, err := net.Listen("tcp", f.prometheusListen)
+		if err != nil {
+			log.Errorf("--prometheus-listen %s: %v", f.prometheusListen, err)
+			return exitConfig
+		}
+		prom = &otel.Prometheus{Listener: ln, WebConfig: f.webConfig}
+		defer ln.Close()
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if f.once {
@@ -94,9 +118,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// Stream, whose engine Close stops) or round after round.
 		src := core.NewSource(cfg, log)
 		defer src.Close()
-		if f.otlp {
-			err = otel.Run(ctx, src, otel.Options{Endpoint: f.otlpEndpoint, PollInterval: cfg.PollInterval, Log: log})
+		rl := newReloader(cfg, build, src, log)
+		if standalone {
+			// SIGHUP reloads here; in the Telegraf mode it stays a probe
+			// trigger, and Telegraf restarts the plugin on its own reloads.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			asks := make(chan struct{}, 1)
+			go rl.forward(ctx, hup, asks)
+			err = otel.Run(ctx, src, otel.Options{OTLP: f.otlp, Endpoint: f.otlpEndpoint, Prometheus: prom,
+				PollInterval: cfg.PollInterval, Log: log, Reload: rl.reload, Reloads: asks})
 		} else {
+			go rl.watchAlone(ctx)
 			err = execd.Run(ctx, src, execd.Options{Stdin: stdin, Stdout: stdout, Log: log, PollInterval: cfg.PollInterval})
 		}
 	}
@@ -107,10 +141,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// applyPollInterval gives the OTLP mode, which has no stdin trigger, a
-// 10s poll_interval unless the file or --poll-interval set one.
-func applyPollInterval(cfg *config.Config, otlp bool) error {
-	if otlp && cfg.PollInterval == 0 {
+// applyPollInterval gives the standalone modes (OTLP, Prometheus), which
+// have no stdin trigger, a 10s poll_interval unless the file or
+// --poll-interval set one.
+func applyPollInterval(cfg *config.Config, standalone bool) error {
+	if standalone && cfg.PollInterval == 0 {
 		cfg.PollInterval = config.DefaultPollInterval
 	}
 	return cfg.Validate()

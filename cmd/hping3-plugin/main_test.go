@@ -166,9 +166,9 @@ func TestCommandLineErrors(t *testing.T) {
 		{[]string{"--site24x7", "--site24x7=false", "--host", "127.0.0.1"}, "E! --host is for the Site24x7 mode: add --site24x7" + help},
 		{[]string{"--once", "--otlp-endpoint", "http://x:1"}, "E! --otlp-endpoint is for the OTLP mode: add --otlp" + help},
 		{[]string{"--otlp-endpoint", "http://x:1"}, "E! --otlp-endpoint is for the OTLP mode: add --otlp" + help},
-		{[]string{"--once", "--poll-interval", "10s"}, "E! --poll-interval is for the Telegraf and OTLP modes: --once runs one round, drop --poll-interval" + help},
-		{[]string{"--once", "--mode", "rounds"}, "E! --mode is for the Telegraf and OTLP modes: --once runs one round, drop --mode" + help},
-		{[]string{"--mode=continuous", "--once"}, "E! --mode is for the Telegraf and OTLP modes: --once runs one round, drop --mode" + help},
+		{[]string{"--once", "--poll-interval", "10s"}, "E! --poll-interval is for the Telegraf, OTLP and Prometheus modes: --once runs one round, drop --poll-interval" + help},
+		{[]string{"--once", "--mode", "rounds"}, "E! --mode is for the Telegraf, OTLP and Prometheus modes: --once runs one round, drop --mode" + help},
+		{[]string{"--mode=continuous", "--once"}, "E! --mode is for the Telegraf, OTLP and Prometheus modes: --once runs one round, drop --mode" + help},
 		// Several problems still make one line.
 		{[]string{"--once", "--otlp", "--host", "x"}, "E! --once and --otlp are two modes: --once prints one round as line protocol and exports nothing; " +
 			"to export, give --otlp alone (it exports a round every --poll-interval until stopped); --host is for the Site24x7 mode: add --site24x7" + help},
@@ -259,7 +259,7 @@ func TestHelp(t *testing.T) {
 			"\n  --otlp\n", "\n        hping3-plugin --otlp --otlp-endpoint http://localhost:4317 --target 127.0.0.1\n",
 			"\n  --site24x7\n", "\n        hping3-plugin --site24x7 --host 127.0.0.1 --plugin-version 1 --heartbeat True\n",
 			"\nMode flags:\n  -once\n", "\n  -otlp\n", "\n  -site24x7\n",
-			"\nFlags of the Telegraf, --once and OTLP modes:\n  -config string\n", "\n  -debug\n", "\n  -otlp-endpoint string\n", "\n  -poll-interval duration\n",
+			"\nFlags of the Telegraf, --once, OTLP and Prometheus modes:\n  -config string\n", "\n  -debug\n", "\n  -otlp-endpoint string\n", "\n  -poll-interval duration\n",
 			"\nSite24x7 flags (", "\n  -deadline string\n", `(default "25s")`, "\n  -heartbeat string\n", "\n  -host string\n", "\n  -plugin-version string\n",
 			"\nProbe flags (", "\n  -concurrency int\n", "\n  -count int\n", "(default 5)", "\n  -engine string\n", "\n  -protocol string\n", `(default "icmp")`, "\n  -target value\n", "\n  -ttl int\n",
 		} {

@@ -16,6 +16,9 @@ import (
 type flags struct {
 	once, otlp, site24x7, debug bool
 	config, otlpEndpoint        string
+	// prometheusListen serves /metrics there (a mode of its own, or with
+	// --otlp); webConfig is its TLS and basic auth.
+	prometheusListen, webConfig string
 
 	// mode holds the names of the mode switches; general the other flags
 	// defined here; site24x7Only the Site24x7 mode's flags, defined only to
@@ -30,12 +33,14 @@ func newFlagSet() (*flag.FlagSet, *flags) {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	f := &flags{
-		mode:    []string{"once", "otlp", "site24x7"},
-		general: []string{"config", "debug", "mode", "poll-interval", "otlp-endpoint"},
+		mode:    []string{"once", "otlp", "prometheus-listen", "site24x7"},
+		general: []string{"config", "debug", "mode", "poll-interval", "otlp-endpoint", "web-config"},
 	}
 	fs.BoolVar(&f.once, "once", false, "run one round, print it as line protocol and exit")
 	fs.BoolVar(&f.otlp, "otlp", false, "export every round to an OpenTelemetry Collector over OTLP gRPC instead of printing line protocol")
 	fs.BoolVar(&f.site24x7, "site24x7", false, "Site24x7 agent mode: one round against --host, printed as plugin JSON (see hping3-plugin --site24x7 --help)")
+	fs.StringVar(&f.prometheusListen, "prometheus-listen", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. :9374 or 127.0.0.1:9374), probing all the time; alone or with --otlp")
+	fs.StringVar(&f.webConfig, "web-config", "", "with --prometheus-listen: Prometheus web configuration file (TLS, basic auth; the exporter-toolkit format)")
 	fs.StringVar(&f.config, "config", "", "TOML file of [[inputs.hping3]] tables")
 	fs.BoolVar(&f.debug, "debug", false, "log each hping3 command line (D! lines on stderr; every mode)")
 	fs.StringVar(&f.otlpEndpoint, "otlp-endpoint", "", "with --otlp: OTLP gRPC endpoint, e.g. http://localhost:4317 (default: OTEL_EXPORTER_OTLP_ENDPOINT)")
@@ -116,14 +121,24 @@ func checkModes(fs *flag.FlagSet, f *flags) error {
 	if len(s24) > 0 {
 		errs = append(errs, fmt.Sprintf("%s %s for the Site24x7 mode: add --site24x7", andList(s24), isAre(len(s24))))
 	}
+	if f.once && f.prometheusListen != "" {
+		errs = append(errs, "--once and --prometheus-listen are two modes: --once prints one round and exits; "+
+			"to serve metrics, give --prometheus-listen without --once")
+	}
+	if given["prometheus-listen"] && f.prometheusListen == "" {
+		errs = append(errs, "--prometheus-listen needs an address, e.g. :9374 or 127.0.0.1:9374")
+	}
+	if given["web-config"] && f.prometheusListen == "" {
+		errs = append(errs, "--web-config is for the Prometheus endpoint: add --prometheus-listen")
+	}
 	if given["otlp-endpoint"] && !f.otlp {
 		errs = append(errs, "--otlp-endpoint is for the OTLP mode: add --otlp")
 	}
 	if given["poll-interval"] && f.once {
-		errs = append(errs, "--poll-interval is for the Telegraf and OTLP modes: --once runs one round, drop --poll-interval")
+		errs = append(errs, "--poll-interval is for the Telegraf, OTLP and Prometheus modes: --once runs one round, drop --poll-interval")
 	}
 	if given["mode"] && f.once {
-		errs = append(errs, "--mode is for the Telegraf and OTLP modes: --once runs one round, drop --mode")
+		errs = append(errs, "--mode is for the Telegraf, OTLP and Prometheus modes: --once runs one round, drop --mode")
 	}
 	if len(errs) == 0 {
 		return nil
@@ -148,7 +163,8 @@ func isAre(n int) string {
 // helpModes is the start of --help: what the program does, then each mode
 // with one command line to try.
 const helpModes = `hping3-plugin measures packet loss and round-trip time to each target with hping3
-and writes the results in one of four modes. Give at most one mode flag.
+and writes the results in one of five modes. Give at most one mode flag (--otlp and
+--prometheus-listen go together).
 
 Modes:
   Telegraf (no mode flag)
@@ -162,14 +178,20 @@ Modes:
       a report every --poll-interval (default 10s), exported to an OpenTelemetry
       Collector over OTLP gRPC
         hping3-plugin --otlp --otlp-endpoint http://localhost:4317 --target 127.0.0.1
+  --prometheus-listen ADDR
+      a standalone prober: every target probed all the time, a report every
+      --poll-interval (default 10s), served for Prometheus at http://ADDR/metrics
+        hping3-plugin --prometheus-listen 127.0.0.1:9374 --target 127.0.0.1
   --site24x7
       for the Site24x7 Linux agent: one round against --host, printed as plugin JSON
         hping3-plugin --site24x7 --host 127.0.0.1 --plugin-version 1 --heartbeat True
 
-In the Telegraf and OTLP modes every target is probed all the time, one packet
+In the Telegraf, OTLP and Prometheus modes every target is probed all the time, one packet
 every --interval, and each report covers the packets decided since the one before
 (--mode continuous, the default); --mode rounds sends --count packets per target
-per report instead. --version prints the version and the hping3 it would run.
+per report instead. In the OTLP and Prometheus modes SIGHUP (and POST /-/reload)
+reloads the configuration; a targets_file is re-read when it changes. --version
+prints the version and the hping3 it would run.
 
 `
 
@@ -194,7 +216,7 @@ func printHelp(w io.Writer, fs *flag.FlagSet, f *flags) {
 		fmt.Fprintln(w)
 	}
 	group("Mode flags", in(f.mode))
-	group("Flags of the Telegraf, --once and OTLP modes", in(f.general))
+	group("Flags of the Telegraf, --once, OTLP and Prometheus modes", in(f.general))
 	fmt.Fprintln(w, "Site24x7 flags (with --site24x7; hping3-plugin --site24x7 --help lists its probe defaults):")
 	s24 := site24x7.ModeFlags()
 	s24.SetOutput(w)
@@ -217,4 +239,20 @@ func subset(fs *flag.FlagSet, w io.Writer, keep func(*flag.Flag) bool) *flag.Fla
 		}
 	})
 	return out
+}
+
+// standaloneFlag names a flag of the standalone modes' endpoint that args
+// give (before any "--"), or returns "": the Site24x7 mode, which parses
+// its own flags, is refused it by name.
+func standaloneFlag(args []string) string {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && (name == "prometheus-listen" || name == "web-config") {
+			return name
+		}
+	}
+	return ""
 }

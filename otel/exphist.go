@@ -1,0 +1,76 @@
+package otel
+
+import "math"
+
+// expHistogram is a base-2 exponential histogram of positive values, as the
+// OpenTelemetry data model defines it: bucket i at scale s holds the values
+// in (2^(i/2^s), 2^((i+1)/2^s)]. It starts at the finest scale and halves
+// its resolution (scale-1) whenever its buckets would span more than
+// rttExpMaxSize, as the SDK's aggregation does.
+type expHistogram struct {
+	started bool
+	scale   int32
+	offset  int32    // index of counts[0]
+	counts  []uint64 // contiguous buckets from offset
+	zero    uint64   // values of exactly 0
+}
+
+func (h *expHistogram) record(v float64) {
+	if !h.started {
+		h.started, h.scale = true, rttExpMaxScale
+	}
+	if v <= 0 {
+		h.zero++
+		return
+	}
+	i := bucketIndex(v, h.scale)
+	if len(h.counts) == 0 {
+		h.offset, h.counts = i, []uint64{1}
+		return
+	}
+	lo, hi := min(h.offset, i), max(h.offset+int32(len(h.counts))-1, i)
+	shift := int32(0)
+	for (hi>>shift)-(lo>>shift)+1 > rttExpMaxSize {
+		shift++
+	}
+	if shift > 0 {
+		h.downscale(shift)
+		i >>= shift
+	}
+	if i < h.offset {
+		grown := make([]uint64, int(h.offset-i)+len(h.counts))
+		copy(grown[h.offset-i:], h.counts)
+		h.counts, h.offset = grown, i
+	}
+	for int(i-h.offset) >= len(h.counts) {
+		h.counts = append(h.counts, 0)
+	}
+	h.counts[i-h.offset]++
+}
+
+// downscale lowers the scale by shift: each bucket merges with its
+// neighbours into the bucket of index >> shift.
+func (h *expHistogram) downscale(shift int32) {
+	h.scale -= shift
+	newOff := h.offset >> shift
+	last := (h.offset + int32(len(h.counts)) - 1) >> shift
+	merged := make([]uint64, last-newOff+1)
+	for k, n := range h.counts {
+		merged[((h.offset+int32(k))>>shift)-newOff] += n
+	}
+	h.offset, h.counts = newOff, merged
+}
+
+// bucketIndex is the index of v's bucket at scale, the upper bound
+// inclusive: as the OpenTelemetry Go SDK computes it, exact at powers of 2.
+func bucketIndex(v float64, scale int32) int32 {
+	frac, exp := math.Frexp(v) // v = frac * 2^exp, frac in [0.5, 1)
+	if scale <= 0 {
+		correction := int32(1)
+		if frac == 0.5 { // an exact power of two: the bucket below
+			correction = 2
+		}
+		return (int32(exp) - correction) >> -scale
+	}
+	return int32(exp)<<scale + int32(math.Log(frac)*math.Ldexp(math.Log2E, int(scale))) - 1
+}

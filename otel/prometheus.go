@@ -1,0 +1,181 @@
+package otel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/otlptranslator"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
+)
+
+// endpoint is the Prometheus scrape endpoint: /metrics from the meter
+// provider's Prometheus reader (the gauges of the latest report, and the
+// totals with classic buckets), the process' own Go and process metrics,
+// /-/healthy, /-/ready (once the first report is in) and POST /-/reload.
+// TLS and basic auth come from the Prometheus ecosystem's web
+// configuration file, read by exporter-toolkit.
+type endpoint struct {
+	exporter *otelprom.Exporter
+	registry *prometheus.Registry
+	server   *http.Server
+	opts     Prometheus
+	log      *logger.Logger
+
+	mu     sync.Mutex
+	served chan error // the server's end
+}
+
+// errServed is how the server says it was shut down.
+var errServed = http.ErrServerClosed
+
+// CheckWebConfig reports whether the web configuration file can be read
+// and used, so that a bad one is refused at start with nothing sent.
+func CheckWebConfig(path string) error {
+	if path == "" {
+		return nil
+	}
+	if err := web.Validate(path); err != nil {
+		return fmt.Errorf("--web-config %s: %w", path, err)
+	}
+	return nil
+}
+
+func newEndpoint(opts Prometheus, t *totals, log *logger.Logger) (*endpoint, error) {
+	reg := prometheus.NewRegistry()
+	exp, err := otelprom.New(
+		otelprom.WithRegisterer(reg),
+		otelprom.WithProducer(producer{t: t}),
+		// Prometheus' own names: dots to underscores, unit suffixes
+		// (_seconds), _total on counters. The scope is this plugin's alone:
+		// an otel_scope_name label on every series would say nothing.
+		otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes),
+		otelprom.WithoutScopeInfo())
+	if err != nil {
+		return nil, fmt.Errorf("prometheus: %w", err)
+	}
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &endpoint{exporter: exp, registry: reg, opts: opts, log: log, served: make(chan error, 1)}, nil
+}
+
+// serve serves until close; it returns errServed then, or why it failed.
+func (e *endpoint) serve(ready *atomic.Bool, rl *reloads) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(e.registry, promhttp.HandlerOpts{
+		ErrorLog:            slogError{e.log},
+		ErrorHandling:       promhttp.ContinueOnError,
+		MaxRequestsInFlight: 4,
+	}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "hping3-plugin is healthy.")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "hping3-plugin is not ready: no report yet.", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "hping3-plugin is ready.")
+	})
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && r.Method != http.MethodPut {
+			w.Header().Set("Allow", "POST, PUT")
+			http.Error(w, "reload with POST (or PUT).", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := rl.request(r.Context()); err != nil {
+			http.Error(w, fmt.Sprintf("reload refused, the previous configuration keeps running: %v", err), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "configuration reloaded.")
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintln(w, "hping3-plugin: metrics at /metrics")
+	})
+	e.mu.Lock()
+	e.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	e.mu.Unlock()
+	cfg := e.opts.WebConfig
+	flags := &web.FlagConfig{WebConfigFile: &cfg}
+	err := web.Serve(e.opts.Listener, e.server, flags, slog.New(slogHandler{log: e.log}))
+	e.served <- err
+	return err
+}
+
+// close stops the server, giving requests in flight budget to end.
+func (e *endpoint) close(budget time.Duration) error {
+	e.mu.Lock()
+	srv := e.server
+	e.mu.Unlock()
+	if srv == nil {
+		e.opts.Listener.Close()
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	if serr := <-e.served; serr != nil && !errors.Is(serr, errServed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+// slogHandler writes exporter-toolkit's log records as the plugin's lines:
+// errors as E!, warnings as W!, the rest as I! (D! for debug).
+type slogHandler struct {
+	log   *logger.Logger
+	attrs []slog.Attr
+}
+
+func (h slogHandler) Enabled(_ context.Context, l slog.Level) bool {
+	return l >= slog.LevelInfo || h.log.DebugEnabled()
+}
+
+func (h slogHandler) Handle(_ context.Context, r slog.Record) error {
+	msg := "prometheus endpoint: " + r.Message
+	add := func(a slog.Attr) bool {
+		msg += fmt.Sprintf(" %s=%v", a.Key, a.Value)
+		return true
+	}
+	for _, a := range h.attrs {
+		add(a)
+	}
+	r.Attrs(add)
+	switch {
+	case r.Level >= slog.LevelError:
+		h.log.Errorf("%s", msg)
+	case r.Level >= slog.LevelWarn:
+		h.log.Warnf("%s", msg)
+	case r.Level >= slog.LevelInfo:
+		h.log.Infof("%s", msg)
+	default:
+		h.log.Debugf("%s", msg)
+	}
+	return nil
+}
+
+func (h slogHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return slogHandler{log: h.log, attrs: append(append([]slog.Attr(nil), h.attrs...), as...)}
+}
+
+func (h slogHandler) WithGroup(string) slog.Handler { return h }
+
+// slogError is promhttp's error log: a scrape that could not gather
+// everything is an E! line.
+type slogError struct{ log *logger.Logger }
+
+func (s slogError) Println(v ...any) { s.log.Errorf("prometheus endpoint: %s", fmt.Sprint(v...)) }

@@ -1,0 +1,141 @@
+package otel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
+	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
+)
+
+// Options configure the standalone modes: an OTLP export, a Prometheus
+// endpoint, or both from the one meter provider.
+type Options struct {
+	// OTLP exports every report to a Collector over OTLP gRPC, to
+	// Endpoint when set (else OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT, else
+	// DefaultEndpoint).
+	OTLP     bool
+	Endpoint string
+	// Prometheus, when set, serves /metrics on its listener.
+	Prometheus *Prometheus
+	// PollInterval: a report this often.
+	PollInterval time.Duration
+	Log          *logger.Logger
+	// Reload re-reads the configuration and hands it to the source; it
+	// returns why the new one is refused (the old one then keeps
+	// running). Nil: no reload (POST /-/reload answers so).
+	Reload func() error
+	// Reloads asks for a reload: SIGHUP, or a targets file that changed.
+	Reloads <-chan struct{}
+}
+
+// Prometheus configures the scrape endpoint.
+type Prometheus struct {
+	// Listener is bound by the caller before probing starts, so that an
+	// address in use is refused with nothing sent.
+	Listener net.Listener
+	// WebConfig is the exporter-toolkit web configuration file (TLS,
+	// basic auth); "" serves plain HTTP to anyone.
+	WebConfig string
+}
+
+// Run reports every PollInterval until ctx ends: a round (mode rounds), or
+// the window of packets decided since the previous report (mode
+// continuous, a core.Stream). Each report is counted into the totals at
+// once; OTLP exports it (a round cut short by ctx is not exported: its
+// results would only say "cancelled"), and a Prometheus scrape reads the
+// latest at any time, never waiting for probing. Run returns an error only
+// when an exporter or the endpoint cannot be set up or fails.
+func Run(ctx context.Context, src core.Source, opts Options) error {
+	log := opts.Log
+	poll := opts.PollInterval
+	if poll <= 0 {
+		poll = config.DefaultPollInterval
+	}
+	totals := newTotals()
+	var readers []sdkmetric.Option
+	var (
+		exp    sdkmetric.Exporter
+		reader *sdkmetric.ManualReader
+		status *outage
+		web    *endpoint
+		err    error
+	)
+	if opts.OTLP {
+		if exp, reader, status, err = startOTLP(ctx, opts.Endpoint, poll, totals, log); err != nil {
+			return err
+		}
+		readers = append(readers, sdkmetric.WithReader(reader))
+	}
+	if opts.Prometheus != nil {
+		if web, err = newEndpoint(*opts.Prometheus, totals, log); err != nil {
+			if exp != nil {
+				exp.Shutdown(context.Background())
+			}
+			return err
+		}
+		readers = append(readers, sdkmetric.WithReader(web.exporter))
+	}
+	provider := sdkmetric.NewMeterProvider(append(readers,
+		sdkmetric.WithResource(newResource(ctx, log)),
+		// Series are bounded by the configured targets, and stale ones are
+		// dropped every round; the SDK's default limit of 2000 per
+		// instrument would fold a large configuration into one overflow series.
+		sdkmetric.WithCardinalityLimit(0))...)
+	defer provider.Shutdown(context.Background())
+	meter := provider.Meter(scopeName)
+	rec, err := newRecorder(meter)
+	if err != nil {
+		return err
+	}
+	reloads, err := newReloads(meter, opts.Reload, log)
+	if err != nil {
+		return err
+	}
+	var p *pipeline
+	if opts.OTLP {
+		p = newPipeline(exp, reader, rec, status)
+	}
+	var ready atomic.Bool
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if web != nil {
+		go func() {
+			if err := web.serve(&ready, reloads); !errors.Is(err, errServed) {
+				cancel() // an endpoint nobody can scrape ends the run; close says why
+			}
+		}()
+	}
+	go reloads.run(runCtx, opts.Reloads)
+
+	offer := func(rd core.Report) {
+		totals.add(&rd)
+		if p != nil {
+			p.offer(rd) // the gauges are set as it is exported
+		} else {
+			rec.set(rd)
+		}
+		ready.Store(true)
+	}
+	loop(runCtx, src.Next, offer, poll, src.Continuous(), log)
+	cancel()
+	var errs []error
+	if web != nil {
+		if err := web.close(ShutdownBudget); err != nil {
+			errs = append(errs, fmt.Errorf("prometheus endpoint: %w", err))
+		}
+	}
+	if p != nil {
+		if err := p.close(ShutdownBudget); err != nil {
+			log.Warnf("otlp: closing the exporter: %v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
