@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
+	"github.com/hping3-plugin/hping3-plugin/internal/testprom"
+)
+
+// Bad input to the Prometheus mode: exit 2 at start with one E! line
+// naming the problem, and hping3 never runs.
+func TestPrometheusBadInputExits2(t *testing.T) {
+	bin, mark := recorder(t)
+	dir := t.TempDir()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	badEntry := write("bad-entry.json", `[{"targets": ["127.0.0.1:80"]}]`)
+	badLabel := write("bad-label.json", `[{"targets": ["127.0.0.1"], "labels": {"instance": "x"}}]`)
+	table := func(file string) string {
+		return write(filepath.Base(file)+".toml", fmt.Sprintf("[[inputs.hping3]]\ntargets_file = %q\n", file))
+	}
+	cases := []struct {
+		args []string
+		want string // a part of the one E! line
+	}{
+		{[]string{"--prometheus-listen", busy.Addr().String()}, "E! --prometheus-listen " + busy.Addr().String() + ": listen tcp " + busy.Addr().String() + ": bind: address already in use"},
+		{[]string{"--prometheus-listen", "127.0.0.1:0", "--web-config", filepath.Join(dir, "missing.yml")}, "E! --web-config " + filepath.Join(dir, "missing.yml") + ": "},
+		{[]string{"--prometheus-listen", "127.0.0.1:0", "--config", table(badEntry)}, "entry 0: target \"127.0.0.1:80\": a port only in a tcp or udp table"},
+		{[]string{"--prometheus-listen", "127.0.0.1:0", "--config", table(badLabel)}, "entry 0: label \"instance\": job and instance are Prometheus' own"},
+		{[]string{"--prometheus-listen", "127.0.0.1:0", "--once"}, "E! --once and --prometheus-listen are two modes"},
+		{[]string{"--web-config", "x.yml", "--once"}, "E! --web-config is for the Prometheus endpoint: add --prometheus-listen"},
+		{[]string{"--site24x7", "--host", "127.0.0.1", "--prometheus-listen", "127.0.0.1:0"}, "E! --prometheus-listen is for the standalone modes"},
+	}
+	for _, c := range cases {
+		args := append([]string{"--hping3", bin, "--target", "127.0.0.1"}, c.args...)
+		code, stdout, stderr := runMain(args...)
+		if code != 2 || stdout != "" || !strings.Contains(stderr, c.want) || strings.Count(stderr, "E! ") != 1 {
+			t.Errorf("%q:\nexit %d, stdout %q, stderr %q\nwant exit 2, no stdout, one E! line with %q", c.args, code, stdout, stderr, c.want)
+		}
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Error("hping3 ran although the input was wrong")
+	}
+}
+
+// TLS and basic auth through a web configuration file: the endpoint
+// answers 401 without credentials (and to a wrong password), 200 with
+// them; a real Prometheus with the credentials and the CA scrapes it, one
+// with a wrong password gets 401. The plugin probes loopback for real.
+func TestPrometheusTLSAndBasicAuth(t *testing.T) {
+	testbin.RequireRoot(t)
+	testbin.RequireTool(t, "hping3")
+	dir := t.TempDir()
+	caFile, certFile, keyFile := selfSigned(t, dir)
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webConfig := filepath.Join(dir, "web.yml")
+	os.WriteFile(webConfig, []byte(fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\nbasic_auth_users:\n  prober: %s\n",
+		certFile, keyFile, hash)), 0o600)
+	addr := freePort(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, testbin.Plugin(t), "--prometheus-listen", addr, "--web-config", webConfig,
+		"--target", "127.0.0.1", "--interval", "100ms", "--poll-interval", "1s")
+	stderr := &testbin.Buffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("plugin stderr:\n%s", stderr)
+		}
+	}()
+
+	pool := x509.NewCertPool()
+	ca, _ := os.ReadFile(caFile)
+	pool.AppendCertsFromPEM(ca)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	get := func(user, pass string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "https://"+addr+"/metrics", nil)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, _ := get("", "")
+		if code != 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, body := get("", ""); code != http.StatusUnauthorized {
+		t.Errorf("no credentials: %d %q, want 401", code, body)
+	}
+	if code, body := get("prober", "wrong"); code != http.StatusUnauthorized {
+		t.Errorf("a wrong password: %d %q, want 401", code, body)
+	}
+	if code, body := get("prober", "s3cret"); code != http.StatusOK || !strings.Contains(body, "hping3_config_last_reload_successful 1") {
+		t.Errorf("with the credentials: %d, want 200 with the plugin's metrics:\n%s", code, body)
+	}
+	// Plain HTTP to the TLS endpoint gets nothing useful either.
+	if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Errorf("plain HTTP: 200, want a refusal")
+		}
+	}
+
+	good := testprom.Start(t, testprom.Config{Targets: []string{addr}, Scheme: "https", CAFile: caFile, ServerName: "localhost",
+		Username: "prober", Password: "s3cret"})
+	bad := testprom.Start(t, testprom.Config{Targets: []string{addr}, Scheme: "https", CAFile: caFile, ServerName: "localhost",
+		Username: "prober", Password: "wrong"})
+	good.WaitForScrapes(t, 2, 30*time.Second)
+	bad.WaitForScrapes(t, 2, 30*time.Second)
+	if v, err := good.Query(`hping3_packet_sent_total{server_address="127.0.0.1"}`); err != nil || len(v) != 1 || v[0].Value < 1 {
+		t.Errorf("the scrape with credentials: %v %v, want the counter", v, err)
+	}
+	if tg := bad.Target(t, addr); tg.Health != "down" || !strings.Contains(tg.LastError, "401") {
+		t.Errorf("the scrape with a wrong password: %s %q, want down with 401", tg.Health, tg.LastError)
+	}
+
+	// SIGHUP reloads in this mode (it does not end the process).
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "I! reload: 1 targets from the configuration"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload logged within 10 s of SIGHUP")
+		}
+	}
+	if code, _ := get("prober", "s3cret"); code != http.StatusOK {
+		t.Errorf("after SIGHUP: %d, want the endpoint still serving", code)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// selfSigned writes a CA and a certificate for localhost and 127.0.0.1
+// signed by it.
+func selfSigned(t *testing.T, dir string) (caFile, certFile, keyFile string) {
+	t.Helper()
+	key := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	caKey, leafKey := key(), key()
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(leafKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemFile := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	return pemFile("ca.pem", "CERTIFICATE", caDER), pemFile("cert.pem", "CERTIFICATE", leafDER), pemFile("key.pem", "EC PRIVATE KEY", keyDER)
+}

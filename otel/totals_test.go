@@ -1,0 +1,139 @@
+package otel
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
+	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
+)
+
+// The plugin's exponential histogram must bucket exactly as the SDK's own
+// aggregation does with the same limits: the SDK is the reference.
+func TestExpHistogramMatchesTheSDK(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	sets := map[string][]float64{
+		"loopback":    {2e-5, 3e-5, 2.5e-5, 4e-5},
+		"powers of 2": {0.5, 0.25, 1, 2, 0.125},
+		"wide":        {2e-5, 0.6, 0.0001, 0.01, 3},
+	}
+	var random []float64
+	for range 5000 {
+		random = append(random, math.Exp(rng.Float64()*math.Log(1e6))*1e-5) // 10 us .. 10 s
+	}
+	sets["random"] = random
+	for name, vs := range sets {
+		t.Run(name, func(t *testing.T) {
+			reader := sdkmetric.NewManualReader()
+			provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithView(sdkmetric.NewView(
+				sdkmetric.Instrument{Name: "h"},
+				sdkmetric.Stream{Aggregation: sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: rttExpMaxSize, MaxScale: rttExpMaxScale}})))
+			defer provider.Shutdown(context.Background())
+			h, err := provider.Meter("t").Float64Histogram("h")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mine expHistogram
+			for _, v := range vs {
+				h.Record(context.Background(), v)
+				mine.record(v)
+			}
+			var rm metricdata.ResourceMetrics
+			if err := reader.Collect(context.Background(), &rm); err != nil {
+				t.Fatal(err)
+			}
+			want := rm.ScopeMetrics[0].Metrics[0].Data.(metricdata.ExponentialHistogram[float64]).DataPoints[0]
+			if mine.scale != want.Scale || mine.offset != want.PositiveBucket.Offset || !slices.Equal(trim(mine.counts), trim(want.PositiveBucket.Counts)) {
+				t.Errorf("scale %d offset %d counts %v; the SDK: scale %d offset %d counts %v",
+					mine.scale, mine.offset, mine.counts, want.Scale, want.PositiveBucket.Offset, want.PositiveBucket.Counts)
+			}
+		})
+	}
+}
+
+// trim drops trailing empty buckets, which say nothing.
+func trim(c []uint64) []uint64 {
+	for len(c) > 0 && c[len(c)-1] == 0 {
+		c = c[:len(c)-1]
+	}
+	return c
+}
+
+// The classic buckets are Prometheus' le (upper bound included), and a
+// target the reports no longer carry leaves the totals, while one whose
+// name resolves elsewhere keeps its other series.
+func TestTotalsClassicBucketsAndRemoval(t *testing.T) {
+	res := func(name, ip string, samplesMS ...float64) probe.Result {
+		return probe.Result{Target: name, IP: ip, Protocol: config.ICMP, Code: probe.OK, Transmitted: len(samplesMS), Received: len(samplesMS),
+			RTT: &probe.RTT{Detail: true, Samples: samplesMS}}
+	}
+	tot := newTotals()
+	tot.add(&core.Report{Start: epoch, Results: []probe.Result{
+		res("a", "198.19.0.1", 0.01, 0.015, 0.0151, 20, 10000, 20000), // 10 us, 15 us, just above, 20 ms, 10 s, beyond
+		res("b", "198.19.0.2", 1),
+	}})
+	sm, err := producer{t: tot}.Produce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hist metricdata.Histogram[float64]
+	for _, m := range sm[0].Metrics {
+		if m.Name == nameRTTHistogram {
+			hist = m.Data.(metricdata.Histogram[float64])
+		}
+	}
+	if len(hist.DataPoints) != 2 {
+		t.Fatalf("%d histogram points, want 2", len(hist.DataPoints))
+	}
+	a := hist.DataPoints[0]
+	want := map[float64]uint64{1e-5: 1, 1.5e-5: 1, 2e-5: 1, 0.02: 1, 10: 1}
+	for i, n := range a.BucketCounts {
+		upper := math.Inf(1)
+		if i < len(a.Bounds) {
+			upper = a.Bounds[i]
+		}
+		w := want[upper]
+		if math.IsInf(upper, 1) {
+			w = 1 // 20 s
+		}
+		for b, c := range want {
+			if math.Abs(b-upper) < b*1e-9 {
+				w = c
+			}
+		}
+		if n != w {
+			t.Errorf("bucket le=%g: %d, want %d", upper, n, w)
+		}
+	}
+	if a.Count != 6 || math.Abs(a.Sum-30.0200401) > 1e-9 {
+		t.Errorf("count %d sum %v, want 6 and 30.0200401", a.Count, a.Sum)
+	}
+
+	// b leaves; a's address changes: its old series stays while a is
+	// configured, and a new one starts.
+	tot.add(&core.Report{Start: epoch.Add(time.Second), Results: []probe.Result{res("a", "198.19.0.9", 1)}})
+	var names []string
+	for _, s := range tot.series {
+		names = append(names, s.attrs.Encoded(nil))
+	}
+	if len(tot.series) != 2 || tot.series[0].attrs.Equivalent() == tot.series[1].attrs.Equivalent() {
+		t.Errorf("series after b left and a moved: %v, want a's two", names)
+	}
+	for _, s := range tot.series {
+		if v, _ := s.attrs.Value(keyServerAddress); v.AsString() != "a" {
+			t.Errorf("series %s after b left", s.attrs.Encoded(nil))
+		}
+	}
+	tot.add(&core.Report{Start: epoch.Add(2 * time.Second)})
+	if len(tot.series) != 0 {
+		t.Errorf("%d series with no target configured, want 0", len(tot.series))
+	}
+}
