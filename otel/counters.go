@@ -2,6 +2,7 @@ package otel
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -74,6 +75,7 @@ type series struct {
 
 	count         uint64
 	sum, min, max float64
+	noExtrema     bool     // a delta: min and max of the interval unknown
 	classic       []uint64 // per rttBounds, and +Inf last
 	exp           expHistogram
 }
@@ -149,29 +151,51 @@ func (s *series) record(v float64) {
 }
 
 // producer hands the totals to one reader: with exponential set, the
-// histogram as an exponential one (OTLP), else with classic buckets.
+// histogram as an exponential one (OTLP), else with classic buckets; with
+// delta set (OTLP under a delta temporality preference), each collection
+// gets what was added since the previous one.
 type producer struct {
 	t           *totals
 	exponential bool
+	delta       bool
+
+	mu     sync.Mutex
+	last   map[attribute.Distinct]*series // delta: each series as last collected
+	lastAt time.Time
 }
 
-var _ sdkmetric.Producer = producer{}
+var _ sdkmetric.Producer = (*producer)(nil)
 
 // Produce returns the counters and the histogram at this moment.
-func (p producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
+func (p *producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 	c := p.t
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	now := time.Now()
-	since := c.since
-	if since.IsZero() {
-		since = now
+	start := c.since
+	if start.IsZero() {
+		start = now
 	}
+	points := make([]*series, len(c.series))
+	for i, s := range c.series {
+		points[i] = s.snapshot()
+	}
+	c.mu.Unlock()
+	temporality := metricdata.CumulativeTemporality
+	if p.delta {
+		temporality = metricdata.DeltaTemporality
+		p.mu.Lock()
+		if !p.lastAt.IsZero() {
+			start = p.lastAt
+		}
+		points = p.deltas(points, now)
+		p.mu.Unlock()
+	}
+
 	sum := func(pick func(*series) int64) metricdata.Sum[int64] {
-		d := metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true,
-			DataPoints: make([]metricdata.DataPoint[int64], 0, len(c.series))}
-		for _, s := range c.series {
-			d.DataPoints = append(d.DataPoints, metricdata.DataPoint[int64]{Attributes: s.attrs, StartTime: since, Time: now, Value: pick(s)})
+		d := metricdata.Sum[int64]{Temporality: temporality, IsMonotonic: true,
+			DataPoints: make([]metricdata.DataPoint[int64], 0, len(points))}
+		for _, s := range points {
+			d.DataPoints = append(d.DataPoints, metricdata.DataPoint[int64]{Attributes: s.attrs, StartTime: start, Time: now, Value: pick(s)})
 		}
 		return d
 	}
@@ -187,19 +211,19 @@ func (p producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 	}
 	hist := metricdata.Metrics{Name: nameRTTHistogram, Unit: unitSeconds, Description: "Round-trip time of every timed reply."}
 	if p.exponential {
-		d := metricdata.ExponentialHistogram[float64]{Temporality: metricdata.CumulativeTemporality,
-			DataPoints: make([]metricdata.ExponentialHistogramDataPoint[float64], 0, len(c.series))}
-		for _, s := range c.series {
-			d.DataPoints = append(d.DataPoints, s.exponential(since, now))
+		d := metricdata.ExponentialHistogram[float64]{Temporality: temporality,
+			DataPoints: make([]metricdata.ExponentialHistogramDataPoint[float64], 0, len(points))}
+		for _, s := range points {
+			d.DataPoints = append(d.DataPoints, s.exponential(start, now))
 		}
 		hist.Data = d
 	} else {
-		d := metricdata.Histogram[float64]{Temporality: metricdata.CumulativeTemporality,
-			DataPoints: make([]metricdata.HistogramDataPoint[float64], 0, len(c.series))}
-		for _, s := range c.series {
-			dp := metricdata.HistogramDataPoint[float64]{Attributes: s.attrs, StartTime: since, Time: now,
-				Count: s.count, Sum: s.sum, Bounds: rttBounds, BucketCounts: append([]uint64(nil), s.classic...)}
-			if s.count > 0 {
+		d := metricdata.Histogram[float64]{Temporality: temporality,
+			DataPoints: make([]metricdata.HistogramDataPoint[float64], 0, len(points))}
+		for _, s := range points {
+			dp := metricdata.HistogramDataPoint[float64]{Attributes: s.attrs, StartTime: start, Time: now,
+				Count: s.count, Sum: s.sum, Bounds: rttBounds, BucketCounts: s.classic}
+			if s.count > 0 && !s.noExtrema {
 				dp.Min, dp.Max = metricdata.NewExtrema(s.min), metricdata.NewExtrema(s.max)
 			}
 			d.DataPoints = append(d.DataPoints, dp)
@@ -210,12 +234,52 @@ func (p producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 	return []metricdata.ScopeMetrics{{Scope: instrumentation.Scope{Name: scopeName}, Metrics: ms}}, nil
 }
 
+// snapshot is a copy of s that later samples do not change.
+func (s *series) snapshot() *series {
+	c := *s
+	c.classic = slices.Clone(s.classic)
+	c.exp.counts = slices.Clone(s.exp.counts)
+	return &c
+}
+
+// deltas turns snapshots into what was added since the previous
+// collection, and keeps them for the next. A series new since then is
+// whole; the minimum and maximum of an interval are not known, and left
+// out. Called with p.mu held.
+func (p *producer) deltas(points []*series, now time.Time) []*series {
+	next := make(map[attribute.Distinct]*series, len(points))
+	out := make([]*series, len(points))
+	for i, cur := range points {
+		next[cur.attrs.Equivalent()] = cur
+		prev := p.last[cur.attrs.Equivalent()]
+		if prev == nil {
+			out[i] = cur
+			continue
+		}
+		d := cur.snapshot()
+		d.sent -= prev.sent
+		d.received -= prev.received
+		d.duplicates -= prev.duplicates
+		d.icmpErrors -= prev.icmpErrors
+		d.count -= prev.count
+		d.sum -= prev.sum
+		d.noExtrema = true
+		for k := range d.classic {
+			d.classic[k] -= prev.classic[k]
+		}
+		d.exp.subtract(&prev.exp)
+		out[i] = d
+	}
+	p.last, p.lastAt = next, now
+	return out
+}
+
 func (s *series) exponential(since, now time.Time) metricdata.ExponentialHistogramDataPoint[float64] {
 	h := &s.exp
 	dp := metricdata.ExponentialHistogramDataPoint[float64]{Attributes: s.attrs, StartTime: since, Time: now,
 		Count: s.count, Sum: s.sum, Scale: h.scale, ZeroCount: h.zero,
 		PositiveBucket: metricdata.ExponentialBucket{Offset: h.offset, Counts: append([]uint64(nil), h.counts...)}}
-	if s.count > 0 {
+	if s.count > 0 && !s.noExtrema {
 		dp.Min, dp.Max = metricdata.NewExtrema(s.min), metricdata.NewExtrema(s.max)
 	}
 	return dp

@@ -1,6 +1,9 @@
 package otel
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // expHistogram is a base-2 exponential histogram of positive values, as the
 // OpenTelemetry data model defines it: bucket i at scale s holds the values
@@ -73,4 +76,21 @@ func bucketIndex(v float64, scale int32) int32 {
 		return (int32(exp) - correction) >> -scale
 	}
 	return int32(exp)<<scale + int32(math.Log(frac)*math.Ldexp(math.Log2E, int(scale))) - 1
+}
+
+// subtract takes prev, an earlier state of h, out of h: what was recorded
+// since. h's scale is prev's or coarser (it only ever lowers), and its
+// buckets hold every one of prev's samples.
+func (h *expHistogram) subtract(prev *expHistogram) {
+	h.zero -= prev.zero
+	if len(prev.counts) == 0 {
+		return
+	}
+	p := expHistogram{scale: prev.scale, offset: prev.offset, counts: slices.Clone(prev.counts)}
+	if shift := p.scale - h.scale; shift > 0 {
+		p.downscale(shift)
+	}
+	for k, n := range p.counts {
+		h.counts[p.offset+int32(k)-h.offset] -= n
+	}
 }

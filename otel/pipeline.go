@@ -43,12 +43,15 @@ type pipeline struct {
 }
 
 // newReader is the OTLP exporter's reader: its temporality and its
-// aggregations, and the totals with an exponential histogram.
+// aggregations, and the totals with an exponential histogram, as deltas
+// when the exporter's temporality preference says so
+// (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE).
 func newReader(exp sdkmetric.Exporter, t *totals) *sdkmetric.ManualReader {
+	delta := exp.Temporality(sdkmetric.InstrumentKindCounter) == metricdata.DeltaTemporality
 	return sdkmetric.NewManualReader(
 		sdkmetric.WithTemporalitySelector(exp.Temporality),
 		sdkmetric.WithAggregationSelector(exp.Aggregation),
-		sdkmetric.WithProducer(producer{t: t, exponential: true}))
+		sdkmetric.WithProducer(&producer{t: t, exponential: true, delta: delta}))
 }
 
 func newPipeline(exp sdkmetric.Exporter, reader *sdkmetric.ManualReader, rec *recorder, status *outage) *pipeline {

@@ -56,7 +56,7 @@ func newEndpoint(opts Prometheus, t *totals, log *logger.Logger) (*endpoint, err
 	reg := prometheus.NewRegistry()
 	exp, err := otelprom.New(
 		otelprom.WithRegisterer(reg),
-		otelprom.WithProducer(producer{t: t}),
+		otelprom.WithProducer(&producer{t: t}),
 		// Prometheus' own names: dots to underscores, unit suffixes
 		// (_seconds), _total on counters. The scope is this plugin's alone:
 		// an otel_scope_name label on every series would say nothing.

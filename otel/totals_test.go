@@ -80,7 +80,7 @@ func TestTotalsClassicBucketsAndRemoval(t *testing.T) {
 		res("a", "198.19.0.1", 0.01, 0.015, 0.0151, 20, 10000, 20000), // 10 us, 15 us, just above, 20 ms, 10 s, beyond
 		res("b", "198.19.0.2", 1),
 	}})
-	sm, err := producer{t: tot}.Produce(context.Background())
+	sm, err := (&producer{t: tot}).Produce(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,3 +137,61 @@ func TestTotalsClassicBucketsAndRemoval(t *testing.T) {
 		t.Errorf("%d series with no target configured, want 0", len(tot.series))
 	}
 }
+
+// Under a delta temporality preference each collection carries what was
+// added since the previous one: counters, bucket counts (the histogram
+// coarsening in between included), count and sum.
+func TestProducerDeltas(t *testing.T) {
+	res := func(ip string, samplesMS ...float64) core.Report {
+		return core.Report{Start: epoch, Results: []probe.Result{{Target: "a", IP: ip, Protocol: config.ICMP, Code: probe.OK,
+			Transmitted: len(samplesMS) + 1, Received: len(samplesMS), RTT: &probe.RTT{Detail: true, Samples: samplesMS}}}}
+	}
+	tot := newTotals()
+	p := &producer{t: tot, exponential: true, delta: true}
+	point := func() (metricdata.DataPoint[int64], metricdata.ExponentialHistogramDataPoint[float64]) {
+		sm, err := p.Produce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sent metricdata.DataPoint[int64]
+		var h metricdata.ExponentialHistogramDataPoint[float64]
+		for _, m := range sm[0].Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				if m.Name == nameCountSent {
+					if d.Temporality != metricdata.DeltaTemporality {
+						t.Errorf("%s: %v, want delta", m.Name, d.Temporality)
+					}
+					sent = d.DataPoints[0]
+				}
+			case metricdata.ExponentialHistogram[float64]:
+				h = d.DataPoints[0]
+			}
+		}
+		return sent, h
+	}
+	tot.add(ptr(res("198.19.0.1", 0.05, 0.06)))
+	s1, h1 := point()
+	// Samples a million times apart: the histogram coarsens.
+	tot.add(ptr(res("198.19.0.1", 50, 50000, 0.05)))
+	s2, h2 := point()
+	s3, h3 := point()
+	if s1.Value != 3 || s2.Value != 4 || s3.Value != 0 {
+		t.Errorf("sent deltas %d, %d, %d; want 3, 4, 0", s1.Value, s2.Value, s3.Value)
+	}
+	if h1.Count != 2 || h2.Count != 3 || h3.Count != 0 || math.Abs(h2.Sum-50.05005) > 1e-9 {
+		t.Errorf("histogram deltas: count %d, %d, %d, sum %v; want 2, 3, 0 and 50.05005", h1.Count, h2.Count, h3.Count, h2.Sum)
+	}
+	var n uint64
+	for _, c := range h2.PositiveBucket.Counts {
+		n += c
+	}
+	if h2.Scale >= h1.Scale || n != 3 {
+		t.Errorf("second delta: scale %d (first %d), %d in its buckets; want a coarser scale and 3", h2.Scale, h1.Scale, n)
+	}
+	if !s2.StartTime.Equal(s1.Time) {
+		t.Errorf("second delta starts %v, want the first's end %v", s2.StartTime, s1.Time)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
