@@ -2,8 +2,10 @@ package otel
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -38,9 +40,12 @@ import (
 // loopback (20-50 us) to a satellite link (600 ms) and a timeout.
 var rttBounds = func() []float64 {
 	var b []float64
-	for decade := 1e-5; decade < 10; decade *= 10 {
-		for _, m := range []float64{1, 1.5, 2, 3, 5, 7} {
-			b = append(b, m*decade)
+	for exp := -5; exp < 1; exp++ {
+		for _, m := range []string{"1", "1.5", "2", "3", "5", "7"} {
+			// Parsed, not multiplied: 3*0.1 would be an le label of
+			// 0.30000000000000004.
+			v, _ := strconv.ParseFloat(fmt.Sprintf("%se%d", m, exp), 64)
+			b = append(b, v)
 		}
 	}
 	return append(b, 10)

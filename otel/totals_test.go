@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -195,3 +196,19 @@ func TestProducerDeltas(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// The bucket bounds are the round numbers Prometheus shows as le labels:
+// 0.3, not 0.30000000000000004.
+func TestRTTBoundsAreRound(t *testing.T) {
+	if len(rttBounds) != 37 || rttBounds[0] != 1e-5 || rttBounds[len(rttBounds)-1] != 10 {
+		t.Fatalf("%d bounds from %g to %g, want 37 from 1e-05 to 10", len(rttBounds), rttBounds[0], rttBounds[len(rttBounds)-1])
+	}
+	for i, b := range rttBounds {
+		if s := strconv.FormatFloat(b, 'g', -1, 64); s != strconv.FormatFloat(b, 'g', 2, 64) {
+			t.Errorf("bound %d is %s", i, s)
+		}
+		if i > 0 && b <= rttBounds[i-1] {
+			t.Errorf("bound %d (%g) not above %g", i, b, rttBounds[i-1])
+		}
+	}
+}
