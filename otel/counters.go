@@ -63,6 +63,9 @@ const (
 // totals holds every target's cumulative counts since the plugin started
 // (since): its packets and its RTT samples.
 type totals struct {
+	// gather is held by a scrape for reading while it gathers, and by add
+	// for writing: a scrape sees each report whole (native.go).
+	gather sync.RWMutex
 	mu     sync.Mutex
 	since  time.Time
 	index  map[attribute.Distinct]*series
@@ -94,6 +97,8 @@ func newTotals() *totals {
 // probe that could not run is left out of the counts, as from the gauges:
 // its counts would say nothing about the network.
 func (c *totals) add(rd *core.Report) {
+	c.gather.Lock()
+	defer c.gather.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.since.IsZero() || rd.Start.Before(c.since) {

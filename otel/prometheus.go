@@ -28,7 +28,7 @@ import (
 // configuration file, read by exporter-toolkit.
 type endpoint struct {
 	exporter *otelprom.Exporter
-	registry *prometheus.Registry
+	registry prometheus.Gatherer
 	server   *http.Server
 	opts     Prometheus
 	log      *logger.Logger
@@ -66,7 +66,7 @@ func newEndpoint(opts Prometheus, t *totals, log *logger.Logger) (*endpoint, err
 		return nil, fmt.Errorf("prometheus: %w", err)
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &endpoint{exporter: exp, registry: reg, opts: opts, log: log, served: make(chan error, 1)}, nil
+	return &endpoint{exporter: exp, registry: nativeGatherer{reg: reg, t: t}, opts: opts, log: log, served: make(chan error, 1)}, nil
 }
 
 // serve serves until close; it returns errServed then, or why it failed.

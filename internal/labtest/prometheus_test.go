@@ -97,6 +97,9 @@ port = 7
 interval = "200ms"
 timeout = "300ms"
 `, lossy, jittery, path, closed), "--poll-interval", "1s")
+	// A second Prometheus asks for native histograms (protobuf).
+	native := testprom.Start(t, testprom.Config{Targets: []string{promListen}, Namespace: l.Client,
+		Flags: []string{"--enable-feature=native-histograms"}})
 	srv.WaitForScrapes(t, 3, 30*time.Second)
 	time.Sleep(8 * time.Second)
 
@@ -133,6 +136,14 @@ timeout = "300ms"
 	if q < truth[0] || q > truth[len(truth)-1] || q < median*0.8 || q > median*1.25 {
 		t.Errorf("%s: histogram median %.3f ms; recorded RTTs %.3f..%.3f ms, median %.3f: want within the recorded range and within a bucket of the median",
 			jittery, q, truth[0], truth[len(truth)-1], median)
+	}
+
+	// The same median from the native buckets, which the second
+	// Prometheus took instead of the classic ones.
+	nq := 1000 * queryOne(t, native, fmt.Sprintf(`histogram_quantile(0.5, hping3_rtt_duration_seconds{server_address=%q})`, jittery))
+	t.Logf("%s: native histogram median %.3f ms", jittery, nq)
+	if nq < truth[0] || nq > truth[len(truth)-1] || nq < median*0.9 || nq > median*1.1 {
+		t.Errorf("%s: native histogram median %.3f ms; recorded RTTs %.3f..%.3f ms, median %.3f", jittery, nq, truth[0], truth[len(truth)-1], median)
 	}
 
 	// Every dashboard query returns series for the lab.

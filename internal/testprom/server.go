@@ -55,6 +55,10 @@ type Config struct {
 	// auth with every scrape.
 	Username, Password string
 
+	// Flags are more flags for Prometheus, such as
+	// --enable-feature=native-histograms.
+	Flags []string
+
 	// Namespace, when set, is the network namespace (a netlab lab's
 	// client) Prometheus runs in: it scrapes targets there, and the
 	// harness reaches its API there.
@@ -142,6 +146,7 @@ func (s *Server) run(t testing.TB, bin, addr, data string) error {
 		"--web.listen-address=" + addr,
 		"--log.level=info",
 	}
+	args = append(args, s.cfg.Flags...)
 	if s.cfg.Namespace != "" {
 		// ip netns exec enters the namespace and execs Prometheus itself.
 		args = append([]string{"ip", "netns", "exec", s.cfg.Namespace}, args...)

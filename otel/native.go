@@ -1,0 +1,109 @@
+package otel
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/otlptranslator"
+	"google.golang.org/protobuf/proto"
+)
+
+// promRTTHistogram is hping3.rtt.duration's name on the scrape endpoint.
+const promRTTHistogram = "hping3_rtt_duration_seconds"
+
+// maxNativeSchema is the finest resolution a Prometheus native histogram
+// has (schema 8: 2^(1/256) per bucket).
+const maxNativeSchema = 8
+
+// nativeGatherer serves the RTT histogram both ways, as client_golang's
+// own histograms can: classic buckets, which every Prometheus reads and
+// the text format carries, and the native (sparse, exponential) buckets
+// of the same samples, which a Prometheus with native histograms turned
+// on asks for in the protobuf format. The OpenTelemetry exporter writes
+// one or the other, so the native buckets are added to its classic ones
+// here, from the totals. A gather holds off new reports, so both forms
+// (and the count and sum) are of the same samples.
+type nativeGatherer struct {
+	reg   prometheus.Gatherer
+	t     *totals
+	namer otlptranslator.LabelNamer
+}
+
+func (g nativeGatherer) Gather() ([]*dto.MetricFamily, error) {
+	g.t.gather.RLock()
+	defer g.t.gather.RUnlock()
+	mfs, err := g.reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != promRTTHistogram || mf.GetType() != dto.MetricType_HISTOGRAM {
+			continue
+		}
+		natives := g.natives()
+		for _, m := range mf.Metric {
+			if h := natives[labelKey(m.Label)]; h != nil && m.Histogram != nil {
+				setNative(m.Histogram, h)
+			}
+		}
+	}
+	return mfs, err
+}
+
+// natives copies every series' exponential buckets, by its labels as
+// the exporter names them.
+func (g nativeGatherer) natives() map[string]*expHistogram {
+	c := g.t
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]*expHistogram, len(c.series))
+	for _, s := range c.series {
+		var labels []*dto.LabelPair
+		for it := s.attrs.Iter(); it.Next(); {
+			kv := it.Attribute()
+			name, err := g.namer.Build(string(kv.Key))
+			if err != nil {
+				continue
+			}
+			labels = append(labels, &dto.LabelPair{Name: proto.String(name), Value: proto.String(kv.Value.Emit())})
+		}
+		h := s.exp
+		h.counts = append([]uint64(nil), s.exp.counts...)
+		out[labelKey(labels)] = &h
+	}
+	return out
+}
+
+func labelKey(ls []*dto.LabelPair) string {
+	parts := make([]string, len(ls))
+	for i, l := range ls {
+		parts[i] = l.GetName() + "\xff" + l.GetValue()
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "\xfe")
+}
+
+// setNative gives h the native buckets of e. Prometheus' bucket i is
+// (base^(i-1), base^i], OpenTelemetry's (base^i, base^(i+1)]: the index
+// moves up by one. One span holds every bucket, empty ones as zero.
+func setNative(h *dto.Histogram, e *expHistogram) {
+	if !e.started {
+		return
+	}
+	if shift := e.scale - maxNativeSchema; shift > 0 {
+		e.downscale(shift)
+	}
+	h.Schema = proto.Int32(e.scale)
+	h.ZeroThreshold = proto.Float64(0)
+	h.ZeroCount = proto.Uint64(e.zero)
+	if len(e.counts) == 0 {
+		return
+	}
+	h.PositiveSpan = []*dto.BucketSpan{{Offset: proto.Int32(e.offset + 1), Length: proto.Uint32(uint32(len(e.counts)))}}
+	deltas := make([]int64, len(e.counts))
+	prev := int64(0)
+	for i, n := range e.counts {
+		deltas[i] = int64(n) - prev
+		prev = int64(n)
+	}
+	h.PositiveDelta = deltas
+}
