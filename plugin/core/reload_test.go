@@ -85,6 +85,24 @@ func TestStreamReloadKeepsStayingTargets(t *testing.T) {
 			t.Errorf("%s: %d packets in 1.2 s at one per 20 ms", target, counted[target])
 		}
 	}
+	// The reload's pause: a staying target's engine sends nothing while its
+	// packets in flight are decided (a timeout and captureGrace), then
+	// starts again at once.
+	var prev time.Time
+	longest := time.Duration(0)
+	for _, p := range net.packets() {
+		if p.probe.Dst.String() != "127.0.0.2" {
+			continue
+		}
+		if !prev.IsZero() && p.at.Sub(prev) > longest {
+			longest = p.at.Sub(prev)
+		}
+		prev = p.at
+	}
+	t.Logf("longest gap between two packets to a staying target: %v (period %v, timeout %v)", longest, s.Interval, s.Timeout)
+	if max := s.Interval + s.Timeout + captureGrace + 150*time.Millisecond; longest > max {
+		t.Errorf("a staying target sent nothing for %v across the reload, want at most %v", longest, max)
+	}
 	if !strings.Contains(h.log.String(), "started") {
 		t.Log(h.log.String())
 	}
