@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,7 +109,10 @@ func (e *endpoint) serve(ready *atomic.Bool, rl *reloads) error {
 		fmt.Fprintln(w, "hping3-plugin: metrics at /metrics")
 	})
 	e.mu.Lock()
-	e.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	e.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		// The server's own complaints (a TLS handshake that failed, a
+		// client that sent garbage) are the plugin's W! lines too.
+		ErrorLog: stdlog.New(warnWriter{e.log}, "", 0)}
 	e.mu.Unlock()
 	cfg := e.opts.WebConfig
 	flags := &web.FlagConfig{WebConfigFile: &cfg}
@@ -173,6 +178,14 @@ func (h slogHandler) WithAttrs(as []slog.Attr) slog.Handler {
 }
 
 func (h slogHandler) WithGroup(string) slog.Handler { return h }
+
+// warnWriter writes each line of net/http's log as a W! line.
+type warnWriter struct{ log *logger.Logger }
+
+func (w warnWriter) Write(p []byte) (int, error) {
+	w.log.Warnf("prometheus endpoint: %s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
 
 // slogError is promhttp's error log: a scrape that could not gather
 // everything is an E! line.

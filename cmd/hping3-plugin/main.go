@@ -7,10 +7,12 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/hping3-plugin/hping3-plugin/otel"
@@ -79,6 +81,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		cfg, err := pf.Build(f.config, config.DefaultSettings())
 		if err == nil {
 			err = applyPollInterval(cfg, standalone)
+		}
+		if err == nil && f.prometheusListen != "" {
+			err = promTags(cfg)
 		}
 		return cfg, err
 	}
@@ -149,6 +154,24 @@ func applyPollInterval(cfg *config.Config, standalone bool) error {
 		cfg.PollInterval = config.DefaultPollInterval
 	}
 	return cfg.Validate()
+}
+
+// promTags refuses the tags a Prometheus scrape would not carry as they
+// are: job and instance are the scrape's own (Prometheus would rename the
+// plugin's to exported_job and exported_instance), and names starting
+// with __ are reserved. A targets file's labels are refused these already.
+func promTags(cfg *config.Config) error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, g := range cfg.Groups {
+		for k := range g.Tags {
+			if (k == "job" || k == "instance" || strings.HasPrefix(k, "__")) && !seen[k] {
+				seen[k] = true
+				errs = append(errs, fmt.Errorf("inputs.hping3[%d].tags.%s: with --prometheus-listen a tag may not be job, instance or start with __ (Prometheus' own labels)", g.Table, k))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // unjoin splits an errors.Join result so each problem gets its own log line.

@@ -59,6 +59,8 @@ func TestPrometheusBadInputExits2(t *testing.T) {
 		{[]string{"--prometheus-listen", "127.0.0.1:0", "--config", table(badEntry)}, "entry 0: target \"127.0.0.1:80\": a port only in a tcp or udp table"},
 		{[]string{"--prometheus-listen", "127.0.0.1:0", "--config", table(badLabel)}, "entry 0: label \"instance\": job and instance are Prometheus' own"},
 		{[]string{"--prometheus-listen", "127.0.0.1:0", "--once"}, "E! --once and --prometheus-listen are two modes"},
+		{[]string{"--prometheus-listen", "127.0.0.1:0", "--config", write("job.toml", "[[inputs.hping3]]\ntargets = [\"127.0.0.1\"]\n[inputs.hping3.tags]\njob = \"x\"\n")},
+			"inputs.hping3[0].tags.job: with --prometheus-listen a tag may not be job, instance or start with __"},
 		{[]string{"--web-config", "x.yml", "--once"}, "E! --web-config is for the Prometheus endpoint: add --prometheus-listen"},
 		{[]string{"--site24x7", "--host", "127.0.0.1", "--prometheus-listen", "127.0.0.1:0"}, "E! --prometheus-listen is for the standalone modes"},
 	}
@@ -168,7 +170,7 @@ func TestPrometheusTLSAndBasicAuth(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "I! reload: 1 targets from the configuration"); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "I! reload: 1 target from the configuration"); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no reload logged within 10 s of SIGHUP")
 		}

@@ -58,7 +58,8 @@ func (r *reloader) reload() error {
 	r.mu.Lock()
 	r.cfg = cfg
 	r.mu.Unlock()
-	r.log.Infof("reload: %d targets from %s", r.src.Targets(), describe(cfg))
+	n := r.src.Targets()
+	r.log.Infof("reload: %d %s from %s", n, plural(n, "target"), describe(cfg))
 	return nil
 }
 
@@ -156,4 +157,11 @@ func (r *reloader) watch(ctx context.Context, changed chan<- struct{}) {
 		case <-tick.C:
 		}
 	}
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }

@@ -98,7 +98,7 @@ func TestTelegrafModeRereadsTheTargetsFile(t *testing.T) {
 	}
 
 	write("- targets: [127.0.0.2]\n  labels: {rack: b}\n")
-	waitLog("I! reload: 1 targets from the configuration and "+sd, 1)
+	waitLog("I! reload: 1 target from the configuration and "+sd, 1)
 	time.Sleep(time.Second)
 	report() // the window of the change
 	time.Sleep(time.Second)

@@ -30,7 +30,7 @@ type Setting struct {
 	// means every one.
 	Applies string
 	// Rounds marks a setting only the modes that run round after round
-	// (Telegraf execd, --otlp) have: one-round modes get no flag for it.
+	// (Telegraf execd, --otlp, --prometheus-listen) have: one-round modes get no flag for it.
 	Rounds bool
 
 	// field points at where the value lives: in g for a group setting,
@@ -235,8 +235,8 @@ var settingsTable = []*Setting{
 	{Key: "poll_interval", Flag: "poll-interval", Top: true,
 		Help:        "also run a round this often (Telegraf: with signal = \"none\")",
 		Allowed:     "0 (rounds on stdin lines and signals only) or 1s..24h",
-		DefaultText: "0 (--otlp: 10s)",
-		Applies:     "Telegraf execd, --otlp",
+		DefaultText: "0 (--otlp, --prometheus-listen: 10s)",
+		Applies:     "Telegraf execd, --otlp, --prometheus-listen",
 		Rounds:      true,
 		field:       func(c *Config, _ *Group) any { return &c.PollInterval },
 		check: func(c *Config, _ *Group) string {
@@ -254,7 +254,7 @@ var settingsTable = []*Setting{
 		Help:        "continuous: every target probed all the time, one packet every interval, each report covering the packets decided since the previous one (count does not apply); rounds: count packets per target per report (docs/configuration.md)",
 		Allowed:     `one of "continuous", "rounds"; continuous needs the tcl engine`,
 		DefaultText: "continuous (--once and --site24x7: one round)",
-		Applies:     "Telegraf execd, --otlp",
+		Applies:     "Telegraf execd, --otlp, --prometheus-listen",
 		Rounds:      true,
 		field:       func(c *Config, _ *Group) any { return &c.Mode },
 		check: func(c *Config, _ *Group) string {
@@ -273,7 +273,7 @@ var settingsTable = []*Setting{
 		Help:        "where the measurements are taken from (a host or site name): the tag vantage on every line, the attribute vantage on every OpenTelemetry point, so that many plugins can report to one place",
 		Allowed:     "printable UTF-8, 1..64 characters, not ending in a backslash",
 		DefaultText: "none",
-		Applies:     "Telegraf execd, --once, --otlp",
+		Applies:     "Telegraf execd, --once, --otlp, --prometheus-listen",
 		field:       func(c *Config, _ *Group) any { return &c.Vantage },
 		check: func(c *Config, _ *Group) string {
 			if v := c.Vantage; v != "" && (!TagSafe(v) || utf8.RuneCountInString(v) > 64) {

@@ -246,6 +246,7 @@ type tclStream struct {
 	targets []*target // the configured targets (path probes: their hops)
 	probes  int       // targets and path probes, each one packet per period
 	replan  chan struct{}
+	rate    float64 // packets/s of the plan the sessions run
 	// pending is the targets and rate the next session takes (at start,
 	// and after a reload); guarded by st.mu.
 	pending *enginePlan
@@ -279,6 +280,7 @@ func (c *tclStream) plan(rate float64) {
 			h.period = t.period
 		}
 	}
+	c.rate = rate
 	c.pace = newPacer(rate, streamAhead(c.targets))
 	c.planned = 0 // the session limits the new pace's ahead afresh
 }

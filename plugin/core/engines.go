@@ -1,6 +1,8 @@
 package core
 
 import (
+	"io"
+
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/hping3"
 	"github.com/hping3-plugin/hping3-plugin/plugin/hping3/tcl"
@@ -17,7 +19,10 @@ type engineChoice struct {
 // chooseEngines decides, once at start, which engine each group uses, and
 // says so in one I! line per hping3 binary. "auto" takes the Tcl engine
 // when the group's hping3 has hping3's Tcl API.
-func chooseEngines(cfg *config.Config, log *logger.Logger) []engineChoice {
+func chooseEngines(cfg *config.Config, log *logger.Logger, tell bool) []engineChoice {
+	if !tell {
+		log = logger.New(io.Discard, false)
+	}
 	mode := cfg.Engine
 	if mode == "" {
 		mode = config.EngineAuto

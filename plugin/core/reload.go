@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
@@ -20,7 +21,7 @@ type Reloader interface {
 // than to a configuration: how engines start, the kernel clock, the ICMP
 // identity and the resolver.
 func (r *Runner) renew(cfg *config.Config) *Runner {
-	n := New(cfg, r.log)
+	n := newRunner(cfg, r.log, false)
 	n.start, n.clock, n.ids, n.resolver = r.start, r.clock, r.ids, r.resolver
 	return n
 }
@@ -180,6 +181,9 @@ func (s *Stream) assign(r *Runner) {
 			probes += 1 + len(t.hops)
 		}
 		rate := max(1, float64(r.cfg.MaxPacketRate)*float64(probes)/float64(max(all, 1)))
+		if !added[c] && c.pending == nil && c.rate == rate && slices.Equal(c.targets, ts) {
+			continue // unchanged: its session goes on
+		}
 		c.pending = &enginePlan{targets: ts, probes: probes, rate: rate}
 		if added[c] {
 			continue // its first session takes the plan

@@ -146,3 +146,27 @@ func TestReloadRefusesAModeChange(t *testing.T) {
 		})
 	}
 }
+
+// A reload that changes nothing an engine probes leaves its session
+// alone: no restart, no pause in sending.
+func TestStreamReloadUnchangedKeepsTheEngine(t *testing.T) {
+	net := newFakeNet(5 * time.Millisecond)
+	h := newHarness(t, config.ModeContinuous, net, []string{"127.0.0.1", "127.0.0.2"}, fakeSettings())
+	cfg := h.src.(*Stream).r.cfg
+	h.next(1, 200*time.Millisecond)
+	for range 3 {
+		if err := h.src.(Reloader).Reload(withTargets(cfg, "127.0.0.1", "127.0.0.2")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if starts, _ := net.counts(); starts != 1 {
+		t.Errorf("%d engine starts after three reloads that changed nothing, want 1", starts)
+	}
+	rd := h.src.Next(context.Background())
+	for _, r := range rd.Results {
+		if r.Code != probe.OK || r.Transmitted < 10 {
+			t.Errorf("%s: code %d, %d packets in 500 ms at one per 20 ms", r.Target, r.Code, r.Transmitted)
+		}
+	}
+}

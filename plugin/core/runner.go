@@ -42,6 +42,12 @@ type job struct {
 // New returns a Runner for a validated configuration. Duplicate targets in
 // a group are probed once, with a warning.
 func New(cfg *config.Config, log *logger.Logger) *Runner {
+	return newRunner(cfg, log, true)
+}
+
+// newRunner is New; tell says which engine each hping3 runs (a reload's
+// Runner does not say it again).
+func newRunner(cfg *config.Config, log *logger.Logger, tell bool) *Runner {
 	r := &Runner{cfg: cfg, log: log, resolver: net.DefaultResolver, lookups: make(chan struct{}, dnsParallel), start: startTcl,
 		clock: newKernelClock(log)}
 	for gi, g := range cfg.Groups {
@@ -56,7 +62,7 @@ func New(cfg *config.Config, log *logger.Logger) *Runner {
 		}
 	}
 	r.cli = newCLIScheduler(cfg)
-	r.engines = chooseEngines(cfg, log)
+	r.engines = chooseEngines(cfg, log, tell)
 	for gi, g := range cfg.Groups {
 		// (No binary at all: every target says so already.)
 		if g.Settings.Path && !r.engines[gi].tcl && r.engines[gi].bin != "" {
