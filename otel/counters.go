@@ -72,9 +72,22 @@ type totals struct {
 	series []*series // in the order targets first reported
 }
 
+// staleReports is how many reports a series of a configured target may
+// go without a result of its own (its target's name resolves elsewhere
+// now, or not at all) before it is dropped: a name whose address rotates
+// must not grow the output for ever.
+const staleReports = 10
+
 // series is one target's totals (one attribute set).
 type series struct {
 	attrs attribute.Set
+	// born is when its counting began (the start of the report that
+	// created it): its cumulative points' start time, and its identity,
+	// so that a series dropped and created again is a reset for every
+	// reader, not a counter that went down.
+	born time.Time
+	// unseen counts the reports since one had a result with its attributes.
+	unseen int
 	// target identifies the configured target apart from its address: a
 	// name that resolves elsewhere, or not at all for a while, keeps its
 	// other series until the target itself leaves.
@@ -110,12 +123,15 @@ func (c *totals) add(rd *core.Report) {
 		attrs := attributes(res)
 		target := targetOf(attrs)
 		present[target] = true
+		s := c.index[attrs.Equivalent()]
+		if s != nil {
+			s.unseen = -1 // (the loop below makes it 0)
+		}
 		if res.Code != probe.OK {
 			continue
 		}
-		s := c.index[attrs.Equivalent()]
 		if s == nil {
-			s = &series{attrs: attrs, target: target, classic: make([]uint64, len(rttBounds)+1)}
+			s = &series{attrs: attrs, target: target, born: rd.Start, unseen: -1, classic: make([]uint64, len(rttBounds)+1)}
 			c.index[attrs.Equivalent()] = s
 			c.series = append(c.series, s)
 		}
@@ -131,7 +147,8 @@ func (c *totals) add(rd *core.Report) {
 	}
 	kept := c.series[:0]
 	for _, s := range c.series {
-		if present[s.target] {
+		s.unseen++
+		if present[s.target] && s.unseen <= staleReports {
 			kept = append(kept, s)
 		} else {
 			delete(c.index, s.attrs.Equivalent())
@@ -201,11 +218,19 @@ func (p *producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 		p.mu.Unlock()
 	}
 
+	// A cumulative point starts when its series did; a delta when the
+	// previous collection was (or its series began, if later).
+	startOf := func(s *series) time.Time {
+		if p.delta && start.After(s.born) {
+			return start
+		}
+		return s.born
+	}
 	sum := func(pick func(*series) int64) metricdata.Sum[int64] {
 		d := metricdata.Sum[int64]{Temporality: temporality, IsMonotonic: true,
 			DataPoints: make([]metricdata.DataPoint[int64], 0, len(points))}
 		for _, s := range points {
-			d.DataPoints = append(d.DataPoints, metricdata.DataPoint[int64]{Attributes: s.attrs, StartTime: start, Time: now, Value: pick(s)})
+			d.DataPoints = append(d.DataPoints, metricdata.DataPoint[int64]{Attributes: s.attrs, StartTime: startOf(s), Time: now, Value: pick(s)})
 		}
 		return d
 	}
@@ -224,14 +249,14 @@ func (p *producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 		d := metricdata.ExponentialHistogram[float64]{Temporality: temporality,
 			DataPoints: make([]metricdata.ExponentialHistogramDataPoint[float64], 0, len(points))}
 		for _, s := range points {
-			d.DataPoints = append(d.DataPoints, s.exponential(start, now))
+			d.DataPoints = append(d.DataPoints, s.exponential(startOf(s), now))
 		}
 		hist.Data = d
 	} else {
 		d := metricdata.Histogram[float64]{Temporality: temporality,
 			DataPoints: make([]metricdata.HistogramDataPoint[float64], 0, len(points))}
 		for _, s := range points {
-			dp := metricdata.HistogramDataPoint[float64]{Attributes: s.attrs, StartTime: start, Time: now,
+			dp := metricdata.HistogramDataPoint[float64]{Attributes: s.attrs, StartTime: startOf(s), Time: now,
 				Count: s.count, Sum: s.sum, Bounds: rttBounds, BucketCounts: s.classic}
 			if s.count > 0 && !s.noExtrema {
 				dp.Min, dp.Max = metricdata.NewExtrema(s.min), metricdata.NewExtrema(s.max)
@@ -262,11 +287,16 @@ func (p *producer) deltas(points []*series, now time.Time) []*series {
 	for i, cur := range points {
 		next[cur.attrs.Equivalent()] = cur
 		prev := p.last[cur.attrs.Equivalent()]
-		if prev == nil {
-			out[i] = cur
+		if prev == nil || !prev.born.Equal(cur.born) {
+			out[i] = cur // new since, or dropped and created again: whole
 			continue
 		}
 		d := cur.snapshot()
+		if cur.sent < prev.sent || cur.received < prev.received || cur.duplicates < prev.duplicates ||
+			cur.icmpErrors < prev.icmpErrors || cur.count < prev.count || !d.exp.subtract(&prev.exp) {
+			out[i] = cur // not an earlier state of it: whole
+			continue
+		}
 		d.sent -= prev.sent
 		d.received -= prev.received
 		d.duplicates -= prev.duplicates
@@ -277,7 +307,6 @@ func (p *producer) deltas(points []*series, now time.Time) []*series {
 		for k := range d.classic {
 			d.classic[k] -= prev.classic[k]
 		}
-		d.exp.subtract(&prev.exp)
 		out[i] = d
 	}
 	p.last, p.lastAt = next, now

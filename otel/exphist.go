@@ -79,18 +79,26 @@ func bucketIndex(v float64, scale int32) int32 {
 }
 
 // subtract takes prev, an earlier state of h, out of h: what was recorded
-// since. h's scale is prev's or coarser (it only ever lowers), and its
-// buckets hold every one of prev's samples.
-func (h *expHistogram) subtract(prev *expHistogram) {
-	h.zero -= prev.zero
-	if len(prev.counts) == 0 {
-		return
+// since. It reports false, leaving h unchanged, when prev cannot be an
+// earlier state of h (a finer scale, buckets h does not hold, more in a
+// bucket).
+func (h *expHistogram) subtract(prev *expHistogram) bool {
+	if prev.zero > h.zero || (len(prev.counts) > 0 && prev.scale < h.scale) {
+		return false
 	}
 	p := expHistogram{scale: prev.scale, offset: prev.offset, counts: slices.Clone(prev.counts)}
-	if shift := p.scale - h.scale; shift > 0 {
+	if shift := p.scale - h.scale; shift > 0 && len(p.counts) > 0 {
 		p.downscale(shift)
 	}
 	for k, n := range p.counts {
-		h.counts[p.offset+int32(k)-h.offset] -= n
+		i := int(p.offset) + k - int(h.offset)
+		if i < 0 || i >= len(h.counts) || h.counts[i] < n {
+			return false
+		}
 	}
+	for k, n := range p.counts {
+		h.counts[int(p.offset)+k-int(h.offset)] -= n
+	}
+	h.zero -= prev.zero
+	return true
 }

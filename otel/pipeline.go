@@ -33,7 +33,6 @@ type pipeline struct {
 
 	mu      sync.Mutex
 	pending *core.Report
-	since   time.Time     // start of the first round exported: the cumulative points' start
 	wake    chan struct{} // one token: a round is pending
 	quit    chan struct{} // closed by close: export what is pending, then stop
 	done    chan struct{} // closed when the exporting goroutine returns
@@ -105,9 +104,6 @@ func (p *pipeline) run() {
 }
 
 func (p *pipeline) export(rd core.Report) {
-	if p.since.IsZero() || rd.Start.Before(p.since) {
-		p.since = rd.Start // rounds are offered in order: this is the first
-	}
 	if len(rd.Results) == 0 {
 		return // nothing measured, nothing to send
 	}
@@ -119,7 +115,7 @@ func (p *pipeline) export(rd core.Report) {
 		p.status.failed(err)
 		return
 	}
-	stamp(&rm, rd.Start, rd.Start.Add(rd.Duration), p.since)
+	stamp(&rm, rd.Start, rd.Start.Add(rd.Duration))
 	if err := p.exp.Export(p.exportCtx, &rm); err != nil {
 		p.status.failed(err)
 		return
@@ -130,13 +126,10 @@ func (p *pipeline) export(rd core.Report) {
 // stamp gives every point the time of its round rather than of its export:
 // the start time is when the round began, the time when its last probe
 // ended. A late export then still carries when the network looked like that.
-// A cumulative counter or histogram holds every packet from the start of
-// the first round (since) to the end of this one: since is its start, the
-// same for every instrument. (The SDK's own start is when each instrument
-// was made, which may come after the first packets: a continuous stream
-// probes from before the export is set up.) Delta points keep the SDK's
-// times.
-func stamp(rm *metricdata.ResourceMetrics, start, end, since time.Time) {
+// A cumulative counter or histogram keeps its start, when its series began
+// counting (the start of the first round that had it), and ends with this
+// round. Delta points keep the producer's times.
+func stamp(rm *metricdata.ResourceMetrics, start, end time.Time) {
 	for i := range rm.ScopeMetrics {
 		for j := range rm.ScopeMetrics[i].Metrics {
 			switch d := rm.ScopeMetrics[i].Metrics[j].Data.(type) {
@@ -151,19 +144,19 @@ func stamp(rm *metricdata.ResourceMetrics, start, end, since time.Time) {
 			case metricdata.Sum[int64]:
 				if d.Temporality == metricdata.CumulativeTemporality {
 					for k := range d.DataPoints {
-						d.DataPoints[k].StartTime, d.DataPoints[k].Time = since, end
+						d.DataPoints[k].Time = end
 					}
 				}
 			case metricdata.Histogram[float64]:
 				if d.Temporality == metricdata.CumulativeTemporality {
 					for k := range d.DataPoints {
-						d.DataPoints[k].StartTime, d.DataPoints[k].Time = since, end
+						d.DataPoints[k].Time = end
 					}
 				}
 			case metricdata.ExponentialHistogram[float64]:
 				if d.Temporality == metricdata.CumulativeTemporality {
 					for k := range d.DataPoints {
-						d.DataPoints[k].StartTime, d.DataPoints[k].Time = since, end
+						d.DataPoints[k].Time = end
 					}
 				}
 			}

@@ -20,8 +20,12 @@ const (
 	nameReloadTime = "hping3.config.last_reload_success_timestamp"
 )
 
-// errNoReload answers a reload request where there is no reload.
-var errNoReload = errors.New("this mode does not reload its configuration")
+// errNoReload answers a reload request where there is no reload;
+// errStopping one that comes while the plugin stops.
+var (
+	errNoReload = errors.New("this mode does not reload its configuration")
+	errStopping = errors.New("the plugin is stopping")
+)
 
 // reloads runs the reloads one at a time, whoever asks (SIGHUP, a
 // targets file, POST /-/reload), logs each outcome and reports the last
@@ -30,6 +34,7 @@ type reloads struct {
 	reload func() error
 	log    *logger.Logger
 	asks   chan chan error
+	ended  chan struct{} // closed when run returns: no reload after that
 
 	mu     sync.Mutex
 	ok     bool
@@ -37,7 +42,7 @@ type reloads struct {
 }
 
 func newReloads(m metric.Meter, reload func() error, log *logger.Logger) (*reloads, error) {
-	r := &reloads{reload: reload, log: log, asks: make(chan chan error), ok: true, lastOK: time.Now()}
+	r := &reloads{reload: reload, log: log, asks: make(chan chan error), ended: make(chan struct{}), ok: true, lastOK: time.Now()}
 	ok, err := m.Int64ObservableGauge(nameReloadOK, metric.WithUnit(""),
 		metric.WithDescription("Whether the last configuration reload succeeded (1) or was refused (0, the previous configuration keeps running)."))
 	if err != nil {
@@ -68,6 +73,7 @@ func newReloads(m metric.Meter, reload func() error, log *logger.Logger) (*reloa
 // run carries out the reloads asked through signals (one at a time; asks
 // that come while one runs are one more reload) and through request.
 func (r *reloads) run(ctx context.Context, signals <-chan struct{}) {
+	defer close(r.ended)
 	for {
 		select {
 		case <-ctx.Done():
@@ -87,6 +93,8 @@ func (r *reloads) request(ctx context.Context) error {
 	case r.asks <- reply:
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-r.ended:
+		return errStopping
 	}
 	select {
 	case err := <-reply:

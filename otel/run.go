@@ -113,7 +113,11 @@ func Run(ctx context.Context, src core.Source, opts Options) error {
 			}
 		}()
 	}
-	go reloads.run(runCtx, opts.Reloads)
+	reloaded := make(chan struct{})
+	go func() {
+		reloads.run(runCtx, opts.Reloads)
+		close(reloaded)
+	}()
 
 	offer := func(rd core.Report) {
 		totals.add(&rd)
@@ -126,6 +130,7 @@ func Run(ctx context.Context, src core.Source, opts Options) error {
 	}
 	loop(runCtx, src.Next, offer, poll, src.Continuous(), log)
 	cancel()
+	<-reloaded // no reload runs on while the caller closes the source
 	var errs []error
 	if web != nil {
 		if err := web.close(ShutdownBudget); err != nil {

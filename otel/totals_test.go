@@ -212,3 +212,74 @@ func TestRTTBoundsAreRound(t *testing.T) {
 		}
 	}
 }
+
+// A target that leaves the reports and comes back (a reload that makes
+// every target new reports none of them until their first packet) is a
+// new series: its delta is whole, its cumulative start is new; nothing
+// goes negative, nothing panics.
+func TestSeriesDroppedAndCreatedAgain(t *testing.T) {
+	report := func(start time.Time, samplesMS ...float64) *core.Report {
+		rd := &core.Report{Start: start}
+		if samplesMS != nil {
+			rd.Results = []probe.Result{{Target: "a", IP: "198.19.0.1", Protocol: config.ICMP, Code: probe.OK,
+				Transmitted: len(samplesMS), Received: len(samplesMS), RTT: &probe.RTT{Detail: true, Samples: samplesMS}}}
+		}
+		return rd
+	}
+	tot := newTotals()
+	delta := &producer{t: tot, exponential: true, delta: true}
+	cumulative := &producer{t: tot, exponential: true}
+	sent := func(p *producer) metricdata.DataPoint[int64] {
+		sm, err := p.Produce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range sm[0].Metrics {
+			if m.Name == nameCountSent {
+				if d := m.Data.(metricdata.Sum[int64]).DataPoints; len(d) == 1 {
+					return d[0]
+				}
+			}
+		}
+		return metricdata.DataPoint[int64]{Value: -1}
+	}
+	tot.add(report(epoch, 50, 50000, 0.05, 0.06)) // a wide range: a coarse scale
+	if d := sent(delta); d.Value != 4 {
+		t.Fatalf("first delta %d, want 4", d.Value)
+	}
+	tot.add(report(epoch.Add(time.Second))) // gone
+	if d := sent(delta); d.Value != -1 {
+		t.Fatalf("delta of a series gone: %d, want no point", d.Value)
+	}
+	tot.add(report(epoch.Add(2*time.Second), 1)) // back, one sample at the finest scale
+	if d := sent(delta); d.Value != 1 {
+		t.Errorf("delta of the series created again: %d, want 1", d.Value)
+	}
+	if c := sent(cumulative); c.Value != 1 || !c.StartTime.Equal(epoch.Add(2*time.Second)) {
+		t.Errorf("cumulative: %d from %v, want 1 from its new start %v", c.Value, c.StartTime, epoch.Add(2*time.Second))
+	}
+}
+
+// A series whose target now resolves elsewhere leaves after staleReports
+// reports without a result of its own; the target's new series stays.
+func TestStaleAddressSeriesLeave(t *testing.T) {
+	tot := newTotals()
+	at := func(ip string, k int) *core.Report {
+		return &core.Report{Start: epoch.Add(time.Duration(k) * time.Second), Results: []probe.Result{{Target: "a.example", IP: ip,
+			Protocol: config.ICMP, Code: probe.OK, Transmitted: 1, Received: 1}}}
+	}
+	tot.add(at("198.19.0.1", 0))
+	for k := 1; k <= staleReports; k++ {
+		tot.add(at("198.19.0.2", k))
+		if len(tot.series) != 2 {
+			t.Fatalf("report %d: %d series, want the old address's kept beside the new", k, len(tot.series))
+		}
+	}
+	tot.add(at("198.19.0.2", staleReports+1))
+	if len(tot.series) != 1 {
+		t.Fatalf("%d series after %d reports without the old address, want 1", len(tot.series), staleReports+1)
+	}
+	if v, _ := tot.series[0].attrs.Value(keyPeerAddress); v.AsString() != "198.19.0.2" {
+		t.Errorf("the series left is %s, want the new address's", tot.series[0].attrs.Encoded(nil))
+	}
+}

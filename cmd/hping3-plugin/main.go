@@ -77,6 +77,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	standalone := f.otlp || f.prometheusListen != ""
+	var hup chan os.Signal
+	if standalone {
+		// SIGHUP reloads here, from now on: its default action would end
+		// the process, and a service manager may send it as soon as the
+		// process exists. In the Telegraf mode it stays a probe trigger,
+		// and Telegraf restarts the plugin on its own reloads.
+		hup = make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
 	build := func() (*config.Config, error) {
 		cfg, err := pf.Build(f.config, config.DefaultSettings())
 		if err == nil {
@@ -125,11 +135,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer src.Close()
 		rl := newReloader(cfg, build, src, log)
 		if standalone {
-			// SIGHUP reloads here; in the Telegraf mode it stays a probe
-			// trigger, and Telegraf restarts the plugin on its own reloads.
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
 			asks := make(chan struct{}, 1)
 			go rl.forward(ctx, hup, asks)
 			err = otel.Run(ctx, src, otel.Options{OTLP: f.otlp, Endpoint: f.otlpEndpoint, Prometheus: prom,

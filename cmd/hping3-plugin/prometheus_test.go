@@ -2,16 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
+	"github.com/hping3-plugin/hping3-plugin/internal/testotlp"
 	"github.com/hping3-plugin/hping3-plugin/internal/testprom"
 )
 
@@ -84,7 +79,7 @@ func TestPrometheusTLSAndBasicAuth(t *testing.T) {
 	testbin.RequireRoot(t)
 	testbin.RequireTool(t, "hping3")
 	dir := t.TempDir()
-	caFile, certFile, keyFile := selfSigned(t, dir)
+	caFile, certFile, keyFile := testbin.ServerCertFiles(t, dir)
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +87,7 @@ func TestPrometheusTLSAndBasicAuth(t *testing.T) {
 	webConfig := filepath.Join(dir, "web.yml")
 	os.WriteFile(webConfig, []byte(fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\nbasic_auth_users:\n  prober: %s\n",
 		certFile, keyFile, hash)), 0o600)
-	addr := freePort(t)
+	addr := testotlp.FreePort(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, testbin.Plugin(t), "--prometheus-listen", addr, "--web-config", webConfig,
@@ -178,55 +173,4 @@ func TestPrometheusTLSAndBasicAuth(t *testing.T) {
 	if code, _ := get("prober", "s3cret"); code != http.StatusOK {
 		t.Errorf("after SIGHUP: %d, want the endpoint still serving", code)
 	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// selfSigned writes a CA and a certificate for localhost and 127.0.0.1
-// signed by it.
-func selfSigned(t *testing.T, dir string) (caFile, certFile, keyFile string) {
-	t.Helper()
-	key := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	caKey, leafKey := key(), key()
-	now := time.Now()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(leafKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemFile := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	return pemFile("ca.pem", "CERTIFICATE", caDER), pemFile("cert.pem", "CERTIFICATE", leafDER), pemFile("key.pem", "EC PRIVATE KEY", keyDER)
 }

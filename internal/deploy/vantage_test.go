@@ -39,7 +39,7 @@ func TestAgentsToGateway(t *testing.T) {
 	plugin := testbin.Plugin(t)
 	backend := testotlp.StartSink(t)
 	dir := t.TempDir()
-	caFile, certFile, keyFile := newCA(t).serverFiles(t, dir)
+	caFile, certFile, keyFile := testbin.ServerCertFiles(t, dir)
 
 	gw := testotlp.FreePort(t)
 	gwCfg := substitute(t, "examples/vantage/gateway.yaml", example(t, "examples/vantage/gateway.yaml"),

@@ -3,6 +3,7 @@ package netlab
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"runtime"
@@ -32,6 +33,21 @@ func Do(ns string, fn func() error) error {
 		errc <- fn()
 	}()
 	return <-errc
+}
+
+// Dialer returns a dial function (for an http.Transport) whose
+// connections are made inside namespace ns: each socket is created on a
+// thread that entered ns (Do).
+func Dialer(ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := Do(ns, func() error {
+			var err error
+			c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+			return err
+		})
+		return c, err
+	}
 }
 
 // Command returns a command that runs name inside the client namespace

@@ -1,7 +1,6 @@
 package testprom
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -96,16 +95,7 @@ func Start(t testing.TB, cfg Config) *Server {
 		client:     &http.Client{Timeout: 10 * time.Second},
 	}
 	if ns := cfg.Namespace; ns != "" {
-		s.client.Transport = &http.Transport{DisableKeepAlives: true,
-			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				var c net.Conn
-				err := netlab.Do(ns, func() error {
-					var err error
-					c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
-					return err
-				})
-				return c, err
-			}}
+		s.client.Transport = &http.Transport{DisableKeepAlives: true, DialContext: netlab.Dialer(ns)}
 	}
 	conf, err := configFile(cfg)
 	if err != nil {

@@ -1,8 +1,6 @@
 package core
 
 import (
-	"io"
-
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/hping3"
 	"github.com/hping3-plugin/hping3-plugin/plugin/hping3/tcl"
@@ -19,16 +17,19 @@ type engineChoice struct {
 // chooseEngines decides, once at start, which engine each group uses, and
 // says so in one I! line per hping3 binary. "auto" takes the Tcl engine
 // when the group's hping3 has hping3's Tcl API.
-func chooseEngines(cfg *config.Config, log *logger.Logger, tell bool) []engineChoice {
-	if !tell {
-		log = logger.New(io.Discard, false)
-	}
+//
+// known holds the choices already made for some binaries (by the Runner a
+// reload replaces): each is kept, without trying hping3 or logging again.
+func chooseEngines(cfg *config.Config, log *logger.Logger, known map[string]engineChoice) []engineChoice {
 	mode := cfg.Engine
 	if mode == "" {
 		mode = config.EngineAuto
 	}
 	out := make([]engineChoice, len(cfg.Groups))
 	decided := map[string]engineChoice{}
+	for bin, c := range known {
+		decided[bin] = c
+	}
 	for i, g := range cfg.Groups {
 		bin, err := hping3.Binary(g.Settings.HPing3)
 		if err != nil {

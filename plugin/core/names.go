@@ -32,7 +32,10 @@ func (s *Stream) resolveAll(ctx context.Context) {
 
 // resolve looks t's name up and reports whether its address changed.
 func (s *Stream) resolve(ctx context.Context, t *target) bool {
-	res, err := s.r.lookup(ctx, t.name, t.s)
+	s.mu.Lock()
+	r := s.r // a reload replaces it
+	s.mu.Unlock()
+	res, err := r.lookup(ctx, t.name, t.s)
 	if err != nil {
 		return false
 	}

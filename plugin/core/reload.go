@@ -2,8 +2,8 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
@@ -21,7 +21,15 @@ type Reloader interface {
 // than to a configuration: how engines start, the kernel clock, the ICMP
 // identity and the resolver.
 func (r *Runner) renew(cfg *config.Config) *Runner {
-	n := newRunner(cfg, r.log, false)
+	// The engine each hping3 runs is kept while the engine setting is:
+	// a reload tries no hping3 again (and says nothing of it again).
+	known := map[string]engineChoice{}
+	for _, e := range r.engines {
+		if e.bin != "" && cfg.Engine == r.cfg.Engine {
+			known[e.bin] = e
+		}
+	}
+	n := newRunner(cfg, r.log, known)
 	n.start, n.clock, n.ids, n.resolver = r.start, r.clock, r.ids, r.resolver
 	return n
 }
@@ -65,11 +73,11 @@ func (s *rounds) Reload(cfg *config.Config) error {
 	return nil
 }
 
-// targetKey identifies a target across configurations: its name, settings
-// and tags. A target whose key stays keeps its packets in flight and its
-// window; any other is a new target.
-func targetKey(t *target) string {
-	return fmt.Sprintf("%q %#v %v", t.name, t.s, t.tags)
+// targetKey identifies a target of r across configurations: its name,
+// settings, tags and the hping3 that probes it. A target whose key stays
+// keeps its packets in flight and its window; any other is a new target.
+func targetKey(r *Runner, t *target) string {
+	return fmt.Sprintf("%q %#v %v %q", t.name, t.s, t.tags, r.engines[r.jobs[t.job].group].bin)
 }
 
 // Reload replaces the Stream's configuration. The targets that stay (same
@@ -95,16 +103,20 @@ func (s *Stream) Reload(cfg *config.Config) error {
 	}
 
 	s.mu.Lock()
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		return errors.New("the source is closed")
+	}
 	old := map[string][]*target{}
 	for _, t := range s.targets {
-		k := targetKey(t)
+		k := targetKey(cur, t)
 		old[k] = append(old[k], t)
 	}
 	s.mu.Unlock()
 	var next, fresh []*target
 	for i := range r.jobs {
 		t := r.newTarget(i)
-		k := targetKey(t)
+		k := targetKey(r, t)
 		if ts := old[k]; len(ts) > 0 {
 			old[k] = ts[1:]
 			next = append(next, ts[0])
@@ -181,8 +193,8 @@ func (s *Stream) assign(r *Runner) {
 			probes += 1 + len(t.hops)
 		}
 		rate := max(1, float64(r.cfg.MaxPacketRate)*float64(probes)/float64(max(all, 1)))
-		if !added[c] && c.pending == nil && c.rate == rate && slices.Equal(c.targets, ts) {
-			continue // unchanged: its session goes on
+		if !added[c] && c.pending == nil && c.rate == rate && sameTargets(c.targets, ts) {
+			continue // unchanged (in another order, maybe): its session goes on
 		}
 		c.pending = &enginePlan{targets: ts, probes: probes, rate: rate}
 		if added[c] {
@@ -208,4 +220,21 @@ func sameMode(old, cfg *config.Config) error {
 		return fmt.Errorf("mode changed from %q to %q: a restart applies it", mode(old.Mode), mode(cfg.Mode))
 	}
 	return nil
+}
+
+// sameTargets reports whether a and b hold the same targets, in any order.
+func sameTargets(a, b []*target) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	in := make(map[*target]bool, len(a))
+	for _, t := range a {
+		in[t] = true
+	}
+	for _, t := range b {
+		if !in[t] {
+			return false
+		}
+	}
+	return true
 }

@@ -42,12 +42,12 @@ type job struct {
 // New returns a Runner for a validated configuration. Duplicate targets in
 // a group are probed once, with a warning.
 func New(cfg *config.Config, log *logger.Logger) *Runner {
-	return newRunner(cfg, log, true)
+	return newRunner(cfg, log, nil)
 }
 
-// newRunner is New; tell says which engine each hping3 runs (a reload's
-// Runner does not say it again).
-func newRunner(cfg *config.Config, log *logger.Logger, tell bool) *Runner {
+// newRunner is New, with the engines already chosen for some hping3
+// binaries (a reload's Runner): those are neither tried nor told again.
+func newRunner(cfg *config.Config, log *logger.Logger, known map[string]engineChoice) *Runner {
 	r := &Runner{cfg: cfg, log: log, resolver: net.DefaultResolver, lookups: make(chan struct{}, dnsParallel), start: startTcl,
 		clock: newKernelClock(log)}
 	for gi, g := range cfg.Groups {
@@ -62,7 +62,7 @@ func newRunner(cfg *config.Config, log *logger.Logger, tell bool) *Runner {
 		}
 	}
 	r.cli = newCLIScheduler(cfg)
-	r.engines = chooseEngines(cfg, log, tell)
+	r.engines = chooseEngines(cfg, log, known)
 	for gi, g := range cfg.Groups {
 		// (No binary at all: every target says so already.)
 		if g.Settings.Path && !r.engines[gi].tcl && r.engines[gi].bin != "" {
