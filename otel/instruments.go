@@ -199,6 +199,13 @@ func newRecorder(m metric.Meter) (*recorder, error) {
 	return r, nil
 }
 
+// vantage is the vantage of the report the gauges show ("" before one).
+func (r *recorder) vantage() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.current.Vantage
+}
+
 // set makes rd the round the next collection reports.
 func (r *recorder) set(rd core.Report) {
 	r.mu.Lock()

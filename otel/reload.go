@@ -6,8 +6,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 )
 
@@ -41,7 +43,9 @@ type reloads struct {
 	lastOK time.Time // the start counts as the first successful load
 }
 
-func newReloads(m metric.Meter, reload func() error, log *logger.Logger) (*reloads, error) {
+// vantage gives the vantage of the moment: the gauges carry it, as the
+// plugin's other own metrics do, so that many plugins' stay apart.
+func newReloads(m metric.Meter, reload func() error, vantage func() string, log *logger.Logger) (*reloads, error) {
 	r := &reloads{reload: reload, log: log, asks: make(chan chan error), ended: make(chan struct{}), ok: true, lastOK: time.Now()}
 	ok, err := m.Int64ObservableGauge(nameReloadOK, metric.WithUnit(""),
 		metric.WithDescription("Whether the last configuration reload succeeded (1) or was refused (0, the previous configuration keeps running)."))
@@ -60,8 +64,12 @@ func newReloads(m metric.Meter, reload func() error, log *logger.Logger) (*reloa
 		if r.ok {
 			v = 1
 		}
-		o.ObserveInt64(ok, v)
-		o.ObserveFloat64(at, float64(r.lastOK.UnixNano())/1e9)
+		var set []metric.ObserveOption
+		if vt := vantage(); vt != "" {
+			set = append(set, metric.WithAttributes(attribute.String(config.VantageTag, vt)))
+		}
+		o.ObserveInt64(ok, v, set...)
+		o.ObserveFloat64(at, float64(r.lastOK.UnixNano())/1e9, set...)
 		return nil
 	}, ok, at)
 	if err != nil {

@@ -95,7 +95,7 @@ func Run(ctx context.Context, src core.Source, opts Options) error {
 	if err != nil {
 		return err
 	}
-	reloads, err := newReloads(meter, opts.Reload, log)
+	reloads, err := newReloads(meter, opts.Reload, rec.vantage, log)
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ func benchScrape(b *testing.B, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rl, err := newReloads(meter, nil, log)
+	rl, err := newReloads(meter, nil, rec.vantage, log)
 	if err != nil {
 		b.Fatal(err)
 	}

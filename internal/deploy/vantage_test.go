@@ -91,8 +91,8 @@ func TestAgentsToGateway(t *testing.T) {
 	seen := map[string]int{}
 	roundPoints, roundVantage := 0, 0
 	for _, p := range points {
-		if strings.HasPrefix(p.Metric, "hping3.round.") {
-			// The plugin's own figures per round, no target.
+		if strings.HasPrefix(p.Metric, "hping3.round.") || strings.HasPrefix(p.Metric, "hping3.config.") {
+			// The plugin's own figures (per round, of its reloads), no target.
 			roundPoints++
 			if slices.Contains(vantages, p.Attrs["vantage"]) {
 				roundVantage++
