@@ -60,14 +60,13 @@ const (
 	rttExpMaxScale = 20
 )
 
-// totals holds every target's cumulative counts since the plugin started
-// (since): its packets and its RTT samples.
+// totals holds every target's cumulative counts since it was first
+// reported: its packets and its RTT samples.
 type totals struct {
 	// gather is held by a scrape for reading while it gathers, and by add
 	// for writing: a scrape sees each report whole (native.go).
 	gather sync.RWMutex
 	mu     sync.Mutex
-	since  time.Time
 	index  map[attribute.Distinct]*series
 	series []*series // in the order targets first reported
 }
@@ -114,9 +113,6 @@ func (c *totals) add(rd *core.Report) {
 	defer c.gather.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.since.IsZero() || rd.Start.Before(c.since) {
-		c.since = rd.Start
-	}
 	present := map[attribute.Distinct]bool{}
 	for i := range rd.Results {
 		res := &rd.Results[i]
@@ -198,22 +194,17 @@ func (p *producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 	c := p.t
 	c.mu.Lock()
 	now := time.Now()
-	start := c.since
-	if start.IsZero() {
-		start = now
-	}
 	points := make([]*series, len(c.series))
 	for i, s := range c.series {
 		points[i] = s.snapshot()
 	}
 	c.mu.Unlock()
 	temporality := metricdata.CumulativeTemporality
+	var previous time.Time // delta: the previous collection
 	if p.delta {
 		temporality = metricdata.DeltaTemporality
 		p.mu.Lock()
-		if !p.lastAt.IsZero() {
-			start = p.lastAt
-		}
+		previous = p.lastAt
 		points = p.deltas(points, now)
 		p.mu.Unlock()
 	}
@@ -221,8 +212,8 @@ func (p *producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 	// A cumulative point starts when its series did; a delta when the
 	// previous collection was (or its series began, if later).
 	startOf := func(s *series) time.Time {
-		if p.delta && start.After(s.born) {
-			return start
+		if previous.After(s.born) {
+			return previous
 		}
 		return s.born
 	}

@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/hping3-plugin/hping3-plugin/otel"
@@ -170,7 +169,7 @@ func promTags(cfg *config.Config) error {
 	seen := map[string]bool{}
 	for _, g := range cfg.Groups {
 		for k := range g.Tags {
-			if (k == "job" || k == "instance" || strings.HasPrefix(k, "__")) && !seen[k] {
+			if config.PrometheusOwn(k) != "" && !seen[k] {
 				seen[k] = true
 				errs = append(errs, fmt.Errorf("inputs.hping3[%d].tags.%s: with --prometheus-listen a tag may not be job, instance or start with __ (Prometheus' own labels)", g.Table, k))
 			}

@@ -82,6 +82,27 @@ func oneLine(err error) error {
 
 // forward asks for a reload on SIGHUP and when a targets file changes.
 func (r *reloader) forward(ctx context.Context, hup <-chan os.Signal, asks chan<- struct{}) {
+	r.onChange(ctx, hup, func() {
+		select {
+		case asks <- struct{}{}:
+		default: // one is already asked for: it reads everything anew
+		}
+	})
+}
+
+// watchAlone is the Telegraf mode's reload: only a targets file that
+// changed asks for one (SIGHUP is a probe trigger there).
+func (r *reloader) watchAlone(ctx context.Context) {
+	r.onChange(ctx, nil, func() {
+		if err := r.reload(); err != nil {
+			r.log.Errorf("reload refused, the previous configuration keeps running: %v", err)
+		}
+	})
+}
+
+// onChange calls act on each signal from hup (nil: none) and each change
+// of a targets file, until ctx ends.
+func (r *reloader) onChange(ctx context.Context, hup <-chan os.Signal, act func()) {
 	changed := make(chan struct{}, 1)
 	go r.watch(ctx, changed)
 	for {
@@ -91,27 +112,7 @@ func (r *reloader) forward(ctx context.Context, hup <-chan os.Signal, asks chan<
 		case <-hup:
 		case <-changed:
 		}
-		select {
-		case asks <- struct{}{}:
-		default: // one is already asked for: it reads everything anew
-		}
-	}
-}
-
-// watchAlone is the Telegraf mode's reload: only a targets file that
-// changed asks for one (SIGHUP is a probe trigger there).
-func (r *reloader) watchAlone(ctx context.Context) {
-	changed := make(chan struct{}, 1)
-	go r.watch(ctx, changed)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-changed:
-			if err := r.reload(); err != nil {
-				r.log.Errorf("reload refused, the previous configuration keeps running: %v", err)
-			}
-		}
+		act()
 	}
 }
 

@@ -54,13 +54,9 @@ var Builtins = map[string]string{
 // A reference to anything else (the datasource variable, a typo) is left
 // as it is, for the caller to notice.
 func DashboardQueries(path string, vars ...map[string]string) ([]PanelQuery, error) {
-	b, err := os.ReadFile(path)
+	d, err := loadDashboard(path)
 	if err != nil {
 		return nil, err
-	}
-	var d dashboard
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	values := maps.Clone(Builtins)
 	for _, v := range d.Templating.List {
@@ -103,13 +99,9 @@ func DashboardQueries(path string, vars ...map[string]string) ([]PanelQuery, err
 // dashboard at path, rows' nested panels included, and how many targets
 // with an expression each has.
 func dashboardPanels(path string) ([]panelInfo, error) {
-	b, err := os.ReadFile(path)
+	d, err := loadDashboard(path)
 	if err != nil {
 		return nil, err
-	}
-	var d dashboard
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var out []panelInfo
 	var walk func([]panel)
@@ -225,4 +217,17 @@ func substitute(expr string, values map[string]string) string {
 		}
 		return ref
 	})
+}
+
+// loadDashboard reads the Grafana dashboard JSON at path.
+func loadDashboard(path string) (dashboard, error) {
+	var d dashboard
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return d, err
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return d, fmt.Errorf("%s: %w", path, err)
+	}
+	return d, nil
 }

@@ -3,7 +3,6 @@ package testprom
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/hping3-plugin/hping3-plugin/internal/netlab"
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
+	"github.com/hping3-plugin/hping3-plugin/internal/testotlp"
 )
 
 // Job is the job name of the one scrape job: every series scraped from the
@@ -107,7 +107,7 @@ func Start(t testing.TB, cfg Config) *Server {
 	// The free port may be taken between choosing it and Prometheus
 	// binding it: then try another.
 	for attempt := 1; ; attempt++ {
-		addr := freeAddr(t)
+		addr := testotlp.FreePort(t)
 		s.URL = "http://" + addr
 		s.LogFile = filepath.Join(dir, fmt.Sprintf("prometheus-%d.log", attempt))
 		err := s.run(t, bin, addr, filepath.Join(dir, fmt.Sprintf("data-%d", attempt)))
@@ -250,15 +250,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// freeAddr returns a loopback address nobody listens on right now.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

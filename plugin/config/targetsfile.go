@@ -358,16 +358,28 @@ func jsonKind(raw []byte) string {
 // labelName is Prometheus' rule for a label name.
 var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
+// PrometheusOwn says why name cannot be a label a scrape carries as it is
+// (Prometheus sets job and instance itself and reserves names starting
+// with __), or returns "".
+func PrometheusOwn(name string) string {
+	switch {
+	case strings.HasPrefix(name, "__"):
+		return "names starting with __ are Prometheus' own"
+	case name == "job" || name == "instance":
+		return "job and instance are Prometheus' own"
+	}
+	return ""
+}
+
 // labelProblem returns why a label cannot be a tag of a table with tags,
 // or "".
 func (c *Config) labelProblem(name, value string, tags map[string]string) string {
+	own := PrometheusOwn(name)
 	switch {
 	case !labelName.MatchString(name):
 		return fmt.Sprintf("label %q: not a label name ([a-zA-Z_][a-zA-Z0-9_]*)", name)
-	case strings.HasPrefix(name, "__"):
-		return fmt.Sprintf("label %q: names starting with __ are Prometheus' own", name)
-	case name == "job" || name == "instance":
-		return fmt.Sprintf("label %q: job and instance are Prometheus' own", name)
+	case own != "":
+		return fmt.Sprintf("label %q: %s", name, own)
 	case reservedTags[name] || (name == VantageTag && c.Vantage != ""):
 		return fmt.Sprintf("label %q: a tag the plugin sets itself (host, target, ip, protocol, port, hop, hop_ip, and vantage when set)", name)
 	}
