@@ -25,6 +25,9 @@ func TestExpHistogramMatchesTheSDK(t *testing.T) {
 		"loopback":    {2e-5, 3e-5, 2.5e-5, 4e-5},
 		"powers of 2": {0.5, 0.25, 1, 2, 0.125},
 		"wide":        {2e-5, 0.6, 0.0001, 0.01, 3},
+		// 130 octaves first: scale 0, where exact powers of 2 need a
+		// correction of their own.
+		"extreme": {math.Ldexp(1, -60), math.Ldexp(1, 70), 0.5, 1, 2, 4, 3},
 	}
 	var random []float64
 	for range 5000 {
@@ -257,6 +260,14 @@ func TestSeriesDroppedAndCreatedAgain(t *testing.T) {
 	}
 	if c := sent(cumulative); c.Value != 1 || !c.StartTime.Equal(epoch.Add(2*time.Second)) {
 		t.Errorf("cumulative: %d from %v, want 1 from its new start %v", c.Value, c.StartTime, epoch.Add(2*time.Second))
+	}
+	// Gone again and back with more packets than it had, with no
+	// collection in between (an empty report is not exported): its counts
+	// did not go down, yet it is a new series, whole.
+	tot.add(report(epoch.Add(3 * time.Second)))
+	tot.add(report(epoch.Add(4*time.Second), 1, 1, 1))
+	if d := sent(delta); d.Value != 3 {
+		t.Errorf("delta of the series created a second time with 3 packets: %d, want 3", d.Value)
 	}
 }
 
