@@ -41,6 +41,12 @@ const (
 	FirstProbePort = 10000
 	LastProbePort  = 32767
 	MaxSourcePorts = (LastProbePort - FirstProbePort + 1) / 2
+
+	// CaptureGrace is how long after a packet's timeout its answers are
+	// still read: hping3 stamps a capture when its handler runs, up to a
+	// millisecond after the packet arrived, and the plugin's own capture
+	// hands a packet over up to 10 ms after it arrived.
+	CaptureGrace = 20 * time.Millisecond
 )
 
 // Defaults, chosen from measurements in the network lab (docs/performance.md).
@@ -102,8 +108,8 @@ type Config struct {
 	Groups        []Group
 	PollInterval  time.Duration // 0: only on stdin lines or signals
 	MaxPacketRate int           // packets per second over all running probes
-	Engine        Engine        // how hping3 is driven; "" is EngineAuto
-	Mode          Mode          // how the long-running front ends probe; "" is ModeContinuous
+	Engine        Engine        // how hping3 is driven; "" is EngineAuto (Validate sets it)
+	Mode          Mode          // how the long-running front ends probe; "" is ModeContinuous (Validate sets it)
 	Vantage       string        // where the measurements are taken from: a tag of every line; "" none
 
 	path         string   // the TOML file read, for messages; "" none

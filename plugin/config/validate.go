@@ -79,7 +79,29 @@ func (c *Config) Validate() error {
 	for i := range c.emptyTables {
 		check(&c.emptyTables[i], prefix(0, &c.emptyTables[i]))
 	}
+	c.resolveDefaults()
 	return errors.Join(errs...)
+}
+
+// resolveDefaults gives an unset mode and engine their defaults, once, so
+// that nothing after Validate meets "". It runs after the checks: an unset
+// mode with engine "cli" is not refused as continuous with the cli engine
+// would be; the core probes it in rounds, with a W! (core.NewSource).
+func (c *Config) resolveDefaults() {
+	if c.Mode == "" {
+		c.Mode = ModeContinuous
+	}
+	if c.Engine == "" {
+		c.Engine = EngineAuto
+	}
+}
+
+// UDPPortsInFlight is how many source ports a UDP target whose packets go
+// period apart cycles through in continuous mode: a port is used again
+// only after its previous packet was decided, timeout plus CaptureGrace
+// after it went.
+func UDPPortsInFlight(timeout, period time.Duration) int {
+	return int((timeout+CaptureGrace)/period) + 2
 }
 
 // TagSafe reports whether s can be an influx line-protocol tag key or value
@@ -149,7 +171,7 @@ func pathPorts(c *Config) map[Protocol]int {
 		case TCP:
 			n[TCP] += probes
 		case UDP:
-			inFlight := max(s.Count, int((s.Timeout+20*time.Millisecond)/s.Interval)+2)
+			inFlight := max(s.Count, UDPPortsInFlight(s.Timeout, s.Interval))
 			n[UDP] += probes * inFlight
 		}
 	}
