@@ -14,12 +14,13 @@ import (
 // listenTimeout bounds how long the engine may take to open its captures.
 const listenTimeout = 3 * time.Second
 
-// openCaptures opens one capture per outgoing interface of targets,
+// listen has the engine process open one capture per outgoing interface of
+// targets (where the plugin cannot capture itself),
 // filtered in the kernel to what can answer their probes (the libpcap form
 // of the plugin's own filter: capture.Filter.Answers). It returns the
 // interfaces whose capture failed, with the reason, and an error when the
 // engine itself failed.
-func openCaptures(eng engine, bin string, icmpID int, targets []*target, ports sessionPorts) (map[string]error, error) {
+func listen(eng engineProcess, bin string, icmpID int, targets []*target, ports sessionPorts) (map[string]error, error) {
 	ifaces := captureIfaces(targets)
 	ready := map[string]bool{}
 	for _, c := range ifaces {
@@ -69,7 +70,7 @@ type captureIface struct {
 
 // captureIfaces groups targets by the interface their probes leave by, in
 // the order the interfaces first appear: the captures to open, by hping3
-// (openCaptures) or by the plugin (kernelClock.openWire).
+// (listen) or by the plugin (wireTap.openWire).
 func captureIfaces(targets []*target) []*captureIface {
 	var out []*captureIface
 	by := map[string]*captureIface{}

@@ -9,11 +9,12 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 )
 
-// Source ports handed to hping3 (-s): below Linux's ephemeral range, so
-// they never collide with the host's own connections.
+// Source ports handed to hping3 (-s): the range of the Tcl engine's, below
+// Linux's ephemeral range, so they never collide with the host's own
+// connections.
 const (
-	firstSourcePort = 10000
-	lastSourcePort  = 32767
+	firstSourcePort = config.FirstProbePort
+	lastSourcePort  = config.LastProbePort
 )
 
 // startGap spaces hping3 starts: each start opens a pcap socket and reads
@@ -24,30 +25,31 @@ const (
 const startGap = 2 * time.Millisecond
 
 // cliScheduler is the CLI engine's scheduler: it hands out the right to run
-// one hping3 process. A probe needs,
-// in this order: its target:port to itself (two instances on the same
-// target:port read each other's replies), a slot in its group's and the
+// one hping3 process. A probe needs, in this order: its host to itself (two
+// instances on one target:port read each other's replies, and any two on
+// one host read each other's ICMP errors, since hping3 shows every error
+// that quotes the target), a slot in its group's and the
 // global process bounds, its share of the total packet rate, a block of
 // source ports, and its turn in the start spacing.
 type cliScheduler struct {
 	global chan struct{}
 	groups []chan struct{}
 
-	mu       sync.Mutex
-	cond     *sync.Cond
-	busyKeys map[string]bool
-	rate     float64 // packets/s of the running probes
-	maxRate  float64
-	ports    []bool // in use, indexed from firstSourcePort
-	cursor   int    // where the next search for free ports starts
-	nextGo   time.Time
+	mu      sync.Mutex
+	cond    *sync.Cond
+	busy    map[string]bool // hosts being probed
+	rate    float64         // packets/s of the running probes
+	maxRate float64
+	ports   []bool // in use, indexed from firstSourcePort
+	cursor  int    // where the next search for free ports starts
+	nextGo  time.Time
 }
 
 func newCLIScheduler(cfg *config.Config) *cliScheduler {
 	s := &cliScheduler{
-		busyKeys: map[string]bool{},
-		maxRate:  float64(cfg.MaxPacketRate),
-		ports:    make([]bool, lastSourcePort-firstSourcePort+1),
+		busy:    map[string]bool{},
+		maxRate: float64(cfg.MaxPacketRate),
+		ports:   make([]bool, lastSourcePort-firstSourcePort+1),
 	}
 	// Start at a random place so that two plugin processes on one host
 	// (Telegraf's and the Site24x7 agent's, say) rarely hand hping3 the
@@ -67,22 +69,22 @@ func newCLIScheduler(cfg *config.Config) *cliScheduler {
 type slot struct {
 	s        *cliScheduler
 	group    int
-	key      string
+	host     string
 	rate     float64
 	basePort int
 	count    int
 }
 
 // acquire waits for everything one probe needs, or for ctx to end.
-func (s *cliScheduler) acquire(ctx context.Context, group int, key string, set config.Settings) (*slot, error) {
-	sl := &slot{s: s, group: group, key: key, rate: set.Rate(), count: set.Count}
-	// The key first: a probe waiting for its target:port must not hold a
+func (s *cliScheduler) acquire(ctx context.Context, group int, host string, set config.Settings) (*slot, error) {
+	sl := &slot{s: s, group: group, host: host, rate: set.Rate(), count: set.Count}
+	// The host first: a probe waiting for its host must not hold a
 	// process slot others could use.
 	if err := s.waitFor(ctx, func() bool {
-		if s.busyKeys[key] {
+		if s.busy[host] {
 			return false
 		}
-		s.busyKeys[key] = true
+		s.busy[host] = true
 		return true
 	}); err != nil {
 		return nil, err
@@ -93,17 +95,17 @@ func (s *cliScheduler) acquire(ctx context.Context, group int, key string, set c
 		}
 		return nil, err
 	}
-	freeKey := func() { s.locked(func() { delete(s.busyKeys, key) }) }
+	freeHost := func() { s.locked(func() { delete(s.busy, host) }) }
 	select {
 	case s.groups[group] <- struct{}{}:
 	case <-ctx.Done():
-		return fail(ctx.Err(), freeKey)
+		return fail(ctx.Err(), freeHost)
 	}
 	freeGroup := func() { <-s.groups[group] }
 	select {
 	case s.global <- struct{}{}:
 	case <-ctx.Done():
-		return fail(ctx.Err(), freeGroup, freeKey)
+		return fail(ctx.Err(), freeGroup, freeHost)
 	}
 	freeGlobal := func() { <-s.global }
 	var wait time.Duration
@@ -128,7 +130,7 @@ func (s *cliScheduler) acquire(ctx context.Context, group int, key string, set c
 		s.nextGo = s.nextGo.Add(startGap)
 		return true
 	}); err != nil {
-		return fail(err, freeGlobal, freeGroup, freeKey)
+		return fail(err, freeGlobal, freeGroup, freeHost)
 	}
 	if wait > 0 {
 		t := time.NewTimer(wait)
@@ -151,7 +153,7 @@ func (sl *slot) release() {
 			s.rate = 0
 		}
 		s.markPorts(sl.basePort, sl.count, false)
-		delete(s.busyKeys, sl.key)
+		delete(s.busy, sl.host)
 	})
 	<-s.global
 	<-s.groups[sl.group]

@@ -1,6 +1,8 @@
 package core
 
 import (
+	"fmt"
+
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/hping3"
 	"github.com/hping3-plugin/hping3-plugin/plugin/hping3/tcl"
@@ -18,13 +20,9 @@ type engineChoice struct {
 // says so in one I! line per hping3 binary. "auto" takes the Tcl engine
 // when the group's hping3 has hping3's Tcl API.
 //
-// known holds the choices already made for some binaries (by the Runner a
+// known holds the choices already made for some binaries (by the setup a
 // reload replaces): each is kept, without trying hping3 or logging again.
 func chooseEngines(cfg *config.Config, log *logger.Logger, known map[string]engineChoice) []engineChoice {
-	mode := cfg.Engine
-	if mode == "" {
-		mode = config.EngineAuto
-	}
 	out := make([]engineChoice, len(cfg.Groups))
 	decided := map[string]engineChoice{}
 	for bin, c := range known {
@@ -41,7 +39,7 @@ func chooseEngines(cfg *config.Config, log *logger.Logger, known map[string]engi
 			continue
 		}
 		c := engineChoice{bin: bin}
-		switch mode {
+		switch cfg.Engine {
 		case config.EngineCLI:
 			log.Infof("engine cli: one hping3 process per target (engine = \"cli\"), at most concurrency at once")
 		case config.EngineTcl:
@@ -61,9 +59,22 @@ func chooseEngines(cfg *config.Config, log *logger.Logger, known map[string]engi
 	return out
 }
 
-// engine is what a session needs of the Tcl engine process: a
+// continuousNeeds is nil when every group runs the Tcl engine, which
+// continuous mode needs (one process sending for every target), else why
+// not. A Source started so probes in rounds instead (NewSource); a reload
+// to it is refused (Stream.Reload).
+func continuousNeeds(engines []engineChoice) error {
+	for gi, e := range engines {
+		if !e.tcl {
+			return fmt.Errorf("mode continuous needs the tcl engine (hping3's Tcl API), which inputs.hping3[%d] cannot use", gi)
+		}
+	}
+	return nil
+}
+
+// engineProcess is what a session needs of the Tcl engine's process: a
 // *tcl.Process, or a test's stand-in.
-type engine interface {
+type engineProcess interface {
 	Listen(iface, filter string) error
 	Send(id int, p *packet.Probe) error
 	Flush() error
@@ -75,11 +86,12 @@ type engine interface {
 	Close()
 }
 
-// startEngine starts the engine process of an hping3 binary.
-type startEngine func(bin string) (engine, error)
+// startProcess starts the engine process of an hping3 binary.
+type startProcess func(bin string) (engineProcess, error)
 
-// startTcl starts the real engine, `hping3 exec` with the embedded script.
-func startTcl(bin string) (engine, error) {
+// startTcl starts the real engine process, `hping3 exec` with the
+// embedded script.
+func startTcl(bin string) (engineProcess, error) {
 	p, err := tcl.Start(bin)
 	if err != nil {
 		return nil, err

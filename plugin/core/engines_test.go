@@ -115,7 +115,7 @@ func (n *fakeNet) packets() []sentPacket {
 }
 
 // start is the session's startEngine.
-func (n *fakeNet) start(string) (engine, error) {
+func (n *fakeNet) start(string) (engineProcess, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.starts++
@@ -403,13 +403,13 @@ func fakeConfig(t *testing.T, mode config.Mode, targets []string, s config.Setti
 	return cfg
 }
 
-// fakeRunner is a Runner for cfg whose Tcl engine is net's fake, logging
+// fakeSetup is cfg made ready to probe with net's fake Tcl engine, logging
 // into log.
-func fakeRunner(cfg *config.Config, net *fakeNet, log *lockedLog) *Runner {
-	r := New(cfg, logger.New(log, true))
-	r.start = net.start
-	r.clock = nil // the stand-in's answers come from it, not the wire
-	return r
+func fakeSetup(cfg *config.Config, net *fakeNet, log *lockedLog) *setup {
+	st := newSetup(cfg, logger.New(log, true))
+	st.start = net.start
+	st.tap = nil // the stand-in's answers come from it, not the wire
+	return st
 }
 
 // lockedLog is a log writer the tests read while the core writes it.

@@ -15,7 +15,7 @@ import (
 // would write 1000 lines every 10 s. So the log tells changes only; the
 // metrics still carry every failure, every round, in result_code.
 //
-// The runner remembers, for each probe of the configuration (a job: one
+// The setup remembers, for each probe of the configuration (a job: one
 // target of one group, and so one protocol and port; the index of its
 // Result), the reason of its last failure, "" while it works. After each
 // round (not one a stop cut short: its results only say "cancelled"):
@@ -46,13 +46,13 @@ const (
 	burstShown = 10
 )
 
-// failState is what the runner remembers of one probe between rounds.
+// failState is what the setup remembers of one probe between reports.
 type failState struct {
 	reason string // of its last failure; "" while it works
 	rounds int    // consecutive failed rounds
 }
 
-// failureLog holds the failure state of every job of a Runner.
+// failureLog holds the failure state of every job of a setup.
 type failureLog struct {
 	log    *logger.Logger
 	labels []string // how the log names each job
@@ -118,25 +118,28 @@ func (f *failureLog) record(results []probe.Result) {
 	for _, c := range shown(started) {
 		f.log.Errorf("target %s: %s", f.labels[c.job], c.reason)
 	}
-	if len(started) > burstLimit {
-		n, eg := f.commonest(results, started)
-		f.log.Errorf("%d targets started failing in this round (the first %d are logged above); the most common reason, for %d of them, is that of target %s: %s",
-			len(started), burstShown, n, f.labels[eg.job], eg.reason)
-	}
+	f.summarize(results, started, "%d targets started failing in this round (the first %d are logged above); the most common reason")
 	for _, c := range shown(changed) {
 		f.log.Errorf("target %s: %s (the reason changed; until now: %s)", f.labels[c.job], c.reason, c.before.reason)
 	}
-	if len(changed) > burstLimit {
-		n, eg := f.commonest(results, changed)
-		f.log.Errorf("%d failing targets changed reason in this round (the first %d are logged above); the most common new reason, for %d of them, is that of target %s: %s",
-			len(changed), burstShown, n, f.labels[eg.job], eg.reason)
-	}
+	f.summarize(results, changed, "%d failing targets changed reason in this round (the first %d are logged above); the most common new reason")
 	for _, c := range shown(recovered) {
 		f.log.Infof("target %s works again (failed rounds in a row: %d; the last reason: %s)", f.labels[c.job], c.before.rounds, c.before.reason)
 	}
 	if len(recovered) > burstLimit {
 		f.log.Infof("%d targets recovered in this round (the first %d are logged above)", len(recovered), burstShown)
 	}
+}
+
+// summarize ends a burst of failures (more than burstLimit changes of one
+// kind) with one E! line: what (with the burst's size and burstShown),
+// then how many share the most common reason, and that reason.
+func (f *failureLog) summarize(results []probe.Result, cs []change, what string) {
+	if len(cs) <= burstLimit {
+		return
+	}
+	n, eg := f.commonest(results, cs)
+	f.log.Errorf(what+", for %d of them, is that of target %s: %s", len(cs), burstShown, n, f.labels[eg.job], eg.reason)
 }
 
 // shown returns the changes logged one by one: all of them, or the first

@@ -74,7 +74,7 @@ func failureRunner(t *testing.T, dns *fakeDNS, groups ...[]string) (*Runner, *st
 	var log strings.Builder
 	r := New(cfg, logger.New(&log, false))
 	log.Reset() // the engine choice
-	r.resolver = dns
+	r.st.resolver = dns
 	return r, &log
 }
 

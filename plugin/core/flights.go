@@ -5,17 +5,18 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/hping3/tcl"
 	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
 // captureGrace is how long after a packet's timeout its answers are still
-// read: hping3 stamps a capture when its handler runs, up to a millisecond
-// after the packet arrived; the plugin's own capture hands a packet over up
-// to captureRingWait after it arrived.
+// read (config.CaptureGrace, which also sizes a UDP target's source
+// ports); the plugin's own capture hands a packet over up to
+// captureRingWait after it arrived.
 const (
-	captureGrace    = 20 * time.Millisecond
+	captureGrace    = config.CaptureGrace
 	captureRingWait = 10 * time.Millisecond
 )
 

@@ -17,17 +17,18 @@ import (
 func runRound(t *testing.T, n int, s config.Settings, rate float64) *tclRound {
 	t.Helper()
 	bin := requireHping3(t)
-	rd := newTclRound(bin, startTcl, newKernelClock(logger.Discard()), logger.Discard(), newIdentity())
-	rd.pace = newPacer(rate, sendAhead)
+	log := logger.Discard()
+	rd := newTclRound(bin, &shared{log: log, start: startTcl, tap: newWireTap(log), ids: newIdentity()})
+	rd.sched.rate = rate
 	for i := range n {
 		ip := fmt.Sprintf("127.0.0.%d", i+1)
 		tg := probe.Target{Name: ip, Res: probe.Resolution{IP: ip}}
 		r := probe.NewResult(tg, s, time.Now())
-		rd.targets = append(rd.targets, &target{job: i, name: ip, s: s, res: tg.Res})
+		rd.targets = append(rd.targets, &target{index: i, name: ip, s: s, destination: destination{res: tg.Res}})
 		rd.results = append(rd.results, &r)
 	}
 	start := time.Now()
-	if !rd.probe(context.Background()) {
+	if !rd.runRound(context.Background()) {
 		t.Fatal("no engine ran")
 	}
 	t.Logf("%d targets x %d packets, interval %v, rate cap %v/s: round took %v", n, s.Count, s.Interval, rate, time.Since(start))

@@ -88,16 +88,16 @@ func (sp sessionPorts) release() {
 // them out: one TCP port per target and per path TTL (a target holds a
 // half-open connection for a port it answered SYN-ACK on until our RST
 // reaches it, and answers another SYN on that port meanwhile with a bare
-// ACK, not a SYN-ACK), and udpRing(t) UDP ports per UDP target. It also
+// ACK, not a SYN-ACK), and udpPorts(t) UDP ports per UDP target (its schedule's). It also
 // makes each target's payload.
-func reserveFor(targets []*target, udpRing func(*target) int) (sessionPorts, error) {
+func reserveFor(targets []*target, udpPorts func(*target) int) (sessionPorts, error) {
 	tcpN, udpN := 0, 0
 	for _, t := range targets {
 		switch t.s.Protocol {
 		case config.TCP:
 			tcpN++
 		case config.UDP:
-			udpN += udpRing(t)
+			udpN += udpPorts(t)
 		}
 	}
 	var sp sessionPorts
@@ -120,7 +120,7 @@ func reserveFor(targets []*target, udpRing func(*target) int) (sessionPorts, err
 			t.tcpPort = sp.tcp.ports[tcpNext]
 			tcpNext++
 		case config.UDP:
-			n := udpRing(t)
+			n := udpPorts(t)
 			t.udpPorts, t.udpNext = sp.udp.ports[udpNext:udpNext+n], 0
 			udpNext += n
 		}

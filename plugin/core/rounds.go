@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
-	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
@@ -14,28 +14,78 @@ import (
 // the sender wakes at most about once per this interval.
 const sendAhead = 200 * time.Microsecond
 
-// tclRound is the part of a round one Tcl engine process runs: every target
-// whose group uses one hping3 binary, count packets each. Its schedule:
-// every target is due at once, so the rate cap spaces their first packets
-// 1/rate apart, and each next packet is due interval after the previous
-// one really went, so the targets keep that order and spacing. A round
-// then lasts max((count-1) x interval, packets / rate) plus the slowest
-// reply. It ends when every packet is answered or past its timeout, 20 ms
-// after the last answer (captureGrace).
+// ttlStep spaces a round's path probes' first packets by their TTL: only
+// their order counts, so one nanosecond a TTL.
+const ttlStep = time.Nanosecond
+
+// tclRound is the part of a round one Tcl engine process runs: every
+// target whose group uses one hping3 binary, count packets each, in one
+// session on the round's schedule.
 type tclRound struct {
-	session
 	targets []*target       // the configured targets
 	results []*probe.Result // theirs
-	live    []*target       // the targets and path probes the session sends for
+	sched   *roundSchedule
+	session *session
+	live    []*target // the targets and path probes the session sends for
 }
 
-func newTclRound(bin string, start startEngine, clock *kernelClock, log *logger.Logger, ids *identity) *tclRound {
-	rd := &tclRound{session: session{bin: bin, start: start, clock: clock, log: log, ids: ids, finite: true, ending: "at the end of the round",
-		// One UDP source port per packet.
-		udpRing: func(t *target) int { return t.s.Count }}}
-	rd.sched = rd
-	return rd
+func newTclRound(bin string, sh *shared) *tclRound {
+	sched := &roundSchedule{left: map[*target]int{}}
+	// No other goroutine reads a round's targets while it runs: the
+	// guard is its own.
+	return &tclRound{sched: sched, session: newSession(bin, sh, sched, &sync.Mutex{})}
 }
+
+// roundSchedule is a round's: every target is due at once, so the rate
+// cap spaces their first packets 1/rate apart, and each next packet is due
+// interval after the previous one really went, so the targets keep that
+// order and spacing. A round then lasts max((count-1) x interval,
+// packets / rate) plus the slowest reply. Its session ends when every
+// packet is answered or past its timeout, captureGrace after the last
+// answer.
+type roundSchedule struct {
+	rate float64         // packets/s: the round's share of max_packet_rate
+	left map[*target]int // packets still to send
+}
+
+// roundPolicy: a round sends a last packet, keeps each packet open until
+// the session ends (a reply after the timeout is counted late while the
+// round lasts; a packet answered in time holds it up no longer), and a
+// capture that ends fails the targets probed through it.
+var roundPolicy = policy{finite: true, ending: "at the end of the round"}
+
+func (rs *roundSchedule) pace() pacer            { return newPacer(rs.rate, sendAhead) }
+func (rs *roundSchedule) policy() policy         { return roundPolicy }
+func (rs *roundSchedule) udpPorts(t *target) int { return t.s.Count } // one per packet
+
+// begin: every target is due at once; path
+// probes in TTL order, so that every target's lower TTLs go before any
+// higher one and the answer that ends a path is mostly back before the
+// TTLs past it are due, and they are not sent.
+func (rs *roundSchedule) begin(targets []*target, now time.Time) {
+	for _, t := range targets {
+		t.due = now
+		if t.hopOf != nil {
+			t.due = now.Add(time.Duration(t.s.TTL) * ttlStep)
+		}
+	}
+}
+
+// next: at least interval after this packet really went. A path probe past
+// its path's end sends none of the rest.
+func (rs *roundSchedule) next(t *target, slot, now time.Time, sent bool) bool {
+	if !sent {
+		return false
+	}
+	rs.left[t]--
+	if rs.left[t] == 0 {
+		return false
+	}
+	t.due = later(slot, now).Add(t.s.Interval)
+	return true
+}
+
+func (rs *roundSchedule) packets(t *target) string { return fmt.Sprintf("%d packets", t.s.Count) }
 
 // roundWords words a round's failures.
 var roundWords = failureWords{
@@ -43,60 +93,17 @@ var roundWords = failureWords{
 	lost:     func(t *target) error { return t.lostErr },
 }
 
-// begin: every target is due at once; path probes in TTL order, so that
-// every target's lower TTLs go before any higher one and the answer that
-// ends a path is mostly back before the TTLs past it are due, and they are
-// not sent.
-func (rd *tclRound) begin(targets []*target, now time.Time) {
-	for _, t := range targets {
-		t.due = now
-		if t.hopOf != nil {
-			t.due = now.Add(time.Duration(t.s.TTL))
-		}
-	}
-}
-
-// next: at least interval after this packet really went. A path probe past
-// its path's end sends none of the rest.
-func (rd *tclRound) next(t *target, slot, now time.Time, sent bool) bool {
-	if !sent {
-		return false
-	}
-	t.left--
-	if t.left == 0 {
-		return false
-	}
-	t.due = later(slot, now).Add(t.s.Interval)
-	return true
-}
-
-func (rd *tclRound) packets(t *target) string { return fmt.Sprintf("%d packets", t.s.Count) }
-
-// pathLimit is the highest TTL a round's path probes of a target try: the
-// hop count the previous round found (hopCount), else max_hops. A path
-// that grew longer shows as a target not reached, and the next round tries
-// max_hops again.
-func pathLimit(t *target, hopCount int) int {
-	if !t.s.Path {
-		return 0
-	}
-	if hopCount > 0 {
-		return min(hopCount, t.s.MaxHops)
-	}
-	return t.s.MaxHops
-}
-
-// probe probes every resolved target of the round and fills their
+// runRound probes every resolved target of the round and fills their
 // Results. It returns whether an engine process was started.
-func (rd *tclRound) probe(ctx context.Context) bool {
+func (rd *tclRound) runRound(ctx context.Context) bool {
 	rd.live = routeAll(rd.targets)
 	for _, t := range rd.live {
-		t.left = t.s.Count
+		rd.sched.left[t] = t.s.Count // (what failed reads, even before begin)
 	}
 	started := false
 	if len(rd.live) > 0 {
 		var err error
-		started, err = rd.session.run(ctx, rd.live)
+		started, err = rd.session.run(ctx, rd.live, nil, nil)
 		switch {
 		case err == nil:
 		case !started:
@@ -104,7 +111,7 @@ func (rd *tclRound) probe(ctx context.Context) bool {
 				t.err = err
 			}
 		case ctx.Err() != nil:
-			rd.failed(errors.New("probe cancelled: the plugin is stopping"))
+			rd.failed(errStopping)
 		default:
 			rd.failed(err)
 		}
@@ -123,17 +130,17 @@ func (rd *tclRound) probe(ctx context.Context) bool {
 	return started
 }
 
-// failed takes an engine failure: a target (or path probe) it had not
-// finished, with a packet not sent or not answered, is not measured in
-// this round and fails with the reason (a target's path is then left out);
-// the others keep what they measured.
+// failed takes an engine process's failure: a target (or path probe) it
+// had not finished, with a packet not sent or not answered, is not
+// measured in this round and fails with the reason (a target's path is
+// then left out); the others keep what they measured.
 func (rd *tclRound) failed(err error) {
 	unfinished := map[*target]bool{}
 	for _, t := range rd.live {
 		// One that could not be probed (no capture) keeps its reason.
-		unfinished[t] = t.err == nil && t.left > 0
+		unfinished[t] = t.err == nil && rd.sched.left[t] > 0
 	}
-	open := rd.fl.open()
+	open := rd.session.fl.open()
 	for _, f := range open {
 		if !f.settled() {
 			unfinished[f.t] = true
@@ -141,7 +148,7 @@ func (rd *tclRound) failed(err error) {
 	}
 	for _, f := range open {
 		if !unfinished[f.t] {
-			rd.close(f)
+			rd.session.close(f)
 		}
 	}
 	for t, ok := range unfinished {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/capture"
 	"github.com/hping3-plugin/hping3-plugin/plugin/hping3/tcl"
-	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
@@ -28,9 +27,17 @@ const (
 )
 
 // schedule is what differs between a round and continuous probing: when
-// each target's packets go. The session does everything else the same way
-// in both modes.
+// each target's packets go, at what rate, and the policy by which the
+// session decides them and ends. The session does everything else the
+// same way in both modes.
 type schedule interface {
+	// pace is the pacer of a session's sends: the schedule's share of
+	// max_packet_rate, and how far ahead of their slots packets may go.
+	pace() pacer
+	// policy is how the session decides packets and ends.
+	policy() policy
+	// udpPorts is how many UDP source ports t cycles through.
+	udpPorts(t *target) int
 	// begin sets the due time of every target's first packet, the
 	// session's sending starting at now.
 	begin(targets []*target, now time.Time)
@@ -43,95 +50,91 @@ type schedule interface {
 	packets(t *target) string
 }
 
+// policy is how a schedule's session decides its packets and ends.
+type policy struct {
+	// finite: the schedule sends a last packet (a round). The session
+	// ends once it is sent and every packet decided; packets stay open
+	// until then, so that a reply after the timeout is counted late while
+	// the round lasts, and a packet answered in time holds it up no
+	// longer; a capture that ends fails the targets probed through it.
+	// Otherwise (continuous mode) each packet closes at its deadline with
+	// every answer it had by then, the session ends only once told to
+	// drain, and a capture that ends drains it.
+	finite bool
+	// ending names the session's end in the message of an engine process
+	// that does not answer its sync.
+	ending string
+}
+
 // session is one engine process and the packets it sends for a schedule's
-// targets, from the engine's start to its end: it reserves the source
-// ports, starts the engine and opens its captures, then sends what the
+// targets, from the process's start to its end: it reserves the source
+// ports, starts the process and opens its captures, then sends what the
 // schedule makes due, paced, matches every answer to its packet, closes
-// packets into their targets' reports, and kills an engine that hangs,
+// packets into their targets' reports, and kills a process that hangs,
 // floods or breaks its protocol. It ends when nothing is left to send
-// (a round's last packet; in continuous mode, once drain fires) and every
-// packet is decided, with a sync that makes sure the engine has reported
-// everything; or when ctx ends, or the engine fails.
+// (a round's last packet; in continuous mode, once told to drain) and
+// every packet is decided, with a sync that makes sure the process has
+// reported everything; or when ctx ends, or the process fails. A session
+// value runs one session at a time, each run a new process.
 type session struct {
 	bin   string
-	start startEngine
-	log   *logger.Logger
-	ids   *identity
+	sh    *shared
 	sched schedule
-	pace  pacer
-	// planned is the schedule's pace.ahead. Where hping3 captures, its
-	// handlers stamp the answers, and a long burst of sends delays them:
-	// a session with any such interface sends at most hping3Ahead ahead.
-	planned time.Duration
-	// udpRing is how many UDP source ports a target cycles through.
-	udpRing func(*target) int
-	// closeAtDeadline: each packet is closed at its deadline, with every
-	// answer it had by then (continuous mode). Otherwise packets stay open
-	// until the session ends, so that a reply after the timeout is counted
-	// late while it lasts, and a packet answered in time holds it up no
-	// longer (a round).
-	closeAtDeadline bool
-	// finite: the schedule sends a last packet (a round), and the session
-	// ends once it is sent and every packet decided. Otherwise (continuous
-	// mode) it ends only once drain has fired.
-	finite bool
-	// drain, when it fires, stops the sending: the session ends once the
-	// packets in flight are decided (continuous mode, an address changed).
-	drain <-chan struct{}
-	// ending names the session's end in the message of an engine that
-	// does not answer its sync.
-	ending string
-	// onStart, when set, is told at once that an engine process started.
-	onStart func()
-	// clock opens the session's kernel-stamped captures; nil: hping3
-	// captures (a test's stand-in engine).
-	clock *kernelClock
-	// mu guards the targets' reports (target.done and what goes with it)
-	// against a reader in another goroutine (continuous mode's Next).
-	mu *sync.Mutex
+	// guard guards the targets' reports (target.nextReport) and err
+	// against their reader in another goroutine (continuous mode's Next).
+	guard *sync.Mutex
 
 	sessionState // one engine process's, reset by each run
 }
 
-// sessionState is what a session holds while its engine runs.
+func newSession(bin string, sh *shared, sched schedule, guard *sync.Mutex) *session {
+	return &session{bin: bin, sh: sh, sched: sched, guard: guard}
+}
+
+// sessionState is what a session holds while its engine process runs.
 type sessionState struct {
-	eng      engine
-	wire     *wire // the plugin's own captures; nil where hping3 captures
-	fl       *flights
-	queue    timeQueue[*target] // by when their next packet is due
-	sent     int                // packets written to the engine
-	events   int                // records the engine reported
-	pending  int                // packets the end waits for (flight.waited)
-	lastDone time.Time          // when the last packet was decided
-	draining bool
-	syncSent time.Time // zero: no sync asked yet
+	eng       engineProcess
+	wire      *wire // the plugin's own captures; nil where hping3 captures
+	fl        *flights
+	queue     timeQueue[*target] // by when their next packet is due
+	pace      pacer
+	rules     policy    // the schedule's, for this run
+	sent      int       // packets written to the engine process
+	events    int       // records the process reported
+	undecided int       // packets the end waits for (flight.waited)
+	lastDone  time.Time // when the last packet was decided
+	draining  bool
+	syncSent  time.Time // zero: no sync asked yet
 }
 
 // run runs the session on targets (routed; those with err are left out)
-// and returns whether the engine started and why the session ended: nil
-// when it ended as planned, else ctx's error or the engine's failure. The
+// and returns whether the engine process started and why the session
+// ended: nil when it ended as planned, else ctx's error or the process's
+// failure. drain, when it fires, stops the sending: the session ends once
+// the packets in flight are decided (continuous mode: addresses changed).
+// onStart, when not nil, is told at once that the process started. The
 // packets still open when it fails are s.fl.open(); when it ends as
 // planned every packet is closed into its target's report.
-func (s *session) run(ctx context.Context, targets []*target) (started bool, err error) {
-	s.sessionState = sessionState{fl: newFlights()}
-	s.pace.next = time.Time{} // a new engine: no slot is taken yet
-	ports, err := reserveFor(targets, s.udpRing)
+func (s *session) run(ctx context.Context, targets []*target, drain <-chan struct{}, onStart func()) (started bool, err error) {
+	s.sessionState = sessionState{fl: newFlights(), pace: s.sched.pace(), rules: s.sched.policy()}
+	ports, err := reserveFor(targets, s.sched.udpPorts)
 	if err != nil {
 		return false, err
 	}
 	defer ports.release()
-	if s.eng, err = s.start(s.bin); err != nil {
+	if s.eng, err = s.sh.start(s.bin); err != nil {
 		return false, fmt.Errorf("starting the hping3 engine (%s exec): %w", s.bin, err)
 	}
 	defer s.eng.Close()
-	if s.onStart != nil {
-		s.onStart()
+	if onStart != nil {
+		onStart()
 	}
-	s.log.Debugf("started %s exec (pid %d) for %d targets", s.bin, s.eng.Pid(), len(targets))
+	log := s.sh.log
+	log.Debugf("started %s exec (pid %d) for %d targets", s.bin, s.eng.Pid(), len(targets))
 	// The plugin's own captures first; hping3 captures only where they
 	// cannot open.
 	var rest map[string]bool
-	s.wire, rest = s.clock.openWire(targets, s.ids.icmpID, ports, captureRingWait)
+	s.wire, rest = s.sh.tap.openWire(targets, s.sh.ids.icmpID, ports, captureRingWait)
 	defer s.wire.close()
 	var theirs []*target
 	for _, t := range targets {
@@ -139,14 +142,13 @@ func (s *session) run(ctx context.Context, targets []*target) (started bool, err
 			theirs = append(theirs, t)
 		}
 	}
-	if s.planned == 0 {
-		s.planned = s.pace.ahead
-	}
-	s.pace.ahead = s.planned
+	// Where hping3 captures, its handlers stamp the answers, and a long
+	// burst of sends delays them: a session with any such interface sends
+	// at most hping3Ahead ahead.
 	if len(theirs) > 0 {
-		s.pace.ahead = min(s.planned, hping3Ahead)
+		s.pace.ahead = min(s.pace.ahead, hping3Ahead)
 	}
-	failed, err := openCaptures(s.eng, s.bin, s.ids.icmpID, theirs, ports)
+	failed, err := listen(s.eng, s.bin, s.sh.ids.icmpID, theirs, ports)
 	s.queue = timeQueue[*target]{at: func(t *target) time.Time { return t.due }}
 	for _, t := range targets {
 		if ferr := failed[t.route.iface]; ferr != nil {
@@ -158,21 +160,21 @@ func (s *session) run(ctx context.Context, targets []*target) (started bool, err
 	if err != nil {
 		return true, err
 	}
-	if s.log.DebugEnabled() {
+	if log.DebugEnabled() {
 		for _, t := range s.queue.items {
 			what := "probing"
 			if t.hopOf != nil {
 				what = fmt.Sprintf("path probe at TTL %d to", t.s.TTL)
 			}
-			s.log.Debugf("target %q: %s %s from %s on %s: %s, protocol %s, source port %d",
+			log.Debugf("target %q: %s %s from %s on %s: %s, protocol %s, source port %d",
 				t.name, what, t.ip, t.route.src, t.route.iface, s.sched.packets(t), t.s.Protocol, max(t.tcpPort, firstOf(t.udpPorts)))
 		}
 	}
 	s.sched.begin(s.queue.items, time.Now())
 	heap.Init(&s.queue)
-	err = s.loop(ctx)
+	err = s.loop(ctx, drain)
 	if n := s.eng.Unparsed(); n > 0 {
-		s.log.Debugf("the hping3 engine captured %d packets whose text could not be read (ignored)", n)
+		log.Debugf("the hping3 engine captured %d packets whose text could not be read (ignored)", n)
 	}
 	if err == nil {
 		for _, f := range s.fl.open() {
@@ -185,10 +187,9 @@ func (s *session) run(ctx context.Context, targets []*target) (started bool, err
 // loop is the send loop: it sends what is due, decides what is past its
 // deadline, watches the engine and reads its records, until the session
 // ends.
-func (s *session) loop(ctx context.Context) error {
+func (s *session) loop(ctx context.Context, drain <-chan struct{}) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	drain := s.drain
 	frames, captureEnded := s.wire.channels()
 	for {
 		now := time.Now()
@@ -246,13 +247,13 @@ func (s *session) sendDue(now time.Time) error {
 		if !ok {
 			break
 		}
-		f := s.fl.prepare(t, t.nextProbe(s.ids), now)
+		f := s.fl.prepare(t, t.nextProbe(s.sh.ids), now)
 		if err := s.eng.Send(f.id, &f.p); err != nil {
 			return err
 		}
 		s.fl.file(f)
 		s.sent++
-		s.pending++
+		s.undecided++
 		f.waited = true
 		s.advance(t, slot, now, true)
 	}
@@ -268,10 +269,11 @@ func (s *session) advance(t *target, slot, now time.Time, sent bool) {
 }
 
 // expire decides the packets past their deadline: unanswered, they are
-// lost; with closeAtDeadline every packet closes at its deadline.
+// lost; without a last packet (continuous mode) every packet closes at
+// its deadline.
 func (s *session) expire(now time.Time) {
 	for f := s.fl.expired(now); f != nil; f = s.fl.expired(now) {
-		if s.closeAtDeadline {
+		if !s.rules.finite {
 			s.close(f)
 		}
 		s.decided(f)
@@ -282,7 +284,7 @@ func (s *session) expire(now time.Time) {
 func (s *session) decided(f *flight) {
 	if f.waited {
 		f.waited = false
-		s.pending--
+		s.undecided--
 	}
 }
 
@@ -294,7 +296,7 @@ func (s *session) decided(f *flight) {
 func (s *session) end(now time.Time) (time.Time, error) {
 	if !s.syncSent.IsZero() {
 		if now.Sub(s.syncSent) > hangTimeout {
-			return now, fmt.Errorf("the hping3 engine did not answer for %v %s: killed", hangTimeout, s.ending)
+			return now, fmt.Errorf("the hping3 engine did not answer for %v %s: killed", hangTimeout, s.rules.ending)
 		}
 		return s.syncSent.Add(hangTimeout), nil
 	}
@@ -311,7 +313,7 @@ func (s *session) end(now time.Time) (time.Time, error) {
 			wake = hung
 		}
 	}
-	if (s.draining || (s.finite && s.queue.Len() == 0)) && unacked == nil && s.pending == 0 {
+	if (s.draining || (s.rules.finite && s.queue.Len() == 0)) && unacked == nil && s.undecided == 0 {
 		if last := s.lastDone.Add(captureGrace); now.Before(last) {
 			if last.Before(wake) {
 				wake = last
@@ -329,7 +331,7 @@ func (s *session) end(now time.Time) (time.Time, error) {
 func (s *session) nextDeadline() (time.Time, bool) {
 	for {
 		d, ok := s.fl.nextDeadline()
-		if !ok || s.closeAtDeadline || !s.fl.deadlines.first().settled() {
+		if !ok || !s.rules.finite || !s.fl.deadlines.first().settled() {
 			return d, ok
 		}
 		heap.Pop(&s.fl.deadlines)
@@ -355,7 +357,7 @@ func (s *session) read(evs []tcl.Event) (synced bool, err error) {
 				// Not sent: decided at once.
 				s.decided(f)
 				s.lastDone = now
-				if s.closeAtDeadline {
+				if !s.rules.finite {
 					s.close(f)
 				}
 			}
@@ -403,12 +405,12 @@ func (s *session) readWire(fs []capture.Frame) {
 // routes then; in a round the targets probed through it fail with the
 // reason and send nothing more.
 func (s *session) captureEnded(end ringEnded) {
-	if !s.finite {
-		s.log.Errorf("%v: probing starts again, with the routes of the moment, once the packets in flight are decided (those through %s are lost)", end.err, end.iface)
+	if !s.rules.finite {
+		s.sh.log.Errorf("%v: probing starts again, with the routes of the moment, once the packets in flight are decided (those through %s are lost)", end.err, end.iface)
 		s.draining = true
 		return
 	}
-	s.log.Errorf("%v: the targets probed through %s fail this round", end.err, end.iface)
+	s.sh.log.Errorf("%v: the targets probed through %s fail this round", end.err, end.iface)
 	s.lock(func() {
 		for _, t := range s.queue.items {
 			if t.route.iface == end.iface {
@@ -424,7 +426,7 @@ func (s *session) answered(f *flight, now time.Time) {
 	if h := f.t.hopOf; h != nil && f.endsPath() && (h.hopCount == 0 || f.p.TTL < h.hopCount) {
 		h.hopCount = f.p.TTL
 	}
-	if !s.closeAtDeadline {
+	if s.rules.finite {
 		s.decided(f)
 		s.lastDone = now
 	}
@@ -445,7 +447,7 @@ func (s *session) close(f *flight) {
 			f.rec.Clock = probe.ClockKernel
 		}
 	}
-	if s.log.DebugEnabled() {
+	if s.sh.log.DebugEnabled() {
 		s.debugPacket(f)
 	}
 	if h := f.t.hopOf; h != nil && f.p.TTL == h.hopCount && !f.endsPath() {
@@ -466,7 +468,7 @@ func (s *session) debugPacket(f *flight) {
 		}
 		if rtt := a.At.Sub(f.rec.Sent); rtt <= f.t.s.Timeout {
 			k := f.p.Key()
-			s.log.Debugf("packet %s %s %d/%d ipid %d: rtt %.6f ms (%s clock)", f.p.Dst, f.t.s.Protocol, k.A, k.B, f.p.IPID,
+			s.sh.log.Debugf("packet %s %s %d/%d ipid %d: rtt %.6f ms (%s clock)", f.p.Dst, f.t.s.Protocol, k.A, k.B, f.p.IPID,
 				float64(rtt)/float64(time.Millisecond), clockNames[f.rec.Clock])
 		}
 		return
@@ -477,10 +479,8 @@ func (s *session) debugPacket(f *flight) {
 var clockNames = map[probe.Clock]string{probe.ClockKernel: "kernel", probe.ClockFallback: "hping3-send", probe.ClockEngine: "hping3"}
 
 func (s *session) lock(f func()) {
-	if s.mu != nil {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-	}
+	s.guard.Lock()
+	defer s.guard.Unlock()
 	f()
 }
 

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -138,4 +139,202 @@ func engineChild(t *testing.T) int {
 	}
 	t.Fatal("no hping3 child")
 	return 0
+}
+
+// TestStreamPathLoopback: in continuous mode every period is one sweep; the
+// path to loopback is the target at hop 1, and after the first answer TTLs
+// beyond it are not sent: a window of n periods holds n path packets at
+// hop 1 and, the first window aside, none beyond.
+func TestStreamPathLoopback(t *testing.T) {
+	st := streamOf(t, []string{"127.0.0.1"}, func(s *config.Settings) {
+		s.Interval, s.Path, s.MaxHops = 100*time.Millisecond, true, 6
+	})
+	st.Next(context.Background()) // the first window: the first sweep tried TTLs past the target
+	time.Sleep(time.Second)
+	rd := st.Next(context.Background())
+	r := rd.Results[0]
+	p := r.Path
+	if r.Code != probe.OK || p == nil {
+		t.Fatalf("window %+v (err %v)", r, r.Err)
+	}
+	if !p.Reached || p.HopCount != 1 || len(p.Hops) != 1 || p.Hops[0].IP != "127.0.0.1" {
+		t.Fatalf("path %+v", p)
+	}
+	h := p.Hops[0]
+	// One packet per 100 ms, give or take one at each edge of the window.
+	want := int(rd.Duration / (100 * time.Millisecond))
+	if h.Transmitted < want-2 || h.Transmitted > want+2 || h.Received != h.Transmitted || p.Sent != h.Transmitted {
+		t.Errorf("window of %v: hop %+v, %d path packets; want %d +/- 2, all answered, none beyond hop 1", rd.Duration, h, p.Sent, want)
+	}
+	if rd.Packets != r.Transmitted+p.Sent {
+		t.Errorf("%d packets, want the target's %d and the path's %d", rd.Packets, r.Transmitted, p.Sent)
+	}
+}
+
+// withTargets is cfg with its one group's targets replaced: the same
+// settings (and hping3 binary), so the targets in both are the same
+// targets.
+func withTargets(cfg *config.Config, targets ...string) *config.Config {
+	n := *cfg
+	n.Groups = []config.Group{cfg.Groups[0]}
+	n.Groups[0].Targets = targets
+	return &n
+}
+
+// A reload in continuous mode: the targets that stay lose no packet (every
+// packet they sent long enough before the last window is in exactly one
+// window, and none of their windows fails), the one removed leaves the
+// reports at once, the one added reports from its first decided packet.
+func TestStreamReloadKeepsStayingTargets(t *testing.T) {
+	net := newFakeNet(5 * time.Millisecond)
+	s := fakeSettings()
+	h := newHarness(t, config.ModeContinuous, net, []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}, s)
+	cfg := h.src.(*Stream).st.cfg
+
+	var reports []Report
+	reports = append(reports, h.next(1, 300*time.Millisecond))
+	if err := h.src.(Reloader).Reload(withTargets(cfg, "127.0.0.2", "127.0.0.3", "127.0.0.4")); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.src.Targets(); n != 3 {
+		t.Fatalf("%d targets after the reload, want 3", n)
+	}
+	for range 3 {
+		time.Sleep(300 * time.Millisecond)
+		reports = append(reports, h.src.Next(context.Background()))
+	}
+	last := time.Now()
+
+	counted := map[string]int{}
+	for i, rd := range reports {
+		seen := map[string]bool{}
+		for _, r := range rd.Results {
+			seen[r.Target] = true
+			if r.Code != probe.OK {
+				t.Errorf("window %d: %s failed: %v", i, r.Target, r.Err)
+			}
+			if r.Received != r.Transmitted {
+				t.Errorf("window %d: %s: %d of %d received", i, r.Target, r.Received, r.Transmitted)
+			}
+			counted[r.Target] += r.Transmitted
+		}
+		if i > 0 && seen["127.0.0.1"] {
+			t.Errorf("window %d: the removed target still reports", i)
+		}
+		if i == len(reports)-1 && (!seen["127.0.0.4"] || !seen["127.0.0.2"] || !seen["127.0.0.3"]) {
+			t.Errorf("last window reports %v, want 127.0.0.2, .3 and .4", seen)
+		}
+	}
+	// Every packet sent before the last window's undecided tail is counted
+	// once: no more than were sent, no fewer than went before the tail.
+	decidedBy := last.Add(-s.Timeout - captureGrace - 50*time.Millisecond)
+	for _, target := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"} {
+		all, early := 0, 0
+		for _, p := range net.packets() {
+			if p.probe.Dst.String() != target {
+				continue
+			}
+			all++
+			if p.at.Before(decidedBy) {
+				early++
+			}
+		}
+		if got := counted[target]; got < early || got > all {
+			t.Errorf("%s: windows count %d packets; %d were sent, %d of them long enough before the last window", target, got, all, early)
+		}
+		if target != "127.0.0.4" && counted[target] < 40 {
+			t.Errorf("%s: %d packets in 1.2 s at one per 20 ms", target, counted[target])
+		}
+	}
+	// The reload's pause: a staying target's engine sends nothing while its
+	// packets in flight are decided (a timeout and captureGrace), then
+	// starts again at once.
+	var prev time.Time
+	longest := time.Duration(0)
+	for _, p := range net.packets() {
+		if p.probe.Dst.String() != "127.0.0.2" {
+			continue
+		}
+		if !prev.IsZero() && p.at.Sub(prev) > longest {
+			longest = p.at.Sub(prev)
+		}
+		prev = p.at
+	}
+	t.Logf("longest gap between two packets to a staying target: %v (period %v, timeout %v)", longest, s.Interval, s.Timeout)
+	if max := s.Interval + s.Timeout + captureGrace + 150*time.Millisecond; longest > max {
+		t.Errorf("a staying target sent nothing for %v across the reload, want at most %v", longest, max)
+	}
+	if !strings.Contains(h.log.String(), "started") {
+		t.Log(h.log.String())
+	}
+}
+
+// A reload that changes nothing an engine probes (the same targets, in
+// any order) leaves its session alone: no restart, no pause in sending.
+func TestStreamReloadUnchangedKeepsTheEngine(t *testing.T) {
+	net := newFakeNet(5 * time.Millisecond)
+	h := newHarness(t, config.ModeContinuous, net, []string{"127.0.0.1", "127.0.0.2"}, fakeSettings())
+	cfg := h.src.(*Stream).st.cfg
+	h.next(1, 200*time.Millisecond)
+	for _, order := range [][]string{{"127.0.0.1", "127.0.0.2"}, {"127.0.0.2", "127.0.0.1"}, {"127.0.0.1", "127.0.0.2"}} {
+		if err := h.src.(Reloader).Reload(withTargets(cfg, order...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if starts, _ := net.counts(); starts != 1 {
+		t.Errorf("%d engine starts after three reloads that changed nothing, want 1", starts)
+	}
+	rd := h.src.Next(context.Background())
+	for _, r := range rd.Results {
+		if r.Code != probe.OK || r.Transmitted < 10 {
+			t.Errorf("%s: code %d, %d packets in 500 ms at one per 20 ms", r.Target, r.Code, r.Transmitted)
+		}
+	}
+}
+
+// TestStreamNames: in continuous mode a name is looked up again on its
+// schedule. One that does not resolve reports result_code 1 in every window;
+// one whose address changes is probed at the new address from a new
+// session, with no packet lost on the way.
+func TestStreamNames(t *testing.T) {
+	// Restored after the Stream's Close (cleanups run last first), which
+	// stops its lookups.
+	every, retry := resolveEvery, retryResolve
+	t.Cleanup(func() { resolveEvery, retryResolve = every, retry })
+	resolveEvery, retryResolve = 100*time.Millisecond, 100*time.Millisecond
+	dns := newFakeDNS()
+	dns.set("ok", "moves.test")
+	dns.set("nx", "gone.test")
+	net := newFakeNet(time.Millisecond)
+	h := &harness{t: t, mode: config.ModeContinuous, net: net, log: &lockedLog{}}
+	st := fakeSetup(fakeConfig(t, config.ModeContinuous, []string{"moves.test", "gone.test"}, fakeSettings()), net, h.log)
+	st.resolver = dns
+	h.src = sourceOf(st)
+	t.Cleanup(h.src.Close)
+	rd := h.next(1, 300*time.Millisecond)
+	before := rd.Results[0].IP
+	if r := rd.Results[0]; r.Code != probe.OK || r.Received == 0 || r.Received != r.Transmitted {
+		t.Fatalf("moves.test: %+v", r)
+	}
+	if r := rd.Results[1]; r.Code != probe.NoSuchHost || r.Transmitted != 0 {
+		t.Fatalf("gone.test: %+v", r)
+	}
+	dns.mu.Lock()
+	dns.ips["moves.test"] = "127.0.0.77"
+	dns.mu.Unlock()
+	rd = h.next(2, 400*time.Millisecond)
+	if r := rd.Results[0]; r.Code != probe.OK || r.IP != "127.0.0.77" || r.Received == 0 || r.Received != r.Transmitted || rd.Restarts != 0 {
+		t.Fatalf("moves.test after its move from %s: %+v, restarts %d", before, r, rd.Restarts)
+	}
+	if r := rd.Results[1]; r.Code != probe.NoSuchHost {
+		t.Fatalf("gone.test: %+v", r)
+	}
+	moved := false
+	for _, sp := range net.packets() {
+		moved = moved || sp.probe.Dst == netip.MustParseAddr("127.0.0.77")
+	}
+	if !moved {
+		t.Error("no packet went to the new address")
+	}
 }

@@ -19,47 +19,64 @@ const maxWindow = 1 << 17
 // continuous mode: a configured target of a group, or one TTL of its path
 // probes (path = true), which is a target of its own with its target's
 // settings but the TTL, so that sending, matching, timing and failures are
-// those of any packet.
+// those of any packet. Its parts say what they hold: what to probe, its
+// path, where it leaves, how its packets are sent, and what its next
+// report measures. What only one mode needs (a round's packets left, a
+// continuous target's period) its schedule keeps.
 type target struct {
-	job  int // the index of its result in a report (a path probe: its target's)
-	name string
-	s    config.Settings
-	tags map[string]string
+	// What to probe, from the configuration.
+	index int // of its job, and of its result in a report (a path probe: its target's)
+	name  string
+	s     config.Settings
+	tags  map[string]string
 
-	res   probe.Resolution
-	ip    netip.Addr
-	route route
-	// err is why it cannot be probed now: no route, no capture, no
-	// source ports, no engine.
-	err error
-	// fresh: a reload added it, and no window has reported it yet.
-	fresh bool
+	path
+	destination
+	sending
+	nextReport
+}
 
-	// Path probing: hops lists a target's path probes by TTL, hopOf
-	// points back from one.
+// path is a target's path probes (path = true): hops lists them by TTL,
+// hopOf points back from one.
+type path struct {
 	hops  []*target
 	hopOf *target
 	// hopCount is where the target's path ends (probe.EndsPath: the
 	// lowest TTL the target or a router's unreachable answered at), 0
 	// while not known: its path probes of higher TTLs are not sent.
 	hopCount int
+}
 
-	// Sending, the session's own.
+// destination is where a target's packets go and leave from: its name's
+// address, and the route to it (routeAll).
+type destination struct {
+	res   probe.Resolution
+	ip    netip.Addr
+	route route
+	// err is why it cannot be probed now: no route, no capture, no
+	// source ports, no engine process.
+	err error
+}
+
+// sending is how a session sends a target's packets: its payload and
+// source ports (reserveFor), and when its next packet is due.
+type sending struct {
 	payload  []byte
 	tcpPort  int
 	udpPorts []int // a ring: one port per packet in flight at most
 	udpNext  int
-	due      time.Time     // when its next packet may go
-	period   time.Duration // continuous: one packet this often
-	left     int           // rounds: packets still to send
+	due      time.Time
+}
 
-	// What the next report measures: the records of its packets decided
-	// since the previous one (in a round, all of them), in send order.
+// nextReport is what a target's next report measures: the records of its
+// packets decided since the previous report (in a round, all of them), in
+// send order.
+type nextReport struct {
 	done []probe.Record
 	// dropped counts decided packets beyond maxWindow, not kept.
 	dropped int
-	// lostErr is why the engine failed with packets of it undecided;
-	// lost counts them. They are not in done.
+	// lostErr is why the engine process failed with packets of the target
+	// undecided; lost counts them. They are not in done.
 	lostErr error
 	lost    int
 }
@@ -93,7 +110,7 @@ func (t *target) keep(rec probe.Record) {
 
 // reset empties what t's report measured, for the next one.
 func (t *target) reset() {
-	t.done, t.dropped, t.lostErr, t.lost = nil, 0, nil, 0
+	t.nextReport = nextReport{}
 	for _, h := range t.hops {
 		h.reset()
 	}
@@ -176,9 +193,25 @@ func routeAll(targets []*target) []*target {
 	return live
 }
 
-// addHop adds t's path probe of TTL h.
-func (t *target) addHop(h int) {
-	s := t.s
-	s.TTL = h
-	t.hops = append(t.hops, &target{job: t.job, name: t.name, s: s, tags: t.tags, hopOf: t})
+// addHops gives t its path probes, one per TTL from 1 to upTo.
+func (t *target) addHops(upTo int) {
+	for h := 1; h <= upTo; h++ {
+		s := t.s
+		s.TTL = h
+		t.hops = append(t.hops, &target{index: t.index, name: t.name, s: s, tags: t.tags, path: path{hopOf: t}})
+	}
+}
+
+// pathLimit is the highest TTL t's path probes try: the hop count of its
+// path found before (0 when none was), else max_hops; 0 without path =
+// true. A path that grew longer shows as a target not reached, and the
+// next round tries max_hops again.
+func pathLimit(t *target, hopCount int) int {
+	if !t.s.Path {
+		return 0
+	}
+	if hopCount > 0 {
+		return min(hopCount, t.s.MaxHops)
+	}
+	return t.s.MaxHops
 }

@@ -10,12 +10,12 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 )
 
-// kernelClock is the plugin's use of its own kernel-stamped captures
-// (package capture), shared by every session of a Runner: whether it can
-// capture at all, what it has warned about, and the kernel's drop count.
+// wireTap is the plugin's use of its own kernel-stamped captures (package
+// capture), shared by every session of the process: whether it can capture
+// at all, what it has warned about, and the kernel's drop count.
 // Where it cannot capture, hping3 captures as before (its own clock, up to
 // about a millisecond late) and the reports say so (probe.Stamps).
-type kernelClock struct {
+type wireTap struct {
 	log  *logger.Logger
 	open func(iface string, f capture.Filter, wait time.Duration) (*capture.Ring, error)
 
@@ -26,12 +26,12 @@ type kernelClock struct {
 	dropsSeen   atomic.Bool     // the W! about drops was written
 }
 
-func newKernelClock(log *logger.Logger) *kernelClock {
-	return &kernelClock{log: log, open: capture.Open, failedIface: map[string]bool{}}
+func newWireTap(log *logger.Logger) *wireTap {
+	return &wireTap{log: log, open: capture.Open, failedIface: map[string]bool{}}
 }
 
 // takeDrops returns the drops since the last call: a report's.
-func (k *kernelClock) takeDrops() int {
+func (k *wireTap) takeDrops() int {
 	if k == nil {
 		return 0
 	}
@@ -40,7 +40,7 @@ func (k *kernelClock) takeDrops() int {
 
 // addDrops counts what a ring's kernel counter rose by; the first rise is
 // one W!, since every packet dropped is a probe or an answer not seen.
-func (k *kernelClock) addDrops(iface string, n uint64) {
+func (k *wireTap) addDrops(iface string, n uint64) {
 	if n == 0 {
 		return
 	}
@@ -54,7 +54,7 @@ func (k *kernelClock) addDrops(iface string, n uint64) {
 // leave by, each read by a goroutine that hands over a block of frames at
 // a time.
 type wire struct {
-	k      *kernelClock
+	k      *wireTap
 	rings  []*capture.Ring
 	ifaces map[string]bool
 	frames chan []capture.Frame
@@ -72,7 +72,7 @@ const statsEvery = time.Second
 // instead: all of them without CAP_NET_RAW (one W! per process), or one
 // that failed to open (one W! per interface). w is nil when it captures
 // on none.
-func (k *kernelClock) openWire(targets []*target, icmpID int, ports sessionPorts, wait time.Duration) (w *wire, rest map[string]bool) {
+func (k *wireTap) openWire(targets []*target, icmpID int, ports sessionPorts, wait time.Duration) (w *wire, rest map[string]bool) {
 	rest = map[string]bool{}
 	ifaces := captureIfaces(targets)
 	if k == nil {

@@ -18,7 +18,7 @@ import (
 // source, an echo reply) changes nothing.
 func TestKernelStampReplacesTheEngines(t *testing.T) {
 	s := config.DefaultSettings()
-	tg := &target{s: s, ip: netip.MustParseAddr("198.19.0.1"), route: route{src: netip.MustParseAddr("198.18.0.1"), iface: "c0"}}
+	tg := &target{s: s, destination: destination{ip: netip.MustParseAddr("198.19.0.1"), route: route{src: netip.MustParseAddr("198.18.0.1"), iface: "c0"}}}
 	ids := &identity{icmpID: 4242, icmpSeq: 10, ipID: 100}
 	base := time.Unix(1_800_000_000, 0)
 	kernel, engine := base.Add(10*time.Microsecond), base.Add(60*time.Microsecond)
@@ -66,7 +66,7 @@ func TestKernelStampReplacesTheEngines(t *testing.T) {
 // warned about once.
 func TestCaptureDropsWarnOnce(t *testing.T) {
 	var out strings.Builder
-	k := newKernelClock(logger.New(&out, false))
+	k := newWireTap(logger.New(&out, false))
 	k.addDrops("c0", 0)
 	k.addDrops("c0", 3)
 	k.addDrops("lo", 2)
@@ -79,7 +79,7 @@ func TestCaptureDropsWarnOnce(t *testing.T) {
 	if n := strings.Count(out.String(), "W! the capture on c0 dropped 3 packets"); n != 1 || strings.Count(out.String(), "W!") != 1 {
 		t.Errorf("log %q: want one W! about c0's 3 drops", out.String())
 	}
-	var none *kernelClock
+	var none *wireTap
 	if none.takeDrops() != 0 {
 		t.Error("no clock, drops")
 	}
