@@ -1,11 +1,3 @@
-// Package otel is the OpenTelemetry front end: it records each round (or
-// continuous window) as OTLP gauges, adds its packets to cumulative counters
-// and its RTTs to a histogram, and exports them over gRPC to a Collector.
-//
-// The package is named after its directory, as Go's convention has it, though
-// the OpenTelemetry API's global package go.opentelemetry.io/otel has the same
-// name: the one file that also needs that package (otlp.go, for the error
-// handler) imports it as otelapi, and no importer of this package needs it.
 package otel
 
 import (
