@@ -44,51 +44,75 @@ func decodeIP(data []byte, quoted bool) (*packet.Captured, error) {
 	if !quoted && len(rest) > int(ip.Length)-int(ip.IHL)*4 {
 		rest = rest[:int(ip.Length)-int(ip.IHL)*4]
 	}
+	var err error
 	switch ip.Protocol {
 	case layers.IPProtocolICMPv4:
-		var ic layers.ICMPv4
-		if err := ic.DecodeFromBytes(rest, gopacket.NilDecodeFeedback); err != nil {
-			return nil, err
-		}
-		c.ICMP = &packet.ICMP{Type: int(ic.TypeCode.Type()), Code: int(ic.TypeCode.Code()), ID: int(ic.Id), Seq: int(ic.Seq)}
-		if !quoted && packet.IsICMPError(c.ICMP.Type) {
-			q, err := decodeIP(ic.Payload, true)
-			if err != nil {
-				return nil, fmt.Errorf("ICMP type %d quotes no readable packet: %w", c.ICMP.Type, err)
-			}
-			c.Quoted = q
-		} else {
-			c.Data = ic.Payload
-		}
+		err = decodeICMP(c, rest, quoted)
 	case layers.IPProtocolTCP:
-		if quoted && len(rest) < 20 {
-			// gopacket's TCP decoder wants a whole header; a quote may
-			// hold only the ports and the sequence number.
-			if len(rest) < 8 {
-				return nil, fmt.Errorf("quoted TCP header of %d bytes", len(rest))
-			}
-			c.TCP = &packet.TCP{SrcPort: int(binary.BigEndian.Uint16(rest)), DstPort: int(binary.BigEndian.Uint16(rest[2:])),
-				Seq: binary.BigEndian.Uint32(rest[4:])}
-			break
-		}
-		var t layers.TCP
-		if err := t.DecodeFromBytes(rest, gopacket.NilDecodeFeedback); err != nil {
-			return nil, err
-		}
-		c.TCP = &packet.TCP{SrcPort: int(t.SrcPort), DstPort: int(t.DstPort), Seq: t.Seq, Ack: t.Ack,
-			Flags: tcpFlags(&t), Window: int(t.Window)}
-		c.Data = t.Payload
+		err = decodeTCP(c, rest, quoted)
 	case layers.IPProtocolUDP:
-		var u layers.UDP
-		if err := u.DecodeFromBytes(rest, gopacket.NilDecodeFeedback); err != nil {
-			return nil, err
-		}
-		c.UDP = &packet.UDP{SrcPort: int(u.SrcPort), DstPort: int(u.DstPort)}
-		c.Data = u.Payload
+		err = decodeUDP(c, rest)
 	default:
-		return nil, fmt.Errorf("IP protocol %d", ip.Protocol)
+		err = fmt.Errorf("IP protocol %d", ip.Protocol)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// decodeICMP reads the ICMP header in data into c. An ICMP error's quoted
+// packet is decoded into c.Quoted, unless c is itself a quote (a quote's
+// own quote is not read); otherwise the payload is c.Data.
+func decodeICMP(c *packet.Captured, data []byte, quoted bool) error {
+	var ic layers.ICMPv4
+	if err := ic.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
+		return err
+	}
+	c.ICMP = &packet.ICMP{Type: int(ic.TypeCode.Type()), Code: int(ic.TypeCode.Code()), ID: int(ic.Id), Seq: int(ic.Seq)}
+	if !quoted && packet.IsICMPError(c.ICMP.Type) {
+		q, err := decodeIP(ic.Payload, true)
+		if err != nil {
+			return fmt.Errorf("ICMP type %d quotes no readable packet: %w", c.ICMP.Type, err)
+		}
+		c.Quoted = q
+	} else {
+		c.Data = ic.Payload
+	}
+	return nil
+}
+
+// decodeTCP reads the TCP header in data into c.
+func decodeTCP(c *packet.Captured, data []byte, quoted bool) error {
+	if quoted && len(data) < 20 {
+		// gopacket's TCP decoder wants a whole header; a quote may
+		// hold only the ports and the sequence number.
+		if len(data) < 8 {
+			return fmt.Errorf("quoted TCP header of %d bytes", len(data))
+		}
+		c.TCP = &packet.TCP{SrcPort: int(binary.BigEndian.Uint16(data)), DstPort: int(binary.BigEndian.Uint16(data[2:])),
+			Seq: binary.BigEndian.Uint32(data[4:])}
+		return nil
+	}
+	var t layers.TCP
+	if err := t.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
+		return err
+	}
+	c.TCP = &packet.TCP{SrcPort: int(t.SrcPort), DstPort: int(t.DstPort), Seq: t.Seq, Ack: t.Ack,
+		Flags: tcpFlags(&t), Window: int(t.Window)}
+	c.Data = t.Payload
+	return nil
+}
+
+// decodeUDP reads the UDP header in data into c.
+func decodeUDP(c *packet.Captured, data []byte) error {
+	var u layers.UDP
+	if err := u.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
+		return err
+	}
+	c.UDP = &packet.UDP{SrcPort: int(u.SrcPort), DstPort: int(u.DstPort)}
+	c.Data = u.Payload
+	return nil
 }
 
 func tcpFlags(t *layers.TCP) int {

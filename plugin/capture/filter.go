@@ -38,6 +38,11 @@ func (f Filter) Program() ([]bpf.Instruction, error) {
 	if len(f.Srcs) == 0 {
 		return nil, fmt.Errorf("capture filter: no source address")
 	}
+	// Srcs as the program compares them, a word in network order.
+	srcs := make([]uint32, len(f.Srcs))
+	for i, s := range f.Srcs {
+		srcs[i] = addr(s)
+	}
 	var a asm
 	// IPv4, and not a later fragment (it has no transport header).
 	a.op(bpf.LoadAbsolute{Off: 0, Size: 1})
@@ -49,30 +54,15 @@ func (f Filter) Program() ([]bpf.Instruction, error) {
 
 	// A probe: from one of our addresses, with our identifiers.
 	a.op(bpf.LoadAbsolute{Off: 12, Size: 4})
-	for _, s := range f.Srcs {
-		a.jump(bpf.JumpEqual, addr(s), "probe", "")
-	}
-	a.ja("answer")
-	a.label("probe")
+	a.oneOf(srcs, "probe", "answer")
 	a.ourProbe(f, bpf.LoadAbsolute{Off: 9, Size: 1}, 0, "probe", "accept", "answer")
 
 	// An answer: to one of our addresses, of a kind that can answer.
 	a.label("answer")
 	a.op(bpf.LoadAbsolute{Off: 16, Size: 4})
-	for _, s := range f.Srcs {
-		a.jump(bpf.JumpEqual, addr(s), "answer-kind", "")
-	}
-	a.ja("drop")
-	a.label("answer-kind")
+	a.oneOf(srcs, "answer-kind", "drop")
 	a.op(bpf.LoadAbsolute{Off: 9, Size: 1})
-	a.jump(bpf.JumpEqual, 1, "answer-icmp", "")
-	if f.TCP != nil {
-		a.jump(bpf.JumpEqual, 6, "answer-tcp", "")
-	}
-	if f.UDP != nil {
-		a.jump(bpf.JumpEqual, 17, "answer-udp", "")
-	}
-	a.ja("drop")
+	a.byProtocol(f, true, "answer", "drop") // an ICMP error may answer any probe
 	a.label("answer-icmp")
 	a.op(bpf.LoadIndirect{Off: 0, Size: 1})
 	if f.ICMPID >= 0 {
@@ -86,30 +76,16 @@ func (f Filter) Program() ([]bpf.Instruction, error) {
 	// transport header starts at X+28; RFC 792's 8 bytes of it hold the
 	// ports and the echo id. Any other ICMP answers nothing we sent.
 	a.label("error-kind")
-	for _, typ := range []uint32{3, 4, 5, 11, 12} { // packet.IsICMPError
-		a.jump(bpf.JumpEqual, typ, "error", "")
-	}
-	a.ja("drop")
-	a.label("error")
+	a.oneOf([]uint32{3, 4, 5, 11, 12}, "error", "drop") // packet.IsICMPError
 	a.op(bpf.LoadIndirect{Off: 8, Size: 1})
 	a.jump(bpf.JumpEqual, 0x45, "", "drop")
 	a.op(bpf.LoadIndirect{Off: 8 + 12, Size: 4})
-	for _, s := range f.Srcs {
-		a.jump(bpf.JumpEqual, addr(s), "quoted", "")
-	}
-	a.ja("drop")
-	a.label("quoted")
+	a.oneOf(srcs, "quoted", "drop")
 	a.ourProbe(f, bpf.LoadIndirect{Off: 8 + 9, Size: 1}, 28, "quoted", "accept", "drop")
-	if f.TCP != nil {
-		a.label("answer-tcp")
-		a.op(bpf.LoadIndirect{Off: 2, Size: 2})
-		a.inRange(*f.TCP, "accept", "drop")
-	}
-	if f.UDP != nil {
-		a.label("answer-udp")
-		a.op(bpf.LoadIndirect{Off: 2, Size: 2})
-		a.inRange(*f.UDP, "accept", "drop")
-	}
+	// TCP and UDP answers: to one of the reserved ports (the destination
+	// port, 2 bytes into the transport header).
+	a.portIn(f.TCP, "answer-tcp", 2, "accept", "drop")
+	a.portIn(f.UDP, "answer-udp", 2, "accept", "drop")
 	a.label("accept")
 	a.op(bpf.RetConstant{Val: Snap})
 	a.label("drop")
@@ -124,7 +100,23 @@ func (f Filter) Program() ([]bpf.Instruction, error) {
 // (the error's 8 bytes and the quoted IPv4 header's 20).
 func (a *asm) ourProbe(f Filter, proto bpf.Instruction, th uint32, prefix, yes, no string) {
 	a.op(proto)
+	a.byProtocol(f, f.ICMPID >= 0, prefix, no)
 	if f.ICMPID >= 0 {
+		a.label(prefix + "-icmp")
+		a.op(bpf.LoadIndirect{Off: th, Size: 1})
+		a.jump(bpf.JumpEqual, 8, "", no)
+		a.op(bpf.LoadIndirect{Off: th + 4, Size: 2})
+		a.jump(bpf.JumpEqual, uint32(f.ICMPID), yes, no)
+	}
+	a.portIn(f.TCP, prefix+"-tcp", th, yes, no)
+	a.portIn(f.UDP, prefix+"-udp", th, yes, no)
+}
+
+// byProtocol jumps on the IP protocol in the accumulator to prefix+"-icmp"
+// (when icmp is set), prefix+"-tcp" and prefix+"-udp" (when f has those
+// ports), and on any other protocol to no.
+func (a *asm) byProtocol(f Filter, icmp bool, prefix, no string) {
+	if icmp {
 		a.jump(bpf.JumpEqual, 1, prefix+"-icmp", "")
 	}
 	if f.TCP != nil {
@@ -134,23 +126,18 @@ func (a *asm) ourProbe(f Filter, proto bpf.Instruction, th uint32, prefix, yes, 
 		a.jump(bpf.JumpEqual, 17, prefix+"-udp", "")
 	}
 	a.ja(no)
-	if f.ICMPID >= 0 {
-		a.label(prefix + "-icmp")
-		a.op(bpf.LoadIndirect{Off: th, Size: 1})
-		a.jump(bpf.JumpEqual, 8, "", no)
-		a.op(bpf.LoadIndirect{Off: th + 4, Size: 2})
-		a.jump(bpf.JumpEqual, uint32(f.ICMPID), yes, no)
+}
+
+// portIn, when there are ports p, places label, loads the 2-byte port at
+// X+off and jumps to yes when it lies in p, else to no. Without ports no
+// jump leads to label, and it places nothing.
+func (a *asm) portIn(p *Ports, label string, off uint32, yes, no string) {
+	if p == nil {
+		return
 	}
-	for _, pr := range []struct {
-		name  string
-		ports *Ports
-	}{{"-tcp", f.TCP}, {"-udp", f.UDP}} {
-		if pr.ports != nil {
-			a.label(prefix + pr.name)
-			a.op(bpf.LoadIndirect{Off: th, Size: 2})
-			a.inRange(*pr.ports, yes, no)
-		}
-	}
+	a.label(label)
+	a.op(bpf.LoadIndirect{Off: off, Size: 2})
+	a.inRange(*p, yes, no)
 }
 
 // Answers is the libpcap expression of what f keeps arriving, for hping3's
@@ -223,6 +210,16 @@ func (a *asm) jump(c bpf.JumpTest, val uint32, t, f string) {
 // ja jumps to label; it is a JumpIf that is always true, so that one fixup
 // rule serves every jump.
 func (a *asm) ja(label string) { a.jump(bpf.JumpBitsSet, 0, "", label) }
+
+// oneOf continues at label, placed right after its jumps, when the
+// accumulator is one of vals, else jumps to no.
+func (a *asm) oneOf(vals []uint32, label, no string) {
+	for _, v := range vals {
+		a.jump(bpf.JumpEqual, v, label, "")
+	}
+	a.ja(no)
+	a.label(label)
+}
 
 // inRange jumps to t when the accumulator lies in p, else to f.
 func (a *asm) inRange(p Ports, t, f string) {

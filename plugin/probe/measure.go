@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"iter"
 	"net/netip"
 	"time"
 
@@ -15,6 +16,18 @@ type Record struct {
 	SendErr error     // why it was not sent
 	Answers []TimedAnswer
 	Clock   Clock // whose stamps Sent and the answers' At are
+}
+
+// sent yields the records of recs whose packet was sent: a packet never
+// sent counts nowhere, not even as lost.
+func sent(recs []Record) iter.Seq[Record] {
+	return func(yield func(Record) bool) {
+		for _, rec := range recs {
+			if !rec.Sent.IsZero() && !yield(rec) {
+				return
+			}
+		}
+	}
 }
 
 // Clock says whose stamps timed a packet.
@@ -77,10 +90,7 @@ type TimedAnswer struct {
 func Measure(r *Result, recs []Record, s config.Settings) {
 	target, _ := netip.ParseAddr(r.IP)
 	var rtts []float64
-	for _, rec := range recs {
-		if rec.Sent.IsZero() {
-			continue
-		}
+	for rec := range sent(recs) {
 		r.Transmitted++
 		r.Stamps.count(rec.Clock)
 		seen := false // it had an answer already

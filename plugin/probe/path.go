@@ -79,10 +79,7 @@ func MeasurePath(byTTL [][]Record, target netip.Addr, s config.Settings) *Path {
 	for i, recs := range byTTL {
 		h := &hops[i]
 		h.by = map[netip.Addr]*responder{}
-		for _, rec := range recs {
-			if rec.Sent.IsZero() {
-				continue
-			}
+		for rec := range sent(recs) {
 			h.sent++
 			p.Sent++
 			for _, a := range rec.Answers {
