@@ -112,12 +112,13 @@ type Config struct {
 	Mode          Mode          // how the long-running front ends probe; "" is ModeContinuous (Validate sets it)
 	Vantage       string        // where the measurements are taken from: a tag of every line; "" none
 
-	path         string   // the TOML file read, for messages; "" none
-	dir          string   // its directory: relative targets_file paths start there
-	read         bool     // ReadTargetsFiles has run
-	tables       int      // tables before ReadTargetsFiles expanded them (0: Groups are the tables)
-	targetsFiles []string // absolute, each once
-	emptyTables  []Group  // tables left without a group (no targets, an empty targets_file), still validated
+	modeDefaulted bool     // Mode was unset: continuous by default, not asked for
+	path          string   // the TOML file read, for messages; "" none
+	dir           string   // its directory: relative targets_file paths start there
+	read          bool     // ReadTargetsFiles has run
+	tables        int      // tables before ReadTargetsFiles expanded them (0: Groups are the tables)
+	targetsFiles  []string // absolute, each once
+	emptyTables   []Group  // tables left without a group (no targets, an empty targets_file), still validated
 }
 
 // Tags returns the constant tags of group i's lines: the group's own and,

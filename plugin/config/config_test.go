@@ -232,3 +232,29 @@ func TestValidatePathSourcePorts(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateResolvesDefaults: Validate gives an unset mode and engine
+// their defaults, so that nothing after it meets "". A mode left unset is
+// not refused beside engine "cli" (the core then probes in rounds, with a
+// W!), also when the configuration is validated again; continuous asked for
+// with engine "cli" is refused.
+func TestValidateResolvesDefaults(t *testing.T) {
+	group := []Group{{Targets: []string{"127.0.0.1"}, Settings: DefaultSettings()}}
+	c := &Config{MaxPacketRate: DefaultMaxPacketRate, Groups: group}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Mode != ModeContinuous || c.Engine != EngineAuto {
+		t.Errorf("mode %q, engine %q after Validate, want %q and %q", c.Mode, c.Engine, ModeContinuous, EngineAuto)
+	}
+	cli := &Config{MaxPacketRate: DefaultMaxPacketRate, Engine: EngineCLI, Groups: group}
+	for i := range 2 {
+		if err := cli.Validate(); err != nil {
+			t.Fatalf("validation %d of an unset mode with engine cli: %v", i+1, err)
+		}
+	}
+	asked := &Config{MaxPacketRate: DefaultMaxPacketRate, Engine: EngineCLI, Mode: ModeContinuous, Groups: group}
+	if err := asked.Validate(); err == nil || !strings.Contains(err.Error(), "continuous needs the tcl engine") {
+		t.Errorf("mode continuous with engine cli: %v, want refused", err)
+	}
+}

@@ -262,7 +262,7 @@ var settingsTable = []*Setting{
 			case "", ModeRounds:
 				return ""
 			case ModeContinuous:
-				if c.Engine == EngineCLI {
+				if c.Engine == EngineCLI && !c.modeDefaulted {
 					return `continuous needs the tcl engine (one hping3 for all targets): engine "cli" runs rounds only`
 				}
 				return ""

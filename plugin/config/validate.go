@@ -84,12 +84,13 @@ func (c *Config) Validate() error {
 }
 
 // resolveDefaults gives an unset mode and engine their defaults, once, so
-// that nothing after Validate meets "". It runs after the checks: an unset
-// mode with engine "cli" is not refused as continuous with the cli engine
-// would be; the core probes it in rounds, with a W! (core.NewSource).
+// that nothing after Validate meets "". A mode left to its default is not
+// refused with engine "cli", as one asked for would be (modeDefaulted,
+// also when Validate runs again): the core probes it in rounds, with a W!
+// (core.NewSource).
 func (c *Config) resolveDefaults() {
 	if c.Mode == "" {
-		c.Mode = ModeContinuous
+		c.Mode, c.modeDefaulted = ModeContinuous, true
 	}
 	if c.Engine == "" {
 		c.Engine = EngineAuto
