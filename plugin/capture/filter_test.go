@@ -157,14 +157,7 @@ func withoutICMPProbes(t *testing.T) (Filter, []filterCase) {
 func checkProgram(t *testing.T, table func(*testing.T) (Filter, []filterCase)) {
 	t.Helper()
 	f, cases := table(t)
-	prog, err := f.Program()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm, err := bpf.NewVM(prog)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vm := programVM(t, f)
 	for _, c := range cases {
 		n, err := vm.Run(c.pkt)
 		if err != nil {
@@ -176,6 +169,21 @@ func checkProgram(t *testing.T, table func(*testing.T) (Filter, []filterCase)) {
 			t.Errorf("%s: kept %d bytes, want %d", c.name, n, Snap)
 		}
 	}
+}
+
+// programVM is f's Program loaded into x/net/bpf's virtual machine, which
+// runs it as the kernel does.
+func programVM(t *testing.T, f Filter) *bpf.VM {
+	t.Helper()
+	prog, err := f.Program()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := bpf.NewVM(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vm
 }
 
 // TestFilterKeepsOnlyOwnProbesAndAnswers runs the filter in x/net/bpf's
@@ -242,14 +250,7 @@ func TestFilterAnswersAsLibpcap(t *testing.T) {
 		// The filter read off a group must be its session's: it keeps one of
 		// the group's frames as a probe and another as an answer, or the
 		// comparison below would only see drops.
-		prog, err := f.Program()
-		if err != nil {
-			t.Fatal(err)
-		}
-		vm, err := bpf.NewVM(prog)
-		if err != nil {
-			t.Fatal(err)
-		}
+		vm := programVM(t, f)
 		probes, answers := 0, 0
 		for _, fr := range groups[g] {
 			n, err := vm.Run(fr.pkt)
@@ -308,14 +309,7 @@ func TestFilterAnswersAsLibpcap(t *testing.T) {
 			t.Run(link.name+"/"+nf.name, func(t *testing.T) {
 				expr := nf.f.Answers()
 				t.Logf("Answers() = %s", expr)
-				prog, err := nf.f.Program()
-				if err != nil {
-					t.Fatal(err)
-				}
-				pvm, err := bpf.NewVM(prog)
-				if err != nil {
-					t.Fatal(err)
-				}
+				pvm := programVM(t, nf.f)
 				avm := compileWithTcpdump(t, tcpdump, file, expr)
 				kept, probesDropped, probesAnswered := 0, 0, 0
 				defer func() {
