@@ -51,9 +51,11 @@ type lanePlan struct {
 	rate    float64 // packets/s: the lane's share of max_packet_rate
 }
 
-func newTclLane(bin string, sh *shared, guard *sync.Mutex) *tclLane {
+// newTclLane is the lane of an hping3 binary, whose first session takes
+// plan.
+func newTclLane(bin string, sh *shared, guard *sync.Mutex, plan lanePlan) *tclLane {
 	sched := &steadySchedule{log: sh.log, period: map[*target]time.Duration{}}
-	return &tclLane{bin: bin, sched: sched, session: newSession(bin, sh, sched, guard), guard: guard, replans: make(chan struct{}, 1)}
+	return &tclLane{bin: bin, sched: sched, session: newSession(bin, sh, sched, guard), guard: guard, replans: make(chan struct{}, 1), plan: &plan}
 }
 
 // offer makes p the lane's plan, taken by its next session, which it

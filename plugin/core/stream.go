@@ -292,28 +292,23 @@ func (s *Stream) assign() {
 	for _, l := range s.lanes {
 		have[l.bin] = l
 	}
-	added := map[*tclLane]bool{}
-	for _, bin := range bins {
-		if have[bin] == nil {
-			l := newTclLane(bin, s.st.shared, &s.mu)
-			have[bin] = l
-			added[l] = true
-			s.lanes = append(s.lanes, l)
-		}
-	}
-	for _, l := range s.lanes {
-		ts := byBin[l.bin]
+	plan := func(bin string) lanePlan {
+		ts := byBin[bin]
 		probes := 0
 		for _, t := range ts {
 			probes += 1 + len(t.hops)
 		}
-		p := lanePlan{targets: ts, probes: probes, rate: rateShare(s.st.cfg.MaxPacketRate, probes, all)}
-		if !added[l] {
-			l.offer(p)
+		return lanePlan{targets: ts, probes: probes, rate: rateShare(s.st.cfg.MaxPacketRate, probes, all)}
+	}
+	for _, l := range s.lanes {
+		l.offer(plan(l.bin))
+	}
+	for _, bin := range bins {
+		if have[bin] != nil {
 			continue
 		}
-		// Its first session takes the plan.
-		l.plan = &p
+		l := newTclLane(bin, s.st.shared, &s.mu, plan(bin))
+		s.lanes = append(s.lanes, l)
 		s.done.Add(1)
 		go func() {
 			defer s.done.Done()
