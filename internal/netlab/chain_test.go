@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os/exec"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -29,11 +30,16 @@ var (
 	statsRE       = regexp.MustCompile(`(\d+) packets transmitted, (\d+) packets received`)
 )
 
+// commander runs a command in a lab's client namespace (Chain, Diamond).
+type commander interface {
+	Command(ctx context.Context, name string, args ...string) *exec.Cmd
+}
+
 // chainHping3 runs hping3 -n with args in the client namespace (no shell)
 // and returns its stdout followed by its stderr. They are read apart:
 // hping3's stdout to a pipe is block-buffered, and interleaved with stderr
 // in one buffer a reply line can be cut in two.
-func chainHping3(t *testing.T, c *Chain, args ...string) string {
+func chainHping3(t *testing.T, c commander, args ...string) string {
 	t.Helper()
 	bin := testbin.RequireTool(t, "hping3")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
