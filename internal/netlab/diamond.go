@@ -238,6 +238,36 @@ func (d *Diamond) setBranch(b int, state string) error {
 	return run("ip", "-n", d.R3, "link", "set", ddev(3+b), state)
 }
 
+// HashICMP makes R1 balance ICMP echo requests to DiamondTarget as some
+// routers do, by a hash of the addresses and the first four bytes of the
+// ICMP header (type, code and checksum), instead of the kernel's L4 hash,
+// which leaves ICMP echo on one branch whatever its id (diamond_test.go).
+// An echo whose checksum changes from packet to packet, as it does with
+// its sequence number, is then spread over both branches; one whose
+// checksum is held constant keeps its branch. The hash is nftables' jhash
+// with a fixed seed, marking each echo for one of two routing tables, one
+// per branch.
+func (d *Diamond) HashICMP() error {
+	for b := range 2 {
+		table := strconv.Itoa(101 + b)
+		steps := [][]string{
+			append([]string{"-n", d.R1, "route", "add", diamondTargetNet, "table", table}, "via", diamondAddr(1+b, 1).String(), "dev", ddev(1+b)),
+			{"-n", d.R1, "rule", "add", "fwmark", strconv.Itoa(1 + b), "table", table},
+		}
+		for _, s := range steps {
+			if err := run("ip", s...); err != nil {
+				return err
+			}
+		}
+	}
+	return nft(d.R1,
+		"add table ip ecmp",
+		"add chain ip ecmp pre { type filter hook prerouting priority mangle; policy accept; }",
+		fmt.Sprintf("add rule ip ecmp pre ip daddr %s icmp type echo-request meta mark set jhash ip saddr . ip daddr . icmp type . icmp code . icmp checksum mod 2 seed 0x%s offset 1",
+			diamondTargetNet, diamondHashSeed),
+	)
+}
+
 // ListenTCP opens port on DiamondTarget (a listener in the target
 // namespace): a SYN gets SYN-ACK; on any other port the target's kernel
 // answers RST. Accepted connections are closed at once.

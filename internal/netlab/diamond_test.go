@@ -153,3 +153,32 @@ func indexOf(xs []int, x int) int {
 	}
 	return -1
 }
+
+// TestDiamondHashesICMP: with R1 hashing the ICMP header (HashICMP), the
+// echo requests of one hping3 process, whose checksum changes with their
+// sequence number, are spread over both branches (32 echoes: all on one
+// branch by chance once in 2^31), while TCP flows keep the kernel's
+// balancing. A probe that keeps its branch here must hold its checksum.
+func TestDiamondHashesICMP(t *testing.T) {
+	t.Parallel()
+	d := NewDiamond(t)
+	if err := d.HashICMP(); err != nil {
+		t.Fatal(err)
+	}
+	out := answer(chainHping3(t, d, "-1", "-t", "2", "-c", "32", "-i", "u10000", DiamondTarget.String()))
+	seen := [2]int{}
+	for _, a := range strings.Split(out, "; ") {
+		for b := range 2 {
+			if a == from(d.Hop(2, b)) {
+				seen[b]++
+			}
+		}
+	}
+	if seen[0]+seen[1] != 32 || seen[0] == 0 || seen[1] == 0 {
+		t.Errorf("32 echoes at TTL 2: %d answered by R2a, %d by R2b (%q); want all 32 answered, by both", seen[0], seen[1], out)
+	}
+	t.Logf("32 echoes of one id: %d over R2a, %d over R2b", seen[0], seen[1])
+	if b := branchOf(t, d, 3, "-S", "-p", "80", "-s", strconv.Itoa(diamondFirstPort)); b != 0 {
+		t.Errorf("TCP from source port %d took branch %d, want 0 as without HashICMP", diamondFirstPort, b)
+	}
+}
