@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 )
 
 // Chain is an isolated path of three routers, for path monitoring (probes
@@ -51,22 +48,15 @@ const (
 var chainLinks = [5][2]int{{0, 1}, {1, 2}, {2, 3}, {3, 4}, {1, 3}}
 
 // linkAddr is the address of one end (0 left, 1 right) of link i.
-func linkAddr(i, end int) netip.Addr {
-	return netip.AddrFrom4([4]byte{198, 18, byte(32 + i), byte(1 + end)})
-}
+func linkAddr(i, end int) netip.Addr { return linkEnd(32, i, end) }
 
-func dev(i int) string { return "l" + strconv.Itoa(i) }
+func dev(i int) string { return devName("l", i) }
 
 // NewChain builds a chain for t, or skips t (fails it under CI) when root,
-// ip or nft are missing. It shares New's namespace prefix and sequence, so
-// a Lab and a Chain can exist at once and RemoveStale cleans up after both.
+// ip or nft are missing. Every namespace is removed in t.Cleanup.
 func NewChain(t testing.TB) *Chain {
 	t.Helper()
-	testbin.RequireRoot(t)
-	testbin.RequireTool(t, "ip")
-	testbin.RequireTool(t, "nft")
-	RemoveStale(prefix)
-	base := fmt.Sprintf("%s%d-%d-", prefix, os.Getpid(), seq.Add(1))
+	base := newBase(t)
 	c := &Chain{Client: base + "c", Target: base + "t"}
 	for k := range c.Routers {
 		c.Routers[k] = base + "r" + strconv.Itoa(k+1)
@@ -84,52 +74,17 @@ func (c *Chain) nodes() []string {
 
 func (c *Chain) build() error {
 	nodes := c.nodes()
-	for i, ns := range nodes {
-		if err := run("ip", "netns", "add", ns); err != nil {
-			return err
-		}
-		c.onClose(func() { _ = run("ip", "netns", "del", ns) })
-		// No rate limit on ICMP errors: every expiring probe gets its
-		// time exceeded, every closed UDP port its port unreachable.
-		// rp_filter off before any device exists (a device copies
-		// "default" when it is created; a new namespace copies both from
-		// the host's): after a half-done route change a router may see
-		// a packet on a link it would not route the reply back over.
-		kv := [][2]string{
-			{"net/ipv4/icmp_ratemask", "0"},
-			{"net/ipv4/conf/all/rp_filter", "0"},
-			{"net/ipv4/conf/default/rp_filter", "0"},
-		}
+	routers := func(i int) [][2]string {
 		if i >= 1 && i <= 3 {
-			kv = append(kv, [2]string{"net/ipv4/ip_forward", "1"})
+			return [][2]string{{"net/ipv4/ip_forward", "1"}}
 		}
-		for _, s := range kv {
-			if err := Sysctl(ns, s[0], s[1]); err != nil {
-				return err
-			}
-		}
-		if err := run("ip", "-n", ns, "link", "set", "lo", "up"); err != nil {
-			return err
-		}
+		return nil
 	}
-	for i, l := range chainLinks {
-		left, right := nodes[l[0]], nodes[l[1]]
-		steps := [][]string{
-			{"-n", left, "link", "add", dev(i), "type", "veth", "peer", "name", dev(i), "netns", right},
-			{"-n", left, "addr", "add", netip.PrefixFrom(linkAddr(i, 0), 24).String(), "dev", dev(i)},
-			{"-n", right, "addr", "add", netip.PrefixFrom(linkAddr(i, 1), 24).String(), "dev", dev(i)},
-			{"-n", left, "link", "set", dev(i), "up"},
-			{"-n", right, "link", "set", dev(i), "up"},
-		}
-		for _, s := range steps {
-			if err := run("ip", s...); err != nil {
-				return err
-			}
-		}
-		// Static neighbour entries: no ARP round trip inside an RTT.
-		if err := pinNeigh(left, right, dev(i), linkAddr(i, 0), linkAddr(i, 1)); err != nil {
-			return err
-		}
+	if err := addNodes(&c.teardown, nodes, routers); err != nil {
+		return err
+	}
+	if err := addLinks(nodes, chainLinks[:], dev, linkAddr); err != nil {
+		return err
 	}
 	routes := [][]string{
 		{"-n", c.Client, "route", "add", "198.18.32.0/20", "via", linkAddr(0, 1).String()},
@@ -143,10 +98,8 @@ func (c *Chain) build() error {
 			routes = append(routes, []string{"-n", r, "route", "add", chainClientNet, "via", linkAddr(k-1, 0).String(), "dev", dev(k - 1)})
 		}
 	}
-	for _, s := range routes {
-		if err := run("ip", s...); err != nil {
-			return err
-		}
+	if err := runIP(routes); err != nil {
+		return err
 	}
 	// The routers' faults: forward_chain for ForwardLoss, output_chain
 	// (the router's own packets) for SilenceTimeExceeded.

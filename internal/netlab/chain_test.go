@@ -107,6 +107,23 @@ func packets(t *testing.T, c Counter) int {
 	return n
 }
 
+// wantRoutes checks that namespace ns has unicast IPv4 routes to want and
+// to nothing else.
+func wantRoutes(t *testing.T, ns string, want ...string) {
+	t.Helper()
+	routes, err := Output("ip", "-n", ns, "-4", "route", "show", "table", "all", "type", "unicast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dsts []string
+	for _, l := range strings.Split(strings.TrimSpace(routes), "\n") {
+		dsts = append(dsts, strings.Fields(l)[0])
+	}
+	if !reflect.DeepEqual(dsts, want) {
+		t.Errorf("%s routes to %q, want %q:\n%s", ns, dsts, want, routes)
+	}
+}
+
 func TestChainReachesOnlyLab(t *testing.T) {
 	t.Parallel()
 	c := NewChain(t)
@@ -128,20 +145,10 @@ func TestChainReachesOnlyLab(t *testing.T) {
 		}
 	}
 	// Only the link and the lab's /20: no default route, nothing else.
-	routes, err := Output("ip", "-n", c.Client, "-4", "route", "show", "table", "all", "type", "unicast")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dsts []string
-	for _, l := range strings.Split(strings.TrimSpace(routes), "\n") {
-		dsts = append(dsts, strings.Fields(l)[0])
-	}
-	if want := []string{"198.18.32.0/24", "198.18.32.0/20"}; !reflect.DeepEqual(dsts, want) {
-		t.Errorf("client routes to %q, want %q:\n%s", dsts, want, routes)
-	}
+	wantRoutes(t, c.Client, "198.18.32.0/24", "198.18.32.0/20")
 	// Outside the /20 nothing is routed: connect fails before any packet,
 	// and hping3's sendto with it.
-	err = Do(c.Client, func() error {
+	err := Do(c.Client, func() error {
 		conn, err := net.Dial("udp4", "198.18.100.1:9")
 		if err == nil {
 			conn.Close()

@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strconv"
 	"testing"
-
-	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 )
 
 // Diamond is an isolated network that balances load over two equal-cost
@@ -61,23 +58,15 @@ const (
 var diamondLinks = [6][2]int{{0, 1}, {1, 2}, {1, 3}, {2, 4}, {3, 4}, {4, 5}}
 
 // diamondAddr is the address of one end (0 left, 1 right) of link i.
-func diamondAddr(i, end int) netip.Addr {
-	return netip.AddrFrom4([4]byte{198, 18, byte(48 + i), byte(1 + end)})
-}
+func diamondAddr(i, end int) netip.Addr { return linkEnd(48, i, end) }
 
-func ddev(i int) string { return "d" + strconv.Itoa(i) }
+func ddev(i int) string { return devName("d", i) }
 
 // NewDiamond builds a diamond for t, or skips t (fails it under CI) when
-// root, ip or nft are missing. It shares New's namespace prefix and
-// sequence, so it can exist beside a Lab or a Chain and RemoveStale cleans
-// up after all of them.
+// root, ip or nft are missing. Every namespace is removed in t.Cleanup.
 func NewDiamond(t testing.TB) *Diamond {
 	t.Helper()
-	testbin.RequireRoot(t)
-	testbin.RequireTool(t, "ip")
-	testbin.RequireTool(t, "nft")
-	RemoveStale(prefix)
-	base := fmt.Sprintf("%s%d-%d-", prefix, os.Getpid(), seq.Add(1))
+	base := newBase(t)
 	d := &Diamond{Client: base + "c", Target: base + "t", R1: base + "r1", R3: base + "r3",
 		R2: [2]string{base + "r2a", base + "r2b"}}
 	t.Cleanup(d.close)
@@ -93,54 +82,26 @@ func (d *Diamond) nodes() []string {
 
 func (d *Diamond) build() error {
 	nodes := d.nodes()
-	for i, ns := range nodes {
-		if err := run("ip", "netns", "add", ns); err != nil {
-			return err
+	extra := func(i int) [][2]string {
+		if i < 1 || i > 4 {
+			return nil
 		}
-		d.onClose(func() { _ = run("ip", "netns", "del", ns) })
-		// As the chain's: no rate limit on ICMP errors, rp_filter off.
-		kv := [][2]string{
-			{"net/ipv4/icmp_ratemask", "0"},
-			{"net/ipv4/conf/all/rp_filter", "0"},
-			{"net/ipv4/conf/default/rp_filter", "0"},
-		}
-		if router := i >= 1 && i <= 4; router {
-			kv = append(kv, [2]string{"net/ipv4/ip_forward", "1"},
-				[2]string{"net/ipv4/icmp_errors_use_inbound_ifaddr", "1"},
-				// A branch taken down (BranchDown) leaves the
-				// balancing at once.
-				[2]string{"net/ipv4/conf/all/ignore_routes_with_linkdown", "1"})
-		}
-		if ns == d.R1 || ns == d.R3 {
+		kv := [][2]string{{"net/ipv4/ip_forward", "1"},
+			{"net/ipv4/icmp_errors_use_inbound_ifaddr", "1"},
+			// A branch taken down (BranchDown) leaves the balancing at
+			// once.
+			{"net/ipv4/conf/all/ignore_routes_with_linkdown", "1"}}
+		if ns := nodes[i]; ns == d.R1 || ns == d.R3 {
 			kv = append(kv, [2]string{"net/ipv4/fib_multipath_hash_policy", "1"},
 				[2]string{"net/ipv4/fib_multipath_hash_seed", diamondHashSeed})
 		}
-		for _, s := range kv {
-			if err := Sysctl(ns, s[0], s[1]); err != nil {
-				return err
-			}
-		}
-		if err := run("ip", "-n", ns, "link", "set", "lo", "up"); err != nil {
-			return err
-		}
+		return kv
 	}
-	for i, l := range diamondLinks {
-		left, right := nodes[l[0]], nodes[l[1]]
-		steps := [][]string{
-			{"-n", left, "link", "add", ddev(i), "type", "veth", "peer", "name", ddev(i), "netns", right},
-			{"-n", left, "addr", "add", netip.PrefixFrom(diamondAddr(i, 0), 24).String(), "dev", ddev(i)},
-			{"-n", right, "addr", "add", netip.PrefixFrom(diamondAddr(i, 1), 24).String(), "dev", ddev(i)},
-			{"-n", left, "link", "set", ddev(i), "up"},
-			{"-n", right, "link", "set", ddev(i), "up"},
-		}
-		for _, s := range steps {
-			if err := run("ip", s...); err != nil {
-				return err
-			}
-		}
-		if err := pinNeigh(left, right, ddev(i), diamondAddr(i, 0), diamondAddr(i, 1)); err != nil {
-			return err
-		}
+	if err := addNodes(&d.teardown, nodes, extra); err != nil {
+		return err
+	}
+	if err := addLinks(nodes, diamondLinks[:], ddev, diamondAddr); err != nil {
+		return err
 	}
 	via := func(link, end int) []string {
 		return []string{"via", diamondAddr(link, end).String(), "dev", ddev(link)}
@@ -165,10 +126,8 @@ func (d *Diamond) build() error {
 			append([]string{"-n", r2, "route", "add", diamondTargetNet}, via(3+b, 1)...),
 			append([]string{"-n", r2, "route", "add", diamondClientNet}, via(1+b, 0)...))
 	}
-	for _, s := range routes {
-		if err := run("ip", s...); err != nil {
-			return err
-		}
+	if err := runIP(routes); err != nil {
+		return err
 	}
 	for _, r2 := range d.R2 {
 		if err := nft(r2,
@@ -250,14 +209,11 @@ func (d *Diamond) setBranch(b int, state string) error {
 func (d *Diamond) HashICMP() error {
 	for b := range 2 {
 		table := strconv.Itoa(101 + b)
-		steps := [][]string{
+		if err := runIP([][]string{
 			append([]string{"-n", d.R1, "route", "add", diamondTargetNet, "table", table}, "via", diamondAddr(1+b, 1).String(), "dev", ddev(1+b)),
 			{"-n", d.R1, "rule", "add", "fwmark", strconv.Itoa(1 + b), "table", table},
-		}
-		for _, s := range steps {
-			if err := run("ip", s...); err != nil {
-				return err
-			}
+		}); err != nil {
+			return err
 		}
 	}
 	return nft(d.R1,

@@ -129,17 +129,7 @@ func TestDiamondBalancesFlows(t *testing.T) {
 func TestDiamondReachesOnlyLab(t *testing.T) {
 	t.Parallel()
 	d := NewDiamond(t)
-	routes, err := Output("ip", "-n", d.Client, "-4", "route", "show", "table", "all", "type", "unicast")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dsts []string
-	for _, l := range strings.Split(strings.TrimSpace(routes), "\n") {
-		dsts = append(dsts, strings.Fields(l)[0])
-	}
-	if want := []string{"198.18.48.0/24", "198.18.48.0/20"}; strings.Join(dsts, " ") != strings.Join(want, " ") {
-		t.Errorf("client routes to %q, want %q:\n%s", dsts, want, routes)
-	}
+	wantRoutes(t, d.Client, "198.18.48.0/24", "198.18.48.0/20")
 	if !netip.MustParsePrefix("198.18.48.0/20").Contains(DiamondTarget) {
 		t.Errorf("DiamondTarget %s is outside the client's route", DiamondTarget)
 	}
