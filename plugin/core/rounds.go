@@ -58,10 +58,10 @@ func (rs *roundSchedule) pace() pacer            { return newPacer(rs.rate, send
 func (rs *roundSchedule) policy() policy         { return roundPolicy }
 func (rs *roundSchedule) udpPorts(t *target) int { return t.s.Count } // one per packet
 
-// begin: every target is due at once; path
-// probes in TTL order, so that every target's lower TTLs go before any
-// higher one and the answer that ends a path is mostly back before the
-// TTLs past it are due, and they are not sent.
+// begin: every target is due at once; path probes in TTL order, so that
+// every target's lower TTLs go before any higher one and the answer that
+// ends a path is mostly back before the TTLs past it are due, and they
+// are not sent.
 func (rs *roundSchedule) begin(targets []*target, now time.Time) {
 	for _, t := range targets {
 		t.due = now

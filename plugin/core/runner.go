@@ -44,10 +44,13 @@ func (r *Runner) configure(st *setup) {
 func (r *Runner) Next(ctx context.Context) Report { return r.Run(ctx) }
 
 // Targets returns the number of distinct probes the next round runs.
-func (r *Runner) Targets() int {
+func (r *Runner) Targets() int { return len(r.current().jobs) }
+
+// current is the configuration of the next round: a reload replaces it.
+func (r *Runner) current() *setup {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.st.jobs)
+	return r.st
 }
 
 // Close does nothing: a Runner keeps nothing running between rounds.
@@ -59,13 +62,16 @@ func (r *Runner) Continuous() bool { return false }
 // Reload makes cfg the configuration of the next round; a round running
 // ends with the old one.
 func (r *Runner) Reload(cfg *config.Config) error {
+	// Made ready outside the lock: choosing the engine of a new hping3
+	// binary runs it, and a round starting meanwhile need not wait.
+	st, err := r.current().renew(cfg)
+	if err != nil {
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st, err := r.st.renew(cfg)
-	if err == nil {
-		r.configure(st)
-	}
-	return err
+	r.configure(st)
+	return nil
 }
 
 // Run probes every target once and returns when all are done or ctx ends;
