@@ -17,18 +17,25 @@ const Snap = 256
 type Ports struct{ Lo, Hi int }
 
 // Filter says which packets a capture keeps: the plugin's own probes
-// leaving from one of Srcs (ICMP echo requests with ICMPID, TCP and UDP
-// from its reserved ports), and packets to Srcs that can answer them: echo
-// replies with ICMPID, TCP and UDP to the reserved ports, and ICMP errors
-// quoting such a probe (from one of Srcs, with those identifiers). The
-// identifiers are this process's own, so two plugin processes on one host
-// never read each other's answers, and a flood of other ICMP errors to the
-// host's address never reaches the plugin.
+// leaving from one of Srcs (ICMP echo requests carrying ICMPTag, TCP and
+// UDP from its reserved ports), and packets to Srcs that can answer them:
+// echo replies carrying ICMPTag, TCP and UDP to the reserved ports, and
+// ICMP errors quoting such a probe (from one of Srcs, with those
+// identifiers). The identifiers are this process's own, so two plugin
+// processes on one host never read each other's answers, and a flood of
+// other ICMP errors to the host's address never reaches the plugin.
+//
+// An echo's id is its target's flow's, the same in every plugin process;
+// the tag, the first 4 bytes of every echo request's payload, is the
+// process's own. An echo reply returns it; an ICMP error quotes it when it
+// quotes more than RFC 792's 8 bytes of the echo (as RFC 1812 routers and
+// Linux do), and an error that quotes only those 8 is kept.
 type Filter struct {
 	Srcs []netip.Addr
-	// ICMPID is the echo id of the plugin's ICMP probes; -1 when no probe
-	// of this capture is an echo request (echo replies are then dropped).
-	ICMPID   int
+	// ICMP: some probe of this capture is an echo request (else echo
+	// replies are dropped), carrying ICMPTag.
+	ICMP     bool
+	ICMPTag  uint32
 	TCP, UDP *Ports
 }
 
@@ -65,16 +72,17 @@ func (f Filter) Program() ([]bpf.Instruction, error) {
 	a.byProtocol(f, true, "answer", "drop") // an ICMP error may answer any probe
 	a.label("answer-icmp")
 	a.op(bpf.LoadIndirect{Off: 0, Size: 1})
-	if f.ICMPID >= 0 {
+	if f.ICMP {
 		a.jump(bpf.JumpEqual, 0, "", "error-kind")
-		a.op(bpf.LoadIndirect{Off: 4, Size: 2})
-		a.jump(bpf.JumpEqual, uint32(f.ICMPID), "accept", "drop")
+		a.op(bpf.LoadIndirect{Off: 8, Size: 4})
+		a.jump(bpf.JumpEqual, f.ICMPTag, "accept", "drop")
 	}
 	// An ICMP error, only when it quotes one of our probes: the quoted
 	// packet's IPv4 header (X+8; without options, as every probe is sent)
 	// from one of our addresses, and its identifiers ours. The quoted
 	// transport header starts at X+28; RFC 792's 8 bytes of it hold the
-	// ports and the echo id. Any other ICMP answers nothing we sent.
+	// ports and the echo id, and the echo's tag follows when quoted. Any
+	// other ICMP answers nothing we sent.
 	a.label("error-kind")
 	a.oneOf([]uint32{3, 4, 5, 11, 12}, "error", "drop") // packet.IsICMPError
 	a.op(bpf.LoadIndirect{Off: 8, Size: 1})
@@ -94,19 +102,26 @@ func (f Filter) Program() ([]bpf.Instruction, error) {
 }
 
 // ourProbe jumps to yes when a packet is one of f's probes (an echo
-// request with its id, TCP or UDP from its reserved ports), else to no:
+// request with its tag, TCP or UDP from its reserved ports), else to no:
 // proto loads the packet's IP protocol, and its transport header starts at
 // X+th. A probe leaving is read at th 0, one quoted by an ICMP error at 28
-// (the error's 8 bytes and the quoted IPv4 header's 20).
+// (the error's 8 bytes and the quoted IPv4 header's 20): a quote too short
+// to hold the tag passes.
 func (a *asm) ourProbe(f Filter, proto bpf.Instruction, th uint32, prefix, yes, no string) {
 	a.op(proto)
-	a.byProtocol(f, f.ICMPID >= 0, prefix, no)
-	if f.ICMPID >= 0 {
+	a.byProtocol(f, f.ICMP, prefix, no)
+	if f.ICMP {
 		a.label(prefix + "-icmp")
 		a.op(bpf.LoadIndirect{Off: th, Size: 1})
 		a.jump(bpf.JumpEqual, 8, "", no)
-		a.op(bpf.LoadIndirect{Off: th + 4, Size: 2})
-		a.jump(bpf.JumpEqual, uint32(f.ICMPID), yes, no)
+		if th > 0 {
+			// The packet's length, less the tag's end, against X.
+			a.op(bpf.LoadExtension{Num: bpf.ExtLen})
+			a.op(bpf.ALUOpConstant{Op: bpf.ALUOpSub, Val: th + 12})
+			a.jumpX(bpf.JumpGreaterOrEqual, "", yes)
+		}
+		a.op(bpf.LoadIndirect{Off: th + 8, Size: 4})
+		a.jump(bpf.JumpEqual, f.ICMPTag, yes, no)
 	}
 	a.portIn(f.TCP, prefix+"-tcp", th, yes, no)
 	a.portIn(f.UDP, prefix+"-udp", th, yes, no)
@@ -142,9 +157,10 @@ func (a *asm) portIn(p *Ports, label string, off uint32, yes, no string) {
 
 // Answers is the libpcap expression of what f keeps arriving, for hping3's
 // capture where the plugin cannot capture (it reads no probe leaving):
-// packets to one of Srcs that are echo replies with ICMPID, ICMP errors
+// packets to one of Srcs that are echo replies with ICMPTag, ICMP errors
 // quoting one of f's probes (the quoted IPv4 header at icmp[8], without
-// options, from one of Srcs, with ICMPID or from the reserved ports), or
+// options, from one of Srcs, an echo with ICMPTag when the quote holds it,
+// or from the reserved ports), or
 // TCP and UDP to the reserved ports; the terms of Program's answer branch.
 // libpcap's "and" and "or" bind alike, left to right: every term is in
 // parentheses.
@@ -156,8 +172,8 @@ func (f Filter) Answers() string {
 		quotedSrcs[i] = fmt.Sprintf("icmp[20:4] = 0x%08x", addr(s))
 	}
 	var quoted []string
-	if f.ICMPID >= 0 {
-		quoted = append(quoted, fmt.Sprintf("(icmp[17] = 1 and icmp[28] = 8 and icmp[32:2] = %d)", f.ICMPID))
+	if f.ICMP {
+		quoted = append(quoted, fmt.Sprintf("(icmp[17] = 1 and icmp[28] = 8 and (ip[2:2] - ((ip[0] & 0xf) << 2) < 40 or icmp[36:4] = 0x%08x))", f.ICMPTag))
 	}
 	for _, q := range []struct {
 		proto int
@@ -169,8 +185,8 @@ func (f Filter) Answers() string {
 	}
 	icmp := fmt.Sprintf("((icmp[0] = 3 or icmp[0] = 4 or icmp[0] = 5 or icmp[0] = 11 or icmp[0] = 12) and icmp[8] = 0x45 and (%s) and (%s))",
 		strings.Join(quotedSrcs, " or "), strings.Join(quoted, " or "))
-	if f.ICMPID >= 0 {
-		icmp = fmt.Sprintf("(icmp[0] = 0 and icmp[4:2] = %d) or %s", f.ICMPID, icmp)
+	if f.ICMP {
+		icmp = fmt.Sprintf("(icmp[0] = 0 and icmp[8:4] = 0x%08x) or %s", f.ICMPTag, icmp)
 	}
 	terms := []string{"icmp and (" + icmp + ")"}
 	if f.TCP != nil {
@@ -205,6 +221,12 @@ func (a *asm) op(i bpf.Instruction) { a.ins = append(a.ins, i) }
 func (a *asm) jump(c bpf.JumpTest, val uint32, t, f string) {
 	a.fixes = append(a.fixes, fix{len(a.ins), t, f})
 	a.ins = append(a.ins, bpf.JumpIf{Cond: c, Val: val})
+}
+
+// jumpX jumps on the accumulator against X.
+func (a *asm) jumpX(c bpf.JumpTest, t, f string) {
+	a.fixes = append(a.fixes, fix{len(a.ins), t, f})
+	a.ins = append(a.ins, bpf.JumpIfX{Cond: c})
 }
 
 // ja jumps to label; it is a JumpIf that is always true, so that one fixup
@@ -246,15 +268,22 @@ func (a *asm) resolve() ([]bpf.Instruction, error) {
 		return uint8(to - at - 1), nil
 	}
 	for _, x := range a.fixes {
-		j := a.ins[x.at].(bpf.JumpIf)
-		var err error
-		if j.SkipTrue, err = skip(x.at, x.true); err != nil {
+		st, err := skip(x.at, x.true)
+		if err != nil {
 			return nil, err
 		}
-		if j.SkipFalse, err = skip(x.at, x.false); err != nil {
+		sf, err := skip(x.at, x.false)
+		if err != nil {
 			return nil, err
 		}
-		a.ins[x.at] = j
+		switch j := a.ins[x.at].(type) {
+		case bpf.JumpIf:
+			j.SkipTrue, j.SkipFalse = st, sf
+			a.ins[x.at] = j
+		case bpf.JumpIfX:
+			j.SkipTrue, j.SkipFalse = st, sf
+			a.ins[x.at] = j
+		}
 	}
 	return a.ins, nil
 }

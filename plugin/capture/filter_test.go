@@ -54,6 +54,15 @@ func icmp(typ, code uint8, id, seq uint16) *layers.ICMPv4 {
 	return &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(typ, code), Id: id, Seq: seq}
 }
 
+// ourTag is the ICMP tag of the tests' filters; theirs another process's.
+const ourTag, theirTag = 0x7a6b5c4d, 0x7a6b5c4e
+
+// tagged is an echo's payload carrying tag, as the core writes it: the tag,
+// then 2 bytes that hold the checksum.
+func tagged(tag uint32) gopacket.Payload {
+	return gopacket.Payload(binary.BigEndian.AppendUint32(nil, tag))
+}
+
 func tcp(sport, dport uint16) *layers.TCP {
 	return &layers.TCP{SrcPort: layers.TCPPort(sport), DstPort: layers.TCPPort(dport), SYN: true, Window: 64}
 }
@@ -74,7 +83,11 @@ type filterCase struct {
 // answers, and packets that resemble them but are not ours.
 func ownProbesAndAnswers(t *testing.T) (Filter, []filterCase) {
 	f := Filter{Srcs: []netip.Addr{netip.AddrFrom4([4]byte{198, 18, 0, 1}), netip.AddrFrom4([4]byte{10, 0, 0, 1})},
-		ICMPID: 4242, TCP: &Ports{Lo: 40000, Hi: 40009}, UDP: &Ports{Lo: 41000, Hi: 41003}}
+		ICMP: true, ICMPTag: ourTag, TCP: &Ports{Lo: 40000, Hi: 40009}, UDP: &Ports{Lo: 41000, Hi: 41003}}
+	ourEcho := func(typ uint8, id, seq uint16, tag uint32) []gopacket.SerializableLayer {
+		return []gopacket.SerializableLayer{icmp(typ, 0, id, seq), append(tagged(tag), 0xa1, 0xb2)}
+	}
+	quotedEcho := frame(t, ours, target, layers.IPProtocolICMPv4, 0, ourEcho(8, 4242, 7, ourTag)...)
 	quoted := frame(t, ours, target, layers.IPProtocolUDP, 0, udp(41000, 53))
 	ipUDP, icmpP := layers.IPProtocolUDP, layers.IPProtocolICMPv4
 	errorQuoting := func(typ uint8, q []byte) []byte {
@@ -87,13 +100,17 @@ func ownProbesAndAnswers(t *testing.T) (Filter, []filterCase) {
 	// length would take it for ours.
 	optionsLikePorts := append(append([]byte{0x46}, quoted[1:20]...), append(slices.Clone(quoted[20:24]), quoted[20:]...)...)
 	return f, []filterCase{
-		{"our echo request", frame(t, ours, target, icmpP, 0, icmp(8, 0, 4242, 1)), true},
-		{"our echo request from the second address", frame(t, ours2, target, icmpP, 0, icmp(8, 0, 4242, 1)), true},
-		{"another process's echo request", frame(t, ours, target, icmpP, 0, icmp(8, 0, 4243, 1)), false},
-		{"an echo request from another address", frame(t, other, target, icmpP, 0, icmp(8, 0, 4242, 1)), false},
-		{"our echo reply", frame(t, target, ours, icmpP, 0, icmp(0, 0, 4242, 1)), true},
-		{"another process's echo reply", frame(t, target, ours, icmpP, 0, icmp(0, 0, 4243, 1)), false},
-		{"an echo request to us", frame(t, target, ours, icmpP, 0, icmp(8, 0, 4242, 1)), false},
+		{"our echo request", frame(t, ours, target, icmpP, 0, ourEcho(8, 4242, 1, ourTag)...), true},
+		{"our echo request from the second address", frame(t, ours2, target, icmpP, 0, ourEcho(8, 4242, 1, ourTag)...), true},
+		{"another process's echo request (the same flow, its tag)", frame(t, ours, target, icmpP, 0, ourEcho(8, 4242, 1, theirTag)...), false},
+		{"an echo request without a tag", frame(t, ours, target, icmpP, 0, icmp(8, 0, 4242, 1)), false},
+		{"an echo request from another address", frame(t, other, target, icmpP, 0, ourEcho(8, 4242, 1, ourTag)...), false},
+		{"our echo reply", frame(t, target, ours, icmpP, 0, ourEcho(0, 4242, 1, ourTag)...), true},
+		{"our echo reply, another flow", frame(t, target, ours, icmpP, 0, ourEcho(0, 4243, 1, ourTag)...), true},
+		{"another process's echo reply (the same flow, its tag)", frame(t, target, ours, icmpP, 0, ourEcho(0, 4242, 1, theirTag)...), false},
+		{"an echo reply without a tag", frame(t, target, ours, icmpP, 0, icmp(0, 0, 4242, 1)), false},
+		{"an echo reply with 3 bytes of data", frame(t, target, ours, icmpP, 0, icmp(0, 0, 4242, 1), gopacket.Payload{0x7a, 0x6b, 0x5c}), false},
+		{"an echo request to us", frame(t, target, ours, icmpP, 0, ourEcho(8, 4242, 1, ourTag)...), false},
 		{"an ICMP error to us", frame(t, target, ours, icmpP, 0, icmp(3, 3, 0, 0), gopacket.Payload(quoted)), true},
 		{"an ICMP error to another address", frame(t, target, other, icmpP, 0, icmp(3, 3, 0, 0), gopacket.Payload(quoted)), false},
 		{"an ICMP error quoting only 8 bytes past the IP header", errorQuoting(3, quoted[:28]), true},
@@ -106,15 +123,18 @@ func ownProbesAndAnswers(t *testing.T) (Filter, []filterCase) {
 		{"an ICMP error quoting a datagram from the port above ours", errorQuoting(3, frame(t, ours, target, ipUDP, 0, udp(41004, 53))), false},
 		{"a source quench quoting our datagram", errorQuoting(4, quoted), true},
 		{"a redirect quoting our datagram", errorQuoting(5, quoted), true},
-		{"a time exceeded quoting our echo request", errorQuoting(11, frame(t, ours, target, icmpP, 0, icmp(8, 0, 4242, 7))), true},
-		{"a time exceeded quoting another process's echo request", errorQuoting(11, frame(t, ours, target, icmpP, 0, icmp(8, 0, 4243, 7))), false},
-		{"a time exceeded quoting an echo reply with our id", errorQuoting(11, frame(t, ours, target, icmpP, 0, icmp(0, 0, 4242, 7))), false},
+		{"a time exceeded quoting our echo request", errorQuoting(11, quotedEcho), true},
+		{"a time exceeded quoting the tag of our echo request, not its last 2 bytes", errorQuoting(11, quotedEcho[:len(quotedEcho)-2]), true},
+		{"a time exceeded quoting 8 bytes of an echo request (no tag to tell)", errorQuoting(11, quotedEcho[:28]), true},
+		{"a time exceeded quoting 3 bytes of an echo request's tag", errorQuoting(11, quotedEcho[:31]), true},
+		{"a time exceeded quoting another process's echo request", errorQuoting(11, frame(t, ours, target, icmpP, 0, ourEcho(8, 4242, 7, theirTag)...)), false},
+		{"a time exceeded quoting an echo reply with our tag", errorQuoting(11, frame(t, ours, target, icmpP, 0, ourEcho(0, 4242, 7, ourTag)...)), false},
 		{"a time exceeded quoting our SYN", errorQuoting(11, frame(t, ours, target, layers.IPProtocolTCP, 0, tcp(40005, 80))), true},
 		{"a time exceeded quoting another SYN", errorQuoting(11, frame(t, ours, target, layers.IPProtocolTCP, 0, tcp(39999, 80))), false},
 		{"a time exceeded quoting our SYN from the last port", errorQuoting(11, frame(t, ours, target, layers.IPProtocolTCP, 0, tcp(40009, 80))), true},
 		{"a time exceeded quoting a SYN from the port above ours", errorQuoting(11, frame(t, ours, target, layers.IPProtocolTCP, 0, tcp(40010, 80))), false},
 		{"a parameter problem quoting our datagram", errorQuoting(12, quoted), true},
-		{"a timestamp reply to us", frame(t, target, ours, icmpP, 0, icmp(14, 0, 4242, 1)), false},
+		{"a timestamp reply to us", frame(t, target, ours, icmpP, 0, ourEcho(14, 4242, 1, ourTag)...), false},
 		{"our SYN, first port", frame(t, ours, target, layers.IPProtocolTCP, 0, tcp(40000, 80)), true},
 		{"our SYN, last port", frame(t, ours, target, layers.IPProtocolTCP, 0, tcp(40009, 80)), true},
 		{"a SYN below our ports", frame(t, ours, target, layers.IPProtocolTCP, 0, tcp(39999, 80)), false},
@@ -140,7 +160,7 @@ func ownProbesAndAnswers(t *testing.T) (Filter, []filterCase) {
 // withoutICMPProbes is a filter of one address and one UDP port, with no
 // ICMP probe and no TCP, and the packets it keeps and drops.
 func withoutICMPProbes(t *testing.T) (Filter, []filterCase) {
-	f := Filter{Srcs: []netip.Addr{netip.AddrFrom4([4]byte{198, 18, 0, 1})}, ICMPID: -1, UDP: &Ports{Lo: 41000, Hi: 41000}}
+	f := Filter{Srcs: []netip.Addr{netip.AddrFrom4([4]byte{198, 18, 0, 1})}, UDP: &Ports{Lo: 41000, Hi: 41000}}
 	icmpP := layers.IPProtocolICMPv4
 	return f, []filterCase{
 		{"an echo request", frame(t, ours, target, icmpP, 0, icmp(8, 0, 0, 1)), false},
@@ -197,7 +217,7 @@ func TestFilterKeepsOnlyOwnProbesAndAnswers(t *testing.T) {
 // datagrams still are, and a table without TCP keeps no TCP.
 func TestFilterWithoutICMPProbes(t *testing.T) {
 	checkProgram(t, withoutICMPProbes)
-	if _, err := (Filter{ICMPID: 1}).Program(); err == nil {
+	if _, err := (Filter{ICMP: true, ICMPTag: 1}).Program(); err == nil {
 		t.Error("a filter without source addresses was built")
 	}
 }
@@ -274,10 +294,10 @@ func TestFilterAnswersAsLibpcap(t *testing.T) {
 	v4 := func(b ...byte) netip.Addr { return netip.AddrFrom4([4]byte(b)) }
 	filters = append(filters,
 		namedFilter{"three addresses, echo id 0, TCP", Filter{Srcs: []netip.Addr{v4(198, 18, 0, 1), v4(10, 0, 0, 1), v4(198, 18, 32, 1)},
-			ICMPID: 0, TCP: &Ports{Lo: 40000, Hi: 40009}}},
-		namedFilter{"ICMP only", Filter{Srcs: []netip.Addr{v4(198, 18, 0, 1)}, ICMPID: 4242}},
-		namedFilter{"every TCP port, no ICMP", Filter{Srcs: []netip.Addr{v4(198, 18, 0, 1), v4(127, 0, 0, 1)}, ICMPID: -1, TCP: &Ports{Lo: 1, Hi: 65535}}},
-		namedFilter{"UDP and TCP, no ICMP", Filter{Srcs: []netip.Addr{v4(198, 18, 0, 1)}, ICMPID: -1,
+			ICMP: true, ICMPTag: 0, TCP: &Ports{Lo: 40000, Hi: 40009}}},
+		namedFilter{"ICMP only", Filter{Srcs: []netip.Addr{v4(198, 18, 0, 1)}, ICMP: true, ICMPTag: ourTag}},
+		namedFilter{"every TCP port, no ICMP", Filter{Srcs: []netip.Addr{v4(198, 18, 0, 1), v4(127, 0, 0, 1)}, TCP: &Ports{Lo: 1, Hi: 65535}}},
+		namedFilter{"UDP and TCP, no ICMP", Filter{Srcs: []netip.Addr{v4(198, 18, 0, 1)},
 			TCP: &Ports{Lo: 40005, Hi: 40005}, UDP: &Ports{Lo: 41001, Hi: 41002}}},
 	)
 
@@ -409,7 +429,7 @@ func ethernetFrame(pkt []byte) []byte {
 }
 
 // ownProbe says whether pkt is one of f's probes leaving: IPv4, not a later
-// fragment, from one of f.Srcs, an echo request with f.ICMPID or TCP or UDP
+// fragment, from one of f.Srcs, an echo request with f.ICMPTag or TCP or UDP
 // from f's ports. It reads the bytes at their offsets, not with Program,
 // to tell which packets only Program keeps.
 func ownProbe(f Filter, pkt []byte) bool {
@@ -424,7 +444,7 @@ func ownProbe(f Filter, pkt []byte) bool {
 	}
 	switch pkt[9] {
 	case 1:
-		return f.ICMPID >= 0 && len(th) >= 6 && th[0] == 8 && int(be.Uint16(th[4:])) == f.ICMPID
+		return f.ICMP && len(th) >= 12 && th[0] == 8 && be.Uint32(th[8:]) == f.ICMPTag
 	case 6:
 		return from(f.TCP)
 	case 17:
@@ -461,7 +481,11 @@ func describe(f Filter) string {
 		}
 		return fmt.Sprintf("%d-%d", p.Lo, p.Hi)
 	}
-	return fmt.Sprintf("Srcs %v, echo id %d, TCP %s, UDP %s", f.Srcs, f.ICMPID, ports(f.TCP), ports(f.UDP))
+	tag := "none"
+	if f.ICMP {
+		tag = fmt.Sprintf("%#08x", f.ICMPTag)
+	}
+	return fmt.Sprintf("Srcs %v, echo tag %s, TCP %s, UDP %s", f.Srcs, tag, ports(f.TCP), ports(f.UDP))
 }
 
 // seedDir is FuzzDecode's seed corpus.
@@ -509,13 +533,13 @@ func seedGroups(t *testing.T) map[string][]namedFrame {
 }
 
 // seedFilter is the filter of the session a group of seeds came from, read
-// off its probes: the source address and echo id of its echo requests and
+// off its probes: the source address and tag of its echo requests and
 // of the packets its ICMP errors quote; and the source ports of those
 // quotes, of its SYNs from that address, and of its UDP datagrams from
 // that address to another (on loopback, where both are one, only the
 // quotes tell a probe from an answer).
 func seedFilter(frames []namedFrame) Filter {
-	f := Filter{ICMPID: -1}
+	var f Filter
 	var tcpPorts, udpPorts []int
 	var decoded []*packet.Captured
 	for _, fr := range frames {
@@ -530,7 +554,9 @@ func seedFilter(frames []namedFrame) Filter {
 		}
 		switch {
 		case probe.ICMP != nil && probe.ICMP.Type == packet.ICMPEcho:
-			f.ICMPID = probe.ICMP.ID
+			if len(probe.Data) >= 4 {
+				f.ICMP, f.ICMPTag = true, binary.BigEndian.Uint32(probe.Data)
+			}
 		case c.Quoted != nil && probe.TCP != nil:
 			tcpPorts = append(tcpPorts, probe.TCP.SrcPort)
 		case c.Quoted != nil && probe.UDP != nil:

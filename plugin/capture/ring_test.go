@@ -71,7 +71,7 @@ func collect(ch chan []Frame, want int) []Frame {
 // port unreachable that quotes it.
 func TestRingUDPAndItsPortUnreachable(t *testing.T) {
 	lo := netip.MustParseAddr("127.0.0.1")
-	r, ch := openLo(t, Filter{Srcs: []netip.Addr{lo}, ICMPID: -1, UDP: &Ports{Lo: 47000, Hi: 47009}})
+	r, ch := openLo(t, Filter{Srcs: []netip.Addr{lo}, UDP: &Ports{Lo: 47000, Hi: 47009}})
 	send := func(sport int) {
 		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sport}, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9})
 		if err != nil {
@@ -121,7 +121,7 @@ func TestRingUDPAndItsPortUnreachable(t *testing.T) {
 // its RST-ACK arrives; the connection's own ports are the filter's.
 func TestRingTCPReset(t *testing.T) {
 	lo := netip.MustParseAddr("127.0.0.1")
-	_, ch := openLo(t, Filter{Srcs: []netip.Addr{lo}, ICMPID: -1, TCP: &Ports{Lo: 47100, Hi: 47100}})
+	_, ch := openLo(t, Filter{Srcs: []netip.Addr{lo}, TCP: &Ports{Lo: 47100, Hi: 47100}})
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 47100}, Timeout: time.Second}
 	if c, err := d.Dial("tcp4", "127.0.0.1:1"); err == nil {
 		c.Close()
@@ -149,7 +149,7 @@ func TestRingTCPReset(t *testing.T) {
 }
 
 func TestOpenMissingInterface(t *testing.T) {
-	_, err := Open("no-such-if0", Filter{Srcs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, ICMPID: 1}, 10*time.Millisecond)
+	_, err := Open("no-such-if0", Filter{Srcs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, ICMP: true, ICMPTag: 1}, 10*time.Millisecond)
 	if err == nil || errors.Is(err, ErrPermission) {
 		t.Fatalf("err %v, want one naming the interface", err)
 	}
@@ -166,7 +166,7 @@ func TestRingOverflowIsCounted(t *testing.T) {
 	// plugin another test runs meanwhile on lo (its filter keeps ICMP
 	// errors to its own addresses) sees none of this flood.
 	src := netip.MustParseAddr("127.0.0.9")
-	r := openRing(t, Filter{Srcs: []netip.Addr{src}, ICMPID: -1, UDP: &Ports{Lo: 47200, Hi: 47201}})
+	r := openRing(t, Filter{Srcs: []netip.Addr{src}, UDP: &Ports{Lo: 47200, Hi: 47201}})
 	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: src.AsSlice()})
 	if err != nil {
 		t.Fatal(err)

@@ -97,14 +97,6 @@ func (c *Config) resolveDefaults() {
 	}
 }
 
-// UDPPortsInFlight is how many source ports a UDP target whose packets go
-// period apart cycles through in continuous mode: a port is used again
-// only after its previous packet was decided, timeout plus CaptureGrace
-// after it went.
-func UDPPortsInFlight(timeout, period time.Duration) int {
-	return int((timeout+CaptureGrace)/period) + 2
-}
-
 // TagSafe reports whether s can be an influx line-protocol tag key or value
 // as it is. The encoder drops a whole line for any other (empty, invalid
 // UTF-8, a control character, a trailing backslash, which cannot be
@@ -154,29 +146,6 @@ func checkTCPFlags(f string) string {
 		}
 	}
 	return ""
-}
-
-// pathPorts estimates the source ports the targets of tables with path
-// probes hold at once, by protocol: a TCP target one per TTL and one of its
-// own, a UDP target one per packet in flight for each of them (count in a
-// round; in continuous mode those inside their timeout).
-func pathPorts(c *Config) map[Protocol]int {
-	n := map[Protocol]int{}
-	for _, g := range c.Groups {
-		s := g.Settings
-		if !s.Path || s.Interval <= 0 {
-			continue
-		}
-		probes := len(g.Targets) * (1 + s.MaxHops)
-		switch s.Protocol {
-		case TCP:
-			n[TCP] += probes
-		case UDP:
-			inFlight := max(s.Count, UDPPortsInFlight(s.Timeout, s.Interval))
-			n[UDP] += probes * inFlight
-		}
-	}
-	return n
 }
 
 // validate checks one setting's value in g (nil for a top-level one) and

@@ -20,12 +20,12 @@ const listenTimeout = 3 * time.Second
 // of the plugin's own filter: capture.Filter.Answers). It returns the
 // interfaces whose capture failed, with the reason, and an error when the
 // engine itself failed.
-func listen(eng engineProcess, bin string, icmpID int, targets []*target, ports sessionPorts) (map[string]error, error) {
+func listen(eng engineProcess, bin string, tag uint32, targets []*target, ports sessionPorts) (map[string]error, error) {
 	ifaces := captureIfaces(targets)
 	ready := map[string]bool{}
 	for _, c := range ifaces {
 		ready[c.iface] = false
-		filter := c.filter(icmpID, ports).Answers()
+		filter := c.filter(tag, ports).Answers()
 		if err := eng.Listen(c.iface, filter); err != nil {
 			return nil, err
 		}
@@ -92,11 +92,8 @@ func captureIfaces(targets []*target) []*captureIface {
 // filter is the capture filter of c's probes and their answers
 // (capture.Filter): the plugin's own capture runs its BPF program, hping3's
 // its libpcap expression of the answers.
-func (c *captureIface) filter(icmpID int, ports sessionPorts) capture.Filter {
-	f := capture.Filter{Srcs: c.srcs, ICMPID: -1}
-	if c.icmp {
-		f.ICMPID = icmpID
-	}
+func (c *captureIface) filter(tag uint32, ports sessionPorts) capture.Filter {
+	f := capture.Filter{Srcs: c.srcs, ICMP: c.icmp, ICMPTag: tag}
 	if b := ports.tcp; b != nil {
 		f.TCP = &capture.Ports{Lo: b.lo, Hi: b.hi}
 	}

@@ -356,6 +356,7 @@ func targetReply(p *packet.Probe) *packet.Captured {
 	switch p.Proto {
 	case packet.ProtoICMP:
 		c.ICMP = &packet.ICMP{Type: packet.ICMPEchoReply, ID: p.ICMPID, Seq: p.ICMPSeq}
+		c.Data = p.Payload
 	case packet.ProtoTCP:
 		c.TCP = &packet.TCP{SrcPort: p.DstPort, DstPort: p.SrcPort, Ack: p.TCPSeq + 1, Flags: packet.FlagSYN | packet.FlagACK}
 	case packet.ProtoUDP:

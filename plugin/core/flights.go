@@ -12,9 +12,8 @@ import (
 )
 
 // captureGrace is how long after a packet's timeout its answers are still
-// read (config.CaptureGrace, which also sizes a UDP target's source
-// ports); the plugin's own capture hands a packet over up to
-// captureRingWait after it arrived.
+// read (config.CaptureGrace); the plugin's own capture hands a packet over
+// up to captureRingWait after it arrived.
 const (
 	captureGrace    = config.CaptureGrace
 	captureRingWait = 10 * time.Millisecond
@@ -134,7 +133,14 @@ func (fs *flights) match(c *packet.Captured, at time.Time) *flight {
 	if !ok {
 		return nil
 	}
-	for _, f := range fs.byKey[key] {
+	refs := fs.byKey[key]
+	if kind == packet.UDPReply {
+		// Only the ports tell: the flow's oldest packet the target has
+		// not answered (its gate keeps one in flight at a time while the
+		// target answers over UDP).
+		refs = oldestUnanswered(refs)
+	}
+	for _, f := range refs {
 		a, ok := packet.Answers(&f.p, c, kind)
 		if !ok {
 			continue
@@ -147,6 +153,20 @@ func (fs *flights) match(c *packet.Captured, at time.Time) *flight {
 		return f
 	}
 	return nil
+}
+
+// oldestUnanswered puts first the oldest of refs (one key's packets, in
+// send order) whose target has not answered it.
+func oldestUnanswered(refs []*flight) []*flight {
+	for i, f := range refs {
+		if !f.answered {
+			if i == 0 {
+				return refs
+			}
+			return append([]*flight{f}, refs...)
+		}
+	}
+	return refs
 }
 
 // left takes c, a packet seen leaving by the plugin's own capture: if it

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 )
 
@@ -193,12 +192,6 @@ var steadyPolicy = policy{ending: "before starting again with the new addresses"
 
 func (ss *steadySchedule) pace() pacer    { return newPacer(ss.rate, ss.ahead) }
 func (ss *steadySchedule) policy() policy { return steadyPolicy }
-
-// udpPorts: a port is used again only after its previous packet was
-// decided.
-func (ss *steadySchedule) udpPorts(t *target) int {
-	return config.UDPPortsInFlight(t.s.Timeout, ss.period[t])
-}
 
 // plan sets every target's period: interval, or longer when the targets
 // together would exceed the plan's rate (packets/s) at their intervals.

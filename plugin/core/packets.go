@@ -1,7 +1,10 @@
 package core
 
 import (
+	"encoding/binary"
+	"hash/fnv"
 	"math/rand/v2"
+	"net/netip"
 	"strings"
 	"sync"
 
@@ -12,19 +15,25 @@ import (
 // tcpWindow is the window of TCP probes, as hping3's own default.
 const tcpWindow = 64
 
-// identity hands out the identifiers of the probes of one plugin process:
-// an ICMP echo id chosen at random, and ICMP sequence numbers and IP ids
-// counted from random starts, so that two plugin processes on one host
-// never take each other's answers for their own.
+// icmpMarkLen is how many bytes of an ICMP probe's payload the plugin
+// writes: the process's tag (4 bytes), then 2 bytes that hold the echo's
+// checksum constant (echoPayload). A smaller data_size is raised to it.
+const icmpMarkLen = 6
+
+// identity hands out what tells the probes of one plugin process apart
+// from another's: ICMP sequence numbers and IP ids counted from random
+// starts, and a random tag every ICMP probe carries in its payload (an
+// echo reply returns it, and an ICMP error quotes it), since the echo id
+// is the target's flow's and the same in every process (flowOf).
 type identity struct {
 	mu      sync.Mutex
-	icmpID  int
+	tag     uint32
 	icmpSeq uint16
 	ipID    uint16
 }
 
 func newIdentity() *identity {
-	return &identity{icmpID: rand.IntN(65536), icmpSeq: uint16(rand.Uint32()), ipID: uint16(rand.Uint32())}
+	return &identity{tag: rand.Uint32(), icmpSeq: uint16(rand.Uint32()), ipID: uint16(rand.Uint32())}
 }
 
 // next returns the next ICMP sequence number and IP id. The IP id 0 is
@@ -40,11 +49,38 @@ func (id *identity) next() (seq, ipID int) {
 	return int(id.icmpSeq), int(id.ipID)
 }
 
+// flowHash is the hash a target's flow is chosen by: of its address,
+// protocol, port and flow number only, so that the same target gets the
+// same flow in every session, round and process, and its packets the same
+// branch of a path that balances load (docs/paths.md).
+func flowHash(dst netip.Addr, s config.Settings, n int) uint32 {
+	h := fnv.New32a()
+	b := dst.As16()
+	h.Write(b[:])
+	h.Write([]byte(s.Protocol))
+	var w [8]byte
+	binary.BigEndian.PutUint32(w[:4], uint32(s.Port))
+	binary.BigEndian.PutUint32(w[4:], uint32(n))
+	h.Write(w[:])
+	return h.Sum32()
+}
+
+// icmpFlowID is the echo id of a target's flow.
+func icmpFlowID(dst netip.Addr, s config.Settings) int { return int(flowHash(dst, s, 0) & 0xffff) }
+
+// wantedPort is the TCP or UDP source port a target's flow asks for; when
+// it is taken, reserveFor takes the next free one.
+func wantedPort(dst netip.Addr, s config.Settings) int {
+	return firstProbePort + int(flowHash(dst, s, 0)%uint32(lastProbePort-firstProbePort+1))
+}
+
 // nextProbe builds t's next packet, the only place the Tcl engine's
-// packets are made: from t's validated settings, route and reserved source
-// ports, with the next identifiers of ids. A UDP target cycles through its
-// ports (one per packet in a round; in continuous mode a port comes round
-// again only after its previous packet was decided).
+// packets are made: from t's validated settings, route and flow, with the
+// next identifiers of ids. Every packet of a target, path probes included,
+// carries the fields routers balance load by unchanged (addresses,
+// protocol, ports; for ICMP the echo id and checksum); they differ in
+// fields no router hashes: the IP id (which ICMP errors quote), the TCP
+// sequence number, the ICMP sequence number.
 func (t *target) nextProbe(ids *identity) packet.Probe {
 	seq, ipID := ids.next()
 	s := t.s
@@ -55,16 +91,42 @@ func (t *target) nextProbe(ids *identity) packet.Probe {
 	p := packet.Probe{Src: t.route.src, Dst: t.ip, TTL: ttl, TOS: s.TOS, IPID: ipID, Payload: t.payload}
 	switch s.Protocol {
 	case config.ICMP:
-		p.Proto, p.ICMPID, p.ICMPSeq = packet.ProtoICMP, ids.icmpID, seq
+		p.Proto, p.ICMPID, p.ICMPSeq = packet.ProtoICMP, t.icmpID, seq
+		p.Payload = echoPayload(t.payload, ids.tag, seq)
 	case config.TCP:
-		p.Proto, p.SrcPort, p.DstPort = packet.ProtoTCP, t.tcpPort, s.Port
+		p.Proto, p.SrcPort, p.DstPort = packet.ProtoTCP, t.port, s.Port
 		p.TCPFlags, p.TCPSeq, p.TCPAck, p.TCPWindow = packet.TCPFlagBits(s.TCPFlags), rand.Uint32(), rand.Uint32(), tcpWindow
 	case config.UDP:
-		p.Proto, p.SrcPort, p.DstPort = packet.ProtoUDP, t.udpPorts[t.udpNext], s.Port
-		t.udpNext = (t.udpNext + 1) % len(t.udpPorts)
+		p.Proto, p.SrcPort, p.DstPort = packet.ProtoUDP, t.port, s.Port
 	}
 	return p
 }
 
-// probePayload is the data of s's probes: hping3 -d fills with X too.
-func probePayload(s config.Settings) []byte { return []byte(strings.Repeat("X", s.DataSize)) }
+// probePayload is the data of s's probes: hping3 -d fills with X too. An
+// ICMP probe's first icmpMarkLen bytes are the plugin's (echoPayload).
+func probePayload(s config.Settings) []byte {
+	n := s.DataSize
+	if s.Protocol == config.ICMP {
+		n = max(n, icmpMarkLen)
+	}
+	return []byte(strings.Repeat("X", n))
+}
+
+// echoPayload is an echo request's payload: base (probePayload) with the
+// process's tag in its first 4 bytes and, in the next 2, the ones'
+// complement of the sum of the tag's words and seq. The echo's checksum
+// then sums type, code, id and the rest of the payload only: it is the
+// same for every sequence number and every process, as routers that
+// balance ICMP by its header's first bytes need to keep a flow on one
+// branch.
+func echoPayload(base []byte, tag uint32, seq int) []byte {
+	b := make([]byte, max(len(base), icmpMarkLen))
+	copy(b, base)
+	binary.BigEndian.PutUint32(b, tag)
+	sum := uint32(tag>>16) + uint32(tag&0xffff) + uint32(seq)
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	binary.BigEndian.PutUint16(b[4:], ^uint16(sum))
+	return b
+}

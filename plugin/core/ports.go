@@ -2,10 +2,11 @@ package core
 
 import (
 	"fmt"
-	"math/rand/v2"
+	"sync"
 	"syscall"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 )
 
 // Source ports for the Tcl engine's TCP and UDP probes come from this range,
@@ -17,41 +18,42 @@ const (
 	lastProbePort  = config.LastProbePort
 )
 
-// portBlock holds source ports reserved for one session: each is bound by a
-// socket of the probe's protocol, so no other process (another plugin
-// process among them) can use it and take the answers meant for us. The
-// sockets are never read: answers are captured by hping3, and a bound UDP
-// port keeps the kernel from answering a reply with port unreachable.
+// portBlock holds the source ports of one protocol a session reserved:
+// each is bound by a socket of the probe's protocol, so no other process
+// (another plugin process among them) can use it and take the answers
+// meant for us. The sockets are never read: answers are captured, and a
+// bound UDP port keeps the kernel from answering a reply with port
+// unreachable. (A bound TCP socket that does not listen still has the
+// kernel answer a SYN-ACK with RST, which ends the half-open connection
+// at the target.)
 type portBlock struct {
-	ports  []int
-	fds    []int
+	ports  map[int]int // port: its socket
 	lo, hi int
 }
 
-// reservePorts binds n ports of proto (syscall.SOCK_STREAM or SOCK_DGRAM)
-// from a random place in the range, skipping ports in use.
-func reservePorts(sockType, n int) (*portBlock, error) {
-	b := &portBlock{lo: lastProbePort + 1, hi: firstProbePort - 1}
+// reserve binds want, or when another process holds it the next free port
+// of the range after it (wrapping), and returns the port. A port the block
+// holds already is shared: flows of different targets differ by their
+// destination.
+func (b *portBlock) reserve(sockType, want int) (int, error) {
 	size := lastProbePort - firstProbePort + 1
-	if n > config.MaxSourcePorts {
-		return nil, fmt.Errorf("%d source ports needed, more than the %d the plugin may use", n, config.MaxSourcePorts)
-	}
-	start := rand.IntN(size)
-	for i := 0; i < size && len(b.ports) < n; i++ {
-		port := firstProbePort + (start+i)%size
+	for i := range size {
+		port := firstProbePort + (want-firstProbePort+i)%size
+		if _, ok := b.ports[port]; ok {
+			return port, nil
+		}
+		if len(b.ports) >= config.MaxSourcePorts {
+			return 0, fmt.Errorf("more than the %d source ports the plugin may use are needed", config.MaxSourcePorts)
+		}
 		fd, err := bindPort(sockType, port)
 		if err != nil {
 			continue
 		}
-		b.ports = append(b.ports, port)
-		b.fds = append(b.fds, fd)
+		b.ports[port] = fd
 		b.lo, b.hi = min(b.lo, port), max(b.hi, port)
+		return port, nil
 	}
-	if len(b.ports) < n {
-		b.release()
-		return nil, fmt.Errorf("only %d of %d source ports in %d..%d are free", len(b.ports), n, firstProbePort, lastProbePort)
-	}
-	return b, nil
+	return 0, fmt.Errorf("no source port in %d..%d is free", firstProbePort, lastProbePort)
 }
 
 func bindPort(sockType, port int) (int, error) {
@@ -70,10 +72,10 @@ func (b *portBlock) release() {
 	if b == nil {
 		return
 	}
-	for _, fd := range b.fds {
+	for _, fd := range b.ports {
 		syscall.Close(fd)
 	}
-	b.fds = nil
+	b.ports = nil
 }
 
 // sessionPorts are the source ports one session of the Tcl engine holds.
@@ -84,46 +86,63 @@ func (sp sessionPorts) release() {
 	sp.udp.release()
 }
 
-// reserveFor reserves the source ports a session's targets need and hands
-// them out: one TCP port per target and per path TTL (a target holds a
-// half-open connection for a port it answered SYN-ACK on until our RST
-// reaches it, and answers another SYN on that port meanwhile with a bare
-// ACK, not a SYN-ACK), and udpPorts(t) UDP ports per UDP target (its schedule's). It also
-// makes each target's payload.
-func reserveFor(targets []*target, udpPorts func(*target) int) (sessionPorts, error) {
-	tcpN, udpN := 0, 0
-	for _, t := range targets {
-		switch t.s.Protocol {
-		case config.TCP:
-			tcpN++
-		case config.UDP:
-			udpN += udpPorts(t)
-		}
+// portWarnings remembers the flows whose wanted port was taken, so that
+// the plugin says it once per flow, not every round.
+type portWarnings struct {
+	mu   sync.Mutex
+	said map[[2]int]bool // {wanted port, protocol's socket type}
+}
+
+func (w *portWarnings) once(log *logger.Logger, sockType, want, got int, name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	k := [2]int{want, sockType}
+	if w.said[k] {
+		return
 	}
+	if w.said == nil {
+		w.said = map[[2]int]bool{}
+	}
+	w.said[k] = true
+	proto := "tcp"
+	if sockType == syscall.SOCK_DGRAM {
+		proto = "udp"
+	}
+	log.Warnf("target %q: its flow's %s source port %d is taken by another process, so it uses %d (the next free one): its packets may take another branch of a balanced path than the same target's from other plugin processes (docs/paths.md)", name, proto, want, got)
+}
+
+// reserveFor reserves the source port of every TCP and UDP target's flow
+// (path probes share their target's) and hands them out, with each
+// target's ICMP echo id and payload. A flow's port is wantedPort, the same
+// in every session; when another process holds it, the next free one.
+func reserveFor(targets []*target, log *logger.Logger, warn *portWarnings) (sessionPorts, error) {
 	var sp sessionPorts
-	var err error
-	if tcpN > 0 {
-		sp.tcp, err = reservePorts(syscall.SOCK_STREAM, tcpN)
-	}
-	if err == nil && udpN > 0 {
-		sp.udp, err = reservePorts(syscall.SOCK_DGRAM, udpN)
-	}
-	if err != nil {
-		sp.release()
-		return sessionPorts{}, fmt.Errorf("reserving source ports: %w", err)
-	}
-	tcpNext, udpNext := 0, 0
 	for _, t := range targets {
 		t.payload = probePayload(t.s)
+		var sockType int
+		var b **portBlock
 		switch t.s.Protocol {
+		case config.ICMP:
+			t.icmpID = icmpFlowID(t.ip, t.s)
+			continue
 		case config.TCP:
-			t.tcpPort = sp.tcp.ports[tcpNext]
-			tcpNext++
+			sockType, b = syscall.SOCK_STREAM, &sp.tcp
 		case config.UDP:
-			n := udpPorts(t)
-			t.udpPorts, t.udpNext = sp.udp.ports[udpNext:udpNext+n], 0
-			udpNext += n
+			sockType, b = syscall.SOCK_DGRAM, &sp.udp
 		}
+		if *b == nil {
+			*b = &portBlock{ports: map[int]int{}, lo: lastProbePort + 1, hi: firstProbePort - 1}
+		}
+		want := wantedPort(t.ip, t.s)
+		port, err := (*b).reserve(sockType, want)
+		if err != nil {
+			sp.release()
+			return sessionPorts{}, fmt.Errorf("reserving source ports: %w", err)
+		}
+		if port != want && t.hopOf == nil {
+			warn.once(log, sockType, want, port, t.name)
+		}
+		t.port = port
 	}
 	return sp, nil
 }

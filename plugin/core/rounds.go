@@ -54,9 +54,8 @@ type roundSchedule struct {
 // capture that ends fails the targets probed through it.
 var roundPolicy = policy{finite: true, ending: "at the end of the round"}
 
-func (rs *roundSchedule) pace() pacer            { return newPacer(rs.rate, sendAhead) }
-func (rs *roundSchedule) policy() policy         { return roundPolicy }
-func (rs *roundSchedule) udpPorts(t *target) int { return t.s.Count } // one per packet
+func (rs *roundSchedule) pace() pacer    { return newPacer(rs.rate, sendAhead) }
+func (rs *roundSchedule) policy() policy { return roundPolicy }
 
 // begin: every target is due at once; path probes in TTL order, so that
 // every target's lower TTLs go before any higher one and the answer that

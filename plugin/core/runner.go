@@ -165,6 +165,7 @@ func runTcl(ctx context.Context, st *setup, hopCounts []int, results []probe.Res
 				continue
 			}
 			t.addHops(pathLimit(t, hopCounts[t.index]))
+			t.knownHops = hopCounts[t.index]
 			n := t.s.Count * (1 + len(t.hops))
 			packets[part] += n
 			all += n

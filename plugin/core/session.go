@@ -36,8 +36,6 @@ type schedule interface {
 	pace() pacer
 	// policy is how the session decides packets and ends.
 	policy() policy
-	// udpPorts is how many UDP source ports t cycles through.
-	udpPorts(t *target) int
 	// begin sets the due time of every target's first packet, the
 	// session's sending starting at now.
 	begin(targets []*target, now time.Time)
@@ -105,6 +103,7 @@ type sessionState struct {
 	lastDone  time.Time // when the last packet was decided
 	draining  bool
 	syncSent  time.Time // zero: no sync asked yet
+	gates     gates     // by flow: packets that may meet at the target
 }
 
 // run runs the session on targets (routed; those with err are left out)
@@ -116,8 +115,8 @@ type sessionState struct {
 // packets still open when it fails are s.fl.open(); when it ends as
 // planned every packet is closed into its target's report.
 func (s *session) run(ctx context.Context, targets []*target, drain <-chan struct{}, onStart func()) (started bool, err error) {
-	s.sessionState = sessionState{fl: newFlights(), pace: s.sched.pace(), rules: s.sched.policy()}
-	ports, err := reserveFor(targets, s.sched.udpPorts)
+	s.sessionState = sessionState{fl: newFlights(), pace: s.sched.pace(), rules: s.sched.policy(), gates: gates{}}
+	ports, err := reserveFor(targets, s.sh.log, &s.sh.portWarn)
 	if err != nil {
 		return false, err
 	}
@@ -134,7 +133,7 @@ func (s *session) run(ctx context.Context, targets []*target, drain <-chan struc
 	// The plugin's own captures first; hping3 captures only where they
 	// cannot open.
 	var rest map[string]bool
-	s.wire, rest = s.sh.tap.openWire(targets, s.sh.ids.icmpID, ports, captureRingWait)
+	s.wire, rest = s.sh.tap.openWire(targets, s.sh.ids.tag, ports, captureRingWait)
 	defer s.wire.close()
 	var theirs []*target
 	for _, t := range targets {
@@ -148,7 +147,7 @@ func (s *session) run(ctx context.Context, targets []*target, drain <-chan struc
 	if len(theirs) > 0 {
 		s.pace.ahead = min(s.pace.ahead, hping3Ahead)
 	}
-	failed, err := listen(s.eng, s.bin, s.sh.ids.icmpID, theirs, ports)
+	failed, err := listen(s.eng, s.bin, s.sh.ids.tag, theirs, ports)
 	s.queue = timeQueue[*target]{at: func(t *target) time.Time { return t.due }}
 	for _, t := range targets {
 		if ferr := failed[t.route.iface]; ferr != nil {
@@ -167,7 +166,7 @@ func (s *session) run(ctx context.Context, targets []*target, drain <-chan struc
 				what = fmt.Sprintf("path probe at TTL %d to", t.s.TTL)
 			}
 			log.Debugf("target %q: %s %s from %s on %s: %s, protocol %s, source port %d",
-				t.name, what, t.ip, t.route.src, t.route.iface, s.sched.packets(t), t.s.Protocol, max(t.tcpPort, firstOf(t.udpPorts)))
+				t.name, what, t.ip, t.route.src, t.route.iface, s.sched.packets(t), t.s.Protocol, t.port)
 		}
 	}
 	s.sched.begin(s.queue.items, time.Now())
@@ -243,6 +242,13 @@ func (s *session) sendDue(now time.Time) error {
 			s.advance(t, time.Time{}, now, false)
 			continue
 		}
+		if t.due.After(now.Add(s.pace.ahead)) {
+			break
+		}
+		if s.gates.holds(t) {
+			s.hold(t, now)
+			continue
+		}
 		slot, ok := s.pace.take(t.due, now)
 		if !ok {
 			break
@@ -252,6 +258,7 @@ func (s *session) sendDue(now time.Time) error {
 			return err
 		}
 		s.fl.file(f)
+		s.gates.sent(f)
 		s.sent++
 		s.undecided++
 		f.waited = true
@@ -273,6 +280,7 @@ func (s *session) advance(t *target, slot, now time.Time, sent bool) {
 // its deadline.
 func (s *session) expire(now time.Time) {
 	for f := s.fl.expired(now); f != nil; f = s.fl.expired(now) {
+		s.release(s.gates.expired(f), now)
 		if !s.rules.finite {
 			s.close(f)
 		}
@@ -355,6 +363,7 @@ func (s *session) read(evs []tcl.Event) (synced bool, err error) {
 			}
 			if ev.Kind == tcl.SendFailed {
 				// Not sent: decided at once.
+				s.release(s.gates.expired(f), now)
 				s.decided(f)
 				s.lastDone = now
 				if !s.rules.finite {
@@ -423,6 +432,8 @@ func (s *session) captureEnded(end ringEnded) {
 // answered takes a packet's first answer in time. A path probe's answer
 // may end its path: TTLs past it are not sent any more.
 func (s *session) answered(f *flight, now time.Time) {
+	a := f.rec.Answers[len(f.rec.Answers)-1]
+	s.release(s.gates.answered(f, a.Answer, a.At), now)
 	if h := f.t.hopOf; h != nil && f.endsPath() && (h.hopCount == 0 || f.p.TTL < h.hopCount) {
 		h.hopCount = f.p.TTL
 	}
@@ -482,11 +493,4 @@ func (s *session) lock(f func()) {
 	s.guard.Lock()
 	defer s.guard.Unlock()
 	f()
-}
-
-func firstOf(ports []int) int {
-	if len(ports) == 0 {
-		return 0
-	}
-	return ports[0]
 }

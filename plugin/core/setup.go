@@ -28,6 +28,7 @@ type shared struct {
 	tap      *wireTap // the plugin's own captures; nil: hping3's
 	ids      *identity
 	resolver probe.Resolver
+	portWarn portWarnings
 }
 
 // setup is one configuration made ready to probe, the state the rounds

@@ -45,6 +45,8 @@ type path struct {
 	// lowest TTL the target or a router's unreachable answered at), 0
 	// while not known: its path probes of higher TTLs are not sent.
 	hopCount int
+	// knownHops is the hop count the previous round found, 0 when none.
+	knownHops int
 }
 
 // destination is where a target's packets go and leave from: its name's
@@ -59,13 +61,13 @@ type destination struct {
 }
 
 // sending is how a session sends a target's packets: its payload and
-// source ports (reserveFor), and when its next packet is due.
+// flow (reserveFor: the TCP or UDP source port, the ICMP echo id; a path
+// probe's are its target's), and when its next packet is due.
 type sending struct {
-	payload  []byte
-	tcpPort  int
-	udpPorts []int // a ring: one port per packet in flight at most
-	udpNext  int
-	due      time.Time
+	payload []byte
+	port    int
+	icmpID  int
+	due     time.Time
 }
 
 // nextReport is what a target's next report measures: the records of its

@@ -72,7 +72,7 @@ const statsEvery = time.Second
 // instead: all of them without CAP_NET_RAW (one W! per process), or one
 // that failed to open (one W! per interface). w is nil when it captures
 // on none.
-func (k *wireTap) openWire(targets []*target, icmpID int, ports sessionPorts, wait time.Duration) (w *wire, rest map[string]bool) {
+func (k *wireTap) openWire(targets []*target, tag uint32, ports sessionPorts, wait time.Duration) (w *wire, rest map[string]bool) {
 	rest = map[string]bool{}
 	ifaces := captureIfaces(targets)
 	if k == nil {
@@ -89,7 +89,7 @@ func (k *wireTap) openWire(targets []*target, icmpID int, ports sessionPorts, wa
 			rest[iface] = true
 			continue
 		}
-		r, err := k.open(iface, c.filter(icmpID, ports), wait)
+		r, err := k.open(iface, c.filter(tag, ports), wait)
 		switch {
 		case errors.Is(err, capture.ErrPermission):
 			k.noCap = true

@@ -19,7 +19,7 @@ import (
 func TestKernelStampReplacesTheEngines(t *testing.T) {
 	s := config.DefaultSettings()
 	tg := &target{s: s, destination: destination{ip: netip.MustParseAddr("198.19.0.1"), route: route{src: netip.MustParseAddr("198.18.0.1"), iface: "c0"}}}
-	ids := &identity{icmpID: 4242, icmpSeq: 10, ipID: 100}
+	ids := &identity{tag: 4242, icmpSeq: 10, ipID: 100}
 	base := time.Unix(1_800_000_000, 0)
 	kernel, engine := base.Add(10*time.Microsecond), base.Add(60*time.Microsecond)
 	leaving := func(p packet.Probe) *packet.Captured {
@@ -52,7 +52,7 @@ func TestKernelStampReplacesTheEngines(t *testing.T) {
 			t.Errorf("kernel first %v: sent %v (wire %v), want the kernel's %v", kernelFirst, f.rec.Sent, f.wire, kernel)
 		}
 		reply := &packet.Captured{IP: packet.IP{Proto: packet.ProtoICMP, Src: f.p.Dst, Dst: f.p.Src, TTL: 60},
-			ICMP: &packet.ICMP{Type: packet.ICMPEchoReply, ID: f.p.ICMPID, Seq: f.p.ICMPSeq}}
+			ICMP: &packet.ICMP{Type: packet.ICMPEchoReply, ID: f.p.ICMPID, Seq: f.p.ICMPSeq}, Data: f.p.Payload}
 		if got := fl.match(reply, kernel.Add(41*time.Microsecond)); got != f {
 			t.Fatalf("kernel first %v: the reply was not matched", kernelFirst)
 		}

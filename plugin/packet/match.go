@@ -90,9 +90,13 @@ func (c *Captured) Lookup() (k Key, kind Kind, ok bool) {
 
 // Answers reports whether c, whose Lookup key equals p.Key(), answers p
 // itself and not another packet with the same key. An ICMP error must quote
-// p's own IP id and source; a TCP segment must acknowledge p's sequence
-// number (SYN-ACK, RST-ACK), or, as a RST to an ACK probe, carry p's
-// acknowledgement number as its own sequence number (RFC 9293 3.10.7.1).
+// p's own IP id and source (and an echo's tag, when it quotes that much of
+// its payload); an echo reply must return the tag that begins p's payload
+// (the plugin's processes share a target's echo id: its flow's); a TCP
+// segment must acknowledge p's sequence number (SYN-ACK, RST-ACK), or, as
+// a RST to an ACK probe, carry p's acknowledgement number as its own
+// sequence number (RFC 9293 3.10.7.1). A UDP reply can only be told by its
+// ports: any probe of the key.
 func Answers(p *Probe, c *Captured, kind Kind) (Answer, bool) {
 	a := Answer{Kind: kind, From: c.IP.Src, TTL: c.IP.TTL}
 	switch kind {
@@ -102,6 +106,9 @@ func Answers(p *Probe, c *Captured, kind Kind) (Answer, bool) {
 			return a, false
 		}
 		if p.Proto == ProtoTCP && q.TCP.Seq != p.TCPSeq {
+			return a, false
+		}
+		if p.Proto == ProtoICMP && len(q.Data) >= TagLen && !sameTag(q.Data, p.Payload) {
 			return a, false
 		}
 		a.ICMPType, a.ICMPCode = c.ICMP.Type, c.ICMP.Code
@@ -123,8 +130,23 @@ func Answers(p *Probe, c *Captured, kind Kind) (Answer, bool) {
 			return a, true
 		}
 		return a, false
-	case EchoReply, UDPReply:
+	case EchoReply:
+		return a, c.IP.Dst == p.Src && sameTag(c.Data, p.Payload)
+	case UDPReply:
 		return a, c.IP.Dst == p.Src
 	}
 	return a, false
+}
+
+// TagLen is the length of the tag an echo request's payload begins with:
+// the sending process's own (the core writes it).
+const TagLen = 4
+
+// sameTag reports whether data begins with the tag that begins payload.
+// A probe with no tag (shorter than TagLen) takes any reply.
+func sameTag(data, payload []byte) bool {
+	if len(payload) < TagLen {
+		return true
+	}
+	return len(data) >= TagLen && [TagLen]byte(data) == [TagLen]byte(payload)
 }

@@ -410,3 +410,43 @@ func TestProbeKey(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswersTellProcessesByTag: two processes probe one target over one
+// flow (the same echo id and, by chance, sequence number and IP id): an
+// echo reply answers the probe whose tag it returns, an error quoting the
+// tag answers that one only, and an error quoting only RFC 792's 8 bytes
+// cannot tell and answers either.
+func TestAnswersTellProcessesByTag(t *testing.T) {
+	ours := packet.Probe{Src: client, Dst: target7, Proto: packet.ProtoICMP, TTL: 2, IPID: 300, ICMPID: 777, ICMPSeq: 4,
+		Payload: []byte{0xde, 0xad, 0xbe, 0xef, 0x12, 0x34, 'X'}}
+	theirs := ours
+	theirs.Payload = []byte{0xde, 0xad, 0xbe, 0xee, 0x12, 0x35, 'X'}
+	reply := &packet.Captured{IP: packet.IP{TTL: 61, Proto: packet.ProtoICMP, Src: target7, Dst: client},
+		ICMP: &packet.ICMP{Type: packet.ICMPEchoReply, ID: 777, Seq: 4}, Data: ours.Payload}
+	quote := func(data []byte) *packet.Captured {
+		return &packet.Captured{IP: packet.IP{TTL: 64, Proto: packet.ProtoICMP, Src: router, Dst: client},
+			ICMP: &packet.ICMP{Type: packet.ICMPTimeExceeded},
+			Quoted: &packet.Captured{IP: packet.IP{ID: 300, TTL: 1, Proto: packet.ProtoICMP, Src: client, Dst: target7},
+				ICMP: &packet.ICMP{Type: packet.ICMPEcho, ID: 777, Seq: 4}, Data: data}}
+	}
+	for _, c := range []struct {
+		name       string
+		c          *packet.Captured
+		kind       packet.Kind
+		ours, them bool
+	}{
+		{"echo reply with our tag", reply, packet.EchoReply, true, false},
+		{"echo reply without data", &packet.Captured{IP: reply.IP, ICMP: reply.ICMP}, packet.EchoReply, false, false},
+		{"time exceeded quoting our echo", quote(ours.Payload), packet.ICMPErrorOf, true, false},
+		{"time exceeded quoting our tag only", quote(ours.Payload[:4]), packet.ICMPErrorOf, true, false},
+		{"time exceeded quoting 8 bytes", quote(nil), packet.ICMPErrorOf, true, true},
+		{"time exceeded quoting 3 bytes of a tag", quote(ours.Payload[:3]), packet.ICMPErrorOf, true, true},
+	} {
+		if _, ok := packet.Answers(&ours, c.c, c.kind); ok != c.ours {
+			t.Errorf("%s: answers our probe %v, want %v", c.name, ok, c.ours)
+		}
+		if _, ok := packet.Answers(&theirs, c.c, c.kind); ok != c.them {
+			t.Errorf("%s: answers the other process's probe %v, want %v", c.name, ok, c.them)
+		}
+	}
+}
