@@ -1,0 +1,252 @@
+package labtest
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/internal/netlab"
+	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
+)
+
+// Path probes through netlab's diamond, which balances load over two
+// branches by each packet's five-tuple (and, with HashICMP, ICMP echo by
+// its header): every packet of a target, path probes included, must take
+// one branch, the same in every round.
+
+// diamond builds the diamond and checks for hping3.
+func diamond(t *testing.T) *netlab.Diamond {
+	t.Helper()
+	d := netlab.NewDiamond(t)
+	testbin.RequireTool(t, "hping3")
+	return d
+}
+
+// diamondGroup is one table probing the diamond's target with path probes.
+func diamondGroup(protocol string, port, count int) string {
+	s := fmt.Sprintf("[[inputs.hping3]]\ntargets = [%q]\nprotocol = %q\ncount = %d\ninterval = \"20ms\"\ntimeout = \"500ms\"\npath = true\nmax_hops = 8\n",
+		netlab.DiamondTarget.String(), protocol, count)
+	if port != 0 {
+		s += fmt.Sprintf("port = %d\n", port)
+	}
+	return s
+}
+
+// diamondCase is one protocol and port of the diamond's target, and the
+// nftables expression that counts the target's own probes (TTL 64: past
+// R2 they have 61, path probes at most max_hops) on each branch.
+type diamondCase struct {
+	name     string
+	protocol string
+	port     int
+	own      string
+	open     bool // a TCP port the target listens on
+}
+
+var diamondCases = []diamondCase{
+	{"tcp open port", "tcp", 8080, "tcp dport 8080 tcp flags & (syn | ack | rst) == syn ip ttl > 32", true},
+	{"tcp closed port", "tcp", 8081, "tcp dport 8081 tcp flags & (syn | ack | rst) == syn ip ttl > 32", false},
+	{"udp closed port", "udp", 33434, "udp dport 33434 ip ttl > 32", false},
+	{"icmp", "icmp", 0, "icmp type echo-request ip ttl > 32", false},
+}
+
+// TestTclPathOneFlowOverECMP: over eight rounds (eight plugin processes,
+// each with its own random identifiers), each protocol's path shows one
+// responder per hop, hops 2 and 3 on one branch (a link that exists), the
+// branch the target's own probes took in every round (nftables counts them
+// on that branch only), the same path_id every round, and no loss at any
+// hop or at the target: the path probes that reach the target do not spoil
+// the target's own answers, nor it theirs. Taking that branch down moves
+// the path to the other one, with another path_id.
+func TestTclPathOneFlowOverECMP(t *testing.T) {
+	d := diamond(t)
+	if err := d.HashICMP(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ListenTCP(8080); err != nil {
+		t.Fatal(err)
+	}
+	const rounds, count = 8, 5
+	target := netlab.DiamondTarget.String()
+	for _, c := range diamondCases {
+		t.Run(c.name, func(t *testing.T) {
+			counters, err := d.CountBranches(c.own)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := target
+			if c.port != 0 {
+				key += ":" + strconv.Itoa(c.port)
+			}
+			branch, id := -1, ""
+			for i := range rounds {
+				r := round(t, d, diamondGroup(c.protocol, c.port, count))
+				p := r.get(t, key)
+				b := checkDiamondPath(t, d, r, p, count, c)
+				if i == 0 {
+					branch, id = b, p.str("path_id")
+					t.Logf("%s: branch %d, path_id %s", c.name, branch, id)
+				}
+				if b != branch || p.str("path_id") != id {
+					t.Errorf("round %d: branch %d, path_id %s; round 1 had branch %d, path_id %s", i+1, b, p.str("path_id"), branch, id)
+				}
+			}
+			for b, cnt := range counters {
+				n, err := cnt.Packets()
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := 0
+				if b == branch {
+					want = rounds * count
+				}
+				if n != want {
+					t.Errorf("branch %d forwarded %d of the target's own probes, want %d (the path's hops are on branch %d)", b, n, want, branch)
+				}
+			}
+			if branch < 0 || t.Failed() {
+				return
+			}
+			if err := d.BranchDown(branch); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := d.BranchUp(branch); err != nil {
+					t.Fatal(err)
+				}
+			}()
+			r := round(t, d, diamondGroup(c.protocol, c.port, count))
+			p := r.get(t, key)
+			if b := checkDiamondPath(t, d, r, p, count, c); b != 1-branch {
+				t.Errorf("branch %d down: the path took branch %d", branch, b)
+			}
+			if p.str("path_id") == id {
+				t.Errorf("branch %d down: path_id %s unchanged", branch, id)
+			}
+		})
+	}
+}
+
+// checkDiamondPath checks one round's path of the diamond's target: every
+// hop answered by one responder, hop 2 and hop 3 on one branch, every
+// packet answered; it returns the branch (-1 when none could be told).
+func checkDiamondPath(t *testing.T, d *netlab.Diamond, r run, p point, count int, c diamondCase) int {
+	t.Helper()
+	if tx, rx := p.int(t, "packets_transmitted"), p.int(t, "packets_received"); tx != count || rx != count {
+		t.Errorf("target: %d sent, %d received; want %d, %d", tx, rx, count, count)
+	}
+	if hc := p.int(t, "hop_count"); hc != 4 {
+		t.Errorf("hop_count %d, want 4 (R1, R2a or R2b, R3, the target)", hc)
+	}
+	if len(r.hops) != 4 {
+		for _, l := range r.hops {
+			t.Logf("hop line: %v %v", l.tags, l.fields)
+		}
+		t.Errorf("%d hop lines, want 4: one responder per hop", len(r.hops))
+		return -1
+	}
+	branch := -1
+	for b := range 2 {
+		if r.hops[1].tags["hop_ip"] == d.Hop(2, b).String() {
+			branch = b
+		}
+	}
+	if branch < 0 {
+		t.Errorf("hop 2 answered from %q, neither R2a's %s nor R2b's %s", r.hops[1].tags["hop_ip"], d.Hop(2, 0), d.Hop(2, 1))
+		return -1
+	}
+	want := []netip.Addr{d.Hop(1, branch), d.Hop(2, branch), d.Hop(3, branch), netlab.DiamondTarget}
+	for i, l := range r.hops {
+		if l.tags["hop"] != strconv.Itoa(i+1) || l.tags["hop_ip"] != want[i].String() {
+			t.Errorf("hop line %d: hop %s from %s, want hop %d from %s (branch %d)", i, l.tags["hop"], l.tags["hop_ip"], i+1, want[i], branch)
+		}
+		if tx, rx := l.int(t, "packets_transmitted"), l.int(t, "packets_received"); tx != count || rx != count {
+			t.Errorf("hop %d (%s): %d sent, %d answered; want %d, %d", i+1, l.tags["hop_ip"], tx, rx, count, count)
+		}
+	}
+	if c.protocol == "tcp" {
+		want := "closed"
+		if c.open {
+			want = "open"
+		}
+		if got := r.hops[3].str("port_state"); got != want {
+			t.Errorf("the target's hop: port_state %q, want %q", got, want)
+		}
+	}
+	return branch
+}
+
+// TestTclPathOneFlowAcrossRestart: in continuous mode a TCP path to the
+// diamond's open port keeps its branch and path_id across an engine that
+// is killed and starts again, three times (each a new session, with new
+// identifiers): the
+// flow is the target's, not the session's. Every hop answers every packet
+// of the windows before and after.
+func TestTclPathOneFlowAcrossRestart(t *testing.T) {
+	d := diamond(t)
+	if err := d.ListenTCP(8080); err != nil {
+		t.Fatal(err)
+	}
+	dm := startDaemon(t, d, "mode = \"continuous\"\n"+diamondGroup("tcp", 8080, 1))
+	key := netlab.DiamondTarget.String() + ":8080"
+	// window returns a full window: the one after the window that
+	// covered the first sweep or the restart.
+	window := func() report {
+		time.Sleep(time.Second)
+		dm.ask()
+		time.Sleep(time.Second)
+		return dm.ask()
+	}
+	look := func(name string, rep report) (int, string) {
+		t.Helper()
+		p := rep.line(t, 0, key)
+		if len(rep.hops) != 4 {
+			t.Fatalf("%s: %d hop lines, want 4: %v", name, len(rep.hops), rep.hops)
+		}
+		branch := -1
+		for b := range 2 {
+			if rep.hops[1].tags["hop_ip"] == d.Hop(2, b).String() {
+				branch = b
+			}
+		}
+		for i, l := range rep.hops {
+			want := netlab.DiamondTarget
+			if i < 3 && branch >= 0 {
+				want = d.Hop(i+1, branch)
+			}
+			tx, rx := l.int(t, "packets_transmitted"), l.int(t, "packets_received")
+			if branch < 0 || l.tags["hop_ip"] != want.String() || tx == 0 || rx != tx {
+				t.Errorf("%s: hop %s from %s, %d of %d answered; want %s (branch %d), all answered", name, l.tags["hop"], l.tags["hop_ip"], rx, tx, want, branch)
+			}
+		}
+		if tx, rx := p.int(t, "packets_transmitted"), p.int(t, "packets_received"); tx == 0 || rx != tx {
+			t.Errorf("%s: the target answered %d of %d", name, rx, tx)
+		}
+		return branch, p.str("path_id")
+	}
+	dm.engineUp()
+	b1, id1 := look("before", window())
+	// Three restarts: a flow drawn anew each session would keep its
+	// branch through all of them once in eight.
+	for k := 1; k <= 3; k++ {
+		engines := dm.engines()
+		if len(engines) != 1 {
+			t.Fatalf("the plugin has %d hping3 children %v, want one engine", len(engines), engines)
+		}
+		kill(t, engines[0])
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if es := dm.engines(); len(es) == 1 && es[0] != engines[0] {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no new engine within 5 s of kill %d; stderr:\n%s", k, dm.stderr.String())
+			}
+		}
+		name := fmt.Sprintf("after restart %d", k)
+		if b, id := look(name, window()); b != b1 || id != id1 {
+			t.Errorf("branch %d, path_id %s before the engine restarts; branch %d, path_id %s %s", b1, id1, b, id, name)
+		}
+	}
+}
