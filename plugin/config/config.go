@@ -35,6 +35,7 @@ const (
 	MaxDNSTimeout     = 30 * time.Second
 	MaxTargetLength   = 253 // longest valid DNS name
 	MaxHopsLimit      = 64  // a path longer than this is a loop
+	MaxFlows          = 32  // find every branch of a 7-way split with 95% probability (docs/paths.md)
 
 	// The Tcl engine's TCP and UDP source ports (below Linux's ephemeral
 	// range), of which one engine holds at most half per protocol.
@@ -79,6 +80,7 @@ type Settings struct {
 	Percentiles []int  // e.g. 50, 95, 99
 	Path        bool   // also probe the path hop by hop (TTL 1..MaxHops)
 	MaxHops     int    // highest TTL a path probe tries
+	Flows       int    // flows a target's path probes take (1: the target's own only)
 }
 
 // Group is one [[inputs.hping3]] table: targets sharing settings and tags.
@@ -177,6 +179,7 @@ func DefaultSettings() Settings {
 		Concurrency: DefaultConcurrency,
 		TCPFlags:    "S",
 		MaxHops:     DefaultMaxHops,
+		Flows:       1,
 	}
 }
 

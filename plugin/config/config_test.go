@@ -142,7 +142,7 @@ func TestValidateTotals(t *testing.T) {
 		t.Errorf("empty config: %v", err)
 	}
 	// Tags the plugin or Telegraf sets: host, the target's, the hop lines'.
-	for _, k := range []string{"host", "target", "ip", "protocol", "port", "hop", "hop_ip"} {
+	for _, k := range []string{"host", "target", "ip", "protocol", "port", "hop", "hop_ip", "flow"} {
 		c = validCfg(func(*Settings) {})
 		c.Groups[0].Tags = map[string]string{k: "x"}
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "tags."+k) {

@@ -64,7 +64,7 @@ var settingsTable = []*Setting{
 			"the labels are tags of those targets; a relative path starts at the configuration file's directory; " +
 			"with it, targets may be empty",
 		Allowed: "a path ending in .json, .yml or .yaml; hosts as in targets; label names [a-zA-Z_][a-zA-Z0-9_]*, " +
-			"not job, instance, names starting with __, host, target, ip, protocol, port, hop, hop_ip, vantage (when set) or a key of the table's tags; " +
+			"not job, instance, names starting with __, host, target, ip, protocol, port, hop, hop_ip, flow, vantage (when set) or a key of the table's tags; " +
 			"label values as tag values; a file without targets only while the configuration has other targets",
 		DefaultText: "none",
 		field:       func(_ *Config, g *Group) any { return &g.TargetsFile },
@@ -217,9 +217,15 @@ var settingsTable = []*Setting{
 		Applies: "path = true",
 		min:     1, max: MaxHopsLimit,
 		field: func(_ *Config, g *Group) any { return &g.Settings.MaxHops }},
+	{Key: "flows", Flag: "flows",
+		Help:    "flows a target's path probes take, each with a source port (icmp: echo id and checksum) of its own, so that every branch of a path that balances load is found: the i-th packet of each TTL takes flow i mod flows; flow 0 is the target's own (docs/paths.md)",
+		Allowed: fmt.Sprintf("1..%d", MaxFlows),
+		Applies: "path = true",
+		min:     1, max: MaxFlows,
+		field: func(_ *Config, g *Group) any { return &g.Settings.Flows }},
 	{Key: "tags",
 		Help:        "constant tags (attributes) for the table's lines, as a [inputs.hping3.tags] table",
-		Allowed:     "non-empty keys and values of printable UTF-8, not ending in a backslash; no key host, target, ip, protocol, port, hop, hop_ip",
+		Allowed:     "non-empty keys and values of printable UTF-8, not ending in a backslash; no key host, target, ip, protocol, port, hop, hop_ip, flow",
 		DefaultText: "none",
 		field:       func(_ *Config, g *Group) any { return &g.Tags }},
 

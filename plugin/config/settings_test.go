@@ -130,6 +130,7 @@ func TestEveryFlagSetsItsSetting(t *testing.T) {
 		"percentiles":     {"50,99", func(c *Config) any { return c.Groups[0].Settings.Percentiles }, []int{50, 99}},
 		"path":            {"true", func(c *Config) any { return c.Groups[0].Settings.Path }, true},
 		"max-hops":        {"12", func(c *Config) any { return c.Groups[0].Settings.MaxHops }, 12},
+		"flows":           {"8", func(c *Config) any { return c.Groups[0].Settings.Flows }, 8},
 		"poll-interval":   {"30s", func(c *Config) any { return c.PollInterval }, 30 * time.Second},
 		"max-packet-rate": {"200", func(c *Config) any { return c.MaxPacketRate }, 200},
 		"engine":          {"CLI", func(c *Config) any { return c.Engine }, EngineCLI},
@@ -201,6 +202,7 @@ func TestEverySettingIsValidated(t *testing.T) {
 		"percentiles":     `percentiles = [100]`,
 		"path":            `path = true`, // with engine = "cli" (companion below)
 		"max_hops":        `max_hops = 65`,
+		"flows":           `flows = 33`,
 		"tags":            "[inputs.hping3.tags]\nhost = \"x\"",
 		"poll_interval":   `poll_interval = "500ms"`,
 		"max_packet_rate": `max_packet_rate = 10001`,

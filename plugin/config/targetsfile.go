@@ -381,7 +381,7 @@ func (c *Config) labelProblem(name, value string, tags map[string]string) string
 	case own != "":
 		return fmt.Sprintf("label %q: %s", name, own)
 	case reservedTags[name] || (name == VantageTag && c.Vantage != ""):
-		return fmt.Sprintf("label %q: a tag the plugin sets itself (host, target, ip, protocol, port, hop, hop_ip, and vantage when set)", name)
+		return fmt.Sprintf("label %q: a tag the plugin sets itself (host, target, ip, protocol, port, hop, hop_ip, flow, and vantage when set)", name)
 	}
 	if v, ok := tags[name]; ok {
 		return fmt.Sprintf("label %s=%q: the table's tags already have %s = %q", name, value, name, v)

@@ -69,7 +69,7 @@ func (c *Config) Validate() error {
 				add(&FieldError{Field: prefix + "tags", Value: fmt.Sprintf("%q=%q", k, v), Allowed: "non-empty keys and values of printable UTF-8, not ending in a backslash"})
 			}
 			if reservedTags[k] || (k == VantageTag && c.Vantage != "") {
-				add(&FieldError{Field: prefix + "tags." + k, Value: fmt.Sprintf("%q", v), Allowed: "a key other than host, target, ip, protocol, port, hop, hop_ip (and vantage when the top-level vantage is set)"})
+				add(&FieldError{Field: prefix + "tags." + k, Value: fmt.Sprintf("%q", v), Allowed: "a key other than host, target, ip, protocol, port, hop, hop_ip, flow (and vantage when the top-level vantage is set)"})
 			}
 		}
 	}
@@ -114,7 +114,7 @@ func TagSafe(s string) bool {
 }
 
 // reservedTags are set by the plugin itself or by Telegraf (host).
-var reservedTags = map[string]bool{"host": true, "target": true, "ip": true, "protocol": true, "port": true, "hop": true, "hop_ip": true}
+var reservedTags = map[string]bool{"host": true, "target": true, "ip": true, "protocol": true, "port": true, "hop": true, "hop_ip": true, "flow": true}
 
 func checkInterval(d time.Duration) string {
 	const allowed = "1ms..999ms, or whole seconds 1s..60s"
