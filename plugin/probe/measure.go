@@ -16,6 +16,9 @@ type Record struct {
 	SendErr error     // why it was not sent
 	Answers []TimedAnswer
 	Clock   Clock // whose stamps Sent and the answers' At are
+	// Flow is which of its target's flows the packet took: 0 for the
+	// target's own packets, 0..flows-1 for path probes.
+	Flow int
 }
 
 // sent yields the records of recs whose packet was sent: a packet never
