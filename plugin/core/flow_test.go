@@ -6,10 +6,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
+	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
 // icmpChecksum is RFC 792's checksum of an echo request with p's id,
@@ -73,7 +75,7 @@ func TestEchoFlowHeldConstant(t *testing.T) {
 		}
 	}
 	s := config.DefaultSettings()
-	if a, b := icmpFlowID(netip.MustParseAddr("198.18.56.1"), s), icmpFlowID(netip.MustParseAddr("198.18.56.2"), s); a == b {
+	if a, b := icmpFlowID(netip.MustParseAddr("198.18.56.1"), s, 0), icmpFlowID(netip.MustParseAddr("198.18.56.2"), s, 0); a == b {
 		t.Errorf("two targets share echo id %d", a)
 	}
 }
@@ -89,7 +91,7 @@ func TestFlowPortStable(t *testing.T) {
 	for a := netip.MustParseAddr("192.0.2.7"); !addr.IsValid(); a = a.Next() {
 		free := true
 		for i := range 3 {
-			fd, err := bindPort(syscall.SOCK_STREAM, wantedPort(a, s)+i)
+			fd, err := bindPort(syscall.SOCK_STREAM, wantedPort(a, s, 0)+i)
 			if err != nil {
 				free = false
 				break
@@ -119,13 +121,13 @@ func TestFlowPortStable(t *testing.T) {
 		}
 		defer ports.release()
 		for _, h := range tg.hops {
-			if h.port != tg.port {
-				t.Errorf("TTL %d: source port %d, its target's %d", h.s.TTL, h.port, tg.port)
+			if h.flows[0].port != tg.flows[0].port {
+				t.Errorf("TTL %d: source port %d, its target's %d", h.s.TTL, h.flows[0].port, tg.flows[0].port)
 			}
 		}
-		return tg.port
+		return tg.flows[0].port
 	}
-	want := wantedPort(addr, s)
+	want := wantedPort(addr, s, 0)
 	if p := session(); p != want {
 		t.Fatalf("source port %d, want the flow's %d", p, want)
 	}
@@ -147,5 +149,79 @@ func TestFlowPortStable(t *testing.T) {
 	}
 	if n := strings.Count(logged.String(), "W! "); n != 1 || !strings.Contains(logged.String(), "is taken by another process") {
 		t.Errorf("log %q: want one W! that the port is taken", logged.String())
+	}
+}
+
+// TestSessionFlowsFindBranches: a path that balances load over two branches
+// by source port (an even port takes the first, routers 192.0.2.2 and
+// .3 at hops 2 and 3; an odd one the second, .12 and .13): with flows = 4
+// the path probes cycle through 4 flows, the target's own packets keep
+// flow 0, and the path shows both branches, each hop's line with the flows
+// that took it, every packet answered, and each flow's own path.
+func TestSessionFlowsFindBranches(t *testing.T) {
+	branchRouter := func(p *packet.Probe) netip.Addr {
+		if p.TTL == 1 {
+			return routerAt(1)
+		}
+		return routerAt(p.TTL + 10*(p.SrcPort%2))
+	}
+	for _, mode := range modes {
+		t.Run(string(mode), func(t *testing.T) {
+			net := newFakeNet(0)
+			net.setAnswer(func(p *packet.Probe) []reply {
+				if p.TTL < 4 {
+					return []reply{{time.Duration(p.TTL) * time.Millisecond, icmpError(p, branchRouter(p), packet.ICMPTimeExceeded, 0)}}
+				}
+				return []reply{{4 * time.Millisecond, targetReply(p)}}
+			})
+			s := fakeSettings()
+			s.Protocol, s.Port, s.Path, s.MaxHops, s.Flows = config.TCP, 81, true, 6, 4
+			h := newHarness(t, mode, net, []string{"127.0.0.1"}, s)
+			h.next(1, 300*time.Millisecond) // the first sweep
+			rd := h.next(1, 300*time.Millisecond)
+			r := rd.Results[0]
+			p := r.Path
+			if r.Code != probe.OK || p == nil || r.Received != r.Transmitted || p.HopCount != 4 || !p.Reached || len(p.Flows) != 4 {
+				t.Fatalf("%+v: path %+v, want the target reached at hop 4 over 4 flows", r, p)
+			}
+			ports := map[int]int{} // flow: its source port
+			own := map[int]bool{}
+			for _, sp := range net.packets() {
+				if sp.probe.TTL == 64 {
+					own[sp.probe.SrcPort] = true
+				}
+			}
+			if len(own) != 1 {
+				t.Errorf("the target's own packets took source ports %v, want one", own)
+			}
+			even := 0
+			for n := range 4 {
+				ports[n] = wantedPort(netip.MustParseAddr("127.0.0.1"), s, n)
+				if ports[n]%2 == 0 {
+					even++
+				}
+			}
+			if even == 0 || even == 4 {
+				t.Fatalf("the 4 flows' ports %v all take one branch: this test needs both", ports)
+			}
+			for _, hop := range p.Hops {
+				if hop.Transmitted == 0 || hop.Received != hop.Transmitted || hop.IP == "" {
+					t.Errorf("hop %+v: want every packet answered", hop)
+				}
+				wantFlows := 4
+				switch hop.IP {
+				case routerAt(2).String(), routerAt(3).String():
+					wantFlows = even
+				case routerAt(12).String(), routerAt(13).String():
+					wantFlows = 4 - even
+				}
+				if hop.Flows != wantFlows {
+					t.Errorf("hop %d %s: %d flows, want %d", hop.Hop, hop.IP, hop.Flows, wantFlows)
+				}
+			}
+			if len(p.Hops) != 6 || p.Distinct != 2 {
+				t.Errorf("%d hop lines, %d distinct paths; want 6 (hops 2 and 3 on two branches), 2", len(p.Hops), p.Distinct)
+			}
+		})
 	}
 }

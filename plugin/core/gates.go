@@ -79,13 +79,15 @@ func (t *target) mayReach() bool {
 	return t.s.TTL >= from
 }
 
-// flowKey is the key of t's packets and their answers (packet.Probe.Key).
+// flowKey is the key of t's next packet and its answers
+// (packet.Probe.Key).
 func (t *target) flowKey() packet.Key {
 	proto := packet.ProtoUDP
 	if t.s.Protocol == config.TCP {
 		proto = packet.ProtoTCP
 	}
-	return packet.Key{Dst: t.ip, Proto: proto, A: t.port, B: t.s.Port}
+	_, fl := t.flow()
+	return packet.Key{Dst: t.ip, Proto: proto, A: fl.port, B: t.s.Port}
 }
 
 // gates are a session's, by flow.

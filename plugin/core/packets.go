@@ -49,9 +49,9 @@ func (id *identity) next() (seq, ipID int) {
 	return int(id.icmpSeq), int(id.ipID)
 }
 
-// flowHash is the hash a target's flow is chosen by: of its address,
-// protocol, port and flow number only, so that the same target gets the
-// same flow in every session, round and process, and its packets the same
+// flowHash is the hash a target's flow n is chosen by: of its address,
+// protocol, port and n only, so that the same target gets the same flows
+// in every session, round and process, and each flow's packets the same
 // branch of a path that balances load (docs/paths.md).
 func flowHash(dst netip.Addr, s config.Settings, n int) uint32 {
 	h := fnv.New32a()
@@ -65,18 +65,20 @@ func flowHash(dst netip.Addr, s config.Settings, n int) uint32 {
 	return h.Sum32()
 }
 
-// icmpFlowID is the echo id of a target's flow.
-func icmpFlowID(dst netip.Addr, s config.Settings) int { return int(flowHash(dst, s, 0) & 0xffff) }
+// icmpFlowID is the echo id of a target's flow n.
+func icmpFlowID(dst netip.Addr, s config.Settings, n int) int {
+	return int(flowHash(dst, s, n) & 0xffff)
+}
 
-// wantedPort is the TCP or UDP source port a target's flow asks for; when
-// it is taken, reserveFor takes the next free one.
-func wantedPort(dst netip.Addr, s config.Settings) int {
-	return firstProbePort + int(flowHash(dst, s, 0)%uint32(lastProbePort-firstProbePort+1))
+// wantedPort is the TCP or UDP source port a target's flow n asks for;
+// when it is taken, reserveFor takes the next free one.
+func wantedPort(dst netip.Addr, s config.Settings, n int) int {
+	return firstProbePort + int(flowHash(dst, s, n)%uint32(lastProbePort-firstProbePort+1))
 }
 
 // nextProbe builds t's next packet, the only place the Tcl engine's
-// packets are made: from t's validated settings, route and flow, with the
-// next identifiers of ids. Every packet of a target, path probes included,
+// packets are made: from t's validated settings, route and next flow, with
+// the next identifiers of ids. Every packet of a target, path probes included,
 // carries the fields routers balance load by unchanged (addresses,
 // protocol, ports; for ICMP the echo id and checksum); they differ in
 // fields no router hashes: the IP id (which ICMP errors quote), the TCP
@@ -88,16 +90,20 @@ func (t *target) nextProbe(ids *identity) packet.Probe {
 	if ttl == 0 {
 		ttl = 64 // hping3's default
 	}
+	_, fl := t.flow()
+	if t.hopOf != nil && len(t.flows) > 0 {
+		t.nextFlow = (t.nextFlow + 1) % len(t.flows)
+	}
 	p := packet.Probe{Src: t.route.src, Dst: t.ip, TTL: ttl, TOS: s.TOS, IPID: ipID, Payload: t.payload}
 	switch s.Protocol {
 	case config.ICMP:
-		p.Proto, p.ICMPID, p.ICMPSeq = packet.ProtoICMP, t.icmpID, seq
+		p.Proto, p.ICMPID, p.ICMPSeq = packet.ProtoICMP, fl.icmpID, seq
 		p.Payload = echoPayload(t.payload, ids.tag, seq)
 	case config.TCP:
-		p.Proto, p.SrcPort, p.DstPort = packet.ProtoTCP, t.port, s.Port
+		p.Proto, p.SrcPort, p.DstPort = packet.ProtoTCP, fl.port, s.Port
 		p.TCPFlags, p.TCPSeq, p.TCPAck, p.TCPWindow = packet.TCPFlagBits(s.TCPFlags), rand.Uint32(), rand.Uint32(), tcpWindow
 	case config.UDP:
-		p.Proto, p.SrcPort, p.DstPort = packet.ProtoUDP, t.port, s.Port
+		p.Proto, p.SrcPort, p.DstPort = packet.ProtoUDP, fl.port, s.Port
 	}
 	return p
 }

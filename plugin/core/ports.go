@@ -93,7 +93,7 @@ type portWarnings struct {
 	said map[[2]int]bool // {wanted port, protocol's socket type}
 }
 
-func (w *portWarnings) once(log *logger.Logger, sockType, want, got int, name string) {
+func (w *portWarnings) once(log *logger.Logger, sockType, want, got int, name string, n int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	k := [2]int{want, sockType}
@@ -108,41 +108,69 @@ func (w *portWarnings) once(log *logger.Logger, sockType, want, got int, name st
 	if sockType == syscall.SOCK_DGRAM {
 		proto = "udp"
 	}
-	log.Warnf("target %q: its flow's %s source port %d is taken by another process, so it uses %d (the next free one): its packets may take another branch of a balanced path than the same target's from other plugin processes (docs/paths.md)", name, proto, want, got)
+	log.Warnf("target %q: the %s source port %d of its flow %d is taken by another process, so the flow uses %d (the next free one): its packets may take another branch of a balanced path than the same target's from other plugin processes (docs/paths.md)", name, proto, want, n, got)
 }
 
-// reserveFor reserves the source port of every TCP and UDP target's flow
-// (path probes share their target's) and hands them out, with each
-// target's ICMP echo id and payload. A flow's port is wantedPort, the same
-// in every session; when another process holds it, the next free one.
+// reserveFor gives every target its flows and payload: a configured
+// target flows of them with path probes (which share them), else one; each
+// TCP or UDP flow's source port is reserved (wantedPort, the same in every
+// session; when another process holds it, the next free one), and an ICMP
+// flow has its echo id.
 func reserveFor(targets []*target, log *logger.Logger, warn *portWarnings) (sessionPorts, error) {
 	var sp sessionPorts
 	for _, t := range targets {
+		t.flows, t.nextFlow = nil, 0 // the previous session's ports are released
+	}
+	for _, t := range targets {
 		t.payload = probePayload(t.s)
-		var sockType int
-		var b **portBlock
-		switch t.s.Protocol {
-		case config.ICMP:
-			t.icmpID = icmpFlowID(t.ip, t.s)
-			continue
-		case config.TCP:
-			sockType, b = syscall.SOCK_STREAM, &sp.tcp
-		case config.UDP:
-			sockType, b = syscall.SOCK_DGRAM, &sp.udp
+		owner := t
+		if t.hopOf != nil {
+			owner = t.hopOf
 		}
-		if *b == nil {
-			*b = &portBlock{ports: map[int]int{}, lo: lastProbePort + 1, hi: firstProbePort - 1}
+		if owner.flows == nil {
+			if err := sp.reserveFlows(owner, log, warn); err != nil {
+				sp.release()
+				return sessionPorts{}, fmt.Errorf("reserving source ports: %w", err)
+			}
 		}
-		want := wantedPort(t.ip, t.s)
-		port, err := (*b).reserve(sockType, want)
-		if err != nil {
-			sp.release()
-			return sessionPorts{}, fmt.Errorf("reserving source ports: %w", err)
-		}
-		if port != want && t.hopOf == nil {
-			warn.once(log, sockType, want, port, t.name)
-		}
-		t.port = port
+		t.flows = owner.flows
 	}
 	return sp, nil
+}
+
+// reserveFlows gives t, a configured target, its flows.
+func (sp *sessionPorts) reserveFlows(t *target, log *logger.Logger, warn *portWarnings) error {
+	n := 1
+	if t.s.Path {
+		n = max(t.s.Flows, 1)
+	}
+	t.flows = make([]flow, n)
+	var sockType int
+	var b **portBlock
+	switch t.s.Protocol {
+	case config.ICMP:
+		for i := range t.flows {
+			t.flows[i].icmpID = icmpFlowID(t.ip, t.s, i)
+		}
+		return nil
+	case config.TCP:
+		sockType, b = syscall.SOCK_STREAM, &sp.tcp
+	case config.UDP:
+		sockType, b = syscall.SOCK_DGRAM, &sp.udp
+	}
+	if *b == nil {
+		*b = &portBlock{ports: map[int]int{}, lo: lastProbePort + 1, hi: firstProbePort - 1}
+	}
+	for i := range t.flows {
+		want := wantedPort(t.ip, t.s, i)
+		port, err := (*b).reserve(sockType, want)
+		if err != nil {
+			return err
+		}
+		if port != want {
+			warn.once(log, sockType, want, port, t.name, i)
+		}
+		t.flows[i].port = port
+	}
+	return nil
 }

@@ -166,7 +166,7 @@ func (s *session) run(ctx context.Context, targets []*target, drain <-chan struc
 				what = fmt.Sprintf("path probe at TTL %d to", t.s.TTL)
 			}
 			log.Debugf("target %q: %s %s from %s on %s: %s, protocol %s, source port %d",
-				t.name, what, t.ip, t.route.src, t.route.iface, s.sched.packets(t), t.s.Protocol, t.port)
+				t.name, what, t.ip, t.route.src, t.route.iface, s.sched.packets(t), t.s.Protocol, firstPort(t.flows))
 		}
 	}
 	s.sched.begin(s.queue.items, time.Now())
@@ -253,7 +253,9 @@ func (s *session) sendDue(now time.Time) error {
 		if !ok {
 			break
 		}
+		n, _ := t.flow()
 		f := s.fl.prepare(t, t.nextProbe(s.sh.ids), now)
+		f.rec.Flow = n
 		if err := s.eng.Send(f.id, &f.p); err != nil {
 			return err
 		}
@@ -493,4 +495,11 @@ func (s *session) lock(f func()) {
 	s.guard.Lock()
 	defer s.guard.Unlock()
 	f()
+}
+
+func firstPort(flows []flow) int {
+	if len(flows) == 0 {
+		return 0
+	}
+	return flows[0].port
 }

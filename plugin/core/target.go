@@ -61,13 +61,31 @@ type destination struct {
 }
 
 // sending is how a session sends a target's packets: its payload and
-// flow (reserveFor: the TCP or UDP source port, the ICMP echo id; a path
-// probe's are its target's), and when its next packet is due.
+// flows (reserveFor), and when its next packet is due.
 type sending struct {
 	payload []byte
-	port    int
-	icmpID  int
-	due     time.Time
+	// flows are what its packets keep unchanged, one per flow: a
+	// configured target's own packets take flow 0; its path probes share
+	// its flows (flows of them with path = true), the i-th packet of each
+	// TTL taking flow i mod flows (nextFlow).
+	flows    []flow
+	nextFlow int
+	due      time.Time
+}
+
+// flow is one of a target's flows: what routers balancing load hash.
+type flow struct {
+	port   int // the TCP or UDP source port
+	icmpID int // the ICMP echo id (the checksum follows from it)
+}
+
+// flow returns the flow of t's next packet and its number (none before
+// reserveFor).
+func (t *target) flow() (int, flow) {
+	if len(t.flows) == 0 {
+		return 0, flow{}
+	}
+	return t.nextFlow, t.flows[t.nextFlow]
 }
 
 // nextReport is what a target's next report measures: the records of its
