@@ -45,6 +45,12 @@ const (
 	nameHopRTTStdDev = "hping3.hop.rtt.stddev"
 	nameHopRTTJitter = "hping3.hop.rtt.jitter"
 	namePathHops     = "hping3.path.hops"
+	// With flows > 1: how many flows a hop's responder answered, how many
+	// different paths the flows took, and each flow's distance, whose
+	// hping3.flow attribute says which flow and hping3.path.id its path.
+	nameHopFlows     = "hping3.hop.flows"
+	namePathDistinct = "hping3.path.distinct"
+	nameFlowHops     = "hping3.flow.hops"
 
 	// Cumulative, monotonic counters of every packet since the plugin
 	// started, summed over the reports (rounds or continuous windows
@@ -90,6 +96,8 @@ const (
 	unitProcess = "{process}"
 	unitRestart = "{restart}"
 	unitHop     = "{hop}"
+	unitFlow    = "{flow}"
+	unitPath    = "{path}"
 )
 
 // Attribute keys. The first three follow the OpenTelemetry semantic
@@ -109,6 +117,7 @@ const (
 	keyHopNumber  = "hping3.hop.number"
 	keyHopAddress = "hping3.hop.address"
 	keyPathID     = "hping3.path.id"
+	keyFlow       = "hping3.flow"
 )
 
 // recorder holds the gauges and the round they report. The gauges are
@@ -125,7 +134,7 @@ type recorder struct {
 	loss, rttMin, rttAvg, rttMax, rttStdDev, rttJitter  metric.Float64ObservableGauge
 	rttPct, dns                                         metric.Float64ObservableGauge
 
-	hopSent, hopReceived, pathHops                                       metric.Int64ObservableGauge
+	hopSent, hopReceived, pathHops, hopFlows, pathDistinct, flowHops     metric.Int64ObservableGauge
 	hopLoss, hopRTTMin, hopRTTAvg, hopRTTMax, hopRTTStdDev, hopRTTJitter metric.Float64ObservableGauge
 
 	roundTargets, roundProcesses, roundFailures, roundPackets, roundRestarts metric.Int64ObservableGauge
@@ -166,15 +175,18 @@ func newRecorder(m metric.Meter) (*recorder, error) {
 	r.ttl = i64(nameTTL, unitHop, "IP TTL of the first valid reply.")
 	r.dns = f64(nameDNS, unitSeconds, "Time taken to resolve the target name.")
 	r.status = i64(nameStatus, unitCode, "Probe result code: 0 ran (loss may still be 100%), 1 no such host, 2 the probe could not run.")
-	r.hopSent = i64(nameHopSent, unitPacket, "Path probe packets sent with the hop's TTL in the round.")
+	r.hopSent = i64(nameHopSent, unitPacket, "Path probe packets sent with the hop's TTL in the round that are this responder's: those it answered and its flows' lost ones.")
 	r.hopReceived = i64(nameHopReceived, unitPacket, "The hop's packets this responder answered first, in time.")
-	r.hopLoss = f64(nameHopLoss, unitOne, "Fraction of the hop's packets no responder answered, 0 to 1; the same for every responder of the hop.")
+	r.hopLoss = f64(nameHopLoss, unitOne, "Fraction of this responder's packets of the hop that were lost, 0 to 1.")
 	r.hopRTTMin = f64(nameHopRTTMin, unitSeconds, "Shortest round-trip time to this responder at this hop.")
 	r.hopRTTAvg = f64(nameHopRTTAvg, unitSeconds, "Mean round-trip time to this responder at this hop.")
 	r.hopRTTMax = f64(nameHopRTTMax, unitSeconds, "Longest round-trip time to this responder at this hop.")
 	r.hopRTTStdDev = f64(nameHopRTTStdDev, unitSeconds, "Population standard deviation of the round-trip times to this responder at this hop.")
 	r.hopRTTJitter = f64(nameHopRTTJitter, unitSeconds, "Mean absolute difference of consecutive round-trip times to this responder at this hop.")
 	r.pathHops = i64(namePathHops, unitHop, "Hops to where the path ends: the lowest TTL the target answered at (or a router said it is unreachable), else the highest any router answered at; hping3.path.id names the path.")
+	r.hopFlows = i64(nameHopFlows, unitFlow, "Flows whose packets of the hop this responder answered (flows > 1).")
+	r.pathDistinct = i64(namePathDistinct, unitPath, "Different paths the target's flows took (flows > 1).")
+	r.flowHops = i64(nameFlowHops, unitHop, "Hops to where one flow's path ends (flows > 1); hping3.flow says which flow, hping3.path.id names its path.")
 	r.roundDuration = f64(nameRoundDuration, unitSeconds, "Wall time of the round that probed every target once.")
 	r.roundTargets = i64(nameRoundTargets, unitTarget, "Targets probed in the round.")
 	r.roundProcesses = i64(nameRoundProcesses, unitProcess, "hping3 processes the round started.")
@@ -191,6 +203,7 @@ func newRecorder(m metric.Meter) (*recorder, error) {
 		r.rttMin, r.rttAvg, r.rttMax, r.rttStdDev, r.rttJitter, r.rttPct,
 		r.ttl, r.dns, r.status,
 		r.hopSent, r.hopReceived, r.hopLoss, r.hopRTTMin, r.hopRTTAvg, r.hopRTTMax, r.hopRTTStdDev, r.hopRTTJitter, r.pathHops,
+		r.hopFlows, r.pathDistinct, r.flowHops,
 		r.roundDuration, r.roundTargets, r.roundProcesses, r.roundFailures, r.roundPackets, r.roundRestarts,
 		r.roundStamped, r.roundDrops)
 	if err != nil {
@@ -304,6 +317,12 @@ func (r *recorder) observeResult(o metric.Observer, res *probe.Result) {
 // target's own, and the target's distance.
 func (r *recorder) observePath(o metric.Observer, attrs attribute.Set, p *probe.Path) {
 	o.ObserveInt64(r.pathHops, int64(p.HopCount), metric.WithAttributeSet(with(attrs, attribute.String(keyPathID, p.ID))))
+	if p.Flows != nil {
+		o.ObserveInt64(r.pathDistinct, int64(p.Distinct), metric.WithAttributeSet(attrs))
+		for _, f := range p.Flows {
+			o.ObserveInt64(r.flowHops, int64(f.HopCount), metric.WithAttributeSet(with(with(attrs, attribute.Int(keyFlow, f.Flow)), attribute.String(keyPathID, f.ID))))
+		}
+	}
 	// A hop nobody answered has no responder, and no group tag may give
 	// it one.
 	base := slices.Clip(slices.DeleteFunc(attrs.ToSlice(), func(kv attribute.KeyValue) bool { return kv.Key == keyHopAddress }))
@@ -317,6 +336,9 @@ func (r *recorder) observePath(o metric.Observer, attrs attribute.Set, p *probe.
 		o.ObserveInt64(r.hopSent, int64(h.Transmitted), set)
 		o.ObserveInt64(r.hopReceived, int64(h.Received), set)
 		o.ObserveFloat64(r.hopLoss, h.Loss/100, set)
+		if p.Flows != nil {
+			o.ObserveInt64(r.hopFlows, int64(h.Flows), set)
+		}
 		rtt := h.RTT
 		if rtt == nil {
 			continue

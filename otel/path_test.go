@@ -219,3 +219,45 @@ func TestPathGaugesFailedProbeAndSpoofedTags(t *testing.T) {
 		t.Errorf("silent hop loss{%s} = %v, %v; want 1; points %v", silent, v, ok, got)
 	}
 }
+
+// TestPathFlowsGauges: over two flows, each hop's responder says how many
+// flows it answered (hping3.hop.flows), the target how many distinct paths
+// they took (hping3.path.distinct), and each flow its own distance with its
+// path's id (hping3.flow.hops, attribute hping3.flow); with one flow none
+// of these is reported.
+func TestPathFlowsGauges(t *testing.T) {
+	rec, reader := newTestRecorder(t)
+	res := pathResult()
+	p := *res.Path
+	p.Hops = []probe.Hop{{Hop: 1, IP: "10.0.0.1", Transmitted: 2, Received: 2, Flows: 1}, {Hop: 1, IP: "10.0.0.2", Transmitted: 2, Received: 2, Flows: 1},
+		{Hop: 2, IP: "192.0.2.10", Transmitted: 4, Received: 4, Flows: 2}}
+	p.HopCount, p.ID, p.Distinct = 2, "00000000000000aa", 2
+	p.Flows = []probe.FlowPath{{Flow: 0, HopCount: 2, Reached: true, Ended: true, ID: "0000000000000001"}, {Flow: 1, HopCount: 2, Reached: true, Ended: true, ID: "0000000000000002"}}
+	res.Path = &p
+	rec.set(core.Report{Duration: time.Second, Processes: 1, Packets: 8, Results: []probe.Result{res}})
+	got := collect(t, reader)
+	want := map[point]float64{
+		{nameHopFlows, "hping3.hop.address=10.0.0.1,hping3.hop.number=1," + attrsW}:   1,
+		{nameHopFlows, "hping3.hop.address=10.0.0.2,hping3.hop.number=1," + attrsW}:   1,
+		{nameHopFlows, "hping3.hop.address=192.0.2.10,hping3.hop.number=2," + attrsW}: 2,
+		{namePathDistinct, attrsW}: 2,
+		{nameFlowHops, "hping3.flow=0,hping3.path.id=0000000000000001," + attrsW}: 2,
+		{nameFlowHops, "hping3.flow=1,hping3.path.id=0000000000000002," + attrsW}: 2,
+	}
+	for pt, v := range want {
+		if g, ok := got.values[pt]; !ok || g != v {
+			t.Errorf("%v = %v (reported %v), want %v", pt, g, ok, v)
+		}
+	}
+	for name, unit := range map[string]string{nameHopFlows: "{flow}", namePathDistinct: "{path}", nameFlowHops: "{hop}"} {
+		if got.units[name] != unit || got.kinds[name] != "int64 gauge" {
+			t.Errorf("%s: unit %q, %s; want %q, int64 gauge", name, got.units[name], got.kinds[name], unit)
+		}
+	}
+	rec.set(core.Report{Duration: time.Second, Processes: 1, Packets: 4, Results: []probe.Result{pathResult()}})
+	for pt := range collect(t, reader).values {
+		if pt.name == nameHopFlows || pt.name == namePathDistinct || pt.name == nameFlowHops {
+			t.Errorf("one flow: %v reported", pt)
+		}
+	}
+}

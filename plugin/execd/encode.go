@@ -18,6 +18,10 @@ import (
 // Measurement is the name of the per-target lines.
 const Measurement = "hping3"
 
+// FlowMeasurement is the name of the per-flow lines of a target whose
+// group probes paths over several flows (flows > 1).
+const FlowMeasurement = "hping3_flow"
+
 // HopMeasurement is the name of the per-hop lines of a target whose group
 // probes its path (path = true): one line per hop and responder.
 const HopMeasurement = "hping3_hop"
@@ -67,6 +71,13 @@ func AppendResult(enc *lineprotocol.Encoder, r *probe.Result, ts time.Time) erro
 				refused = errors.Join(refused, fmt.Errorf("line protocol refused the hop %d line of target %q, which is not written: %w", p.Hops[i].Hop, r.Target, err))
 			}
 		}
+		for i := range p.Flows {
+			appendFlow(enc, r, &p.Flows[i], ts, quoteTags)
+			if err := enc.Err(); err != nil {
+				enc.ClearErr()
+				refused = errors.Join(refused, fmt.Errorf("line protocol refused the flow %d line of target %q, which is not written: %w", p.Flows[i].Flow, r.Target, err))
+			}
+		}
 	}
 	return refused
 }
@@ -114,6 +125,9 @@ func appendLine(enc *lineprotocol.Encoder, r *probe.Result, ts time.Time, quoteT
 		if p := pathOf(r); p != nil {
 			enc.AddField("hop_count", lineprotocol.IntValue(int64(p.HopCount)))
 			enc.AddField("path_id", lineprotocol.MustNewValue(p.ID))
+			if p.Flows != nil {
+				enc.AddField("paths", lineprotocol.IntValue(int64(p.Distinct)))
+			}
 		}
 	}
 	if r.IP != "" {
@@ -170,6 +184,24 @@ func appendHop(enc *lineprotocol.Encoder, r *probe.Result, h *probe.Hop, ts time
 	if h.PortState != "" {
 		enc.AddField("port_state", lineprotocol.MustNewValue(h.PortState))
 	}
+	if r.Path.Flows != nil {
+		enc.AddField("flows", lineprotocol.IntValue(int64(h.Flows)))
+	}
+	enc.EndLine(ts)
+}
+
+// appendFlow encodes the line of one flow of r's path: the target's tags,
+// its address left out, with the flow number; the flow's hop count and
+// path id.
+func appendFlow(enc *lineprotocol.Encoder, r *probe.Result, f *probe.FlowPath, ts time.Time, quoteTags bool) {
+	enc.StartLine(FlowMeasurement)
+	own := map[string]string{"target": tagValue(r.Target), "protocol": string(r.Protocol), "flow": strconv.Itoa(f.Flow)}
+	if r.Port != 0 {
+		own["port"] = strconv.Itoa(r.Port)
+	}
+	addTags(enc, own, r.Tags, hopOnly, quoteTags)
+	enc.AddField("hop_count", lineprotocol.IntValue(int64(f.HopCount)))
+	enc.AddField("path_id", lineprotocol.MustNewValue(f.ID))
 	enc.EndLine(ts)
 }
 

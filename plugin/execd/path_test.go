@@ -69,6 +69,30 @@ func TestEncodePathHopLines(t *testing.T) {
 	}
 }
 
+// Over several flows the target's line gains paths, each hop line the
+// flows its responder answered, and one hping3_flow line per flow follows
+// the hop lines, with the flow's hop count and path id.
+func TestEncodePathFlows(t *testing.T) {
+	r := probe.Result{
+		Target: "198.51.100.9", IP: "198.51.100.9", Protocol: config.ICMP,
+		Code: probe.OK, Transmitted: 2, Received: 2, TTL: 62,
+		Path: &probe.Path{HopCount: 2, Reached: true, Ended: true, ID: "00000000000000aa", Distinct: 2, Hops: []probe.Hop{
+			{Hop: 1, IP: "10.0.0.1", Transmitted: 1, Received: 1, Flows: 1},
+			{Hop: 1, IP: "10.0.0.2", Transmitted: 1, Received: 1, Flows: 1},
+			{Hop: 2, IP: "198.51.100.9", Transmitted: 2, Received: 2, Flows: 2},
+		}, Flows: []probe.FlowPath{{Flow: 0, HopCount: 2, Reached: true, Ended: true, ID: "0000000000000001"}, {Flow: 1, HopCount: 2, Reached: true, Ended: true, ID: "0000000000000002"}}},
+	}
+	want := `hping3,ip=198.51.100.9,protocol=icmp,target=198.51.100.9 packets_transmitted=2i,packets_received=2i,percent_packet_loss=0,ttl=62i,duplicates=0i,icmp_errors=0i,hop_count=2i,path_id="00000000000000aa",paths=2i,dns_ms=0,result_code=0i 1764045600123456789` + "\n" +
+		`hping3_hop,hop=1,hop_ip=10.0.0.1,protocol=icmp,target=198.51.100.9 packets_transmitted=1i,packets_received=1i,percent_packet_loss=0,flows=1i 1764045600123456789` + "\n" +
+		`hping3_hop,hop=1,hop_ip=10.0.0.2,protocol=icmp,target=198.51.100.9 packets_transmitted=1i,packets_received=1i,percent_packet_loss=0,flows=1i 1764045600123456789` + "\n" +
+		`hping3_hop,hop=2,hop_ip=198.51.100.9,protocol=icmp,target=198.51.100.9 packets_transmitted=2i,packets_received=2i,percent_packet_loss=0,flows=2i 1764045600123456789` + "\n" +
+		`hping3_flow,flow=0,protocol=icmp,target=198.51.100.9 hop_count=2i,path_id="0000000000000001" 1764045600123456789` + "\n" +
+		`hping3_flow,flow=1,protocol=icmp,target=198.51.100.9 hop_count=2i,path_id="0000000000000002" 1764045600123456789` + "\n"
+	if got := string(Encode(core.Report{Start: ts, Results: []probe.Result{r}})); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
 // An ICMP path has no port tag and no port_state on any line.
 func TestEncodePathICMP(t *testing.T) {
 	r := probe.Result{
