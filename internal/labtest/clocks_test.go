@@ -95,7 +95,7 @@ func TestTclClocks(t *testing.T) {
 				}
 				e.Wait()
 				evs := e.Events(netip.Addr{})[start:]
-				points, _ := decodePoints(t, out.Bytes())
+				points, _, _ := decodePoints(t, out.Bytes())
 				stderr := errb.String()
 
 				// The warning and the clock: decided once per run, not timing.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,10 +95,7 @@ func TestTclPathOneFlowOverECMP(t *testing.T) {
 				}
 			}
 			for b, cnt := range counters {
-				n, err := cnt.Packets()
-				if err != nil {
-					t.Fatal(err)
-				}
+				n := counted(t, cnt)
 				want := 0
 				if b == branch {
 					want = rounds * count
@@ -249,4 +247,137 @@ func TestTclPathOneFlowAcrossRestart(t *testing.T) {
 			t.Errorf("branch %d, path_id %s before the engine restarts; branch %d, path_id %s %s", b1, id1, b, id, name)
 		}
 	}
+}
+
+// TestTclPathFlowsFindBothBranches: with flows = 8 the path probes take 8
+// flows, which the diamond spreads over both branches (each flow's branch
+// fixed by the hash seed): hops 2 and 3 show both branches, the flows of
+// each branch the same at both hops, two distinct paths among eight flow
+// lines. Then the R2 of the branch with more flows drops 25% of the path
+// probes that reach R3 and the target and of the target's own packets: the
+// loss shows at hop 3 on that branch's line only (or, for a flow that lost
+// every packet there, on the hop's line without responder), exactly as
+// nftables dropped, and at the target's hop; hops 1 and 2 and the other
+// branch lose nothing.
+func TestTclPathFlowsFindBothBranches(t *testing.T) {
+	const count, flows = 48, 8 // 6 packets per flow and TTL
+	for _, c := range []diamondCase{diamondCases[1], diamondCases[3]} {
+		t.Run(c.name, func(t *testing.T) {
+			d := diamond(t) // a diamond of its own: the loss stays in
+			if err := d.HashICMP(); err != nil {
+				t.Fatal(err)
+			}
+			key := netlab.DiamondTarget.String()
+			if c.port != 0 {
+				key += ":" + strconv.Itoa(c.port)
+			}
+			group := strings.Replace(diamondGroup(c.protocol, c.port, count), "interval = \"20ms\"", "interval = \"10ms\"", 1) + fmt.Sprintf("flows = %d\n", flows)
+			r := round(t, d, group)
+			p := r.get(t, key)
+			branchFlows := checkFlows(t, d, r, p, flows, count, false)
+			lossy := 0
+			if branchFlows[1] > branchFlows[0] {
+				lossy = 1
+			}
+			t.Logf("flows per branch %v; loss on branch %d", branchFlows, lossy)
+
+			perTTL, own, err := d.BranchLoss(lossy, 25)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r = round(t, d, group)
+			p = r.get(t, key)
+			if got := checkFlows(t, d, r, p, flows, count, true); got != branchFlows {
+				t.Errorf("flows per branch %v with loss, %v without", got, branchFlows)
+			}
+			d3, d4, dOwn := counted(t, perTTL[3]), counted(t, perTTL[4]), counted(t, own)
+			t.Logf("branch %d dropped %d at TTL 3, %d at TTL 4, %d of the target's own", lossy, d3, d4, dOwn)
+			if d3 == 0 || d4 == 0 {
+				t.Fatalf("branch %d dropped %d and %d path probes: the test needs some", lossy, d3, d4)
+			}
+			// Packets lost without responder: flows that lost all theirs.
+			silent := map[string]int{}
+			for _, l := range r.hops {
+				if l.tags["hop_ip"] == "" {
+					silent[l.tags["hop"]] += l.int(t, "packets_transmitted")
+				}
+			}
+			for _, l := range r.hops {
+				tx, rx := l.int(t, "packets_transmitted"), l.int(t, "packets_received")
+				hop, ip := l.tags["hop"], l.tags["hop_ip"]
+				want := tx
+				switch {
+				case ip == "":
+					want = 0
+				case hop == "3" && ip == d.Hop(3, lossy).String():
+					want = tx - (d3 - silent[hop])
+				case hop == "4":
+					want = tx - (d4 - silent[hop])
+				}
+				if rx != want {
+					t.Errorf("hop %s %s: %d of %d answered, want %d (branch %d dropped %d at TTL 3, %d at TTL 4)", hop, ip, rx, tx, want, lossy, d3, d4)
+				}
+			}
+			if tx, rx := p.int(t, "packets_transmitted"), p.int(t, "packets_received"); tx != count || rx != count-dOwn {
+				t.Errorf("the target's own: %d of %d received, want %d", rx, tx, count-dOwn)
+			}
+		})
+	}
+}
+
+// checkFlows checks a round's path over flows: both branches at hops 2
+// and 3, each hop's packets all accounted for (count per TTL), the flows of
+// each branch at hop 2 together all of them, two distinct paths, one flow
+// line per flow; without loss also every line with a responder, and the
+// flows of each branch the same at hop 3. It returns the flows of each
+// branch.
+func checkFlows(t *testing.T, d *netlab.Diamond, r run, p point, flows, count int, loss bool) [2]int {
+	t.Helper()
+	if n := p.int(t, "paths"); n != 2 {
+		t.Errorf("paths %d, want 2", n)
+	}
+	var branch [2]int
+	sent := map[string]int{}
+	for _, l := range r.hops {
+		hop, ip := l.tags["hop"], l.tags["hop_ip"]
+		sent[hop] += l.int(t, "packets_transmitted")
+		for b := range 2 {
+			if hop == "2" && ip == d.Hop(2, b).String() {
+				branch[b] = l.int(t, "flows")
+			}
+		}
+	}
+	for _, l := range r.hops {
+		if loss {
+			break
+		}
+		hop, ip := l.tags["hop"], l.tags["hop_ip"]
+		for b := range 2 {
+			if hop == "3" && ip == d.Hop(3, b).String() && l.int(t, "flows") != branch[b] {
+				t.Errorf("hop 3 on branch %d: %d flows, hop 2 on it %d", b, l.int(t, "flows"), branch[b])
+			}
+		}
+		if ip == "" {
+			t.Errorf("hop %s: a line without responder (%d packets)", hop, l.int(t, "packets_transmitted"))
+		}
+	}
+	if branch[0] == 0 || branch[1] == 0 || branch[0]+branch[1] != flows {
+		for _, l := range r.hops {
+			t.Logf("hop line: %v %v", l.tags, l.fields)
+		}
+		t.Errorf("flows per branch %v at hop 2, want both branches and %d in all", branch, flows)
+	}
+	for _, hop := range []string{"1", "2", "3", "4"} {
+		if sent[hop] != count {
+			t.Errorf("hop %s: %d packets in its lines, want %d", hop, sent[hop], count)
+		}
+	}
+	ids := map[string]bool{}
+	for _, l := range r.flows {
+		ids[l.str("path_id")] = true
+	}
+	if len(r.flows) != flows || len(ids) != 2 {
+		t.Errorf("%d flow lines with %d distinct path ids, want %d and 2", len(r.flows), len(ids), flows)
+	}
+	return branch
 }

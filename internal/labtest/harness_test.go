@@ -56,6 +56,7 @@ func (p point) str(k string) string {
 type run struct {
 	points map[string]point
 	hops   []point
+	flows  []point // hping3_flow lines, in the order written
 	wall   time.Duration
 	stderr string
 }
@@ -109,7 +110,7 @@ func roundAs(t *testing.T, l network, argv []string, dir, toml string) run {
 	if err != nil {
 		t.Fatalf("hping3-plugin --once: %v\nstderr:\n%s\nconfig:\n%s", err, errb.String(), toml)
 	}
-	r.points, r.hops = decodePoints(t, out.Bytes())
+	r.points, r.hops, r.flows = decodePoints(t, out.Bytes())
 	return r
 }
 
@@ -250,14 +251,14 @@ func roundsAtOnce(t *testing.T, l *netlab.Lab, eng string, tomls ...string) []ru
 			t.Logf("process %d started %v from process 0", i, d)
 		}
 		runs[i] = run{wall: p.wall, stderr: p.errb.String()}
-		runs[i].points, runs[i].hops = decodePoints(t, p.out.Bytes())
+		runs[i].points, runs[i].hops, runs[i].flows = decodePoints(t, p.out.Bytes())
 	}
 	return runs
 }
 
 // decodePoints decodes line protocol into results by target (point.key),
-// as round does, and the hping3_hop lines in order.
-func decodePoints(t *testing.T, b []byte) (points map[string]point, hops []point) {
+// as round does, and the hping3_hop and hping3_flow lines in order.
+func decodePoints(t *testing.T, b []byte) (points map[string]point, hops, flows []point) {
 	t.Helper()
 	points = map[string]point{}
 	for _, line := range bytes.Split(b, []byte("\n")) {
@@ -268,13 +269,16 @@ func decodePoints(t *testing.T, b []byte) (points map[string]point, hops []point
 		if err != nil {
 			t.Fatalf("undecodable line %q: %v", line, err)
 		}
-		if name == "hping3_hop" {
+		switch name {
+		case "hping3_hop":
 			hops = append(hops, p)
-			continue
+		case "hping3_flow":
+			flows = append(flows, p)
+		default:
+			points[p.key()] = p
 		}
-		points[p.key()] = p
 	}
-	return points, hops
+	return points, hops, flows
 }
 
 // key is what a target's results are looked up by: the target, with
@@ -333,4 +337,14 @@ func timed(t *testing.T, attempt func(c *checks) (fixed [][]float64)) {
 		t.Logf("attempt %d of %d; the emulator's fixed-path sd %.3f ms (quiet: under %.1f)", try, attempts, noise, quietSD)
 		return
 	}
+}
+
+// counted is the packets nftables counter c counted.
+func counted(t *testing.T, c netlab.Counter) int {
+	t.Helper()
+	n, err := c.Packets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

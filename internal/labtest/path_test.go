@@ -101,14 +101,7 @@ func TestTclPathLossAtSecondRouter(t *testing.T) {
 	if id := p.str("path_id"); len(id) != 16 {
 		t.Errorf("path_id %q, want 16 hex digits", id)
 	}
-	dropped := func(c netlab.Counter) int {
-		n, err := c.Packets()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	d3, d4, dTarget := dropped(perTTL[2]), dropped(perTTL[3]), dropped(other)
+	d3, d4, dTarget := counted(t, perTTL[2]), counted(t, perTTL[3]), counted(t, other)
 	checkHops(t, r.hops, []wantHop{
 		{hop: 1, ip: c.Hop(1), tx: count, rx: count},
 		{hop: 2, ip: c.Hop(2), tx: count, rx: count},

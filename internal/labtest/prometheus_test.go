@@ -89,6 +89,7 @@ interval = "200ms"
 timeout = "300ms"
 path = true
 max_hops = 3
+flows = 4
 [[inputs.hping3]]
 targets = [%q]
 protocol = "tcp"

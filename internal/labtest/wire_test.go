@@ -313,7 +313,7 @@ func TestTclRTTAgainstTcpdump(t *testing.T) {
 	}
 	c0, lo := stopC0(), stopLo()
 	frames := append(c0, lo...)
-	points, _ := decodePoints(t, out.Bytes())
+	points, _, _ := decodePoints(t, out.Bytes())
 	t.Logf("tcpdump: %d IPv4 packets", len(frames))
 
 	// The capture's probes by IP id, each with the time to its first

@@ -197,6 +197,40 @@ func (d *Diamond) setBranch(b int, state string) error {
 	return run("ip", "-n", d.R3, "link", "set", ddev(3+b), state)
 }
 
+// BranchLoss makes branch b's R2 drop percent of the path probes sent with
+// TTL 3 (they would expire at R3) and 4 (they would reach the target) and
+// of the target's own packets (sent with a TTL above 32) that it forwards
+// towards DiamondTarget, at random, and counts those it dropped: perTTL by
+// the TTL a probe was sent with, own the target's own. Probes that expire
+// at R2 are answered, not forwarded: hops 1 and 2 lose nothing; path
+// probes past the target (TTL 5 and more) are not dropped. All rules go in
+// in one nft transaction.
+func (d *Diamond) BranchLoss(b int, percent float64) (perTTL map[int]Counter, own Counter, err error) {
+	if b < 0 || b > 1 {
+		return nil, Counter{}, fmt.Errorf("branch %d: the diamond has branches 0 and 1", b)
+	}
+	if percent <= 0 || percent >= 100 {
+		return nil, Counter{}, fmt.Errorf("loss %v%%: want more than 0 and less than 100", percent)
+	}
+	ns := d.R2[b]
+	random := fmt.Sprintf("numgen random mod 10000 < %d", int(percent*100+0.5))
+	// A probe sent with TTL h reaches R2 with h-1; the kernel decrements
+	// it before the forward hook, where the rule sees h-2.
+	match := fmt.Sprintf("add rule inet lab forward_chain ip daddr %s ", DiamondTarget)
+	perTTL = map[int]Counter{}
+	var cmds []string
+	for _, ttl := range []int{3, 4} {
+		cnt := d.nameCounter(ns)
+		perTTL[ttl] = cnt
+		cmds = append(cmds, "add counter inet lab "+cnt.name,
+			fmt.Sprintf("%sip ttl %d %s counter name %s drop", match, ttl-2, random, cnt.name))
+	}
+	own = d.nameCounter(ns)
+	cmds = append(cmds, "add counter inet lab "+own.name,
+		fmt.Sprintf("%sip ttl > 30 %s counter name %s drop", match, random, own.name))
+	return perTTL, own, nft(ns, cmds...)
+}
+
 // HashICMP makes R1 balance ICMP echo requests to DiamondTarget as some
 // routers do, by a hash of the addresses and the first four bytes of the
 // ICMP header (type, code and checksum), instead of the kernel's L4 hash,
