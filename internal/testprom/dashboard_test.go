@@ -253,7 +253,8 @@ func TestDashboardQueriesRun(t *testing.T) {
 
 // standIn is an exposition of every metric the dashboards read, as the
 // plugin names them, at the n-th scrape: an ICMP target at a vantage, and
-// a TCP target with a three-hop path whose second hop does not answer.
+// a TCP target with a three-hop path whose second hop does not answer,
+// probed over two flows.
 func standIn(n int64) string {
 	var b strings.Builder
 	icmp := `server_address="192.0.2.1",network_peer_address="192.0.2.1",network_transport="icmp",vantage="paris"`
@@ -302,6 +303,10 @@ func standIn(n int64) string {
 		metric("gauge", name, series...)
 	}
 	metric("gauge", "hping3_path_hops", fmt.Sprintf(`{%s,hping3_path_id="0123456789abcdef"} 3`, tcp))
+	// Its path probes take two flows, over two paths.
+	metric("gauge", "hping3_path_distinct", fmt.Sprintf(`{%s} 2`, tcp))
+	metric("gauge", "hping3_flow_hops", fmt.Sprintf(`{%s,hping3_flow="0",hping3_path_id="00000000000000a1"} 3`, tcp),
+		fmt.Sprintf(`{%s,hping3_flow="1",hping3_path_id="00000000000000b2"} 3`, tcp))
 	for name, v := range map[string]string{
 		"hping3_round_duration_seconds": "10.002", "hping3_round_targets": "2", "hping3_round_failures": "0",
 		"hping3_round_capture_drops": "0", "hping3_round_engine_restarts": "0", "hping3_config_last_reload_successful": "1",

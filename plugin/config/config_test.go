@@ -193,7 +193,9 @@ func TestFlagsBuild(t *testing.T) {
 // TestValidatePathNeedsNoPortPerTTL: a target's path probes share its flow,
 // and so its one source port: 1000 TCP and 1000 UDP targets with path
 // probes up to TTL 30 (31,000 ports each when every TTL had its own, more
-// than the 11384 the plugin may hold) are valid.
+// than the 11384 the plugin may hold) are valid. With flows a target holds
+// a port per flow, and a configuration that needs more than 11384 is
+// refused.
 func TestValidatePathNeedsNoPortPerTTL(t *testing.T) {
 	targets := make([]string, 1000)
 	for i := range targets {
@@ -205,6 +207,16 @@ func TestValidatePathNeedsNoPortPerTTL(t *testing.T) {
 	cfg.Groups[1].Settings.Protocol = UDP
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	// With flows each target holds one port per flow: 1000 x 11 = 11000
+	// fit the 11384, 1000 x 12 do not.
+	cfg.Groups[0].Settings.Flows = 11
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("1000 targets with 11 flows: %v", err)
+	}
+	cfg.Groups[0].Settings.Flows = 12
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "up to 12000 tcp source ports at once") {
+		t.Errorf("1000 targets with 12 flows: %v, want 12000 tcp source ports refused", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -222,7 +223,21 @@ var settingsTable = []*Setting{
 		Allowed: fmt.Sprintf("1..%d", MaxFlows),
 		Applies: "path = true",
 		min:     1, max: MaxFlows,
-		field: func(_ *Config, g *Group) any { return &g.Settings.Flows }},
+		field: func(_ *Config, g *Group) any { return &g.Settings.Flows },
+		check: func(c *Config, g *Group) string {
+			if c == nil {
+				return ""
+			}
+			// Said once, at the first TCP or UDP table.
+			if first := slices.IndexFunc(c.Groups, func(o Group) bool { return o.Settings.Protocol != ICMP }); first >= 0 && &c.Groups[first] == g {
+				for proto, n := range flowPorts(c) {
+					if n > MaxSourcePorts {
+						return fmt.Sprintf("the tables' targets need up to %d %s source ports at once (one per flow of each target), more than the %d the plugin may use: fewer flows or fewer targets", n, proto, MaxSourcePorts)
+					}
+				}
+			}
+			return ""
+		}},
 	{Key: "tags",
 		Help:        "constant tags (attributes) for the table's lines, as a [inputs.hping3.tags] table",
 		Allowed:     "non-empty keys and values of printable UTF-8, not ending in a backslash; no key host, target, ip, protocol, port, hop, hop_ip, flow",

@@ -148,6 +148,26 @@ func checkTCPFlags(f string) string {
 	return ""
 }
 
+// flowPorts counts the source ports the TCP and UDP targets hold at once
+// at most, by protocol: one per flow of each target (flows with path
+// probes, else one). Targets share a port where their flows' hashes meet,
+// so fewer are reserved.
+func flowPorts(c *Config) map[Protocol]int {
+	n := map[Protocol]int{}
+	for _, g := range c.Groups {
+		s := g.Settings
+		if s.Protocol == ICMP {
+			continue
+		}
+		flows := 1
+		if s.Path {
+			flows = max(s.Flows, 1)
+		}
+		n[s.Protocol] += len(g.Targets) * flows
+	}
+	return n
+}
+
 // validate checks one setting's value in g (nil for a top-level one) and
 // returns the error, or nil.
 func (s *Setting) validate(c *Config, g *Group, prefix string) error {
