@@ -1,7 +1,6 @@
 package core
 
 import (
-	"container/heap"
 	"slices"
 	"time"
 
@@ -9,7 +8,7 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
 )
 
-// A target's packets all take one flow (one five-tuple: packets.go), path
+// A target's packets all take one flow (one five-tuple: ports.go), path
 // probes included, so that routers balancing load send them down one path.
 // Two packets of a flow that reach the target close together can then
 // spoil each other's answer:
@@ -171,23 +170,4 @@ func (g *gate) leave(f *flight) []*target {
 	w := g.waiting
 	g.waiting = nil
 	return w
-}
-
-// hold puts t, which its gate holds, back in the queue until it is
-// released, or at the latest its timeout (and the pacer's ahead) from now.
-func (s *session) hold(t *target, now time.Time) {
-	t.due = now.Add(s.pace.ahead + t.s.Timeout + captureGrace)
-	heap.Fix(&s.queue, 0)
-}
-
-// release makes targets that a gate held due now.
-func (s *session) release(ts []*target, now time.Time) {
-	for _, t := range ts {
-		i := slices.Index(s.queue.items, t)
-		if i < 0 || !t.due.After(now) {
-			continue
-		}
-		t.due = now
-		heap.Fix(&s.queue, i)
-	}
 }

@@ -65,17 +65,6 @@ func flowHash(dst netip.Addr, s config.Settings, n int) uint32 {
 	return h.Sum32()
 }
 
-// icmpFlowID is the echo id of a target's flow n.
-func icmpFlowID(dst netip.Addr, s config.Settings, n int) int {
-	return int(flowHash(dst, s, n) & 0xffff)
-}
-
-// wantedPort is the TCP or UDP source port a target's flow n asks for;
-// when it is taken, reserveFor takes the next free one.
-func wantedPort(dst netip.Addr, s config.Settings, n int) int {
-	return firstProbePort + int(flowHash(dst, s, n)%uint32(lastProbePort-firstProbePort+1))
-}
-
 // nextProbe builds t's next packet, the only place the Tcl engine's
 // packets are made: from t's validated settings, route and next flow, with
 // the next identifiers of ids. Every packet of a target, path probes included,

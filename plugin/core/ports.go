@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 	"syscall"
 
@@ -17,6 +18,17 @@ const (
 	firstProbePort = config.FirstProbePort
 	lastProbePort  = config.LastProbePort
 )
+
+// icmpFlowID is the echo id of a target's flow n.
+func icmpFlowID(dst netip.Addr, s config.Settings, n int) int {
+	return int(flowHash(dst, s, n) & 0xffff)
+}
+
+// wantedPort is the TCP or UDP source port a target's flow n asks for;
+// when it is taken, reserveFor takes the next free one.
+func wantedPort(dst netip.Addr, s config.Settings, n int) int {
+	return firstProbePort + int(flowHash(dst, s, n)%uint32(lastProbePort-firstProbePort+1))
+}
 
 // portBlock holds the source ports of one protocol a session reserved:
 // each is bound by a socket of the probe's protocol, so no other process

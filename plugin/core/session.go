@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -274,6 +275,25 @@ func (s *session) advance(t *target, slot, now time.Time, sent bool) {
 		heap.Fix(&s.queue, 0)
 	} else {
 		heap.Pop(&s.queue)
+	}
+}
+
+// hold puts t, which its gate holds, back in the queue until it is
+// released, or at the latest its timeout (and the pacer's ahead) from now.
+func (s *session) hold(t *target, now time.Time) {
+	t.due = now.Add(s.pace.ahead + t.s.Timeout + captureGrace)
+	heap.Fix(&s.queue, 0)
+}
+
+// release makes targets that a gate held due now.
+func (s *session) release(ts []*target, now time.Time) {
+	for _, t := range ts {
+		i := slices.Index(s.queue.items, t)
+		if i < 0 || !t.due.After(now) {
+			continue
+		}
+		t.due = now
+		heap.Fix(&s.queue, i)
 	}
 }
 
