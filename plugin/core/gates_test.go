@@ -186,3 +186,92 @@ func TestGateLetsLowerTTLsGo(t *testing.T) {
 		t.Error("a path probe below the hop count waited")
 	}
 }
+
+// TestSessionHostileAnswers: before each genuine answer the network
+// delivers forgeries an attacker off the path could send, each quoting or
+// answering the probe nearly right: a time exceeded from another router
+// quoting the next IP id, one quoting the right IP id from another source
+// address, for TCP one quoting another sequence number and a SYN-ACK of
+// it (a guess: off the path the sequence number is not known), for ICMP an echo reply and a time exceeded carrying another
+// process's tag. None of them answers a probe: the path and the target read
+// exactly as without them (every hop answered by its router in its time),
+// and the gates still let every packet go.
+func TestSessionHostileAnswers(t *testing.T) {
+	for _, proto := range []config.Protocol{config.ICMP, config.TCP} {
+		for _, mode := range modes {
+			t.Run(string(proto)+"/"+string(mode), func(t *testing.T) {
+				forger := netip.MustParseAddr("192.0.2.66")
+				net := newFakeNet(0)
+				net.setAnswer(func(p *packet.Probe) []reply {
+					var forged []*packet.Captured
+					next := *p
+					next.IPID = (p.IPID + 1) % 65536
+					forged = append(forged, icmpError(&next, forger, packet.ICMPTimeExceeded, 0))
+					other := *p
+					other.Src = netip.MustParseAddr("127.0.0.99")
+					if q := icmpError(&other, forger, packet.ICMPTimeExceeded, 0); true {
+						q.IP.Dst = p.Src
+						forged = append(forged, q)
+					}
+					switch proto {
+					case config.TCP:
+						seq := *p
+						seq.TCPSeq += 100000 // a guess, as off the path it must be
+						forged = append(forged, icmpError(&seq, forger, packet.ICMPTimeExceeded, 0))
+						forged = append(forged, targetReply(&seq))
+					case config.ICMP:
+						theirs := *p
+						theirs.Payload = append([]byte{0xff, 0xff, 0xff, 0xff}, p.Payload[4:]...)
+						forged = append(forged, targetReply(&theirs))
+						q := icmpError(&theirs, forger, packet.ICMPTimeExceeded, 0)
+						q.Quoted.Data = theirs.Payload
+						forged = append(forged, q)
+					}
+					var out []reply
+					for _, c := range forged {
+						out = append(out, reply{500 * time.Microsecond, c})
+					}
+					if p.TTL < 3 {
+						return append(out, reply{time.Duration(p.TTL) * time.Millisecond, icmpError(p, routerAt(p.TTL), packet.ICMPTimeExceeded, 0)})
+					}
+					return append(out, reply{3 * time.Millisecond, targetReply(p)})
+				})
+				s := fakeSettings()
+				s.Protocol, s.Path, s.MaxHops = proto, true, 6
+				if proto == config.TCP {
+					s.Port = 443
+				}
+				h := newHarness(t, mode, net, []string{"127.0.0.1"}, s)
+				h.next(1, 300*time.Millisecond)
+				rd := h.next(1, 300*time.Millisecond)
+				r := rd.Results[0]
+				p := r.Path
+				if r.Code != probe.OK || p == nil || r.Transmitted == 0 || r.Received != r.Transmitted || r.ICMPErrors != 0 || r.Duplicates != 0 {
+					t.Fatalf("%+v", r)
+				}
+				if r.RTT.Min != 3 || r.RTT.Max != 3 {
+					t.Errorf("target RTT %+v, want every sample 3 ms", r.RTT)
+				}
+				if !p.Reached || p.HopCount != 3 || len(p.Hops) != 3 {
+					t.Fatalf("path %+v, want the target reached at hop 3, one responder per hop", p)
+				}
+				for k, hop := range p.Hops {
+					want := routerAt(k + 1).String()
+					if k == 2 {
+						want = "127.0.0.1"
+					}
+					if hop.IP != want || hop.Transmitted == 0 || hop.Received != hop.Transmitted || hop.RTT.Min != float64(k+1) || hop.RTT.Max != float64(k+1) {
+						t.Errorf("hop %+v (RTT %+v), want %s answering every packet in %d ms", hop, hop.RTT, want, k+1)
+					}
+				}
+				want := 2 // a round's engine each (two reports)
+				if mode == config.ModeContinuous {
+					want = 1 // none killed for a flood
+				}
+				if starts, _ := net.counts(); starts != want {
+					t.Errorf("%d engine starts, want %d", starts, want)
+				}
+			})
+		}
+	}
+}
