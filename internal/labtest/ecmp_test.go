@@ -381,3 +381,70 @@ func checkFlows(t *testing.T, d *netlab.Diamond, r run, p point, flows, count in
 	}
 	return branch
 }
+
+// TestTclPathTwoDiamonds: through two diamonds in series, one flow gives
+// six hops whose branch routers and joiners pair up (hops 2 and 3 on one
+// branch of the first diamond, 4 and 5 on one of the second), every packet
+// answered; eight flows find both branches of each diamond, with the same
+// flows on a branch at its router and its joiner, and two to four paths.
+func TestTclPathTwoDiamonds(t *testing.T) {
+	d := netlab.NewDiamonds(t, 2)
+	testbin.RequireTool(t, "hping3")
+	target := d.Dst.String()
+	key := target + ":8081"
+	group := func(count, flows int) string {
+		return fmt.Sprintf("[[inputs.hping3]]\ntargets = [%q]\nprotocol = \"tcp\"\nport = 8081\ncount = %d\ninterval = \"10ms\"\ntimeout = \"500ms\"\npath = true\nmax_hops = 10\nflows = %d\n", target, count, flows)
+	}
+	r := round(t, d, group(10, 1))
+	p := r.get(t, key)
+	if hc := p.int(t, "hop_count"); hc != 6 || len(r.hops) != 6 {
+		t.Fatalf("hop_count %d, %d hop lines: want 6 and 6 (R1, R2x, R3, R4x, R5, the target)", hc, len(r.hops))
+	}
+	for j := range 2 {
+		branch := -1
+		for b := range 2 {
+			if r.hops[2*j+1].tags["hop_ip"] == d.Hop(2*j+2, b).String() {
+				branch = b
+			}
+		}
+		if branch < 0 || r.hops[2*j+2].tags["hop_ip"] != d.Hop(2*j+3, branch).String() {
+			t.Errorf("diamond %d: hops %d and %d from %s and %s, not a branch router and the joiner on its link", j+1, 2*j+2, 2*j+3, r.hops[2*j+1].tags["hop_ip"], r.hops[2*j+2].tags["hop_ip"])
+		}
+	}
+	for _, l := range r.hops {
+		if tx, rx := l.int(t, "packets_transmitted"), l.int(t, "packets_received"); tx != 10 || rx != 10 {
+			t.Errorf("hop %s (%s): %d of %d answered, want 10 of 10", l.tags["hop"], l.tags["hop_ip"], rx, tx)
+		}
+	}
+
+	r = round(t, d, group(48, 8))
+	p = r.get(t, key)
+	if n := p.int(t, "paths"); n < 2 || n > 4 {
+		t.Errorf("paths %d, want 2 to 4", n)
+	}
+	flowsAt := map[string]int{} // hop/address: flows
+	for _, l := range r.hops {
+		flowsAt[l.tags["hop"]+"/"+l.tags["hop_ip"]] = l.int(t, "flows")
+		if tx, rx := l.int(t, "packets_transmitted"), l.int(t, "packets_received"); tx == 0 || rx != tx {
+			t.Errorf("hop %s (%s): %d of %d answered", l.tags["hop"], l.tags["hop_ip"], rx, tx)
+		}
+	}
+	for j := range 2 {
+		sum := 0
+		for b := range 2 {
+			router := flowsAt[strconv.Itoa(2*j+2)+"/"+d.Hop(2*j+2, b).String()]
+			joiner := flowsAt[strconv.Itoa(2*j+3)+"/"+d.Hop(2*j+3, b).String()]
+			if router == 0 || router != joiner {
+				t.Errorf("diamond %d, branch %d: %d flows at its router, %d at the joiner on its link; want the same, not 0", j+1, b, router, joiner)
+			}
+			sum += router
+		}
+		if sum != 8 {
+			t.Errorf("diamond %d: %d flows over its branches, want 8", j+1, sum)
+		}
+	}
+	if len(r.flows) != 8 {
+		t.Errorf("%d flow lines, want 8", len(r.flows))
+	}
+	t.Logf("flows at each hop and responder: %v", flowsAt)
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -37,6 +38,14 @@ type Diamond struct {
 	Client, Target string
 	R1, R3         string
 	R2             [2]string // the branches: R2a, R2b
+	// Dst is the target's address: DiamondTarget, or with diamonds in
+	// series DiamondsTarget.
+	Dst netip.Addr
+	// Joins are the routers that split and join the diamonds in series:
+	// R1, R3, and with two R5 (R3 splits the second diamond); Branches
+	// each diamond's two branches (R2a, R2b; R4a, R4b).
+	Joins    []string
+	Branches [][2]string
 	teardown
 }
 
@@ -44,18 +53,19 @@ type Diamond struct {
 // 198.18.48.1).
 var DiamondTarget = netip.MustParseAddr("198.18.56.1")
 
+// DiamondsTarget is the target's address behind two diamonds in series,
+// past their links 198.18.48.0/24 to 198.18.57.0/24.
+var DiamondsTarget = netip.MustParseAddr("198.18.60.1")
+
 const (
 	diamondClientNet = "198.18.48.0/24"
-	diamondTargetNet = "198.18.56.0/24"
-	// diamondHashSeed is R1's and R3's fib_multipath_hash_seed: with the
-	// kernel's default (0) each boot draws a random seed, and which
-	// branch a flow takes would change from run to run.
-	diamondHashSeed = "7"
+	// diamondHashSeed is R1's fib_multipath_hash_seed, and 4 more each
+	// joiner after it: with the kernel's default (0) each boot draws a
+	// random seed, and which branch a flow takes would change from run to
+	// run; with one seed for all, two diamonds in series would send each
+	// flow down the same-numbered branch of both.
+	diamondHashSeed = 7
 )
-
-// diamondLinks holds the two ends of each link as indexes into nodes():
-// 0 the client, 1 R1, 2 R2a, 3 R2b, 4 R3, 5 the target.
-var diamondLinks = [6][2]int{{0, 1}, {1, 2}, {1, 3}, {2, 4}, {3, 4}, {4, 5}}
 
 // diamondAddr is the address of one end (0 left, 1 right) of link i.
 func diamondAddr(i, end int) netip.Addr { return linkEnd(48, i, end) }
@@ -64,11 +74,34 @@ func ddev(i int) string { return devName("d", i) }
 
 // NewDiamond builds a diamond for t, or skips t (fails it under CI) when
 // root, ip or nft are missing. Every namespace is removed in t.Cleanup.
-func NewDiamond(t testing.TB) *Diamond {
+func NewDiamond(t testing.TB) *Diamond { return NewDiamonds(t, 1) }
+
+// NewDiamonds builds n diamonds (1 or 2) in series for t: with two, R3
+// joins the first diamond's branches and splits the second's, R4a and R4b,
+// which R5 joins before the target DiamondsTarget. Link 0 joins the client
+// and R1; diamond k's links are 1+4k (its splitter to branch a), 2+4k (to
+// branch b), 3+4k and 4+4k (branch a and b to its joiner); the last link
+// joins the last router and the target. Every router answers from the
+// interface a probe came in on, so hop 2k (k = 1..n) names the branch of
+// diamond k, and hop 2k+1 its joiner on that branch (Hop).
+func NewDiamonds(t testing.TB, n int) *Diamond {
 	t.Helper()
+	if n < 1 || n > 2 {
+		t.Fatalf("netlab: %d diamonds in series: want 1 or 2", n)
+	}
 	base := newBase(t)
-	d := &Diamond{Client: base + "c", Target: base + "t", R1: base + "r1", R3: base + "r3",
-		R2: [2]string{base + "r2a", base + "r2b"}}
+	d := &Diamond{Client: base + "c", Target: base + "t", Dst: DiamondTarget}
+	if n == 2 {
+		d.Dst = DiamondsTarget
+	}
+	for k := 0; k <= n; k++ {
+		d.Joins = append(d.Joins, base+"r"+strconv.Itoa(2*k+1))
+		if k < n {
+			b := base + "r" + strconv.Itoa(2*k+2)
+			d.Branches = append(d.Branches, [2]string{b + "a", b + "b"})
+		}
+	}
+	d.R1, d.R3, d.R2 = d.Joins[0], d.Joins[1], d.Branches[0]
 	t.Cleanup(d.close)
 	if err := d.build(); err != nil {
 		t.Fatalf("netlab diamond: %v", err)
@@ -76,14 +109,34 @@ func NewDiamond(t testing.TB) *Diamond {
 	return d
 }
 
+// nodes are the namespaces in link order: the client, then each diamond's
+// splitter and branches, the last joiner, the target.
 func (d *Diamond) nodes() []string {
-	return []string{d.Client, d.R1, d.R2[0], d.R2[1], d.R3, d.Target}
+	out := []string{d.Client}
+	for k, br := range d.Branches {
+		out = append(out, d.Joins[k], br[0], br[1])
+	}
+	return append(out, d.Joins[len(d.Joins)-1], d.Target)
 }
+
+// links are the node indexes at each link's two ends.
+func (d *Diamond) links() [][2]int {
+	out := [][2]int{{0, 1}}
+	for k := range d.Branches {
+		split, a, b, join := 1+3*k, 2+3*k, 3+3*k, 4+3*k
+		out = append(out, [2]int{split, a}, [2]int{split, b}, [2]int{a, join}, [2]int{b, join})
+	}
+	last := 1 + 3*len(d.Branches)
+	return append(out, [2]int{last, last + 1})
+}
+
+func (d *Diamond) targetNet() string { return netip.PrefixFrom(d.Dst, 24).Masked().String() }
 
 func (d *Diamond) build() error {
 	nodes := d.nodes()
+	links := d.links()
 	extra := func(i int) [][2]string {
-		if i < 1 || i > 4 {
+		if i < 1 || i > len(nodes)-2 {
 			return nil
 		}
 		kv := [][2]string{{"net/ipv4/ip_forward", "1"},
@@ -91,50 +144,59 @@ func (d *Diamond) build() error {
 			// A branch taken down (BranchDown) leaves the balancing at
 			// once.
 			{"net/ipv4/conf/all/ignore_routes_with_linkdown", "1"}}
-		if ns := nodes[i]; ns == d.R1 || ns == d.R3 {
+		if k := slices.Index(d.Joins, nodes[i]); k >= 0 {
 			kv = append(kv, [2]string{"net/ipv4/fib_multipath_hash_policy", "1"},
-				[2]string{"net/ipv4/fib_multipath_hash_seed", diamondHashSeed})
+				[2]string{"net/ipv4/fib_multipath_hash_seed", strconv.Itoa(diamondHashSeed + 4*k)})
 		}
 		return kv
 	}
 	if err := addNodes(&d.teardown, nodes, extra); err != nil {
 		return err
 	}
-	if err := addLinks(nodes, diamondLinks[:], ddev, diamondAddr); err != nil {
+	if err := addLinks(nodes, links, ddev, diamondAddr); err != nil {
 		return err
 	}
 	via := func(link, end int) []string {
 		return []string{"via", diamondAddr(link, end).String(), "dev", ddev(link)}
 	}
-	nexthops := func(links [2]int, end int) []string {
+	nexthops := func(l1, l2, end int) []string {
 		var out []string
-		for _, l := range links {
+		for _, l := range []int{l1, l2} {
 			out = append(append(out, "nexthop"), via(l, end)...)
 		}
 		return out
 	}
+	last := len(links) - 1
 	routes := [][]string{
 		{"-n", d.Client, "route", "add", "198.18.48.0/20", "via", diamondAddr(0, 1).String()},
-		{"-n", d.Target, "addr", "add", DiamondTarget.String() + "/32", "dev", "lo"},
-		{"-n", d.Target, "route", "add", diamondClientNet, "via", diamondAddr(5, 0).String()},
-		append([]string{"-n", d.R1, "route", "add", diamondTargetNet}, nexthops([2]int{1, 2}, 1)...),
-		append([]string{"-n", d.R3, "route", "add", diamondTargetNet}, via(5, 1)...),
-		append([]string{"-n", d.R3, "route", "add", diamondClientNet}, nexthops([2]int{3, 4}, 0)...),
+		{"-n", d.Target, "addr", "add", d.Dst.String() + "/32", "dev", "lo"},
+		{"-n", d.Target, "route", "add", diamondClientNet, "via", diamondAddr(last, 0).String()},
+		append([]string{"-n", d.Joins[len(d.Joins)-1], "route", "add", d.targetNet()}, via(last, 1)...),
 	}
-	for b, r2 := range d.R2 {
+	for k, br := range d.Branches {
+		l := 1 + 4*k
+		// Diamond k's splitter balances towards the target, its joiner
+		// back towards the client.
 		routes = append(routes,
-			append([]string{"-n", r2, "route", "add", diamondTargetNet}, via(3+b, 1)...),
-			append([]string{"-n", r2, "route", "add", diamondClientNet}, via(1+b, 0)...))
+			append([]string{"-n", d.Joins[k], "route", "add", d.targetNet()}, nexthops(l, l+1, 1)...),
+			append([]string{"-n", d.Joins[k+1], "route", "add", diamondClientNet}, nexthops(l+2, l+3, 0)...))
+		for b, ns := range br {
+			routes = append(routes,
+				append([]string{"-n", ns, "route", "add", d.targetNet()}, via(l+2+b, 1)...),
+				append([]string{"-n", ns, "route", "add", diamondClientNet}, via(l+b, 0)...))
+		}
 	}
 	if err := runIP(routes); err != nil {
 		return err
 	}
-	for _, r2 := range d.R2 {
-		if err := nft(r2,
-			"add table inet lab",
-			"add chain inet lab forward_chain { type filter hook forward priority 0; policy accept; }",
-		); err != nil {
-			return err
+	for _, br := range d.Branches {
+		for _, ns := range br {
+			if err := nft(ns,
+				"add table inet lab",
+				"add chain inet lab forward_chain { type filter hook forward priority 0; policy accept; }",
+			); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -146,25 +208,29 @@ func (d *Diamond) Command(ctx context.Context, name string, args ...string) *exe
 	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", d.Client, name}, args...)...)
 }
 
-// Hop returns the address hop k (1..3) answers an expiring probe from when
-// the probe took branch b (0 R2a, 1 R2b): hop 1 is R1 whatever the branch,
-// hop 2 the branch's R2, hop 3 R3 on the link from that R2.
+// Hop returns the address hop k (1 to 2n+1 with n diamonds) answers an
+// expiring probe from when the probe took branch b (0 a, 1 b) of the
+// diamond that hop belongs to: hop 1 is R1 whatever the branch, hop 2j
+// diamond j's branch router, hop 2j+1 its joiner on the link from that
+// branch.
 func (d *Diamond) Hop(k, b int) netip.Addr {
 	if b < 0 || b > 1 {
 		panic("netlab: the diamond has branches 0 and 1, not " + strconv.Itoa(b))
 	}
-	switch k {
-	case 1:
-		return diamondAddr(0, 1)
-	case 2:
-		return diamondAddr(1+b, 1)
-	case 3:
-		return diamondAddr(3+b, 1)
+	if k < 1 || k > 2*len(d.Branches)+1 {
+		panic("netlab: the diamonds have hops 1.." + strconv.Itoa(2*len(d.Branches)+1) + " before their target, not " + strconv.Itoa(k))
 	}
-	panic("netlab: the diamond has hops 1..3 before its target, not " + strconv.Itoa(k))
+	if k == 1 {
+		return diamondAddr(0, 1)
+	}
+	j := k/2 - 1 // the diamond
+	if k%2 == 0 {
+		return diamondAddr(1+4*j+b, 1)
+	}
+	return diamondAddr(3+4*j+b, 1)
 }
 
-// CountBranches counts, on each branch, the packets to DiamondTarget that
+// CountBranches counts, on each branch, the packets to the target (Dst) that
 // its R2 forwards and that match the nftables expression match too ("" for
 // all of them; "tcp sport 40000", say): which branch a flow's packets take.
 func (d *Diamond) CountBranches(match string) ([2]Counter, error) {
@@ -172,7 +238,7 @@ func (d *Diamond) CountBranches(match string) ([2]Counter, error) {
 	for b, r2 := range d.R2 {
 		cs[b] = d.nameCounter(r2)
 		if err := nft(r2, "add counter inet lab "+cs[b].name,
-			fmt.Sprintf("add rule inet lab forward_chain ip daddr %s %s counter name %s", DiamondTarget, match, cs[b].name)); err != nil {
+			fmt.Sprintf("add rule inet lab forward_chain ip daddr %s %s counter name %s", d.Dst, match, cs[b].name)); err != nil {
 			return cs, err
 		}
 	}
@@ -200,7 +266,7 @@ func (d *Diamond) setBranch(b int, state string) error {
 // BranchLoss makes branch b's R2 drop percent of the path probes sent with
 // TTL 3 (they would expire at R3) and 4 (they would reach the target) and
 // of the target's own packets (sent with a TTL above 32) that it forwards
-// towards DiamondTarget, at random, and counts those it dropped: perTTL by
+// towards the target (Dst), at random, and counts those it dropped: perTTL by
 // the TTL a probe was sent with, own the target's own. Probes that expire
 // at R2 are answered, not forwarded: hops 1 and 2 lose nothing; path
 // probes past the target (TTL 5 and more) are not dropped. All rules go in
@@ -216,7 +282,7 @@ func (d *Diamond) BranchLoss(b int, percent float64) (perTTL map[int]Counter, ow
 	random := fmt.Sprintf("numgen random mod 10000 < %d", int(percent*100+0.5))
 	// A probe sent with TTL h reaches R2 with h-1; the kernel decrements
 	// it before the forward hook, where the rule sees h-2.
-	match := fmt.Sprintf("add rule inet lab forward_chain ip daddr %s ", DiamondTarget)
+	match := fmt.Sprintf("add rule inet lab forward_chain ip daddr %s ", d.Dst)
 	perTTL = map[int]Counter{}
 	var cmds []string
 	for _, ttl := range []int{3, 4} {
@@ -231,7 +297,7 @@ func (d *Diamond) BranchLoss(b int, percent float64) (perTTL map[int]Counter, ow
 	return perTTL, own, nft(ns, cmds...)
 }
 
-// HashICMP makes R1 balance ICMP echo requests to DiamondTarget as some
+// HashICMP makes R1 balance ICMP echo requests to the target (Dst) as some
 // routers do, by a hash of the addresses and the first four bytes of the
 // ICMP header (type, code and checksum), instead of the kernel's L4 hash,
 // which leaves ICMP echo on one branch whatever its id (diamond_test.go).
@@ -244,7 +310,7 @@ func (d *Diamond) HashICMP() error {
 	for b := range 2 {
 		table := strconv.Itoa(101 + b)
 		if err := runIP([][]string{
-			append([]string{"-n", d.R1, "route", "add", diamondTargetNet, "table", table}, "via", diamondAddr(1+b, 1).String(), "dev", ddev(1+b)),
+			append([]string{"-n", d.R1, "route", "add", d.targetNet(), "table", table}, "via", diamondAddr(1+b, 1).String(), "dev", ddev(1+b)),
 			{"-n", d.R1, "rule", "add", "fwmark", strconv.Itoa(1 + b), "table", table},
 		}); err != nil {
 			return err
@@ -253,17 +319,17 @@ func (d *Diamond) HashICMP() error {
 	return nft(d.R1,
 		"add table ip ecmp",
 		"add chain ip ecmp pre { type filter hook prerouting priority mangle; policy accept; }",
-		fmt.Sprintf("add rule ip ecmp pre ip daddr %s icmp type echo-request meta mark set jhash ip saddr . ip daddr . icmp type . icmp code . icmp checksum mod 2 seed 0x%s offset 1",
-			diamondTargetNet, diamondHashSeed),
+		fmt.Sprintf("add rule ip ecmp pre ip daddr %s icmp type echo-request meta mark set jhash ip saddr . ip daddr . icmp type . icmp code . icmp checksum mod 2 seed 0x%d offset 1",
+			d.targetNet(), diamondHashSeed),
 	)
 }
 
-// ListenTCP opens port on DiamondTarget (a listener in the target
+// ListenTCP opens port on the target (Dst; a listener in the target
 // namespace): a SYN gets SYN-ACK; on any other port the target's kernel
 // answers RST. Accepted connections are closed at once.
 func (d *Diamond) ListenTCP(port int) error {
 	if port < 1 || port > 65535 {
 		return fmt.Errorf("port %d: want 1..65535", port)
 	}
-	return listenTCP(d.Target, netip.AddrPortFrom(DiamondTarget, uint16(port)).String(), d.onClose)
+	return listenTCP(d.Target, netip.AddrPortFrom(d.Dst, uint16(port)).String(), d.onClose)
 }

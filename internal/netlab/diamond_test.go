@@ -172,3 +172,56 @@ func TestDiamondHashesICMP(t *testing.T) {
 		t.Errorf("TCP from source port %d took branch %d, want 0 as without HashICMP", diamondFirstPort, b)
 	}
 }
+
+// TestDiamondsInSeries: behind two diamonds in series the target answers
+// (its RST five routers on: TTL 59);
+// each TCP flow keeps one branch of each diamond (its TTL 2 to 5 probes
+// answered by one branch router and the joiner on its link, packet after
+// packet), different source ports take both branches of each diamond, and
+// a flow's branch in one diamond does not tell its branch in the other.
+func TestDiamondsInSeries(t *testing.T) {
+	t.Parallel()
+	d := NewDiamonds(t, 2)
+	if !netip.MustParsePrefix("198.18.48.0/20").Contains(d.Dst) || d.Dst == DiamondTarget {
+		t.Fatalf("target %s: want it in the client's route, and not the single diamond's", d.Dst)
+	}
+	target := d.Dst.String()
+	if got := answer(chainHping3(t, d, "-S", "-p", "80", "-c", "1", target)); got != "reply "+target+" ttl=59 RA" {
+		t.Fatalf("a SYN to the target: %q, want its RST", got)
+	}
+	var seen [2][2]int // [diamond][branch]
+	crossed := 0       // flows whose branches differ in number
+	for i := range diamondFlows {
+		port := strconv.Itoa(diamondFirstPort + i)
+		var branch [2]int
+		for j := range 2 {
+			hop := 2 * (j + 1)
+			got := answer(chainHping3(t, d, "-S", "-p", "80", "-s", port, "-k", "-t", strconv.Itoa(hop), "-c", "3", "-i", "u20000", target))
+			branch[j] = -1
+			for b := range 2 {
+				if got == strings.Repeat("; "+from(d.Hop(hop, b)), 3)[2:] {
+					branch[j] = b
+				}
+			}
+			if branch[j] < 0 {
+				t.Fatalf("port %s, TTL %d: %q, want 3 answers from %s or %s", port, hop, got, d.Hop(hop, 0), d.Hop(hop, 1))
+			}
+			seen[j][branch[j]]++
+			if got := answer(chainHping3(t, d, "-S", "-p", "80", "-s", port, "-k", "-t", strconv.Itoa(hop+1), "-c", "1", target)); got != from(d.Hop(hop+1, branch[j])) {
+				t.Errorf("port %s, TTL %d: %q, want %s (the joiner on branch %d's link)", port, hop+1, got, from(d.Hop(hop+1, branch[j])), branch[j])
+			}
+		}
+		if branch[0] != branch[1] {
+			crossed++
+		}
+	}
+	t.Logf("flows of %d source ports per diamond and branch: %v", diamondFlows, seen)
+	for j := range 2 {
+		if seen[j][0] == 0 || seen[j][1] == 0 {
+			t.Errorf("diamond %d: branches taken %v, want both", j+1, seen[j])
+		}
+	}
+	if crossed == 0 || crossed == diamondFlows {
+		t.Errorf("%d of %d flows took branches of different numbers: the two diamonds' hashes are not independent", crossed, diamondFlows)
+	}
+}
