@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= ./hping3-plugin
 TESTFLAGS ?=
 
-.PHONY: all build run deps test tools lint bench bench-process bench-go clean fuzz soak dist
+.PHONY: all build run preflight deps test tools lint bench bench-process bench-go clean fuzz soak dist
 
 all: build
 
@@ -20,9 +20,27 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hping3; \
 	fi
 
+# preflight says what make run needs before it builds anything: the Go of
+# go.mod, and raw sockets (root, or CAP_NET_RAW on hping3: without root the
+# plugin's own binary, just built, has no capability and hping3 times the
+# packets).
+GO_MIN := $(shell sed -n 's/^go //p' go.mod)
+preflight:
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make run needs Go $(GO_MIN) or later (https://go.dev/dl/), and $(GO) is not on PATH"; exit 1; }
+	@have=$$($(GO) env GOVERSION 2>/dev/null | sed 's/^go//; s/[^0-9.].*//'); \
+	if [ "$$(printf '%s\n%s\n' "$(GO_MIN)" "$$have" | sort -V | head -n1)" != "$(GO_MIN)" ]; then \
+		echo "make run needs Go $(GO_MIN) or later (go.mod); $(GO) is $$have"; exit 1; \
+	fi
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		h=$$(command -v hping3 || echo /usr/sbin/hping3); \
+		if ! getcap "$$h" 2>/dev/null | grep -q cap_net_raw; then \
+			echo "make run sends raw packets: run it as root (sudo make run), or give hping3 CAP_NET_RAW (sudo setcap cap_net_raw+ep $$h; docs/install.md)"; exit 1; \
+		fi; \
+	fi
+
 # run probes 127.0.0.1 once over ICMP and TCP (port 22, open or closed) and
 # prints the line-protocol lines. Raw sockets need root or CAP_NET_RAW.
-run: deps build
+run: preflight deps build
 	$(BIN) --once --target 127.0.0.1 --count 3 --interval 200ms
 	$(BIN) --once --target 127.0.0.1 --protocol tcp --port 22 --count 3 --interval 200ms
 

@@ -168,6 +168,7 @@ func TestDebInstallUpgradePurge(t *testing.T) {
 	unit := unitDirectives(t, unitPath)
 	for k, want := range map[string]string{
 		"ExecStart":             "/usr/bin/hping3-plugin --otlp --config " + confPath,
+		"ExecReload":            "/bin/kill -HUP $MAINPID",
 		"User":                  sysUser,
 		"Group":                 sysUser,
 		"AmbientCapabilities":   "CAP_NET_RAW",
