@@ -1,5 +1,5 @@
 // Package dist builds the release files `make dist` writes: for each
-// architecture a tarball (binary, README.md, LICENSE, examples/), a .deb and
+// architecture a tarball (binary, README.md, LICENSE, docs/, examples/), a .deb and
 // an .rpm made with nfpm from packaging/nfpm.yaml, and SHA256SUMS over them
 // all. The plugin binary never links this package: only the small main in
 // internal/dist/cmd/dist does.
@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,6 +102,12 @@ func Build(o Options) (*Release, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The docs README.md links into, shipped beside it so the links work
+	// where it is installed.
+	docs, err := trackedFiles(root, "docs")
+	if err != nil {
+		return nil, err
+	}
 
 	out, err := filepath.Abs(o.Out)
 	if err != nil {
@@ -134,7 +141,7 @@ func Build(o Options) (*Release, error) {
 		if err := buildBinary(o.Go, root, filepath.Join(stage, Name), arch, rel, mtime); err != nil {
 			return nil, err
 		}
-		for _, f := range append([]string{"README.md", "LICENSE"}, examples...) {
+		for _, f := range slices.Concat([]string{"README.md", "LICENSE"}, docs, examples) {
 			if err := copyFile(filepath.Join(root, f), filepath.Join(stage, f), mtime); err != nil {
 				return nil, err
 			}

@@ -143,7 +143,7 @@ func TestNfpmConfigNeedsEveryVariable(t *testing.T) {
 		}
 	}
 	root := testbin.RepoRoot()
-	want := []string{"/stage/hping3-plugin", "/conf", root + "/packaging/hping3-plugin-otlp.service", "/stage/README.md", "/stage/LICENSE", "/stage/examples"}
+	want := []string{"/stage/hping3-plugin", "/conf", root + "/packaging/hping3-plugin-otlp.service", "/stage/README.md", "/stage/LICENSE", "/stage/docs", "/stage/examples"}
 	if strings.Join(srcs, "\n") != strings.Join(want, "\n") {
 		t.Errorf("package sources:\n%s\nwant:\n%s", strings.Join(srcs, "\n"), strings.Join(want, "\n"))
 	}

@@ -192,11 +192,11 @@ type repoFile struct {
 }
 
 // shippedDocs are README.md, LICENSE and every file git tracks under
-// examples/, sorted.
+// docs/ and examples/, sorted.
 func shippedDocs(t *testing.T) []repoFile {
 	t.Helper()
 	root := testbin.RepoRoot()
-	out, err := gitOut(root, "ls-files", "--", "examples")
+	out, err := gitOut(root, "ls-files", "--", "docs", "examples")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,9 +210,9 @@ func shippedDocs(t *testing.T) []repoFile {
 		}
 		rf = append(rf, repoFile{f, st.Mode()&0o100 != 0})
 	}
-	for _, must := range []string{"examples/hping3-plugin.conf", "examples/systemd/hping3-plugin-otlp.service", "examples/telegraf.conf"} {
+	for _, must := range []string{"docs/install.md", "examples/hping3-plugin.conf", "examples/systemd/hping3-plugin-otlp.service", "examples/telegraf.conf"} {
 		if !containsFile(rf, must) {
-			t.Fatalf("git ls-files examples lacks %s", must)
+			t.Fatalf("git ls-files docs examples lacks %s", must)
 		}
 	}
 	return rf
