@@ -120,7 +120,7 @@ var settingsTable = []*Setting{
 		field: func(_ *Config, g *Group) any { return &g.Settings.Count }},
 	{Key: "interval", Flag: "interval",
 		Help:    "time between one target's packets",
-		Allowed: fmt.Sprintf("1ms..999ms, or whole seconds 1s..60s; at most %d packets/s per target and max_packet_rate in all", MaxTargetRate),
+		Allowed: fmt.Sprintf("%v..999ms (at most %d packets/s per target), or whole seconds 1s..60s; max_packet_rate in all", time.Second/MaxTargetRate, MaxTargetRate),
 		field:   func(_ *Config, g *Group) any { return &g.Settings.Interval },
 		check: func(c *Config, g *Group) string {
 			s := g.Settings
