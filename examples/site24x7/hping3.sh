@@ -3,8 +3,10 @@
 # /opt/site24x7/monagent/plugins/hping3/ with the hping3.cfg section as
 # arguments (--host=... --plugin_version=... --heartbeat=...). They go to the
 # binary unchanged, quoted, never through the shell; the binary prints the
-# JSON the agent reads.
+# JSON the agent reads. The binary: the one next to this file, else the
+# package's /usr/bin/hping3-plugin (HPING3_PLUGIN, when set, names another).
 bin="$(dirname "$0")/hping3-plugin"
+[ -x "$bin" ] || bin=${HPING3_PLUGIN:-/usr/bin/hping3-plugin}
 if [ -x "$bin" ]; then
 	exec "$bin" --site24x7 "$@"
 fi
@@ -25,4 +27,4 @@ while [ $# -gt 0 ]; do
 done
 printf '{%s"plugin_version":%s,"heartbeat_required":%s,"status":0,"msg":"%s"}\n' \
 	"${host:+\"host\":\"$host\",}" "$version" "$heartbeat" \
-	"hping3-plugin not found next to hping3.sh: copy the binary into /opt/site24x7/monagent/plugins/hping3/ (see the hping3-plugin README, With Site24x7)"
+	"hping3-plugin not found next to hping3.sh nor at /usr/bin/hping3-plugin (or HPING3_PLUGIN): install the hping3-plugin package, or copy the binary into /opt/site24x7/monagent/plugins/hping3/ (see the hping3-plugin README, With Site24x7)"

@@ -53,6 +53,7 @@ func TestLauncherForwardsArguments(t *testing.T) {
 // out of the JSON.
 func TestLauncherWithoutBinary(t *testing.T) {
 	sh := installLauncher(t, "")
+	t.Setenv("HPING3_PLUGIN", filepath.Join(t.TempDir(), "hping3-plugin")) // not /usr/bin's, which a package may hold
 	for _, c := range []struct {
 		args      []string
 		host      any
@@ -65,9 +66,22 @@ func TestLauncherWithoutBinary(t *testing.T) {
 		{[]string{"--heartbeat"}, nil, 1, true},
 	} {
 		m := runPlugin(t, nil, sh, c.args...)
-		wantDown(t, m, "hping3-plugin not found", "README")
+		wantDown(t, m, "hping3-plugin not found next to hping3.sh nor at", "install the hping3-plugin package", "README")
 		if m["host"] != c.host || m["plugin_version"] != c.version || m["heartbeat_required"] != c.heartbeat {
 			t.Errorf("%q: header %v %v %v, want %v %v %v", c.args, m["host"], m["plugin_version"], m["heartbeat_required"], c.host, c.version, c.heartbeat)
 		}
+	}
+}
+
+// Without a binary next to it the launcher runs the package's
+// (/usr/bin/hping3-plugin, or HPING3_PLUGIN): the packaged install needs
+// only hping3.sh and hping3.cfg in the plugin directory.
+func TestLauncherRunsThePackagedBinary(t *testing.T) {
+	sh := installLauncher(t, "")
+	t.Setenv("HPING3_PLUGIN", testbin.Plugin(t))
+	m := runPlugin(t, nil, sh, "--host=localhost", "--plugin_version=2", "--heartbeat=True", "--hping3=/nonexistent/hping3")
+	wantDown(t, m, "hping3 not found at /nonexistent/hping3")
+	if m["plugin_version"] != 2.0 {
+		t.Errorf("plugin_version %v, want 2", m["plugin_version"])
 	}
 }
