@@ -1,6 +1,7 @@
 // Command hping3-plugin measures packet loss and round-trip time with hping3
 // and writes the results for Telegraf (influx line protocol on stdout), an
-// OpenTelemetry Collector (OTLP gRPC) or the Site24x7 agent (plugin JSON).
+// OpenTelemetry Collector (OTLP gRPC), Prometheus (a /metrics endpoint) or
+// the Site24x7 agent (plugin JSON).
 package main
 
 import (
@@ -36,7 +37,8 @@ func main() {
 
 // run is the whole program with its arguments (after the program name) and
 // streams, returning the exit status. The mode is the Telegraf execd input
-// unless one of --once, --otlp or --site24x7 says otherwise; at most one may.
+// unless --once, --otlp, --prometheus-listen (with or without --otlp) or
+// --site24x7 says otherwise.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// --version answers in every mode, before any other check.
 	if hasVersionFlag(args) {
