@@ -254,7 +254,7 @@ func TestHelp(t *testing.T) {
 		rest := stdout
 		for _, want := range []string{
 			"\nModes:\n",
-			"\n  Telegraf (no mode flag)\n", "\n        hping3-plugin --config /etc/hping3-plugin.conf\n",
+			"\n  Telegraf (no mode flag)\n", "\n        hping3-plugin --config /etc/hping3-plugin/hping3-plugin.conf\n",
 			"\n  --once\n", "\n        hping3-plugin --once --target 127.0.0.1 --count 3\n",
 			"\n  --otlp\n", "\n        hping3-plugin --otlp --otlp-endpoint http://localhost:4317 --target 127.0.0.1\n",
 			"\n  --site24x7\n", "\n        hping3-plugin --site24x7 --host 127.0.0.1 --plugin-version 1 --heartbeat True\n",

@@ -170,7 +170,7 @@ Modes:
   Telegraf (no mode flag)
       for Telegraf's inputs.execd: a report each time Telegraf asks (a line on stdin,
       or a signal), or every --poll-interval; influx line protocol on stdout
-        hping3-plugin --config /etc/hping3-plugin.conf
+        hping3-plugin --config /etc/hping3-plugin/hping3-plugin.conf
   --once
       one round, printed as line protocol, then exit
         hping3-plugin --once --target 127.0.0.1 --count 3

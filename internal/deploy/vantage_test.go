@@ -145,8 +145,8 @@ interval = "100ms"
 		`interval = "30s"`, `interval = "1s"`,
 		`flush_interval = "10s"`, `flush_interval = "1s"`,
 		"https://influxdb.example.com:8086", "http://"+influx.addr,
-		"/usr/local/bin/hping3-plugin", plugin,
-		"/etc/hping3-plugin.conf", conf))
+		"/usr/bin/hping3-plugin", plugin,
+		"/etc/hping3-plugin/hping3-plugin.conf", conf))
 	const token = "fleet-test-token"
 
 	// Without VANTAGE Telegraf refuses the file rather than tag nothing.

@@ -189,3 +189,16 @@ func packageFiles(t *testing.T, root string) map[string]bool {
 	}
 	return out
 }
+
+// TestReadmeIsAFrontPage: README.md stays a short front page (what it is,
+// install, one example per front end, links); reference material goes to
+// docs/.
+func TestReadmeIsAFrontPage(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testbin.RepoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n"); n >= 150 {
+		t.Errorf("README.md has %d lines, want under 150: move reference material to docs/", n)
+	}
+}

@@ -67,7 +67,7 @@ func exampleTelegrafConf(t *testing.T, plugin, pconf, signal string, args []stri
 		command += fmt.Sprintf(", %q", a)
 	}
 	for _, r := range [][2]string{
-		{`command = ["/usr/local/bin/hping3-plugin", "--config", "/etc/hping3-plugin.conf"]`, command + "]"},
+		{`command = ["/usr/bin/hping3-plugin", "--config", "/etc/hping3-plugin/hping3-plugin.conf"]`, command + "]"},
 		{`signal = "STDIN"`, fmt.Sprintf("signal = %q", signal)},
 	} {
 		if strings.Count(text, r[0]) != 1 {
