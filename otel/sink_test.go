@@ -1,6 +1,7 @@
 package otel
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -22,8 +23,11 @@ type exportedRound struct {
 }
 
 // exportedRounds groups every data point the sink received by round (start
-// time), in order. A counter or histogram point joins the round that ended
-// when it did.
+// time), in the order the rounds started. That is not always the order they
+// arrived in: a Collector's exporter sends from its queue on several
+// consumers at once, and two exports it received together (a round held
+// through an outage, then the next) reached the sink in either order. A
+// counter or histogram point joins the round that ended when it did.
 func exportedRounds(t *testing.T, s *testotlp.Sink) []*exportedRound {
 	t.Helper()
 	byStart := map[uint64]*exportedRound{}
@@ -85,6 +89,7 @@ func exportedRounds(t *testing.T, s *testotlp.Sink) []*exportedRound {
 			er.hists[m.Name] = m
 		}
 	}
+	slices.Sort(order)
 	out := make([]*exportedRound, 0, len(order))
 	for _, k := range order {
 		out = append(out, byStart[k])
