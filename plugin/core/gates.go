@@ -78,17 +78,6 @@ func (t *target) mayReach() bool {
 	return t.s.TTL >= from
 }
 
-// flowKey is the key of t's next packet and its answers
-// (packet.Probe.Key).
-func (t *target) flowKey() packet.Key {
-	proto := packet.ProtoUDP
-	if t.s.Protocol == config.TCP {
-		proto = packet.ProtoTCP
-	}
-	_, fl := t.flow()
-	return packet.Key{Dst: t.ip, Proto: proto, A: fl.port, B: t.s.Port}
-}
-
 // gates are a session's, by flow.
 type gates map[packet.Key]*gate
 
@@ -97,7 +86,8 @@ func (gs gates) holds(t *target) bool {
 	if !gated(t.s) || !t.mayReach() {
 		return false
 	}
-	g := gs[t.flowKey()]
+	h := t.flowHeader()
+	g := gs[h.Key()]
 	if g == nil || g.state == gateFree {
 		return false
 	}

@@ -24,7 +24,7 @@ const icmpMarkLen = 6
 // from another's: ICMP sequence numbers and IP ids counted from random
 // starts, and a random tag every ICMP probe carries in its payload (an
 // echo reply returns it, and an ICMP error quotes it), since the echo id
-// is the target's flow's and the same in every process (flowOf).
+// is the target's flow's and the same in every process (icmpFlowID).
 type identity struct {
 	mu      sync.Mutex
 	tag     uint32
@@ -79,20 +79,33 @@ func (t *target) nextProbe(ids *identity) packet.Probe {
 	if ttl == 0 {
 		ttl = 64 // hping3's default
 	}
-	_, fl := t.flow()
+	p := t.flowHeader()
 	if t.hopOf != nil && len(t.flows) > 0 {
 		t.nextFlow = (t.nextFlow + 1) % len(t.flows)
 	}
-	p := packet.Probe{Src: t.route.src, Dst: t.ip, TTL: ttl, TOS: s.TOS, IPID: ipID, Payload: t.payload}
+	p.TTL, p.TOS, p.IPID, p.Payload = ttl, s.TOS, ipID, t.payload
 	switch s.Protocol {
 	case config.ICMP:
-		p.Proto, p.ICMPID, p.ICMPSeq = packet.ProtoICMP, fl.icmpID, seq
+		p.ICMPSeq = seq
 		p.Payload = echoPayload(t.payload, ids.tag, seq)
 	case config.TCP:
-		p.Proto, p.SrcPort, p.DstPort = packet.ProtoTCP, fl.port, s.Port
 		p.TCPFlags, p.TCPSeq, p.TCPAck, p.TCPWindow = packet.TCPFlagBits(s.TCPFlags), rand.Uint32(), rand.Uint32(), tcpWindow
+	}
+	return p
+}
+
+// flowHeader is t's next packet as far as its flow goes: addresses,
+// protocol, and the ports or echo id of its next flow (target.flow).
+func (t *target) flowHeader() packet.Probe {
+	_, fl := t.flow()
+	p := packet.Probe{Src: t.route.src, Dst: t.ip}
+	switch t.s.Protocol {
+	case config.ICMP:
+		p.Proto, p.ICMPID = packet.ProtoICMP, fl.icmpID
+	case config.TCP:
+		p.Proto, p.SrcPort, p.DstPort = packet.ProtoTCP, fl.port, t.s.Port
 	case config.UDP:
-		p.Proto, p.SrcPort, p.DstPort = packet.ProtoUDP, fl.port, s.Port
+		p.Proto, p.SrcPort, p.DstPort = packet.ProtoUDP, fl.port, t.s.Port
 	}
 	return p
 }
