@@ -17,10 +17,11 @@ import (
 // its header): every packet of a target, path probes included, must take
 // one branch, the same in every round.
 
-// diamond builds the diamond and checks for hping3.
-func diamond(t *testing.T) *netlab.Diamond {
+// diamond builds n diamonds in series (netlab.NewDiamonds) and checks for
+// hping3.
+func diamond(t *testing.T, n int) *netlab.Diamond {
 	t.Helper()
-	d := netlab.NewDiamond(t)
+	d := netlab.NewDiamonds(t, n)
 	testbin.RequireTool(t, "hping3")
 	return d
 }
@@ -62,7 +63,7 @@ var diamondCases = []diamondCase{
 // the target's own answers, nor it theirs. Taking that branch down moves
 // the path to the other one, with another path_id.
 func TestTclPathOneFlowOverECMP(t *testing.T) {
-	d := diamond(t)
+	d := diamond(t, 1)
 	if err := d.HashICMP(); err != nil {
 		t.Fatal(err)
 	}
@@ -145,12 +146,7 @@ func checkDiamondPath(t *testing.T, d *netlab.Diamond, r run, p point, count int
 		t.Errorf("%d hop lines, want 4: one responder per hop", len(r.hops))
 		return -1
 	}
-	branch := -1
-	for b := range 2 {
-		if r.hops[1].tags["hop_ip"] == d.Hop(2, b).String() {
-			branch = b
-		}
-	}
+	branch := d.BranchOf(2, r.hops[1].tags["hop_ip"])
 	if branch < 0 {
 		t.Errorf("hop 2 answered from %q, neither R2a's %s nor R2b's %s", r.hops[1].tags["hop_ip"], d.Hop(2, 0), d.Hop(2, 1))
 		return -1
@@ -183,7 +179,7 @@ func checkDiamondPath(t *testing.T, d *netlab.Diamond, r run, p point, count int
 // flow is the target's, not the session's. Every hop answers every packet
 // of the windows before and after.
 func TestTclPathOneFlowAcrossRestart(t *testing.T) {
-	d := diamond(t)
+	d := diamond(t, 1)
 	if err := d.ListenTCP(8080); err != nil {
 		t.Fatal(err)
 	}
@@ -203,12 +199,7 @@ func TestTclPathOneFlowAcrossRestart(t *testing.T) {
 		if len(rep.hops) != 4 {
 			t.Fatalf("%s: %d hop lines, want 4: %v", name, len(rep.hops), rep.hops)
 		}
-		branch := -1
-		for b := range 2 {
-			if rep.hops[1].tags["hop_ip"] == d.Hop(2, b).String() {
-				branch = b
-			}
-		}
+		branch := d.BranchOf(2, rep.hops[1].tags["hop_ip"])
 		for i, l := range rep.hops {
 			want := netlab.DiamondTarget
 			if i < 3 && branch >= 0 {
@@ -263,7 +254,7 @@ func TestTclPathFlowsFindBothBranches(t *testing.T) {
 	const count, flows = 48, 8 // 6 packets per flow and TTL
 	for _, c := range []diamondCase{diamondCases[1], diamondCases[3]} {
 		t.Run(c.name, func(t *testing.T) {
-			d := diamond(t) // a diamond of its own: the loss stays in
+			d := diamond(t, 1) // a diamond of its own: the loss stays in
 			if err := d.HashICMP(); err != nil {
 				t.Fatal(err)
 			}
@@ -341,10 +332,8 @@ func checkFlows(t *testing.T, d *netlab.Diamond, r run, p point, flows, count in
 	for _, l := range r.hops {
 		hop, ip := l.tags["hop"], l.tags["hop_ip"]
 		sent[hop] += l.int(t, "packets_transmitted")
-		for b := range 2 {
-			if hop == "2" && ip == d.Hop(2, b).String() {
-				branch[b] = l.int(t, "flows")
-			}
+		if b := d.BranchOf(2, ip); hop == "2" && b >= 0 {
+			branch[b] = l.int(t, "flows")
 		}
 	}
 	for _, l := range r.hops {
@@ -388,8 +377,7 @@ func checkFlows(t *testing.T, d *netlab.Diamond, r run, p point, flows, count in
 // answered; eight flows find both branches of each diamond, with the same
 // flows on a branch at its router and its joiner, and two to four paths.
 func TestTclPathTwoDiamonds(t *testing.T) {
-	d := netlab.NewDiamonds(t, 2)
-	testbin.RequireTool(t, "hping3")
+	d := diamond(t, 2)
 	target := d.Dst.String()
 	key := target + ":8081"
 	group := func(count, flows int) string {
@@ -401,12 +389,7 @@ func TestTclPathTwoDiamonds(t *testing.T) {
 		t.Fatalf("hop_count %d, %d hop lines: want 6 and 6 (R1, R2x, R3, R4x, R5, the target)", hc, len(r.hops))
 	}
 	for j := range 2 {
-		branch := -1
-		for b := range 2 {
-			if r.hops[2*j+1].tags["hop_ip"] == d.Hop(2*j+2, b).String() {
-				branch = b
-			}
-		}
+		branch := d.BranchOf(2*j+2, r.hops[2*j+1].tags["hop_ip"])
 		if branch < 0 || r.hops[2*j+2].tags["hop_ip"] != d.Hop(2*j+3, branch).String() {
 			t.Errorf("diamond %d: hops %d and %d from %s and %s, not a branch router and the joiner on its link", j+1, 2*j+2, 2*j+3, r.hops[2*j+1].tags["hop_ip"], r.hops[2*j+2].tags["hop_ip"])
 		}

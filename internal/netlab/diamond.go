@@ -230,6 +230,17 @@ func (d *Diamond) Hop(k, b int) netip.Addr {
 	return diamondAddr(3+4*j+b, 1)
 }
 
+// BranchOf is the branch (0 a, 1 b) whose router answers an expiring probe
+// at hop k (2 to 2n+1) from addr (Hop's inverse), or -1 when neither does.
+func (d *Diamond) BranchOf(k int, addr string) int {
+	for b := range 2 {
+		if addr == d.Hop(k, b).String() {
+			return b
+		}
+	}
+	return -1
+}
+
 // CountBranches counts, on each branch, the packets to the target (Dst) that
 // its R2 forwards and that match the nftables expression match too ("" for
 // all of them; "tcp sport 40000", say): which branch a flow's packets take.
