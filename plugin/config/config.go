@@ -197,6 +197,16 @@ func (e *FieldError) Error() string {
 // Rate returns the packets per second one target of the group receives.
 func (s Settings) Rate() float64 { return float64(time.Second) / float64(s.Interval) }
 
+// TargetFlows returns how many flows (source ports; ICMP echo ids) each
+// target of the group takes: Flows with path probes, which take them in
+// turn, else one, the target's own.
+func (s Settings) TargetFlows() int {
+	if !s.Path {
+		return 1
+	}
+	return max(s.Flows, 1)
+}
+
 // Duration returns how long one probe of the group runs when every reply
 // comes back: hping3 sends count packets interval apart, then waits for the
 // last reply at most Timeout.

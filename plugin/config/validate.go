@@ -159,11 +159,7 @@ func flowPorts(c *Config) map[Protocol]int {
 		if s.Protocol == ICMP {
 			continue
 		}
-		flows := 1
-		if s.Path {
-			flows = max(s.Flows, 1)
-		}
-		n[s.Protocol] += len(g.Targets) * flows
+		n[s.Protocol] += len(g.Targets) * s.TargetFlows()
 	}
 	return n
 }

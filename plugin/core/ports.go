@@ -152,11 +152,7 @@ func reserveFor(targets []*target, log *logger.Logger, warn *portWarnings) (sess
 
 // reserveFlows gives t, a configured target, its flows.
 func (sp *sessionPorts) reserveFlows(t *target, log *logger.Logger, warn *portWarnings) error {
-	n := 1
-	if t.s.Path {
-		n = max(t.s.Flows, 1)
-	}
-	t.flows = make([]flow, n)
+	t.flows = make([]flow, t.s.TargetFlows())
 	var sockType int
 	var b **portBlock
 	switch t.s.Protocol {
