@@ -61,22 +61,22 @@ func AppendResult(enc *lineprotocol.Encoder, r *probe.Result, ts time.Time) erro
 		refused = fmt.Errorf("line protocol refused the line of target %q, written instead %s: %w", r.Target, how, refused)
 	}
 	if p := pathOf(r); p != nil {
-		for i := range p.Hops {
-			appendHop(enc, r, &p.Hops[i], ts, quoteTags)
-			// Only a tag or a time could be refused, and the target's
-			// line has just been written with the same ones: this is
-			// not expected, but one hop must not cost the others.
+		// Only a tag or a time could be refused, and the target's line
+		// has just been written with the same ones: this is not
+		// expected, but one line of the path must not cost the others.
+		kept := func(line string, n int) {
 			if err := enc.Err(); err != nil {
 				enc.ClearErr()
-				refused = errors.Join(refused, fmt.Errorf("line protocol refused the hop %d line of target %q, which is not written: %w", p.Hops[i].Hop, r.Target, err))
+				refused = errors.Join(refused, fmt.Errorf("line protocol refused the %s %d line of target %q, which is not written: %w", line, n, r.Target, err))
 			}
+		}
+		for i := range p.Hops {
+			appendHop(enc, r, &p.Hops[i], ts, quoteTags)
+			kept("hop", p.Hops[i].Hop)
 		}
 		for i := range p.Flows {
 			appendFlow(enc, r, &p.Flows[i], ts, quoteTags)
-			if err := enc.Err(); err != nil {
-				enc.ClearErr()
-				refused = errors.Join(refused, fmt.Errorf("line protocol refused the flow %d line of target %q, which is not written: %w", p.Flows[i].Flow, r.Target, err))
-			}
+			kept("flow", p.Flows[i].Flow)
 		}
 	}
 	return refused
@@ -163,16 +163,23 @@ func addRTT(enc *lineprotocol.Encoder, rtt *probe.RTT) {
 // hop where nothing answered has no hop_ip.
 var hopOnly = map[string]bool{"ip": true, "hop_ip": true}
 
+// pathTags are the plugin's own tags of a line of r's path: the target's,
+// its address left out, and k with value v (the hop, the flow).
+func pathTags(r *probe.Result, k, v string) map[string]string {
+	own := map[string]string{"target": tagValue(r.Target), "protocol": string(r.Protocol), k: v}
+	if r.Port != 0 {
+		own["port"] = strconv.Itoa(r.Port)
+	}
+	return own
+}
+
 // appendHop encodes the line of one hop and responder of r's path. Its tags
 // are the target's, its address left out, with the hop number and the
 // responder; its fields are the target line's of the same meaning, for the
 // packets sent with TTL h.Hop.
 func appendHop(enc *lineprotocol.Encoder, r *probe.Result, h *probe.Hop, ts time.Time, quoteTags bool) {
 	enc.StartLine(HopMeasurement)
-	own := map[string]string{"target": tagValue(r.Target), "protocol": string(r.Protocol), "hop": strconv.Itoa(h.Hop)}
-	if r.Port != 0 {
-		own["port"] = strconv.Itoa(r.Port)
-	}
+	own := pathTags(r, "hop", strconv.Itoa(h.Hop))
 	if h.IP != "" {
 		own["hop_ip"] = h.IP
 	}
@@ -195,11 +202,7 @@ func appendHop(enc *lineprotocol.Encoder, r *probe.Result, h *probe.Hop, ts time
 // path id.
 func appendFlow(enc *lineprotocol.Encoder, r *probe.Result, f *probe.FlowPath, ts time.Time, quoteTags bool) {
 	enc.StartLine(FlowMeasurement)
-	own := map[string]string{"target": tagValue(r.Target), "protocol": string(r.Protocol), "flow": strconv.Itoa(f.Flow)}
-	if r.Port != 0 {
-		own["port"] = strconv.Itoa(r.Port)
-	}
-	addTags(enc, own, r.Tags, hopOnly, quoteTags)
+	addTags(enc, pathTags(r, "flow", strconv.Itoa(f.Flow)), r.Tags, hopOnly, quoteTags)
 	enc.AddField("hop_count", lineprotocol.IntValue(int64(f.HopCount)))
 	enc.AddField("path_id", lineprotocol.MustNewValue(f.ID))
 	enc.EndLine(ts)
