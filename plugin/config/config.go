@@ -28,14 +28,23 @@ const (
 	MaxCount          = 400 // hping3 keeps send times for 400 sequence numbers only
 	MaxTargetRate     = 100 // packets per second to one target
 	MaxTotalRateLimit = 10000
-	MaxTimeout        = time.Second // hping3 stops listening one second after its last packet
 	MinTimeout        = time.Millisecond
-	MaxDataSize       = 1472 // one unfragmented packet on a 1500-byte MTU
-	MaxConcurrency    = 256
-	MaxDNSTimeout     = 30 * time.Second
-	MaxTargetLength   = 253 // longest valid DNS name
-	MaxHopsLimit      = 64  // a path longer than this is a loop
-	MaxFlows          = 32  // find every branch of a 7-way split with 95% probability (docs/paths.md)
+	MaxTimeout        = 30 * time.Second // the Tcl engine listens as long as a timeout asks
+	MaxCLITimeout     = time.Second      // the CLI hping3 stops listening one second after its last packet
+	MaxDataSize       = 8972             // one unfragmented packet on a 9000-byte (jumbo) MTU
+	MaxCLIDataSize    = 1472             // one unfragmented ICMP or UDP packet on a 1500-byte MTU
+
+	// MaxInFlight bounds timeout × max_packet_rate: the packets that may
+	// wait for an answer at once. Answers are told apart by the 16-bit IP
+	// id (which ICMP errors quote) and ICMP sequence, which must not wrap
+	// within a timeout; 5,536 numbers are left for the pacer's catch-up
+	// burst and the capture's grace.
+	MaxInFlight     = 60000
+	MaxConcurrency  = 256
+	MaxDNSTimeout   = 30 * time.Second
+	MaxTargetLength = 253 // longest valid DNS name
+	MaxHopsLimit    = 64  // a path longer than this is a loop
+	MaxFlows        = 32  // find every branch of a 7-way split with 95% probability (docs/paths.md)
 
 	// The Tcl engine's TCP and UDP source ports (below Linux's ephemeral
 	// range), of which one engine holds at most half per protocol.
@@ -73,6 +82,9 @@ type Settings struct {
 	DataSize    int           // payload bytes (hping3 -d)
 	TTL         int           // 0: hping3's default (64)
 	TOS         int           // 0: hping3's default (0)
+	DSCP        string        // a class name or 0..63 (TOS byte DSCP<<2); "" none; not with TOS
+	DontFrag    bool          // set IP's don't-fragment bit
+	Source      string        // source address, an IPv4 address of this host; "" by route
 	Interface   string        // empty: hping3 picks by route
 	DNSTimeout  time.Duration
 	Concurrency int    // hping3 processes of this group at once
@@ -123,18 +135,24 @@ type Config struct {
 	emptyTables   []Group  // tables left without a group (no targets, an empty targets_file), still validated
 }
 
-// Tags returns the constant tags of group i's lines: the group's own and,
-// when set, vantage.
+// Tags returns the constant tags of group i's lines: the group's own, the
+// ones its sending settings give (SettingTags), and, when set, vantage.
 func (c *Config) Tags(i int) map[string]string {
 	g := c.Groups[i]
-	if c.Vantage == "" {
+	own := g.Settings.SettingTags()
+	if c.Vantage == "" && len(own) == 0 {
 		return g.Tags
 	}
-	tags := make(map[string]string, len(g.Tags)+1)
+	tags := make(map[string]string, len(g.Tags)+len(own)+1)
 	for k, v := range g.Tags {
 		tags[k] = v
 	}
-	tags[VantageTag] = c.Vantage
+	for k, v := range own {
+		tags[k] = v
+	}
+	if c.Vantage != "" {
+		tags[VantageTag] = c.Vantage
+	}
 	return tags
 }
 

@@ -65,7 +65,7 @@ var settingsTable = []*Setting{
 			"the labels are tags of those targets; a relative path starts at the configuration file's directory; " +
 			"with it, targets may be empty",
 		Allowed: "a path ending in .json, .yml or .yaml; hosts as in targets; label names [a-zA-Z_][a-zA-Z0-9_]*, " +
-			"not job, instance, names starting with __, host, target, ip, protocol, port, hop, hop_ip, flow, vantage (when set) or a key of the table's tags; " +
+			"not job, instance, names starting with __, host, target, ip, protocol, port, hop, hop_ip, flow, vantage (when set), tos, dscp, source_address (when the table sets them) or a key of the table's tags; " +
 			"label values as tag values; a file without targets only while the configuration has other targets",
 		DefaultText: "none",
 		field:       func(_ *Config, g *Group) any { return &g.TargetsFile },
@@ -137,15 +137,40 @@ var settingsTable = []*Setting{
 			return ""
 		}},
 	{Key: "timeout", Flag: "timeout",
-		Help:    "how long a reply may take; later replies count as lost",
-		Allowed: fmt.Sprintf("%v..%v (hping3 stops listening 1s after its last packet)", MinTimeout, MaxTimeout),
-		min:     int64(MinTimeout), max: int64(MaxTimeout),
-		field: func(_ *Config, g *Group) any { return &g.Settings.Timeout }},
+		Help: "how long a reply may take; later replies count as lost",
+		Allowed: fmt.Sprintf("%v..%v, at most %v with the cli engine (hping3 stops listening 1s after its last packet); timeout × max_packet_rate at most %d (the IP id and ICMP sequence must not wrap within a timeout)",
+			MinTimeout, MaxTimeout, MaxCLITimeout, MaxInFlight),
+		min: int64(MinTimeout), max: int64(MaxTimeout),
+		field: func(_ *Config, g *Group) any { return &g.Settings.Timeout },
+		check: func(c *Config, g *Group) string {
+			if c == nil {
+				return ""
+			}
+			if c.Engine == EngineCLI && g.Settings.Timeout > MaxCLITimeout {
+				return g.Settings.CLIRefuses()
+			}
+			if rate := c.MaxPacketRate; rate >= 1 && g.Settings.Timeout.Seconds()*float64(rate) > MaxInFlight {
+				return fmt.Sprintf("with max_packet_rate %d, at most %v: %d packets waiting for an answer at once would wrap the 16-bit IP id and ICMP sequence",
+					rate, time.Duration(float64(time.Second)*MaxInFlight/float64(rate)).Truncate(time.Millisecond), MaxInFlight)
+			}
+			return ""
+		}},
 	{Key: "data_size", Flag: "data-size",
-		Help:    "payload bytes of each probe; an ICMP probe carries at least 6, its first 6 the plugin's own (docs/paths.md)",
-		Allowed: fmt.Sprintf("0..%d bytes", MaxDataSize),
+		Help: "payload bytes of each probe; an ICMP probe carries at least 6, its first 6 the plugin's own (docs/paths.md); " +
+			"a probe must fit the MTU of the interface it leaves by (1500 bytes: 1472 for icmp and udp, 1460 for tcp), else its target fails",
+		Allowed: fmt.Sprintf("0..%d bytes, at most %d with the cli engine", MaxDataSize, MaxCLIDataSize),
 		min:     0, max: MaxDataSize,
-		field: func(_ *Config, g *Group) any { return &g.Settings.DataSize }},
+		field: func(_ *Config, g *Group) any { return &g.Settings.DataSize },
+		check: func(c *Config, g *Group) string {
+			if c != nil && c.Engine == EngineCLI && g.Settings.DataSize > MaxCLIDataSize {
+				return g.Settings.CLIRefuses()
+			}
+			return ""
+		}},
+	{Key: "dont_fragment", Flag: "dont-fragment",
+		Help:    "set the IP don't-fragment bit, so that a probe larger than a link's MTU is lost with the router's \"fragmentation needed\" (counted in icmp_errors): with data_size, finds an MTU black hole",
+		Allowed: "true or false",
+		field:   func(_ *Config, g *Group) any { return &g.Settings.DontFrag }},
 	{Key: "ttl", Flag: "ttl",
 		Help:        "IP TTL of the probes",
 		Allowed:     "1..255 (0 keeps hping3's default of 64)",
@@ -153,10 +178,35 @@ var settingsTable = []*Setting{
 		min:         0, max: 255,
 		field: func(_ *Config, g *Group) any { return &g.Settings.TTL }},
 	{Key: "tos", Flag: "tos",
-		Help:    "IP type of service of the probes",
-		Allowed: "0..255",
-		min:     0, max: 255,
+		Help:        "IP type-of-service byte of the probes; other than 0 it is the tag tos of the table's lines",
+		Allowed:     "0..255; not with dscp",
+		DefaultText: "0",
+		min:         0, max: 255,
 		field: func(_ *Config, g *Group) any { return &g.Settings.TOS }},
+	{Key: "dscp", Flag: "dscp",
+		Help:        "DSCP of the probes (the upper six bits of the type-of-service byte), by class name or number; the tag dscp of the table's lines (its class name, or the number)",
+		Allowed:     dscpAllowed,
+		DefaultText: "none",
+		field:       func(_ *Config, g *Group) any { return &g.Settings.DSCP },
+		check: func(_ *Config, g *Group) string {
+			s := g.Settings
+			if s.DSCP != "" && (dscpValue(s.DSCP) < 0 || s.TOS != 0) {
+				return dscpAllowed
+			}
+			return ""
+		}},
+	{Key: "source_address", Flag: "source-address",
+		Help: "source address of the probes, an address of this host (a loopback one too): the probes leave by the interface the route to the target takes, which the answers are read on; " +
+			"the tag source_address of the table's lines; not a VRF (docs/configuration.md)",
+		Allowed:     "an IPv4 address of this host",
+		DefaultText: "by route",
+		field:       func(_ *Config, g *Group) any { return &g.Settings.Source },
+		check: func(_ *Config, g *Group) string {
+			if a := g.Settings.Source; a != "" {
+				return checkSource(a)
+			}
+			return ""
+		}},
 	{Key: "interface", Flag: "interface",
 		Help:        "network interface to send on",
 		Allowed:     "the exact name of an existing network interface",
@@ -240,7 +290,7 @@ var settingsTable = []*Setting{
 		}},
 	{Key: "tags",
 		Help:        "constant tags (attributes) for the table's lines, as a [inputs.hping3.tags] table",
-		Allowed:     "non-empty keys and values of printable UTF-8, not ending in a backslash; no key host, target, ip, protocol, port, hop, hop_ip, flow",
+		Allowed:     "non-empty keys and values of printable UTF-8, not ending in a backslash; no key host, target, ip, protocol, port, hop, hop_ip, flow, nor tos, dscp, source_address when the table sets them",
 		DefaultText: "none",
 		field:       func(_ *Config, g *Group) any { return &g.Tags }},
 

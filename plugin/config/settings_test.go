@@ -123,6 +123,9 @@ func TestEveryFlagSetsItsSetting(t *testing.T) {
 		"data-size":       {"64", func(c *Config) any { return c.Groups[0].Settings.DataSize }, 64},
 		"ttl":             {"9", func(c *Config) any { return c.Groups[0].Settings.TTL }, 9},
 		"tos":             {"16", func(c *Config) any { return c.Groups[0].Settings.TOS }, 16},
+		"dscp":            {"af41", func(c *Config) any { return c.Tags(0)["dscp"] }, "AF41"},
+		"dont-fragment":   {"true", func(c *Config) any { return c.Groups[0].Settings.DontFrag }, true},
+		"source-address":  {"127.0.0.1", func(c *Config) any { return c.Tags(0)["source_address"] }, "127.0.0.1"},
 		"interface":       {"lo", func(c *Config) any { return c.Groups[0].Settings.Interface }, "lo"},
 		"dns-timeout":     {"5s", func(c *Config) any { return c.Groups[0].Settings.DNSTimeout }, 5 * time.Second},
 		"concurrency":     {"4", func(c *Config) any { return c.Groups[0].Settings.Concurrency }, 4},
@@ -191,10 +194,13 @@ func TestEverySettingIsValidated(t *testing.T) {
 		"tcp_flags":       `tcp_flags = "SX"` + "\n" + `protocol = "tcp"` + "\nport = 1",
 		"count":           `count = 401`,
 		"interval":        `interval = "5ms"`, // 200 packets/s to one target
-		"timeout":         `timeout = "2s"`,
-		"data_size":       `data_size = 1473`,
+		"timeout":         `timeout = "31s"`,
+		"data_size":       `data_size = 8973`,
+		"dont_fragment":   `dont_fragment = "yes"`, // a boolean: only its type can be wrong
 		"ttl":             `ttl = 256`,
 		"tos":             `tos = -1`,
+		"dscp":            `dscp = "AF44"`,
+		"source_address":  `source_address = "192.0.2.1"`, // TEST-NET-1: no interface here holds it
 		"interface":       `interface = "no-such-if0"`,
 		"dns_timeout":     `dns_timeout = "31s"`,
 		"concurrency":     `concurrency = 0`,
@@ -230,6 +236,12 @@ func TestEverySettingIsValidated(t *testing.T) {
 			text += line + "\n"
 		}
 		c, err := parseFile("t.toml", text)
+		if s.Key == "dont_fragment" {
+			if err == nil || !strings.Contains(err.Error(), s.Key) {
+				t.Errorf("%q: error %v, want one naming %s", text, err, s.Key)
+			}
+			continue
+		}
 		if err != nil {
 			t.Errorf("%s: %v", s.Key, err)
 			continue

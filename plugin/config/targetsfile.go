@@ -177,7 +177,7 @@ func (c *Config) readTargetsFile(g Group, path string, contents map[string][]byt
 		}
 		bad := false
 		for _, name := range sortedKeys(labels) {
-			if why := c.labelProblem(name, labels[name], g.Tags); why != "" {
+			if why := c.labelProblem(name, labels[name], g.Settings, g.Tags); why != "" {
 				report(n, "%s", why)
 				bad = true
 			}
@@ -373,15 +373,15 @@ func PrometheusOwn(name string) string {
 
 // labelProblem returns why a label cannot be a tag of a table with tags,
 // or "".
-func (c *Config) labelProblem(name, value string, tags map[string]string) string {
+func (c *Config) labelProblem(name, value string, s Settings, tags map[string]string) string {
 	own := PrometheusOwn(name)
 	switch {
 	case !labelName.MatchString(name):
 		return fmt.Sprintf("label %q: not a label name ([a-zA-Z_][a-zA-Z0-9_]*)", name)
 	case own != "":
 		return fmt.Sprintf("label %q: %s", name, own)
-	case reservedTags[name] || (name == VantageTag && c.Vantage != ""):
-		return fmt.Sprintf("label %q: a tag the plugin sets itself (host, target, ip, protocol, port, hop, hop_ip, flow, and vantage when set)", name)
+	case c.reserved(name, s):
+		return fmt.Sprintf("label %q: a tag the plugin sets itself (%s)", name, reservedText)
 	}
 	if v, ok := tags[name]; ok {
 		return fmt.Sprintf("label %s=%q: the table's tags already have %s = %q", name, value, name, v)

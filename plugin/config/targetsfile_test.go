@@ -248,7 +248,7 @@ func TestTargetsFileErrors(t *testing.T) {
 		{"label __", "", "t.json", `[{"targets": ["a"], "labels": {"__address__": "x"}}]`, `entry 0: label "__address__": names starting with __ are Prometheus' own`},
 		{"label job", "", "t.json", `[{"targets": ["a"], "labels": {"job": "x"}}]`, `entry 0: label "job": job and instance are Prometheus' own`},
 		{"label instance", "", "t.json", `[{"targets": ["a"], "labels": {"instance": "x"}}]`, `entry 0: label "instance": job and instance are Prometheus' own`},
-		{"label host", "", "t.json", `[{"targets": ["a"], "labels": {"host": "x"}}]`, `entry 0: label "host": a tag the plugin sets itself (host, target, ip, protocol, port, hop, hop_ip, flow, and vantage when set)`},
+		{"label host", "", "t.json", `[{"targets": ["a"], "labels": {"host": "x"}}]`, `entry 0: label "host": a tag the plugin sets itself (host, target, ip, protocol, port, hop, hop_ip, flow, vantage (when the top-level vantage is set), tos, dscp, source_address (when the table sets them))`},
 		{"label hop_ip", "", "t.json", `[{"targets": ["a"], "labels": {"hop_ip": "x"}}]`, `entry 0: label "hop_ip": a tag the plugin sets itself`},
 		{"label port", "", "t.json", `[{"targets": ["a"], "labels": {"port": "x"}}]`, `entry 0: label "port": a tag the plugin sets itself`},
 		{"label vantage", "", "t.json", `[{"targets": ["a"], "labels": {"vantage": "x"}}]`, `entry 0: label "vantage": a tag the plugin sets itself`}, // vantage set below

@@ -68,8 +68,8 @@ func (c *Config) Validate() error {
 			if !TagSafe(k) || !TagSafe(v) {
 				add(&FieldError{Field: prefix + "tags", Value: fmt.Sprintf("%q=%q", k, v), Allowed: "non-empty keys and values of printable UTF-8, not ending in a backslash"})
 			}
-			if reservedTags[k] || (k == VantageTag && c.Vantage != "") {
-				add(&FieldError{Field: prefix + "tags." + k, Value: fmt.Sprintf("%q", v), Allowed: "a key other than host, target, ip, protocol, port, hop, hop_ip, flow (and vantage when the top-level vantage is set)"})
+			if c.reserved(k, g.Settings) {
+				add(&FieldError{Field: prefix + "tags." + k, Value: fmt.Sprintf("%q", v), Allowed: "a key other than " + reservedText})
 			}
 		}
 	}
@@ -115,6 +115,16 @@ func TagSafe(s string) bool {
 
 // reservedTags are set by the plugin itself or by Telegraf (host).
 var reservedTags = map[string]bool{"host": true, "target": true, "ip": true, "protocol": true, "port": true, "hop": true, "hop_ip": true, "flow": true}
+
+// reservedText lists the tag names the plugin sets, for errors.
+const reservedText = "host, target, ip, protocol, port, hop, hop_ip, flow, vantage (when the top-level vantage is set), tos, dscp, source_address (when the table sets them)"
+
+// reserved reports whether a table with settings s may not have the tag
+// (or targets_file label) k: the plugin sets it on the table's lines.
+func (c *Config) reserved(k string, s Settings) bool {
+	_, own := s.SettingTags()[k]
+	return reservedTags[k] || own || (k == VantageTag && c.Vantage != "")
+}
 
 func checkInterval(d time.Duration) string {
 	const allowed = "1ms..999ms, or whole seconds 1s..60s"

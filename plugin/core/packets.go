@@ -83,7 +83,7 @@ func (t *target) nextProbe(ids *identity) packet.Probe {
 	if t.hopOf != nil && len(t.flows) > 0 {
 		t.nextFlow = (t.nextFlow + 1) % len(t.flows)
 	}
-	p.TTL, p.TOS, p.IPID, p.Payload = ttl, s.TOS, ipID, t.payload
+	p.TTL, p.TOS, p.DontFrag, p.IPID, p.Payload = ttl, s.TOSByte(), s.DontFrag, ipID, t.payload
 	switch s.Protocol {
 	case config.ICMP:
 		p.ICMPSeq = seq
@@ -118,6 +118,20 @@ func probePayload(s config.Settings) []byte {
 		n = max(n, icmpMarkLen)
 	}
 	return []byte(strings.Repeat("X", n))
+}
+
+// probeSize is the length of s's packets on the wire, their IP header
+// included: what must fit the MTU of the interface they leave by.
+func probeSize(s config.Settings) int {
+	const ipHeader, icmpHeader, udpHeader, tcpHeader = 20, 8, 8, 20 // the Tcl engine sends no options
+	n := ipHeader + len(probePayload(s))
+	switch s.Protocol {
+	case config.ICMP:
+		return n + icmpHeader
+	case config.UDP:
+		return n + udpHeader
+	}
+	return n + tcpHeader
 }
 
 // echoPayload is an echo request's payload: base (probePayload) with the

@@ -4,13 +4,18 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 )
 
 // route is where probes to one target leave: the interface whose capture
-// sees the answers, and the source address the answers come back to.
+// sees the answers, its MTU, and the source address the answers come back
+// to.
 type route struct {
 	iface string
 	src   netip.Addr
+	mtu   int
 }
 
 // router finds routes from one snapshot of the host's interfaces. When the
@@ -33,54 +38,95 @@ func newRouter() *router {
 	return r
 }
 
-// route finds the route to dst the way the kernel does: a connected UDP
-// socket (which sends nothing) gives the source address; the interface is
-// the one holding it, or loopback when dst is one of this host's own
-// addresses (the kernel then delivers through lo whatever address is
-// used). A configured interface is used as it is, with its first IPv4
-// address.
-func (r *router) route(dst netip.Addr, iface string) (route, error) {
+// route finds the route to dst for a group's settings s the way the kernel
+// does. A configured source_address is the source, and the interface the
+// kernel routes dst from it by (egress). Else a connected UDP socket
+// (which sends nothing) gives the source address; the interface is the
+// one holding it, or loopback when dst is one of this host's own addresses
+// (the kernel then delivers through lo whatever address is used). A
+// configured interface is used as it is, with source_address or else its
+// first IPv4 address.
+func (r *router) route(dst netip.Addr, s config.Settings) (route, error) {
 	if r.err != nil {
 		return route{}, r.err
 	}
-	if iface != "" {
+	var src netip.Addr
+	if s.Source != "" {
+		var err error
+		if src, err = r.own(s.Source); err != nil {
+			return route{}, err
+		}
+	}
+	if s.Interface != "" {
 		for i, ifi := range r.ifaces {
-			if ifi.Name != iface {
+			if ifi.Name != s.Interface {
 				continue
 			}
-			if len(r.addrs[i]) == 0 {
-				return route{}, fmt.Errorf("interface %q has no IPv4 address to send from", iface)
+			if src.IsValid() {
+				return route{iface: ifi.Name, src: src, mtu: ifi.MTU}, nil
 			}
-			return route{iface: iface, src: r.addrs[i][0]}, nil
+			if len(r.addrs[i]) == 0 {
+				return route{}, fmt.Errorf("interface %q has no IPv4 address to send from", s.Interface)
+			}
+			return route{iface: ifi.Name, src: r.addrs[i][0], mtu: ifi.MTU}, nil
 		}
-		return route{}, fmt.Errorf("interface %q does not exist", iface)
+		return route{}, fmt.Errorf("interface %q does not exist", s.Interface)
+	}
+	if src.IsValid() {
+		index, err := egress(dst, src)
+		if err != nil {
+			return route{}, err
+		}
+		for _, ifi := range r.ifaces {
+			if ifi.Index == index {
+				return route{iface: ifi.Name, src: src, mtu: ifi.MTU}, nil
+			}
+		}
+		return route{}, fmt.Errorf("the route from %s to %s leaves by interface %d, which this host no longer has", src, dst, index)
 	}
 	conn, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
 	if err != nil {
 		return route{}, fmt.Errorf("no route to %s: %v", dst, unwrapSyscall(err))
 	}
-	src := conn.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+	src = conn.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
 	conn.Close()
-	local, srcIface := dst.IsLoopback(), ""
-	for i, ifi := range r.ifaces {
+	local, srcIface := dst.IsLoopback(), -1
+	for i := range r.ifaces {
 		for _, a := range r.addrs[i] {
 			local = local || a == dst
-			if a == src && srcIface == "" {
-				srcIface = ifi.Name
+			if a == src && srcIface < 0 {
+				srcIface = i
 			}
 		}
 	}
 	if local {
 		for _, ifi := range r.ifaces {
 			if ifi.Flags&net.FlagLoopback != 0 {
-				return route{iface: ifi.Name, src: src}, nil
+				return route{iface: ifi.Name, src: src, mtu: ifi.MTU}, nil
 			}
 		}
 	}
-	if srcIface == "" {
+	if srcIface < 0 {
 		return route{}, fmt.Errorf("no interface holds %s, the source address for %s", src, dst)
 	}
-	return route{iface: srcIface, src: src}, nil
+	ifi := r.ifaces[srcIface]
+	return route{iface: ifi.Name, src: src, mtu: ifi.MTU}, nil
+}
+
+// own returns source_address a as an address, or why this host does not
+// hold it (any more: validation checked it when the configuration was
+// read).
+func (r *router) own(a string) (netip.Addr, error) {
+	ip, err := netip.ParseAddr(a)
+	if err != nil {
+		return ip, fmt.Errorf("source_address %q: %w", a, err)
+	}
+	for i := range r.ifaces {
+		if slices.Contains(r.addrs[i], ip) {
+			return ip, nil
+		}
+	}
+	return ip, fmt.Errorf("source_address %s is not an address of this host (any more): the plugin sends only from its own", ip)
 }
 
 func addrsOf(ifi net.Interface) []netip.Addr {

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -210,6 +211,12 @@ func runCLI(ctx context.Context, st *setup, cli *cliScheduler, j job) (probe.Res
 	}
 	if t.Res.Code != probe.OK {
 		return unprobed(t, s, nil), false // a Result carrying the lookup failure
+	}
+	if why := s.CLIRefuses(); why != "" {
+		// engine "auto" fell back to the CLI engine at run time (validation
+		// refuses these settings with engine "cli"): the target fails,
+		// rather than report replies past 1s as lost.
+		return unprobed(t, s, fmt.Errorf("%s, and %s has no Tcl API (engine auto fell back to cli)", why, st.engines[j.group].bin)), false
 	}
 	slot, err := cli.acquire(ctx, j.group, t.Res.IP, s)
 	if err != nil {

@@ -201,7 +201,11 @@ func routeAll(targets []*target) []*target {
 			continue
 		}
 		t.ip, _ = netip.ParseAddr(t.res.IP)
-		if t.route, t.err = rt.route(t.ip, t.s.Interface); t.err != nil {
+		if t.route, t.err = rt.route(t.ip, t.s); t.err != nil {
+			continue
+		}
+		if n := probeSize(t.s); n > t.route.mtu {
+			t.err = fmt.Errorf("data_size %d makes %d-byte packets, more than the %d-byte MTU of %s, the interface to %s", t.s.DataSize, n, t.route.mtu, t.route.iface, t.ip)
 			continue
 		}
 		live = append(live, t)

@@ -27,6 +27,9 @@ func Args(s config.Settings, ip string, basePort int) ([]string, error) {
 	if err := s.Validate(""); err != nil {
 		return nil, err
 	}
+	if why := s.CLIRefuses(); why != "" {
+		return nil, fmt.Errorf("the cli engine cannot probe %s: %s", ip, why)
+	}
 	if basePort < 1 || basePort+s.Count-1 > 65535 {
 		return nil, fmt.Errorf("source ports %d..%d out of range", basePort, basePort+s.Count-1)
 	}
@@ -53,8 +56,16 @@ func Args(s config.Settings, ip string, basePort int) ([]string, error) {
 	if s.TTL > 0 {
 		args = append(args, "-t", strconv.Itoa(s.TTL))
 	}
-	if s.TOS > 0 {
-		args = append(args, "-o", strconv.FormatInt(int64(s.TOS), 16)) // hping3 reads -o as hex
+	if tos := s.TOSByte(); tos > 0 {
+		args = append(args, "-o", strconv.FormatInt(int64(tos), 16)) // hping3 reads -o as hex
+	}
+	if s.DontFrag {
+		args = append(args, "-y")
+	}
+	if s.Source != "" {
+		// hping3's -a, validated to be an address of this host
+		// (config.checkSource): never another host's.
+		args = append(args, "-a", s.Source)
 	}
 	if s.Interface != "" {
 		args = append(args, "-I", s.Interface)

@@ -30,6 +30,8 @@ func TestArgs(t *testing.T) {
 			s.Protocol, s.Port, s.TCPFlags, s.DataSize, s.TTL, s.TOS, s.Interface = config.TCP, 443, "SA", 20, 9, 16, "lo"
 			s.Interval = 10 * time.Millisecond
 		}), "198.19.0.7", "-n -c 5 -i u10000 -p 443 -S -A -s 10000 -d 20 -t 9 -o 10 -I lo -- 198.19.0.7"},
+		{"dscp, don't fragment, source", settings(func(s *config.Settings) { s.DSCP, s.DontFrag, s.Source = "EF", true, "127.0.0.1" }), "127.0.0.2",
+			"-n -c 5 -i 1 -1 -s 10000 -o b8 -y -a 127.0.0.1 -- 127.0.0.2"},
 		{"udp", settings(func(s *config.Settings) { s.Protocol, s.Port, s.Interval = config.UDP, 53, 2*time.Second }), "10.0.0.1",
 			"-n -c 5 -i 2 -2 -p 53 -s 10000 -- 10.0.0.1"},
 	}
@@ -55,6 +57,15 @@ func TestArgsRejectsNonLiteralTargets(t *testing.T) {
 	}
 	if _, err := Args(settings(func(s *config.Settings) { s.Count = 0 }), "127.0.0.1", 10000); err == nil {
 		t.Error("invalid settings accepted")
+	}
+	for _, f := range []func(*config.Settings){
+		func(s *config.Settings) { s.Timeout = 1001 * time.Millisecond },
+		func(s *config.Settings) { s.DataSize = 1473 },
+		func(s *config.Settings) { s.Source = "192.0.2.1" }, // not this host's: hping3's -a spoofs
+	} {
+		if got, err := Args(settings(f), "127.0.0.1", 10000); err == nil {
+			t.Errorf("Args = %v, want settings the cli engine cannot honour refused", got)
+		}
 	}
 	if _, err := Args(s, "127.0.0.1", 65534); err == nil {
 		t.Error("source ports beyond 65535 accepted")

@@ -50,6 +50,7 @@ type Probe struct {
 	TTL      int // 1..255
 	TOS      int // 0..255
 	IPID     int // 0..65535, unique per packet: ICMP errors quote it
+	DontFrag bool
 
 	// ICMP echo
 	ICMPID, ICMPSeq int

@@ -55,6 +55,9 @@ func appendAPD(dst []byte, p *packet.Probe) ([]byte, error) {
 	b = num(b, ",ttl=", p.TTL)
 	b = num(b, ",tos=", p.TOS)
 	b = num(b, ",id=", p.IPID)
+	if p.DontFrag {
+		b = append(b, ",df=1"...)
+	}
 	b = append(b, ')')
 	port := func(v int) bool { return v >= 1 && v <= 65535 }
 	switch p.Proto {

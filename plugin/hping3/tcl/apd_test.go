@@ -424,6 +424,8 @@ func TestBuild(t *testing.T) {
 			"ip(saddr=127.0.0.1,daddr=127.0.0.1,ttl=64,tos=0,id=102)+icmp(type=8,code=0,id=777,seq=2)+data(hex=5858585858585858)"},
 		{"icmp bounds", packet.Probe{Src: lo, Dst: lo, Proto: packet.ProtoICMP, TTL: 255, TOS: 255, IPID: 65535, ICMPID: 65535, ICMPSeq: 65535},
 			"ip(saddr=127.0.0.1,daddr=127.0.0.1,ttl=255,tos=255,id=65535)+icmp(type=8,code=0,id=65535,seq=65535)"},
+		{"icmp don't fragment", packet.Probe{Src: client, Dst: dst85, Proto: packet.ProtoICMP, TTL: 64, TOS: 184, IPID: 9, DontFrag: true, ICMPID: 7, ICMPSeq: 1},
+			"ip(saddr=198.18.0.1,daddr=198.19.8.5,ttl=64,tos=184,id=9,df=1)+icmp(type=8,code=0,id=7,seq=1)"},
 		{"icmp zero ids, ttl 1", packet.Probe{Src: lo, Dst: lo, Proto: packet.ProtoICMP, TTL: 1, TOS: 16},
 			"ip(saddr=127.0.0.1,daddr=127.0.0.1,ttl=1,tos=16,id=0)+icmp(type=8,code=0,id=0,seq=0)"},
 		{"tcp syn", packet.Probe{Src: lo, Dst: lo, Proto: packet.ProtoTCP, TTL: 64, IPID: 103, SrcPort: 40001, DstPort: 18080, TCPFlags: packet.FlagSYN, TCPSeq: 12345, TCPWindow: 512},
