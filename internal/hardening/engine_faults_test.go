@@ -156,8 +156,10 @@ func TestTclEngineStandIns(t *testing.T) {
 
 // TestHPing3WithoutTcl: an hping3 that cannot run the engine (here a shell
 // stand-in that answers like the CLI) makes engine = "auto" fall back to
-// the CLI engine with its I! line, and measures; engine = "tcl" gives every
-// target result_code 2 saying why.
+// the CLI engine with its I! line, and measures, except a target whose
+// timeout only the Tcl engine keeps, which fails saying why rather than
+// count replies past 1s as lost; engine = "tcl" gives every target
+// result_code 2 saying why.
 func TestHPing3WithoutTcl(t *testing.T) {
 	dir := testbin.OpenDir(t)
 	bin, _ := recorder(t, dir)
@@ -170,6 +172,13 @@ func TestHPing3WithoutTcl(t *testing.T) {
 	if r := rd.Results[0]; r.Code != probe.OK || r.Received != 2 || rd.Processes != 1 {
 		t.Errorf("auto: %+v, %d processes; want 2 received by one CLI hping3", r, rd.Processes)
 	}
+
+	cfg = oneTarget(t, bin)
+	cfg.Groups[0].Settings.Timeout = 3 * time.Second
+	if rd, _ = runRound(context.Background(), cfg); rd.Processes != 0 {
+		t.Errorf("auto, timeout 3s: %d hping3 processes, want none", rd.Processes)
+	}
+	every(t, rd, probe.Failed, "a timeout over 1s needs the tcl engine (the CLI hping3 stops listening 1s after its last packet), and "+bin+" has no Tcl API (engine auto fell back to cli)")
 
 	cfg = oneTarget(t, bin)
 	cfg.Engine = config.EngineTcl

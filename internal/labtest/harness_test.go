@@ -282,12 +282,19 @@ func decodePoints(t *testing.T, b []byte) (points map[string]point, hops, flows 
 }
 
 // key is what a target's results are looked up by: the target, with
-// ":port" for tcp and udp.
+// ":port" for tcp and udp, and " dscp=EF", " tos=16", " source_address=A"
+// for a table that sets those.
 func (p point) key() string {
+	k := p.tags["target"]
 	if port := p.tags["port"]; port != "" {
-		return p.tags["target"] + ":" + port
+		k += ":" + port
 	}
-	return p.tags["target"]
+	for _, tag := range []string{"dscp", "tos", "source_address"} {
+		if v := p.tags[tag]; v != "" {
+			k += " " + tag + "=" + v
+		}
+	}
+	return k
 }
 
 // quietSD is the most spread the emulator may itself record on a

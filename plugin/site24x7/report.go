@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
@@ -38,6 +39,9 @@ const (
 	keyProtocol    = "protocol"
 	keyPort        = "port"
 	keyPortState   = "port state"
+	keyTOS         = "tos"            // --tos
+	keyDSCP        = "dscp"           // --dscp
+	keySource      = "source address" // --source-address
 	keyDNS         = "dns time"
 	keyHopCount    = "hop count"    // path = true
 	keyPathChanged = "path changed" // path = true: 1 when not the previous run's path
@@ -134,6 +138,13 @@ func measured(h Header, r *probe.Result, pathChanged bool) object {
 	}
 	if r.PortState != "" {
 		o.add(keyPortState, r.PortState)
+	}
+	// What --tos, --dscp and --source-address put on the probes, as the
+	// other front ends' tags say it: the monitor shows what it measured.
+	for _, k := range [][2]string{{config.TOSTag, keyTOS}, {config.DSCPTag, keyDSCP}, {config.SourceTag, keySource}} {
+		if v, ok := r.Tags[k[0]]; ok {
+			o.add(k[1], v)
+		}
 	}
 	if r.DNS > 0 {
 		o.add(keyDNS, round3(float64(r.DNS)/float64(time.Millisecond)))

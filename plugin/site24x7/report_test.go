@@ -57,6 +57,12 @@ func TestGolden(t *testing.T) {
 			}}
 			return []probe.Result{r}
 		}()},
+		// --dscp ef --source-address 127.0.0.1: what the probes carried.
+		{name: "class_and_source", results: func() []probe.Result {
+			r := tcpResult()
+			r.Tags = map[string]string{"dscp": "EF", "source_address": "127.0.0.1"}
+			return []probe.Result{r}
+		}()},
 		{name: "partial_loss", host: "198.18.0.7", results: func() []probe.Result {
 			r := probe.Result{
 				Target: "198.18.0.7", IP: "198.18.0.7", Protocol: config.ICMP,
