@@ -39,7 +39,7 @@ func newFlagSet() (*flag.FlagSet, *flags) {
 	fs.BoolVar(&f.once, "once", false, "run one round, print it as line protocol and exit")
 	fs.BoolVar(&f.otlp, "otlp", false, "export every round to an OpenTelemetry Collector over OTLP gRPC instead of printing line protocol")
 	fs.BoolVar(&f.site24x7, "site24x7", false, "Site24x7 agent mode: one round against --host, printed as plugin JSON (see hping3-plugin --site24x7 --help)")
-	fs.StringVar(&f.prometheusListen, "prometheus-listen", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. :9374 or 127.0.0.1:9374), probing all the time; alone or with --otlp")
+	fs.StringVar(&f.prometheusListen, "prometheus-listen", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. :10027 or 127.0.0.1:10027), probing all the time; alone or with --otlp")
 	fs.StringVar(&f.webConfig, "web-config", "", "with --prometheus-listen: Prometheus web configuration file (TLS, basic auth; the exporter-toolkit format)")
 	fs.StringVar(&f.config, "config", "", "TOML file of [[inputs.hping3]] tables")
 	fs.BoolVar(&f.debug, "debug", false, "log each hping3 command line (D! lines on stderr; every mode)")
@@ -126,7 +126,7 @@ func checkModes(fs *flag.FlagSet, f *flags) error {
 			"to serve metrics, give --prometheus-listen without --once")
 	}
 	if given["prometheus-listen"] && f.prometheusListen == "" {
-		errs = append(errs, "--prometheus-listen needs an address, e.g. :9374 or 127.0.0.1:9374")
+		errs = append(errs, "--prometheus-listen needs an address, e.g. :10027 or 127.0.0.1:10027")
 	}
 	if given["web-config"] && f.prometheusListen == "" {
 		errs = append(errs, "--web-config is for the Prometheus endpoint: add --prometheus-listen")
@@ -181,7 +181,7 @@ Modes:
   --prometheus-listen ADDR
       a standalone prober: every target probed all the time, a report every
       --poll-interval (default 10s), served for Prometheus at http://ADDR/metrics
-        hping3-plugin --prometheus-listen 127.0.0.1:9374 --target 127.0.0.1
+        hping3-plugin --prometheus-listen 127.0.0.1:10027 --target 127.0.0.1
   --site24x7
       for the Site24x7 Linux agent: one round against --host, printed as plugin JSON
         hping3-plugin --site24x7 --host 127.0.0.1 --plugin-version 1 --heartbeat True

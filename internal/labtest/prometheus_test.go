@@ -21,7 +21,7 @@ import (
 
 // promListen is where the plugin serves /metrics inside the client
 // namespace, which nothing else uses.
-const promListen = "127.0.0.1:9374"
+const promListen = "127.0.0.1:10027"
 
 // startProber runs `hping3-plugin --prometheus-listen` with toml (and
 // args) in the client namespace until the test ends, and a real Prometheus
