@@ -48,7 +48,7 @@ func startProber(t *testing.T, l *netlab.Lab, toml string, args ...string) (*tes
 		<-done
 		t.Logf("plugin stderr:\n%s", stderr.String())
 	})
-	srv := testprom.Start(t, testprom.Config{Targets: []string{promListen}, Namespace: l.Client})
+	srv := testprom.Start(t, testprom.Config{Targets: []string{promListen}, Namespace: l.Client, RuleFiles: []string{testprom.ExampleRules()}})
 	return srv, stderr, file
 }
 
@@ -153,7 +153,7 @@ timeout = "300ms"
 			t.Fatal(err)
 		}
 		for _, pq := range qs {
-			v, err := srv.Query(pq.Expr)
+			v, err := srv.QueryRecorded(pq.Expr, 30*time.Second)
 			if err != nil {
 				t.Errorf("%s %q: %v", dash, pq.Panel+pq.Variable, err)
 				continue

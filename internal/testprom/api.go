@@ -6,11 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 )
 
 // Sample is one series of an instant query's result: its labels (__name__
@@ -38,6 +41,26 @@ func (v Vector) String() string {
 // returned with Prometheus's message.
 func (s *Server) Query(expr string) (Vector, error) {
 	return s.query(url.Values{"query": {expr}})
+}
+
+// QueryRecorded is Query for an expression that may read recording rules
+// ("hping3:..." series), which exist only once Prometheus has evaluated
+// them after a scrape: it asks again, up to within, until expr finds
+// series. Any other expression is asked once.
+func (s *Server) QueryRecorded(expr string, within time.Duration) (Vector, error) {
+	deadline := time.Now().Add(within)
+	for {
+		v, err := s.Query(expr)
+		if err != nil || len(v) > 0 || !strings.Contains(expr, "hping3:") || time.Now().After(deadline) {
+			return v, err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// ExampleRules is the path of examples/prometheus/rules.yml.
+func ExampleRules() string {
+	return filepath.Join(testbin.RepoRoot(), "examples", "prometheus", "rules.yml")
 }
 
 // QueryAt evaluates expr at time at.

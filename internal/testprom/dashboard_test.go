@@ -209,7 +209,8 @@ var noVariableEquality = regexp.MustCompile(`[^=~!]!?=\s*"\$`)
 
 // TestDashboardQueriesRun runs every query of the example dashboards
 // against a real Prometheus scraping a stand-in for the plugin's /metrics
-// (every metric the dashboards read, with counters that grow): none may
+// (every metric the dashboards read, with counters that grow) and loading
+// examples/prometheus/rules.yml, whose recording rules a panel reads: none may
 // fail to parse or run, and every one must find series, so that a metric
 // or label name the plugin does not have stands out. The lab test checks
 // them against the plugin itself.
@@ -221,7 +222,7 @@ func TestDashboardQueriesRun(t *testing.T) {
 		fmt.Fprint(w, standIn(scrapes.Add(1)))
 	}))
 	t.Cleanup(ts.Close)
-	p := Start(t, Config{Targets: []string{strings.TrimPrefix(ts.URL, "http://")}})
+	p := Start(t, Config{Targets: []string{strings.TrimPrefix(ts.URL, "http://")}, RuleFiles: []string{ExampleRules()}})
 	// Three scrapes: rate() over them has two intervals to go on.
 	p.WaitForScrapes(t, 3, 30*time.Second)
 
@@ -241,7 +242,7 @@ func TestDashboardQueriesRun(t *testing.T) {
 			if noVariableEquality.MatchString(q.Expr) {
 				t.Errorf("%s: a variable compared with = or !=, not =~", q)
 			}
-			v, err := p.Query(q.Expr)
+			v, err := p.QueryRecorded(q.Expr, 30*time.Second)
 			if err != nil {
 				t.Errorf("%s: %v", q, err)
 			} else if len(v) == 0 {

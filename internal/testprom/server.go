@@ -54,6 +54,10 @@ type Config struct {
 	// auth with every scrape.
 	Username, Password string
 
+	// RuleFiles are rule files Prometheus loads (rule_files), evaluated
+	// every Interval.
+	RuleFiles []string
+
 	// Flags are more flags for Prometheus, such as
 	// --enable-feature=native-histograms.
 	Flags []string
@@ -236,6 +240,7 @@ func configFile(cfg Config) ([]byte, error) {
 		job["basic_auth"] = map[string]any{"username": cfg.Username, "password": cfg.Password}
 	}
 	return json.MarshalIndent(map[string]any{
+		"rule_files": nonNil(cfg.RuleFiles),
 		"global": map[string]any{
 			"scrape_interval":     interval,
 			"scrape_timeout":      interval,
