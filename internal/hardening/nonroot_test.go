@@ -102,6 +102,49 @@ func TestWithoutRoot(t *testing.T) {
 	}
 }
 
+// TestAmbientNotWithFileCapability: why the packaged service gives
+// CAP_NET_RAW ambient (AmbientCapabilities) and neither binary a file
+// capability (docs/install.md). Run as nobody with CAP_NET_RAW ambient, as
+// the unit runs it, a plugin without a file capability keeps the ambient
+// set, times on the kernel's clock, and hands it to a plain hping3, which
+// sends; the same plugin with cap_net_raw=p loses the ambient set at exec
+// (the kernel clears it for a program with file capabilities), and hping3
+// then cannot send: result_code 2.
+func TestAmbientNotWithFileCapability(t *testing.T) {
+	testbin.RequireRoot(t)
+	hping3 := testbin.RequireTool(t, "hping3")
+	setcap := testbin.RequireTool(t, "setcap")
+	setpriv := testbin.RequireTool(t, "setpriv")
+	dir := testbin.OpenDir(t)
+	plain, withFileCap := filepath.Join(dir, "hping3-plugin"), filepath.Join(dir, "hping3-plugin-cap")
+	copyExec(t, testbin.Plugin(t), plain)
+	copyExec(t, testbin.Plugin(t), withFileCap)
+	if out, err := exec.Command(setcap, "cap_net_raw=p", withFileCap).CombinedOutput(); err != nil {
+		t.Fatalf("setcap: %v: %s", err, out)
+	}
+	run := func(plugin string) (code int64, stderr string) {
+		cmd := exec.Command(setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=+net_raw", "--ambient-caps=+net_raw",
+			plugin, "--once", "--debug", "--hping3", hping3, "--target", "127.0.0.1", "--count", "2", "--interval", "50ms", "--timeout", "300ms")
+		var stdout, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &errb
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: %v; stderr:\n%s", plugin, err, errb.String())
+		}
+		lines := decodeLines(t, stdout.String())
+		if len(lines) != 1 {
+			t.Fatalf("%s: %d lines, want 1:\n%s", plugin, len(lines), stdout.String())
+		}
+		return lines[0].fields["result_code"].IntV(), errb.String()
+	}
+	if code, stderr := run(plain); code != 0 || strings.Count(stderr, "(kernel clock)") != 2 {
+		t.Errorf("ambient CAP_NET_RAW, no file capability: result_code %d, want 0 with two packets on the kernel's clock:\n%s", code, stderr)
+	}
+	code, stderr := run(withFileCap)
+	if want := []string{`target "127.0.0.1"`, "hping3 has no permission to open raw sockets"}; code != 2 || !oneLineHasAll(stderr, "E! ", want) {
+		t.Errorf("ambient CAP_NET_RAW and cap_net_raw=p on the plugin: result_code %d, want 2 with an E! line %q:\n%s", code, want, stderr)
+	}
+}
+
 // TestPluginCapabilityReachesNoChild: the plugin's own file capability
 // (cap_net_raw=p, as the packages set it; it raises it itself, on one
 // thread, to open its packet sockets) reaches no program it starts.
