@@ -5,7 +5,8 @@
 // what can answer them reach user space.
 //
 // The kernel stamps a packet once, where the packet taps see it: a probe as
-// it leaves the interface, an answer as the interface delivers it. Both are
+// it leaves the interface, an answer as the interface delivers it (the
+// sockets ask for timestamps, which turns that stamping on: Ring.setup). Both are
 // read here at the same interface, so their difference is the round trip
 // on the wire, without the delay of waking any process. hping3 still builds
 // and sends every probe; these sockets only read (nothing is ever written

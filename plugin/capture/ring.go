@@ -123,6 +123,16 @@ func (r *Ring) setup(ifindex int, raw []bpf.RawInstruction, waitMs uint32) error
 	if err := unix.SetsockoptInt(r.fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
 		return fmt.Errorf("TPACKET_V3: %w", err)
 	}
+	// A packet socket asking for timestamps turns on the kernel's
+	// stamping of every packet where the taps see it (net_timestamp_set,
+	// netif_receive_skb), once. Without any such socket on the host the
+	// stamp is 0 there, and each packet socket reads the clock when the
+	// packet reaches it: the plugin's stamp would then be its own, later
+	// than the wire's by however long the delivery to other taps
+	// (tcpdump) took first, tens of microseconds on a busy machine.
+	if err := unix.SetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		return fmt.Errorf("timestamps: %w", err)
+	}
 	req := unix.TpacketReq3{Block_size: blockSize, Block_nr: blockCount, Frame_size: frameSize,
 		Frame_nr: blockSize / frameSize * blockCount, Retire_blk_tov: waitMs}
 	if err := unix.SetsockoptTpacketReq3(r.fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
