@@ -176,6 +176,7 @@ func runTcl(ctx context.Context, st *setup, hopCounts []int, results []probe.Res
 	started := 0
 	for _, part := range parts {
 		part.sched.rate = rateShare(st.cfg.MaxPacketRate, packets[part], all)
+		part.sched.ahead = roundAhead(part.targets)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
