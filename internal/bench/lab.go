@@ -19,7 +19,7 @@ import (
 // The lab, in the benchmarking range 198.18.0.0/15:
 //
 //	client C  c0 198.18.0.1/24 ── t0 198.18.0.2/24  target T
-//	  route 198.19.0.0/20 via T                        answers all of 198.19.0.0/20 on lo
+//	  route 198.19.0.0/18 via T                        answers all of 198.19.0.0/18 on lo
 //
 // The client has no default route: a packet to any address outside the lab
 // fails with "Network is unreachable" instead of leaving the machine. There is
@@ -31,12 +31,12 @@ const (
 	nsPrefix   = "hpbench-"
 )
 
-// TargetRange holds the addresses the target namespace answers for: 4094
-// targets, so that a round of 3000 fits.
-var TargetRange = netip.MustParsePrefix("198.19.0.0/20")
+// TargetRange holds the addresses the target namespace answers for:
+// 16382 targets, so that runs of 10,000 fit.
+var TargetRange = netip.MustParsePrefix("198.19.0.0/18")
 
 // MaxTargets is the number of usable addresses in TargetRange.
-const MaxTargets = 1<<(32-20) - 2
+const MaxTargets = 1<<(32-18) - 2
 
 // Lab is a client and a target namespace joined by a veth pair.
 type Lab struct {

@@ -24,10 +24,20 @@ import (
 // Steady is one continuous run: Targets lab targets, one packet each every
 // Interval, for Duration, a report requested every Report.
 type Steady struct {
-	Targets  int
-	Interval time.Duration
-	Duration time.Duration
-	Report   time.Duration
+	Targets       int
+	Interval      time.Duration
+	Duration      time.Duration
+	Report        time.Duration
+	MaxPacketRate int // the plugin's max_packet_rate; 0: its default
+}
+
+// rateKey is the top-level max_packet_rate line of a plugin configuration,
+// "" for the default.
+func rateKey(rate int) string {
+	if rate <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("max_packet_rate = %d\n", rate)
 }
 
 // Rate is the packet rate of the run.
@@ -85,7 +95,7 @@ func PluginConfig(dir, top string, targets []string, table string) (string, erro
 // reaps its hping3 and their time is counted. dir holds the settings.
 func (l *Lab) RunSteadyPlugin(ctx context.Context, bin, dir string, p Steady) (ProcSample, error) {
 	targets := Targets(p.Targets)
-	conf, err := PluginConfig(dir, "", targets, fmt.Sprintf("  interval = %q\n", p.Interval.String()))
+	conf, err := PluginConfig(dir, rateKey(p.MaxPacketRate), targets, fmt.Sprintf("  interval = %q\n", p.Interval.String()))
 	if err != nil {
 		return ProcSample{}, err
 	}
@@ -229,9 +239,9 @@ func ParseFpingLoop(out string) map[string][2]int {
 // hping3. dir holds the settings.
 func (l *Lab) RunPluginOnce(ctx context.Context, bin, dir string, p Params) (ProcSample, error) {
 	targets := Targets(p.Targets)
-	top := ""
+	top := rateKey(p.MaxPacketRate)
 	if p.Engine != "" {
-		top = fmt.Sprintf("engine = %q\n", p.Engine)
+		top += fmt.Sprintf("engine = %q\n", p.Engine)
 	}
 	conf, err := PluginConfig(dir, top, targets, fmt.Sprintf("  count = %d\n  interval = %q\n", p.Count, p.Interval.String()))
 	if err != nil {

@@ -37,15 +37,17 @@ func main() {
 		rInt     = flag.Duration("round-interval", 200*time.Millisecond, "rounds: time between one target's packets")
 		telegraf = flag.String("telegraf", "", "Telegraf binary with inputs.ping (default: the cached test build of make tools)")
 		repeat   = flag.Int("repeat", 1, "measure everything this many times, one table per run")
+		rate     = flag.Int("rate", 0, "the plugin's max_packet_rate (0: its default, 1000)")
+		tgUpTo   = flag.Int("telegraf-upto", 3000, "rounds: run Telegraf only up to this many targets (its inputs.ping at 10,000 takes minutes)")
 	)
 	flag.Parse()
-	if err := run(*bin, ints(*steadyN), ints(*roundsN), *duration, *interval, *report, *count, *rInt, *telegraf, *repeat); err != nil {
+	if err := run(*bin, ints(*steadyN), ints(*roundsN), *duration, *interval, *report, *count, *rInt, *telegraf, *repeat, *rate, *tgUpTo); err != nil {
 		fmt.Fprintln(os.Stderr, "procbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, steadyN, roundsN []int, duration, interval, report time.Duration, count int, rInt time.Duration, tg string, repeat int) error {
+func run(bin string, steadyN, roundsN []int, duration, interval, report time.Duration, count int, rInt time.Duration, tg string, repeat, rate, tgUpTo int) error {
 	for _, tool := range []string{"fping", "hping3"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if _, err := os.Stat("/usr/sbin/" + tool); err != nil {
@@ -103,7 +105,7 @@ func run(bin string, steadyN, roundsN []int, duration, interval, report time.Dur
 		if len(steadyN) > 0 {
 			var rows []bench.SteadyRow
 			for _, n := range steadyN {
-				p := bench.Steady{Targets: n, Interval: interval, Duration: duration, Report: report}
+				p := bench.Steady{Targets: n, Interval: interval, Duration: duration, Report: report, MaxPacketRate: rate}
 				pl, err := lab.RunSteadyPlugin(ctx, abs, dir, p)
 				if err != nil {
 					return err
@@ -123,7 +125,7 @@ func run(bin string, steadyN, roundsN []int, duration, interval, report time.Dur
 		if len(roundsN) > 0 {
 			var rows []bench.ProcRow
 			for _, n := range roundsN {
-				p := bench.Params{Targets: n, Count: count, Interval: rInt}
+				p := bench.Params{Targets: n, Count: count, Interval: rInt, MaxPacketRate: rate}
 				pl, err := lab.RunPluginOnce(ctx, abs, dir, p)
 				if err != nil {
 					return err
@@ -132,12 +134,16 @@ func run(bin string, steadyN, roundsN []int, duration, interval, report time.Dur
 				if err != nil {
 					return err
 				}
-				t, err := lab.RunTelegraf(ctx, tg, dir, p)
-				if err != nil {
-					return err
-				}
 				pl.Tool += " (" + string(pl.Engine) + ")"
-				rows = append(rows, bench.ProcRow{P: p, Tools: []bench.ProcSample{pl, bench.FromSample(fp), bench.FromSample(t)}})
+				tools := []bench.ProcSample{pl, bench.FromSample(fp)}
+				if n <= tgUpTo {
+					t, err := lab.RunTelegraf(ctx, tg, dir, p)
+					if err != nil {
+						return err
+					}
+					tools = append(tools, bench.FromSample(t))
+				}
+				rows = append(rows, bench.ProcRow{P: p, Tools: tools})
 				fmt.Fprintf(os.Stderr, "  rounds, %d targets measured\n", n)
 			}
 			fmt.Printf("\nRounds: one round of count %d, interval %v, each tool a whole process (wall = its start to its exit, start-up included).\n", count, rInt)
