@@ -88,6 +88,9 @@ func (st *setup) renew(cfg *config.Config) (*setup, error) {
 // lookup resolves name within s's dns_timeout, at most dnsParallel at
 // once. An error means ctx ended first.
 func (st *setup) lookup(ctx context.Context, name string, s config.Settings) (probe.Resolution, error) {
+	if res, ok := probe.Literal(name); ok {
+		return res, ctx.Err()
+	}
 	select {
 	case st.lookups <- struct{}{}:
 	case <-ctx.Done():

@@ -26,16 +26,25 @@ type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
+// Literal is Resolve's answer for a target that is an address literal,
+// which needs no lookup; ok is false for a name.
+func Literal(target string) (res Resolution, ok bool) {
+	addr, err := netip.ParseAddr(target)
+	if err != nil {
+		return Resolution{}, false
+	}
+	if addr = addr.Unmap(); !addr.Is4() {
+		return Resolution{Code: Failed, Err: fmt.Errorf("%q is an IPv6 address: hping3 probes IPv4 only; give an IPv4 address or a name with an A record", target)}, true
+	}
+	return Resolution{IP: addr.String()}, true
+}
+
 // Resolve checks target and resolves it to one IPv4 address within timeout.
 // The plugin resolves names itself so that hping3 only ever sees a literal
 // (it would resolve without a time limit, and only through gethostbyname).
 func Resolve(ctx context.Context, r Resolver, target string, timeout time.Duration) Resolution {
-	if addr, err := netip.ParseAddr(target); err == nil {
-		addr = addr.Unmap()
-		if !addr.Is4() {
-			return Resolution{Code: Failed, Err: fmt.Errorf("%q is an IPv6 address: hping3 probes IPv4 only; give an IPv4 address or a name with an A record", target)}
-		}
-		return Resolution{IP: addr.String()}
+	if res, ok := Literal(target); ok {
+		return res
 	}
 	if reason := checkHostName(target); reason != "" {
 		return Resolution{Code: NoSuchHost, Err: fmt.Errorf("%.80q is not a valid host name (%s); nothing was sent", target, reason)}
