@@ -5,7 +5,6 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"net/netip"
-	"strings"
 	"sync"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
@@ -14,11 +13,6 @@ import (
 
 // tcpWindow is the window of TCP probes, as hping3's own default.
 const tcpWindow = 64
-
-// icmpMarkLen is how many bytes of an ICMP probe's payload the plugin
-// writes: the process's tag (4 bytes), then 2 bytes that hold the echo's
-// checksum constant (echoPayload). A smaller data_size is raised to it.
-const icmpMarkLen = 6
 
 // identity hands out what tells the probes of one plugin process apart
 // from another's: ICMP sequence numbers and IP ids counted from random
@@ -108,30 +102,6 @@ func (t *target) flowHeader() packet.Probe {
 		p.Proto, p.SrcPort, p.DstPort = packet.ProtoUDP, fl.port, t.s.Port
 	}
 	return p
-}
-
-// probePayload is the data of s's probes: hping3 -d fills with X too. An
-// ICMP probe's first icmpMarkLen bytes are the plugin's (echoPayload).
-func probePayload(s config.Settings) []byte {
-	n := s.DataSize
-	if s.Protocol == config.ICMP {
-		n = max(n, icmpMarkLen)
-	}
-	return []byte(strings.Repeat("X", n))
-}
-
-// probeSize is the length of s's packets on the wire, their IP header
-// included: what must fit the MTU of the interface they leave by.
-func probeSize(s config.Settings) int {
-	const ipHeader, icmpHeader, udpHeader, tcpHeader = 20, 8, 8, 20 // the Tcl engine sends no options
-	n := ipHeader + len(probePayload(s))
-	switch s.Protocol {
-	case config.ICMP:
-		return n + icmpHeader
-	case config.UDP:
-		return n + udpHeader
-	}
-	return n + tcpHeader
 }
 
 // echoPayload is an echo request's payload: base (probePayload) with the

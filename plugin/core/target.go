@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
@@ -238,4 +239,33 @@ func pathLimit(t *target, hopCount int) int {
 		return min(hopCount, t.s.MaxHops)
 	}
 	return t.s.MaxHops
+}
+
+// icmpMarkLen is how many bytes of an ICMP probe's payload the plugin
+// writes: the process's tag (4 bytes), then 2 bytes that hold the echo's
+// checksum constant (echoPayload). A smaller data_size is raised to it.
+const icmpMarkLen = 6
+
+// probePayload is the data of s's probes: hping3 -d fills with X too. An
+// ICMP probe's first icmpMarkLen bytes are the plugin's (echoPayload).
+func probePayload(s config.Settings) []byte {
+	n := s.DataSize
+	if s.Protocol == config.ICMP {
+		n = max(n, icmpMarkLen)
+	}
+	return []byte(strings.Repeat("X", n))
+}
+
+// probeSize is the length of s's packets on the wire, their IP header
+// included: what must fit the MTU of the interface they leave by.
+func probeSize(s config.Settings) int {
+	const ipHeader, icmpHeader, udpHeader, tcpHeader = 20, 8, 8, 20 // the Tcl engine sends no options
+	n := ipHeader + len(probePayload(s))
+	switch s.Protocol {
+	case config.ICMP:
+		return n + icmpHeader
+	case config.UDP:
+		return n + udpHeader
+	}
+	return n + tcpHeader
 }
