@@ -66,6 +66,9 @@ type fakeNet struct {
 	syncs   int // syncs asked
 	sent    []sentPacket
 	engines []*fakeEngine
+	// sending is when the packet answer is called for went (under mu):
+	// the time its replies count from, for a network that keeps state.
+	sending time.Time
 }
 
 type sentPacket struct {
@@ -190,6 +193,7 @@ func (e *fakeEngine) Flush() error {
 		}
 		e.net.mu.Lock()
 		e.net.sent = append(e.net.sent, sentPacket{now, q.p})
+		e.net.sending = now
 		replies := e.net.answer(&q.p)
 		e.net.mu.Unlock()
 		e.outbox = append(e.outbox, tcl.Event{Kind: tcl.Sent, ID: q.id, At: now})

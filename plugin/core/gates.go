@@ -65,7 +65,10 @@ func gated(s config.Settings) bool {
 
 // mayReach reports whether t's packets may reach its target: the target's
 // own, and path probes from the lowest TTL its path may end at (its hop
-// count, once found; the previous round's; else every TTL).
+// count, once found; the previous round's; else every TTL). The hop count
+// found so far is only the lowest TTL the target has answered at: in a
+// first sweep a higher TTL's answer may come first, and a TTL below it
+// still reaches the target until a router answers at it or above.
 func (t *target) mayReach() bool {
 	h := t.hopOf
 	if h == nil {
@@ -75,7 +78,7 @@ func (t *target) mayReach() bool {
 	if from == 0 {
 		from = h.knownHops
 	}
-	return t.s.TTL >= from
+	return t.s.TTL >= from || (h.hopCount > 0 && t.s.TTL > h.routerTTL)
 }
 
 // gates are a session's, by flow.

@@ -22,6 +22,9 @@ import (
 // once. Routers at hops 1 and 2 answer time exceeded.
 type halfOpen struct {
 	rtt time.Duration
+	// net is the fake network: a packet's times count from when it went
+	// (net.sending), as its replies' do, not from when it is answered.
+	net *fakeNet
 
 	mu   sync.Mutex
 	busy map[packet.Key]time.Time
@@ -44,7 +47,7 @@ func (n *halfOpen) answer(p *packet.Probe) []reply {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	arrives := time.Now().Add(n.rtt / 2)
+	arrives := n.net.sending.Add(n.rtt / 2)
 	k := p.Key()
 	if arrives.Before(n.busy[k]) {
 		n.spoilt[p.TTL]++
@@ -66,8 +69,8 @@ func TestSessionOneFlowPerTarget(t *testing.T) {
 	for _, proto := range []config.Protocol{config.TCP, config.UDP} {
 		for _, mode := range modes {
 			t.Run(string(proto)+"/"+string(mode), func(t *testing.T) {
-				hn := &halfOpen{rtt: 20 * time.Millisecond, busy: map[packet.Key]time.Time{}, spoilt: map[int]int{}}
 				net := newFakeNet(0)
+				hn := &halfOpen{rtt: 20 * time.Millisecond, net: net, busy: map[packet.Key]time.Time{}, spoilt: map[int]int{}}
 				net.setAnswer(hn.answer)
 				s := fakeSettings()
 				s.Protocol, s.Port, s.Path, s.MaxHops = proto, 443, true, 8

@@ -124,7 +124,7 @@ func (l *tclLane) oneSession(ctx context.Context) error {
 	live := routeAll(l.targets)
 	l.guard.Unlock()
 	for _, t := range l.targets {
-		t.hopCount = 0
+		t.hopCount, t.routerTTL = 0, 0
 	}
 	if len(live) == 0 {
 		// Nothing to probe until an address changes.

@@ -418,8 +418,13 @@ func (s *session) captureEnded(end ringEnded) {
 func (s *session) answered(f *flight, now time.Time) {
 	a := f.rec.Answers[len(f.rec.Answers)-1]
 	s.release(s.gates.answered(f, a.Answer, a.At), now)
-	if h := f.t.hopOf; h != nil && f.endsPath() && (h.hopCount == 0 || f.p.TTL < h.hopCount) {
-		h.hopCount = f.p.TTL
+	if h := f.t.hopOf; h != nil {
+		switch {
+		case !f.endsPath():
+			h.routerTTL = max(h.routerTTL, f.p.TTL) // a router's time exceeded
+		case h.hopCount == 0 || f.p.TTL < h.hopCount:
+			h.hopCount = f.p.TTL
+		}
 	}
 	if s.rules.finite {
 		s.decided(f)
@@ -446,7 +451,7 @@ func (s *session) close(f *flight) {
 		s.debugPacket(f)
 	}
 	if h := f.t.hopOf; h != nil && f.p.TTL == h.hopCount && !f.endsPath() {
-		h.hopCount = 0
+		h.hopCount, h.routerTTL = 0, 0
 	}
 	s.lock(func() { f.t.keep(f.rec) })
 }

@@ -46,6 +46,10 @@ type path struct {
 	// lowest TTL the target or a router's unreachable answered at), 0
 	// while not known: its path probes of higher TTLs are not sent.
 	hopCount int
+	// routerTTL is the highest TTL a router answered this session's path
+	// probes at (time exceeded): a probe at or below it does not reach the
+	// target. 0 while none has, and again whenever hopCount is.
+	routerTTL int
 	// knownHops is the hop count the previous round found, 0 when none.
 	knownHops int
 }
