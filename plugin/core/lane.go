@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,8 +17,6 @@ const (
 	// maxRestartDelay bounds the back-off of an engine process that fails
 	// at once every time it starts (a missing capability, say).
 	maxRestartDelay = 5 * time.Second
-	// maxAhead bounds streamAhead.
-	maxAhead = 100 * time.Millisecond
 )
 
 // errReplan ends a session on purpose: addresses or targets changed.
@@ -219,23 +218,15 @@ func (ss *steadySchedule) plan(p *lanePlan) {
 	ss.rate, ss.ahead = p.rate, streamAhead(p.targets, ss.period)
 }
 
-// streamAhead is how far ahead of their slots the packets go in one write:
-// a tenth of the shortest period, at most maxAhead. The CPU of the engine
-// process and the plugin is mostly wake-ups (a wake-up of the sender wakes
-// both): 300 targets at 1 packet/s each took 2.2 s and 1.8 s of CPU in
-// 20 s with one write per packet, and 0.75 s and 0.8 s with 20 ms. With
-// the plugin's own capture the times are the kernel's, so a packet that
-// goes early costs no accuracy. The rate cap still spaces the packets'
-// slots 1/max_packet_rate apart: any window holds no more packets than the
-// cap allows over the window plus streamAhead, and a target's packets are
-// never more than streamAhead early, so never closer than 9/10 of its
-// period.
+// streamAhead is aheadOf the targets' shortest period. 300 targets at 1
+// packet/s each took 2.2 s (engine) and 1.8 s (plugin) of CPU in 20 s with
+// one write per packet, and 0.75 s and 0.8 s with 20 ms.
 func streamAhead(targets []*target, period map[*target]time.Duration) time.Duration {
-	ahead := maxAhead
+	shortest := time.Duration(math.MaxInt64)
 	for _, t := range targets {
-		ahead = min(ahead, period[t]/10)
+		shortest = min(shortest, period[t])
 	}
-	return max(ahead, time.Millisecond)
+	return aheadOf(shortest)
 }
 
 func (ss *steadySchedule) packets(t *target) string {

@@ -8,6 +8,23 @@ import "time"
 // paces.
 const catchUp = 2
 
+// maxAhead bounds aheadOf.
+const maxAhead = 100 * time.Millisecond
+
+// aheadOf is how far ahead of their slots packets go in one write, in
+// rounds and in continuous mode alike, for targets whose shortest period is
+// shortest: a tenth of it, at most maxAhead, at least 1 ms. The CPU of the
+// engine process and the plugin is mostly wake-ups (a wake-up of the
+// sender wakes both). With the plugin's own capture the times are the
+// kernel's, so a packet that goes early costs no accuracy. The rate cap
+// still spaces the packets' slots 1/max_packet_rate apart: any window holds
+// no more packets than the cap allows over the window plus ahead, and a
+// target's packets are never more than ahead early, so never closer than
+// 9/10 of its period.
+func aheadOf(shortest time.Duration) time.Duration {
+	return max(min(shortest/10, maxAhead), time.Millisecond)
+}
+
 // pacer spaces an engine's sends 1/rate apart (its share of
 // max_packet_rate). It is the one pacing rule of the Tcl engine, in rounds
 // and in continuous mode alike.

@@ -12,6 +12,12 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
+// slotAhead is the ahead these tests give a round: about one packet per
+// write, so that each send stamp is its packet's slot and the spacing the
+// pacer plans can be read off the wire (runTcl gives a round roundAhead,
+// whose bursts TestSessionRateCap bounds).
+const slotAhead = 200 * time.Microsecond
+
 // runRound probes n loopback addresses in one Tcl-engine round and returns
 // it, so a test can read every packet's send time (the engine's own stamp).
 func runRound(t *testing.T, n int, s config.Settings, rate float64) *tclRound {
@@ -19,7 +25,7 @@ func runRound(t *testing.T, n int, s config.Settings, rate float64) *tclRound {
 	bin := requireHping3(t)
 	log := logger.Discard()
 	rd := newTclRound(bin, &shared{log: log, start: startTcl, tap: newWireTap(log), ids: newIdentity()})
-	rd.sched.rate = rate
+	rd.sched.rate, rd.sched.ahead = rate, slotAhead
 	for i := range n {
 		ip := fmt.Sprintf("127.0.0.%d", i+1)
 		tg := probe.Target{Name: ip, Res: probe.Resolution{IP: ip}}

@@ -4,29 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
-// sendAhead is the least of roundAhead.
-const sendAhead = 200 * time.Microsecond
-
-// roundAhead is how far ahead of their slots a round's packets go in one
-// write: as in continuous mode (streamAhead), a tenth of the shortest
-// interval, at most maxAhead. A round is paced by max_packet_rate, one slot
-// per packet: writing one packet per slot woke the sender, the engine and
-// its event loop once per packet (1000 targets x 3: 7,858 writes, 8,572
-// pselect6 in hping3 and half the CPU in the kernel). A packet that goes
-// early costs no accuracy (its time is the kernel's), and a target's
-// packets stay at least 9/10 of its interval apart.
+// roundAhead is aheadOf the targets' shortest interval. A round is paced
+// by max_packet_rate, one slot per packet: writing one packet per slot
+// woke the sender, the engine and its event loop once per packet (1000
+// targets x 3: 7,858 writes, 8,572 pselect6 in hping3 and half the CPU in
+// the kernel).
 func roundAhead(targets []*target) time.Duration {
-	ahead := maxAhead
+	shortest := time.Duration(math.MaxInt64)
 	for _, t := range targets {
-		ahead = min(ahead, t.s.Interval/10)
+		shortest = min(shortest, t.s.Interval)
 	}
-	return max(ahead, sendAhead)
+	return aheadOf(shortest)
 }
 
 // ttlStep spaces a round's path probes' first packets by their TTL: only
@@ -60,7 +55,7 @@ func newTclRound(bin string, sh *shared) *tclRound {
 // answer.
 type roundSchedule struct {
 	rate  float64         // packets/s: the round's share of max_packet_rate
-	ahead time.Duration   // roundAhead of its targets; sendAhead when 0
+	ahead time.Duration   // roundAhead of its targets (runTcl)
 	left  map[*target]int // packets still to send
 }
 
@@ -70,7 +65,7 @@ type roundSchedule struct {
 // capture that ends fails the targets probed through it.
 var roundPolicy = policy{finite: true, ending: "at the end of the round"}
 
-func (rs *roundSchedule) pace() pacer    { return newPacer(rs.rate, max(rs.ahead, sendAhead)) }
+func (rs *roundSchedule) pace() pacer    { return newPacer(rs.rate, rs.ahead) }
 func (rs *roundSchedule) policy() policy { return roundPolicy }
 
 // begin: every target is due at once; path probes in TTL order, so that

@@ -140,8 +140,7 @@ func runTcl(ctx context.Context, st *setup, hopCounts []int, results []probe.Res
 		t := st.newTarget(i)
 		part.targets = append(part.targets, t)
 		part.results = append(part.results, &results[i])
-		resolve := func() {
-			res, err := st.lookup(ctx, t.name, t.s)
+		resolved := func(res probe.Resolution, err error) {
 			tg := probe.Target{Name: t.name, Tags: t.tags, Res: res}
 			if err != nil {
 				results[i] = unprobed(tg, t.s, errStopping)
@@ -151,16 +150,16 @@ func runTcl(ctx context.Context, st *setup, hopCounts []int, results []probe.Res
 			t.res = res
 			t.res.Code = results[i].Code
 		}
-		if _, literal := probe.Literal(t.name); literal {
+		if res, literal := probe.Literal(t.name); literal {
 			// No lookup to wait for: a goroutine each cost 10,000
 			// literal targets about 50 ms.
-			resolve()
+			resolved(res, ctx.Err())
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resolve()
+			resolved(st.lookup(ctx, t.name, t.s))
 		}()
 	}
 	wg.Wait()

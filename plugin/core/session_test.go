@@ -431,8 +431,8 @@ func (s *Stream) binary() string { return s.st.engines[0].bin }
 // continuous mode every interval is stretched 10 times, with a W! line.
 // Either way no 100 ms sees more than 10 packets' slots (+1 for the
 // window's edges, +2 for a late sender's catch-up). The fake stamps a
-// packet when it is written, up to the mode's ahead (sendAhead, 20 ms in
-// continuous mode) before its slot: the bound is on 100 ms plus that.
+// packet when it is written, up to the mode's ahead (2 ms in a round, 20
+// ms in continuous mode) before its slot: the bound is on 100 ms plus that.
 func TestSessionRateCap(t *testing.T) {
 	var targets []string
 	for i := range 20 {
@@ -456,8 +456,9 @@ func TestSessionRateCap(t *testing.T) {
 			if len(sent) < 50 {
 				t.Fatalf("%d packets sent", len(sent))
 			}
-			// Continuous: a tenth of the stretched 200 ms period (streamAhead).
-			ahead := map[config.Mode]time.Duration{config.ModeRounds: sendAhead, config.ModeContinuous: 20 * time.Millisecond}[mode]
+			// A tenth of the 20 ms interval (roundAhead); continuous: of
+			// the stretched 200 ms period (streamAhead).
+			ahead := map[config.Mode]time.Duration{config.ModeRounds: 2 * time.Millisecond, config.ModeContinuous: 20 * time.Millisecond}[mode]
 			limit := int((100*time.Millisecond+ahead)/(10*time.Millisecond)) + 1 + catchUp
 			for i := range sent {
 				n := 0

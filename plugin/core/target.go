@@ -253,18 +253,22 @@ const icmpMarkLen = 6
 // probePayload is the data of s's probes: hping3 -d fills with X too. An
 // ICMP probe's first icmpMarkLen bytes are the plugin's (echoPayload).
 func probePayload(s config.Settings) []byte {
-	n := s.DataSize
+	return []byte(strings.Repeat("X", payloadLen(s)))
+}
+
+// payloadLen is the length of probePayload(s).
+func payloadLen(s config.Settings) int {
 	if s.Protocol == config.ICMP {
-		n = max(n, icmpMarkLen)
+		return max(s.DataSize, icmpMarkLen)
 	}
-	return []byte(strings.Repeat("X", n))
+	return s.DataSize
 }
 
 // probeSize is the length of s's packets on the wire, their IP header
 // included: what must fit the MTU of the interface they leave by.
 func probeSize(s config.Settings) int {
 	const ipHeader, icmpHeader, udpHeader, tcpHeader = 20, 8, 8, 20 // the Tcl engine sends no options
-	n := ipHeader + len(probePayload(s))
+	n := ipHeader + payloadLen(s)
 	switch s.Protocol {
 	case config.ICMP:
 		return n + icmpHeader
