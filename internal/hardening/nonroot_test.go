@@ -31,6 +31,15 @@ func copyExec(t *testing.T, src, dst string) {
 	}
 }
 
+// grant gives the file path the capabilities caps with setcap (the tool
+// at that path).
+func grant(t *testing.T, setcap, caps, path string) {
+	t.Helper()
+	if out, err := exec.Command(setcap, caps, path).CombinedOutput(); err != nil {
+		t.Fatalf("setcap %s %s: %v: %s", caps, path, err, out)
+	}
+}
+
 // TestWithoutRoot runs the plugin as nobody against 127.0.0.1 with a copy
 // of the real hping3: with cap_net_raw+ep on the copy it measures, with
 // hping3's clock and one W! naming the capability the plugin lacks; with
@@ -50,15 +59,11 @@ func TestWithoutRoot(t *testing.T) {
 	withoutCap := filepath.Join(dir, "hping3-plain")
 	copyExec(t, hping3, withCap)
 	copyExec(t, hping3, withoutCap)
-	if out, err := exec.Command(setcap, "cap_net_raw+ep", withCap).CombinedOutput(); err != nil {
-		t.Fatalf("setcap: %v: %s", err, out)
-	}
+	grant(t, setcap, "cap_net_raw+ep", withCap)
 
 	pluginCap := filepath.Join(dir, "hping3-plugin-cap")
 	copyExec(t, testbin.Plugin(t), pluginCap)
-	if out, err := exec.Command(setcap, "cap_net_raw=p", pluginCap).CombinedOutput(); err != nil {
-		t.Fatalf("setcap: %v: %s", err, out)
-	}
+	grant(t, setcap, "cap_net_raw=p", pluginCap)
 	run := func(plugin, bin string) (string, string) {
 		cmd := exec.Command(setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all",
 			plugin, "--once", "--debug", "--hping3", bin, "--target", "127.0.0.1", "--count", "2", "--interval", "50ms", "--timeout", "300ms")
@@ -119,9 +124,7 @@ func TestAmbientNotWithFileCapability(t *testing.T) {
 	plain, withFileCap := filepath.Join(dir, "hping3-plugin"), filepath.Join(dir, "hping3-plugin-cap")
 	copyExec(t, testbin.Plugin(t), plain)
 	copyExec(t, testbin.Plugin(t), withFileCap)
-	if out, err := exec.Command(setcap, "cap_net_raw=p", withFileCap).CombinedOutput(); err != nil {
-		t.Fatalf("setcap: %v: %s", err, out)
-	}
+	grant(t, setcap, "cap_net_raw=p", withFileCap)
 	run := func(plugin string) (code int64, stderr string) {
 		cmd := exec.Command(setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=+net_raw", "--ambient-caps=+net_raw",
 			plugin, "--once", "--debug", "--hping3", hping3, "--target", "127.0.0.1", "--count", "2", "--interval", "50ms", "--timeout", "300ms")
@@ -159,9 +162,7 @@ func TestPluginCapabilityReachesNoChild(t *testing.T) {
 	dir := testbin.OpenDir(t)
 	plugin := filepath.Join(dir, "hping3-plugin")
 	copyExec(t, testbin.Plugin(t), plugin)
-	if out, err := exec.Command(setcap, "cap_net_raw=p", plugin).CombinedOutput(); err != nil {
-		t.Fatalf("setcap: %v: %s", err, out)
-	}
+	grant(t, setcap, "cap_net_raw=p", plugin)
 	if err := os.Chmod(dir, 0o777); err != nil { // the stand-in writes here as nobody
 		t.Fatal(err)
 	}

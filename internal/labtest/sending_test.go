@@ -28,6 +28,21 @@ func keep(t *testing.T) func(netlab.Counter, error) netlab.Counter {
 	}
 }
 
+// onlyLines checks that r has exactly one line per key (point.key), each
+// with all of its count packets received and no loss.
+func onlyLines(t *testing.T, r run, count int, keys ...string) {
+	t.Helper()
+	for _, key := range keys {
+		p := r.get(t, key)
+		if rx, loss := p.int(t, "packets_received"), p.float(t, "percent_packet_loss"); rx != count || loss != 0 {
+			t.Errorf("%s: %d received, %.0f%% loss; want %d, 0", key, rx, loss, count)
+		}
+	}
+	if got := len(r.points); got != len(keys) {
+		t.Errorf("%d lines, want %d (one per table): %v", got, len(keys), r.points)
+	}
+}
+
 // TestSourceAddress: probes from a source_address the client holds on its
 // loopback only leave by c0 (the route to the target), reach the target
 // from that address (its nftables counts them by source), and every answer,
@@ -64,15 +79,7 @@ count = 5
 interval = "100ms"
 `, a, src, b))
 	tag := " source_address=" + src.String()
-	for _, key := range []string{a.String() + tag, a.String() + ":9" + tag, b.String()} {
-		p := r.get(t, key)
-		if rx, loss := p.int(t, "packets_received"), p.float(t, "percent_packet_loss"); rx != 5 || loss != 0 {
-			t.Errorf("%s: %d received, %.0f%% loss; want 5, 0", key, rx, loss)
-		}
-	}
-	if got := len(r.points); got != 3 {
-		t.Errorf("%d lines, want 3 (one per table): %v", got, r.points)
-	}
+	onlyLines(t, r, 5, a.String()+tag, a.String()+":9"+tag, b.String())
 	for _, c := range []struct {
 		what string
 		n    netlab.Counter
@@ -199,15 +206,7 @@ func TestDSCPClasses(t *testing.T) {
 		return fmt.Sprintf("[[inputs.hping3]]\ntargets = [%q]\ncount = 5\ninterval = \"100ms\"\n%s\n", dst, extra)
 	}
 	r := round(t, l, table(`dscp = "ef"`)+table(`dscp = "34"`)+table(""))
-	for _, key := range []string{dst.String() + " dscp=EF", dst.String() + " dscp=AF41", dst.String()} {
-		p := r.get(t, key)
-		if rx, loss := p.int(t, "packets_received"), p.float(t, "percent_packet_loss"); rx != 5 || loss != 0 {
-			t.Errorf("%s: %d received, %.0f%% loss; want 5, 0", key, rx, loss)
-		}
-	}
-	if got := len(r.points); got != 3 {
-		t.Errorf("%d lines, want 3: %v", got, r.points)
-	}
+	onlyLines(t, r, 5, dst.String()+" dscp=EF", dst.String()+" dscp=AF41", dst.String())
 	for _, c := range []struct {
 		class string
 		n     netlab.Counter
