@@ -98,8 +98,8 @@ func TestOTLPAndPrometheusShareTotals(t *testing.T) {
 	if matched < 2 || scraped[0] < 2 {
 		t.Errorf("scraped hping3_packet_sent_total %v: want at least two of them among the exported cumulative values %v", scraped, exported)
 	}
-	if h := fams["hping3_rtt_duration_seconds"]; h == nil || h.GetType().String() != "HISTOGRAM" || len(h.Metric[0].Histogram.Bucket) != len(rttBounds)+1 {
-		t.Errorf("scrape: hping3_rtt_duration_seconds %v, want a histogram with %d classic buckets and +Inf", h, len(rttBounds))
+	if h := fams["hping3_rtt_duration_seconds"]; h == nil || h.GetType().String() != "HISTOGRAM" || len(h.Metric[0].Histogram.Bucket) != len(DefaultBuckets)+1 {
+		t.Errorf("scrape: hping3_rtt_duration_seconds %v, want a histogram with %d classic buckets and +Inf", h, len(DefaultBuckets))
 	}
 	if got, sent := value("hping3_rtt_duration_seconds"), value("hping3_packet_sent_total"); got != sent {
 		t.Errorf("scrape: %v RTTs for %v packets on loopback, which answers every one", got, sent)

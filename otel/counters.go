@@ -2,10 +2,8 @@ package otel
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -33,24 +31,6 @@ import (
 // A producer (sdkmetric.Producer) hands them to each reader at collection.
 // The gauges, which show only the latest report, are in instruments.go.
 
-// rttBounds are the classic buckets of hping3.rtt.duration as a Prometheus
-// scrape sees it, in seconds: 1, 1.5, 2, 3, 5 and 7 in each decade from
-// 10 us to 10 s. A bucket is at most 1.67 times its lower bound, so
-// histogram_quantile's interpolation stays within that of the truth, from
-// loopback (20-50 us) to a satellite link (600 ms) and a timeout.
-var rttBounds = func() []float64 {
-	var b []float64
-	for exp := -5; exp < 1; exp++ {
-		for _, m := range []string{"1", "1.5", "2", "3", "5", "7"} {
-			// Parsed, not multiplied: 3*0.1 would be an le label of
-			// 0.30000000000000004.
-			v, _ := strconv.ParseFloat(fmt.Sprintf("%se%d", m, exp), 64)
-			b = append(b, v)
-		}
-	}
-	return append(b, 10)
-}()
-
 // rttExpMaxSize and rttExpMaxScale are the exponential histogram's limits
 // (the SDK's default size, and its finest scale): they keep loopback's
 // 0.05 ms and a satellite link's 600 ms apart at a few percent relative
@@ -69,6 +49,13 @@ type totals struct {
 	mu     sync.Mutex
 	index  map[attribute.Distinct]*series
 	series []*series // in the order targets first reported
+
+	bounds []float64 // the classic buckets' upper bounds
+	le     []string  // their le labels, and +Inf's
+	// capped, maxScale: the exponential buckets' finest scale, when
+	// Histogram.NativeFactor sets one.
+	capped   bool
+	maxScale int32
 }
 
 // staleReports is how many reports a series of a configured target may
@@ -90,18 +77,28 @@ type series struct {
 	// target identifies the configured target apart from its address: a
 	// name that resolves elsewhere, or not at all for a while, keeps its
 	// other series until the target itself leaves.
-	target                                 attribute.Distinct
-	sent, received, duplicates, icmpErrors int64
+	target attribute.Distinct
+	// labels are attrs as the text exposition writes them, rendered once.
+	labels string
+	packetCounts
 
 	count         uint64
 	sum, min, max float64
 	noExtrema     bool     // a delta: min and max of the interval unknown
-	classic       []uint64 // per rttBounds, and +Inf last
+	classic       []uint64 // per totals.bounds, and +Inf last
 	exp           expHistogram
 }
 
-func newTotals() *totals {
-	return &totals{index: map[attribute.Distinct]*series{}}
+func newTotals(h Histogram) *totals {
+	t := &totals{index: map[attribute.Distinct]*series{}, bounds: h.Buckets}
+	if t.bounds == nil {
+		t.bounds = DefaultBuckets
+	}
+	t.le = leLabels(t.bounds)
+	if h.NativeFactor > 1 {
+		t.capped, t.maxScale = true, scaleFor(h.NativeFactor)
+	}
+	return t
 }
 
 // add counts rd's results and forgets the series of targets rd no longer
@@ -127,7 +124,8 @@ func (c *totals) add(rd *core.Report) {
 			continue
 		}
 		if s == nil {
-			s = &series{attrs: attrs, target: target, born: rd.Start, unseen: -1, classic: make([]uint64, len(rttBounds)+1)}
+			s = &series{attrs: attrs, target: target, labels: renderLabels(attrs), born: rd.Start, unseen: -1,
+				classic: make([]uint64, len(c.bounds)+1), exp: expHistogram{capped: c.capped, maxScale: c.maxScale}}
 			c.index[attrs.Equivalent()] = s
 			c.series = append(c.series, s)
 		}
@@ -137,7 +135,7 @@ func (c *totals) add(rd *core.Report) {
 		s.icmpErrors += int64(res.ICMPErrors)
 		if res.RTT != nil {
 			for _, v := range res.RTT.Samples {
-				s.record(ms(v))
+				s.record(ms(v), c.bounds)
 			}
 		}
 	}
@@ -160,7 +158,7 @@ func targetOf(attrs attribute.Set) attribute.Distinct {
 	return s.Equivalent()
 }
 
-func (s *series) record(v float64) {
+func (s *series) record(v float64, bounds []float64) {
 	if s.count == 0 || v < s.min {
 		s.min = v
 	}
@@ -169,9 +167,30 @@ func (s *series) record(v float64) {
 	}
 	s.count++
 	s.sum += v
-	s.classic[sort.SearchFloat64s(rttBounds, v)]++ // (lower, upper]: le
+	s.classic[sort.SearchFloat64s(bounds, v)]++ // (lower, upper]: le
 	s.exp.record(v)
 }
+
+// packetCounts are a series' packet counters.
+type packetCounts struct{ sent, received, duplicates, icmpErrors int64 }
+
+// counterMetrics are the packet counters of the totals, in the order
+// they are written.
+var counterMetrics = []struct {
+	name, description string
+	total             func(*packetCounts) int64
+}{
+	{nameCountSent, "Probe packets sent to the target since the plugin started.",
+		func(p *packetCounts) int64 { return p.sent }},
+	{nameCountReceived, "Unique, in-time replies from the target since the plugin started (duplicates and ICMP errors excluded).",
+		func(p *packetCounts) int64 { return p.received }},
+	{nameCountDuplicates, "Replies to a sequence number already answered, since the plugin started.",
+		func(p *packetCounts) int64 { return p.duplicates }},
+	{nameCountICMPErrors, "ICMP errors received instead of the expected reply, since the plugin started.",
+		func(p *packetCounts) int64 { return p.icmpErrors }},
+}
+
+const descriptionRTTHistogram = "Round-trip time of every timed reply."
 
 // producer hands the totals to one reader: with exponential set, the
 // histogram as an exponential one (OTLP), else with classic buckets; with
@@ -225,17 +244,12 @@ func (p *producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 		}
 		return d
 	}
-	ms := []metricdata.Metrics{
-		{Name: nameCountSent, Unit: unitPacket, Description: "Probe packets sent to the target since the plugin started.",
-			Data: sum(func(s *series) int64 { return s.sent })},
-		{Name: nameCountReceived, Unit: unitPacket, Description: "Unique, in-time replies from the target since the plugin started (duplicates and ICMP errors excluded).",
-			Data: sum(func(s *series) int64 { return s.received })},
-		{Name: nameCountDuplicates, Unit: unitPacket, Description: "Replies to a sequence number already answered, since the plugin started.",
-			Data: sum(func(s *series) int64 { return s.duplicates })},
-		{Name: nameCountICMPErrors, Unit: unitPacket, Description: "ICMP errors received instead of the expected reply, since the plugin started.",
-			Data: sum(func(s *series) int64 { return s.icmpErrors })},
+	ms := make([]metricdata.Metrics, 0, len(counterMetrics)+1)
+	for _, c := range counterMetrics {
+		ms = append(ms, metricdata.Metrics{Name: c.name, Unit: unitPacket, Description: c.description,
+			Data: sum(func(s *series) int64 { return c.total(&s.packetCounts) })})
 	}
-	hist := metricdata.Metrics{Name: nameRTTHistogram, Unit: unitSeconds, Description: "Round-trip time of every timed reply."}
+	hist := metricdata.Metrics{Name: nameRTTHistogram, Unit: unitSeconds, Description: descriptionRTTHistogram}
 	if p.exponential {
 		d := metricdata.ExponentialHistogram[float64]{Temporality: temporality,
 			DataPoints: make([]metricdata.ExponentialHistogramDataPoint[float64], 0, len(points))}
@@ -248,7 +262,7 @@ func (p *producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 			DataPoints: make([]metricdata.HistogramDataPoint[float64], 0, len(points))}
 		for _, s := range points {
 			dp := metricdata.HistogramDataPoint[float64]{Attributes: s.attrs, StartTime: startOf(s), Time: now,
-				Count: s.count, Sum: s.sum, Bounds: rttBounds, BucketCounts: s.classic}
+				Count: s.count, Sum: s.sum, Bounds: p.t.bounds, BucketCounts: s.classic}
 			if s.count > 0 && !s.noExtrema {
 				dp.Min, dp.Max = metricdata.NewExtrema(s.min), metricdata.NewExtrema(s.max)
 			}

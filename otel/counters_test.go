@@ -59,7 +59,7 @@ type counting struct {
 
 func newCountingRecorder(t *testing.T) (counting, *sdkmetric.ManualReader) {
 	t.Helper()
-	tot := newTotals()
+	tot := newTotals(Histogram{})
 	reader := sdkmetric.NewManualReader(sdkmetric.WithProducer(&producer{t: tot, exponential: true}))
 	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { provider.Shutdown(context.Background()) })

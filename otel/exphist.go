@@ -12,15 +12,22 @@ import (
 // rttExpMaxSize, as the SDK's aggregation does.
 type expHistogram struct {
 	started bool
-	scale   int32
-	offset  int32    // index of counts[0]
-	counts  []uint64 // contiguous buckets from offset
-	zero    uint64   // values of exactly 0
+	// capped: it starts at maxScale, not rttExpMaxScale, when finer
+	// buckets are not wanted (Histogram.NativeFactor).
+	capped   bool
+	maxScale int32
+	scale    int32
+	offset   int32    // index of counts[0]
+	counts   []uint64 // contiguous buckets from offset
+	zero     uint64   // values of exactly 0
 }
 
 func (h *expHistogram) record(v float64) {
 	if !h.started {
 		h.started, h.scale = true, rttExpMaxScale
+		if h.capped && h.maxScale < rttExpMaxScale {
+			h.scale = h.maxScale
+		}
 	}
 	if v <= 0 {
 		h.zero++

@@ -1,12 +1,11 @@
 package otel
 
 import (
-	"sort"
+	"math"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/otlptranslator"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -26,9 +25,8 @@ const maxNativeSchema = 8
 // here, from the totals. A gather holds off new reports, so both forms
 // (and the count and sum) are of the same samples.
 type nativeGatherer struct {
-	reg   prometheus.Gatherer
-	t     *totals
-	namer otlptranslator.LabelNamer
+	reg prometheus.Gatherer
+	t   *totals
 }
 
 func (g nativeGatherer) Gather() ([]*dto.MetricFamily, error) {
@@ -49,37 +47,35 @@ func (g nativeGatherer) Gather() ([]*dto.MetricFamily, error) {
 	return mfs, err
 }
 
-// natives copies every series' exponential buckets, by its labels as
-// the exporter names them.
+// natives copies every series' exponential buckets, by the labels each
+// series rendered when it was created.
 func (g nativeGatherer) natives() map[string]*expHistogram {
 	c := g.t
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make(map[string]*expHistogram, len(c.series))
 	for _, s := range c.series {
-		var labels []*dto.LabelPair
-		for it := s.attrs.Iter(); it.Next(); {
-			kv := it.Attribute()
-			name, err := g.namer.Build(string(kv.Key))
-			if err != nil {
-				continue
-			}
-			labels = append(labels, &dto.LabelPair{Name: proto.String(name), Value: proto.String(kv.Value.Emit())})
-		}
 		h := s.exp
 		h.counts = append([]uint64(nil), s.exp.counts...)
-		out[labelKey(labels)] = &h
+		out[s.labels] = &h
 	}
 	return out
 }
 
+// labelKey is a metric's labels as renderLabels writes them: by name
+// (client_golang sorts a metric's labels), quoted as the text format does.
 func labelKey(ls []*dto.LabelPair) string {
-	parts := make([]string, len(ls))
+	var b strings.Builder
 	for i, l := range ls {
-		parts[i] = l.GetName() + "\xff" + l.GetValue()
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(l.GetName())
+		b.WriteString(`="`)
+		writeEscaped(&b, l.GetValue())
+		b.WriteByte('"')
 	}
-	sort.Strings(parts)
-	return strings.Join(parts, "\xfe")
+	return b.String()
 }
 
 // setNative gives h the native buckets of e. Prometheus' bucket i is
@@ -106,4 +102,14 @@ func setNative(h *dto.Histogram, e *expHistogram) {
 		prev = int64(n)
 	}
 	h.PositiveDelta = deltas
+}
+
+// scaleFor is the finest scale whose buckets grow by at most factor (each
+// upper bound at most factor times its lower bound), as client_golang
+// picks a native histogram's schema from NativeHistogramBucketFactor:
+// 1.1 gives 3 (2^(1/8), 1.09 per bucket). It is kept within what
+// Prometheus' schemas (-4 to 8) and the exponential histogram hold.
+func scaleFor(factor float64) int32 {
+	s := int32(math.Ceil(-math.Log2(math.Log2(factor))))
+	return min(max(s, -4), rttExpMaxScale)
 }

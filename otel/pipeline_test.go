@@ -121,7 +121,7 @@ func (c counted) close(budget time.Duration) error {
 func startPipeline(t *testing.T) (counted, *gateExporter, *testbin.Buffer) {
 	t.Helper()
 	gate, logs := newGate(), &testbin.Buffer{}
-	tot := newTotals()
+	tot := newTotals(Histogram{})
 	reader := newReader(gate, tot)
 	provider := sdkmetric.NewMeterProvider(sdkmetric.WithResource(resource.Empty()), sdkmetric.WithReader(reader), sdkmetric.WithCardinalityLimit(0))
 	rec, err := newRecorder(provider.Meter(scopeName))

@@ -25,6 +25,8 @@ type Options struct {
 	Endpoint string
 	// Prometheus, when set, serves /metrics on its listener.
 	Prometheus *Prometheus
+	// Histogram configures the RTT histogram's buckets.
+	Histogram Histogram
 	// PollInterval: a report this often.
 	PollInterval time.Duration
 	Log          *logger.Logger
@@ -59,7 +61,7 @@ func Run(ctx context.Context, src core.Source, opts Options) error {
 	if poll <= 0 {
 		poll = config.DefaultPollInterval
 	}
-	totals := newTotals()
+	totals := newTotals(opts.Histogram)
 	var readers []sdkmetric.Option
 	var (
 		exp    sdkmetric.Exporter
@@ -81,7 +83,7 @@ func Run(ctx context.Context, src core.Source, opts Options) error {
 			}
 			return err
 		}
-		readers = append(readers, sdkmetric.WithReader(web.exporter))
+		readers = append(readers, sdkmetric.WithReader(web.exporter), sdkmetric.WithReader(web.text.reader))
 	}
 	provider := sdkmetric.NewMeterProvider(append(readers,
 		sdkmetric.WithResource(newResource(ctx, log)),

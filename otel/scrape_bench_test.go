@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
@@ -50,7 +49,7 @@ func benchScrape(b *testing.B, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tot := newTotals()
+	tot := newTotals(Histogram{})
 	web, err := newEndpoint(Prometheus{Listener: ln}, tot, log)
 	if err != nil {
 		b.Fatal(err)
@@ -58,6 +57,7 @@ func benchScrape(b *testing.B, n int) {
 	ctx := context.Background()
 	provider := sdkmetric.NewMeterProvider(
 		sdkmetric.WithReader(web.exporter),
+		sdkmetric.WithReader(web.text.reader),
 		sdkmetric.WithResource(newResource(ctx, log)),
 		sdkmetric.WithCardinalityLimit(0))
 	defer provider.Shutdown(ctx)
@@ -81,11 +81,7 @@ func benchScrape(b *testing.B, n int) {
 	url := "http://" + ln.Addr().String() + "/metrics"
 
 	// The handler endpoint.serve mounts on /metrics.
-	handler := promhttp.HandlerFor(web.registry, promhttp.HandlerOpts{
-		ErrorLog:            slogError{log},
-		ErrorHandling:       promhttp.ContinueOnError,
-		MaxRequestsInFlight: 4,
-	})
+	handler := web.metrics
 
 	// One uncompressed scrape, checked and counted once.
 	var body strings.Builder

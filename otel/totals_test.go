@@ -79,7 +79,7 @@ func TestTotalsClassicBucketsAndRemoval(t *testing.T) {
 		return probe.Result{Target: name, IP: ip, Protocol: config.ICMP, Code: probe.OK, Transmitted: len(samplesMS), Received: len(samplesMS),
 			RTT: &probe.RTT{Detail: true, Samples: samplesMS}}
 	}
-	tot := newTotals()
+	tot := newTotals(Histogram{Buckets: []float64{1e-5, 1.5e-5, 2e-5, 0.02, 10}})
 	tot.add(&core.Report{Start: epoch, Results: []probe.Result{
 		res("a", "198.19.0.1", 0.01, 0.015, 0.0151, 20, 10000, 20000), // 10 us, 15 us, just above, 20 ms, 10 s, beyond
 		res("b", "198.19.0.2", 1),
@@ -150,7 +150,7 @@ func TestProducerDeltas(t *testing.T) {
 		return core.Report{Start: epoch, Results: []probe.Result{{Target: "a", IP: ip, Protocol: config.ICMP, Code: probe.OK,
 			Transmitted: len(samplesMS) + 1, Received: len(samplesMS), RTT: &probe.RTT{Detail: true, Samples: samplesMS}}}}
 	}
-	tot := newTotals()
+	tot := newTotals(Histogram{})
 	p := &producer{t: tot, exponential: true, delta: true}
 	point := func() (metricdata.DataPoint[int64], metricdata.ExponentialHistogramDataPoint[float64]) {
 		sm, err := p.Produce(context.Background())
@@ -203,15 +203,15 @@ func ptr[T any](v T) *T { return &v }
 // The bucket bounds are the round numbers Prometheus shows as le labels:
 // 0.3, not 0.30000000000000004.
 func TestRTTBoundsAreRound(t *testing.T) {
-	if len(rttBounds) != 37 || rttBounds[0] != 1e-5 || rttBounds[len(rttBounds)-1] != 10 {
-		t.Fatalf("%d bounds from %g to %g, want 37 from 1e-05 to 10", len(rttBounds), rttBounds[0], rttBounds[len(rttBounds)-1])
+	if len(DefaultBuckets) != 37 || DefaultBuckets[0] != 1e-5 || DefaultBuckets[len(DefaultBuckets)-1] != 10 {
+		t.Fatalf("%d bounds from %g to %g, want 37 from 1e-05 to 10", len(DefaultBuckets), DefaultBuckets[0], DefaultBuckets[len(DefaultBuckets)-1])
 	}
-	for i, b := range rttBounds {
+	for i, b := range DefaultBuckets {
 		if s := strconv.FormatFloat(b, 'g', -1, 64); s != strconv.FormatFloat(b, 'g', 2, 64) {
 			t.Errorf("bound %d is %s", i, s)
 		}
-		if i > 0 && b <= rttBounds[i-1] {
-			t.Errorf("bound %d (%g) not above %g", i, b, rttBounds[i-1])
+		if i > 0 && b <= DefaultBuckets[i-1] {
+			t.Errorf("bound %d (%g) not above %g", i, b, DefaultBuckets[i-1])
 		}
 	}
 }
@@ -229,7 +229,7 @@ func TestSeriesDroppedAndCreatedAgain(t *testing.T) {
 		}
 		return rd
 	}
-	tot := newTotals()
+	tot := newTotals(Histogram{})
 	delta := &producer{t: tot, exponential: true, delta: true}
 	cumulative := &producer{t: tot, exponential: true}
 	sent := func(p *producer) metricdata.DataPoint[int64] {
@@ -274,7 +274,7 @@ func TestSeriesDroppedAndCreatedAgain(t *testing.T) {
 // A series whose target now resolves elsewhere leaves after staleReports
 // reports without a result of its own; the target's new series stays.
 func TestStaleAddressSeriesLeave(t *testing.T) {
-	tot := newTotals()
+	tot := newTotals(Histogram{})
 	at := func(ip string, k int) *core.Report {
 		return &core.Report{Start: epoch.Add(time.Duration(k) * time.Second), Results: []probe.Result{{Target: "a.example", IP: ip,
 			Protocol: config.ICMP, Code: probe.OK, Transmitted: 1, Received: 1}}}

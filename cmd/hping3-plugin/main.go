@@ -100,6 +100,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cfg, err := build()
 	err = errors.Join(err, otel.CheckWebConfig(f.webConfig))
+	buckets, berr := otel.ParseBuckets(f.histogramBuckets)
+	err = errors.Join(err, berr, otel.CheckNativeFactor(f.nativeFactor))
 	if f.otlpEndpoint != "" {
 		err = errors.Join(err, otel.CheckEndpoint(f.otlpEndpoint))
 	} else if f.otlp {
@@ -139,6 +141,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			asks := make(chan struct{}, 1)
 			go rl.forward(ctx, hup, asks)
 			err = otel.Run(ctx, src, otel.Options{OTLP: f.otlp, Endpoint: f.otlpEndpoint, Prometheus: prom,
+				Histogram:    otel.Histogram{Buckets: buckets, NativeFactor: f.nativeFactor},
 				PollInterval: cfg.PollInterval, Log: log, Reload: rl.reload, Reloads: asks})
 		} else {
 			go rl.watchAlone(ctx)

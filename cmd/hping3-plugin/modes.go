@@ -19,6 +19,11 @@ type flags struct {
 	// prometheusListen serves /metrics there (a mode of its own, or with
 	// --otlp); webConfig is its TLS and basic auth.
 	prometheusListen, webConfig string
+	// histogramBuckets and nativeFactor set the RTT histogram's buckets:
+	// classic (a Prometheus scrape) and exponential (OTLP, and a scrape's
+	// native histogram).
+	histogramBuckets string
+	nativeFactor     float64
 
 	// mode holds the names of the mode switches; general the other flags
 	// defined here; site24x7Only the Site24x7 mode's flags, defined only to
@@ -34,13 +39,15 @@ func newFlagSet() (*flag.FlagSet, *flags) {
 	fs.Usage = func() {}
 	f := &flags{
 		mode:    []string{"once", "otlp", "prometheus-listen", "site24x7"},
-		general: []string{"config", "debug", "mode", "poll-interval", "otlp-endpoint", "web-config"},
+		general: []string{"config", "debug", "mode", "poll-interval", "otlp-endpoint", "web-config", "histogram-buckets", "native-histogram-factor"},
 	}
 	fs.BoolVar(&f.once, "once", false, "run one round, print it as line protocol and exit")
 	fs.BoolVar(&f.otlp, "otlp", false, "export every round to an OpenTelemetry Collector over OTLP gRPC instead of printing line protocol")
 	fs.BoolVar(&f.site24x7, "site24x7", false, "Site24x7 agent mode: one round against --host, printed as plugin JSON (see hping3-plugin --site24x7 --help)")
 	fs.StringVar(&f.prometheusListen, "prometheus-listen", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. :10027 or 127.0.0.1:10027), probing all the time; alone or with --otlp")
 	fs.StringVar(&f.webConfig, "web-config", "", "with --prometheus-listen: Prometheus web configuration file (TLS, basic auth; the exporter-toolkit format)")
+	fs.StringVar(&f.histogramBuckets, "histogram-buckets", "", "with --prometheus-listen: the RTT histogram's classic buckets, upper bounds in seconds, ascending, e.g. 0.001,0.005,0.025,0.1 (default 1, 1.5, 2, 3, 5 and 7 in each decade from 10us to 10s)")
+	fs.Float64Var(&f.nativeFactor, "native-histogram-factor", 0, "with --otlp or --prometheus-listen: the most each exponential (native) RTT bucket may grow over its lower bound, e.g. 1.1 (default 0: the finest 160 buckets allow)")
 	fs.StringVar(&f.config, "config", "", "TOML file of [[inputs.hping3]] tables")
 	fs.BoolVar(&f.debug, "debug", false, "log each hping3 command line (D! lines on stderr; every mode)")
 	fs.StringVar(&f.otlpEndpoint, "otlp-endpoint", "", "with --otlp: OTLP gRPC endpoint, e.g. http://localhost:4317 (default: OTEL_EXPORTER_OTLP_ENDPOINT)")
@@ -130,6 +137,12 @@ func checkModes(fs *flag.FlagSet, f *flags) error {
 	}
 	if given["web-config"] && f.prometheusListen == "" {
 		errs = append(errs, "--web-config is for the Prometheus endpoint: add --prometheus-listen")
+	}
+	if given["histogram-buckets"] && f.prometheusListen == "" {
+		errs = append(errs, "--histogram-buckets is for the Prometheus endpoint's classic buckets: add --prometheus-listen (OTLP exports an exponential histogram: see --native-histogram-factor)")
+	}
+	if given["native-histogram-factor"] && !f.otlp && f.prometheusListen == "" {
+		errs = append(errs, "--native-histogram-factor is for the histogram of the OTLP and Prometheus modes: add --otlp or --prometheus-listen")
 	}
 	if given["otlp-endpoint"] && !f.otlp {
 		errs = append(errs, "--otlp-endpoint is for the OTLP mode: add --otlp")
@@ -250,7 +263,7 @@ func standaloneFlag(args []string) string {
 			break
 		}
 		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if strings.HasPrefix(a, "-") && (name == "prometheus-listen" || name == "web-config") {
+		if strings.HasPrefix(a, "-") && (name == "prometheus-listen" || name == "web-config" || name == "histogram-buckets" || name == "native-histogram-factor") {
 			return name
 		}
 	}

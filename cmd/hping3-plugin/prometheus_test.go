@@ -58,6 +58,12 @@ func TestPrometheusBadInputExits2(t *testing.T) {
 			"inputs.hping3[0].tags.job: with --prometheus-listen a tag may not be job, instance or start with __"},
 		{[]string{"--web-config", "x.yml", "--once"}, "E! --web-config is for the Prometheus endpoint: add --prometheus-listen"},
 		{[]string{"--site24x7", "--host", "127.0.0.1", "--prometheus-listen", "127.0.0.1:0"}, "E! --prometheus-listen is for the standalone modes"},
+		{[]string{"--prometheus-listen", "127.0.0.1:0", "--histogram-buckets", "0.1,0.05"}, "E! --histogram-buckets: 0.05 is not above 0.1"},
+		{[]string{"--prometheus-listen", "127.0.0.1:0", "--histogram-buckets", "0,0.05"}, "E! --histogram-buckets: 0: a bound must be above 0 s"},
+		{[]string{"--prometheus-listen", "127.0.0.1:0", "--native-histogram-factor", "1"}, "E! --native-histogram-factor 1: give a factor above 1"},
+		{[]string{"--histogram-buckets", "0.1", "--once"}, "E! --histogram-buckets is for the Prometheus endpoint's classic buckets: add --prometheus-listen"},
+		{[]string{"--native-histogram-factor", "1.1"}, "E! --native-histogram-factor is for the histogram of the OTLP and Prometheus modes"},
+		{[]string{"--site24x7", "--host", "127.0.0.1", "--histogram-buckets", "0.1"}, "E! --histogram-buckets is for the standalone modes"},
 	}
 	for _, c := range cases {
 		args := append([]string{"--hping3", bin, "--target", "127.0.0.1"}, c.args...)
@@ -89,21 +95,7 @@ func TestPrometheusTLSAndBasicAuth(t *testing.T) {
 		certFile, keyFile, hash)), 0o600)
 	addr := testotlp.FreePort(t)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, testbin.Plugin(t), "--prometheus-listen", addr, "--web-config", webConfig,
-		"--target", "127.0.0.1", "--interval", "100ms", "--poll-interval", "1s")
-	stderr := &testbin.Buffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("plugin stderr:\n%s", stderr)
-		}
-	}()
+	cmd, stderr := servePlugin(t, "--prometheus-listen", addr, "--web-config", webConfig)
 
 	pool := x509.NewCertPool()
 	ca, _ := os.ReadFile(caFile)
@@ -173,4 +165,70 @@ func TestPrometheusTLSAndBasicAuth(t *testing.T) {
 	if code, _ := get("prober", "s3cret"); code != http.StatusOK {
 		t.Errorf("after SIGHUP: %d, want the endpoint still serving", code)
 	}
+}
+
+// --histogram-buckets sets the le labels a scrape shows, in the text format
+// gzipped (what Prometheus asks for): three buckets, +Inf included, which
+// hold every RTT of loopback (over 1 us, under 10 ms).
+func TestPrometheusHistogramBuckets(t *testing.T) {
+	testbin.RequireRoot(t)
+	testbin.RequireTool(t, "hping3")
+	addr := testotlp.FreePort(t)
+	servePlugin(t, "--prometheus-listen", addr, "--histogram-buckets", "0.000001,0.01")
+	client := &http.Client{Timeout: 5 * time.Second} // asks for gzip, and unzips
+	var body string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		resp, err := client.Get("http://" + addr + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !resp.Uncompressed {
+			t.Fatalf("the body was not gzipped (Content-Type %q)", resp.Header.Get("Content-Type"))
+		}
+		if body = string(b); strings.Contains(body, "hping3_rtt_duration_seconds_count{") {
+			break
+		}
+	}
+	var buckets []string
+	count := ""
+	for line := range strings.Lines(body) {
+		if strings.HasPrefix(line, "hping3_rtt_duration_seconds_bucket{") {
+			le := line[strings.Index(line, "le="):]
+			buckets = append(buckets, strings.TrimSpace(le))
+		}
+		if strings.HasPrefix(line, "hping3_rtt_duration_seconds_count{") {
+			count = strings.TrimSpace(line[strings.LastIndex(line, " "):])
+		}
+	}
+	if count == "" || count == "0" {
+		t.Fatalf("no RTT counted: %q", count)
+	}
+	want := []string{`le="1e-06"} 0`, `le="0.01"} ` + count, `le="+Inf"} ` + count}
+	if strings.Join(buckets, "|") != strings.Join(want, "|") {
+		t.Errorf("buckets %q, want %q", buckets, want)
+	}
+}
+
+// servePlugin runs the plugin with args, probing 127.0.0.1 ten times a
+// second with a report a second, until the test ends; its stderr is logged
+// if the test failed.
+func servePlugin(t *testing.T, args ...string) (*exec.Cmd, *testbin.Buffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, testbin.Plugin(t), append(args, "--target", "127.0.0.1", "--interval", "100ms", "--poll-interval", "1s")...)
+	stderr := &testbin.Buffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("plugin stderr:\n%s", stderr)
+		}
+	})
+	return cmd, stderr
 }

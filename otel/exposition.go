@@ -1,0 +1,394 @@
+package otel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/otlptranslator"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+// textExposition writes /metrics in Prometheus' text format straight from
+// what the plugin holds, where the OpenTelemetry exporter would first turn
+// every point into a client_golang metric, then a protobuf message, then
+// text: at 1000 targets that was most of a scrape's CPU. It writes what the
+// exporter writes (the same names, labels, help and values; the test
+// compares them): the meter provider's instruments (the gauges of the
+// latest report, the round and reload gauges) from a reader of its own,
+// target_info from the resource, the totals (counters and the classic
+// buckets) from the series, each of which renders its labels once, and
+// the Go and process collectors through client_golang.
+//
+// The protobuf format, which a Prometheus with native histograms asks
+// for, is still the exporter's (prometheus.go, native.go).
+type textExposition struct {
+	reader  *sdkmetric.ManualReader
+	totals  *totals
+	runtime prometheus.Gatherer
+
+	// mu makes one scrape write at a time: the caches below are its own.
+	mu     sync.Mutex
+	rm     metricdata.ResourceMetrics
+	names  map[nameKey]string
+	labels map[attribute.Distinct]*cachedLabels
+	scrape uint64 // which scrape this is: a label set unused by it is forgotten
+	info   string // target_info's line, from the resource
+	points []totalPoint
+	counts []uint64 // the points' classic buckets, one after the other
+}
+
+// metricNamer and labelNamer are the exporter's (otelprom.New with
+// UnderscoreEscapingWithSuffixes): dots to underscores, unit and _total
+// suffixes.
+var (
+	metricNamer = otlptranslator.NewMetricNamer("", otlptranslator.UnderscoreEscapingWithSuffixes)
+	labelNamer  = otlptranslator.LabelNamer{}
+)
+
+type nameKey struct {
+	name, unit string
+	typ        otlptranslator.MetricType
+}
+
+type cachedLabels struct {
+	text string
+	seen uint64
+}
+
+// totalPoint is one series of the totals as a scrape found it.
+type totalPoint struct {
+	labels string
+	packetCounts
+	count uint64
+	sum   float64
+}
+
+func newTextExposition(t *totals, runtime prometheus.Gatherer) *textExposition {
+	return &textExposition{reader: sdkmetric.NewManualReader(), totals: t, runtime: runtime,
+		names: map[nameKey]string{}, labels: map[attribute.Distinct]*cachedLabels{}}
+}
+
+// write writes the whole exposition to w. An error in one part (a
+// collection that failed, a metric it cannot write) leaves that part out
+// and is returned with the others once the rest is written, as promhttp's
+// ContinueOnError does; an error of w ends it.
+func (x *textExposition) write(ctx context.Context, w *bufWriter) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.scrape++
+	var errs []error
+	if err := x.reader.Collect(ctx, &x.rm); err != nil {
+		errs = append(errs, fmt.Errorf("collecting the instruments: %w", err))
+	}
+	if x.info == "" && x.rm.Resource != nil {
+		x.info = "target_info" + braced(renderLabels(*x.rm.Resource.Set())) + " 1\n"
+	}
+	if x.info != "" {
+		w.family("target_info", "Target metadata", "gauge")
+		w.WriteString(x.info)
+	}
+	for _, sm := range x.rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if err := x.writeMetric(w, m); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	x.writeTotals(w)
+	for k, l := range x.labels {
+		if l.seen != x.scrape {
+			delete(x.labels, k)
+		}
+	}
+	if mfs, err := x.runtime.Gather(); err != nil {
+		errs = append(errs, err)
+	} else {
+		for _, mf := range mfs {
+			if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
+				return err
+			}
+		}
+	}
+	if w.err != nil {
+		return w.err
+	}
+	return errors.Join(errs...)
+}
+
+// writeMetric writes one instrument of the meter provider: the plugin's
+// are gauges, and sums for any counter.
+func (x *textExposition) writeMetric(w *bufWriter, m metricdata.Metrics) error {
+	switch d := m.Data.(type) {
+	case metricdata.Gauge[int64]:
+		writePoints(x, w, m, otlptranslator.MetricTypeGauge, "gauge", d.DataPoints)
+	case metricdata.Gauge[float64]:
+		writePoints(x, w, m, otlptranslator.MetricTypeGauge, "gauge", d.DataPoints)
+	case metricdata.Sum[int64]:
+		typ, kind := sumType(d.IsMonotonic)
+		writePoints(x, w, m, typ, kind, d.DataPoints)
+	case metricdata.Sum[float64]:
+		typ, kind := sumType(d.IsMonotonic)
+		writePoints(x, w, m, typ, kind, d.DataPoints)
+	default:
+		return fmt.Errorf("metric %s: %T is not written in the text format", m.Name, m.Data)
+	}
+	return nil
+}
+
+func sumType(monotonic bool) (otlptranslator.MetricType, string) {
+	if monotonic {
+		return otlptranslator.MetricTypeMonotonicCounter, "counter"
+	}
+	return otlptranslator.MetricTypeNonMonotonicCounter, "gauge"
+}
+
+func writePoints[N int64 | float64](x *textExposition, w *bufWriter, m metricdata.Metrics, typ otlptranslator.MetricType, kind string, points []metricdata.DataPoint[N]) {
+	if len(points) == 0 {
+		return // the exporter writes no family without a series
+	}
+	name := x.name(m.Name, m.Unit, typ)
+	w.family(name, m.Description, kind)
+	for i := range points {
+		w.sample(name, "", x.labelsOf(points[i].Attributes), "", float64(points[i].Value))
+	}
+}
+
+// name is the Prometheus name of an instrument, as the exporter builds it.
+func (x *textExposition) name(name, unit string, typ otlptranslator.MetricType) string {
+	k := nameKey{name, unit, typ}
+	if n, ok := x.names[k]; ok {
+		return n
+	}
+	n, err := metricNamer.Build(otlptranslator.Metric{Name: name, Unit: unit, Type: typ})
+	if err != nil {
+		n = name // (a constant of the plugin: its test would fail first)
+	}
+	x.names[k] = n
+	return n
+}
+
+// labelsOf renders a point's attributes once for as long as scrapes see
+// them.
+func (x *textExposition) labelsOf(s attribute.Set) string {
+	k := s.Equivalent()
+	l := x.labels[k]
+	if l == nil {
+		l = &cachedLabels{text: renderLabels(s)}
+		x.labels[k] = l
+	}
+	l.seen = x.scrape
+	return l.text
+}
+
+// writeTotals writes the counters and the RTT histogram with classic
+// buckets. The series are copied under the totals' lock and written after
+// it, so that a report is never held up by a slow scraper; each series'
+// counts, buckets, sum and count are of the same samples.
+func (x *textExposition) writeTotals(w *bufWriter) {
+	t := x.totals
+	t.mu.Lock()
+	x.points, x.counts = x.points[:0], x.counts[:0]
+	for _, s := range t.series {
+		x.points = append(x.points, totalPoint{labels: s.labels, packetCounts: s.packetCounts, count: s.count, sum: s.sum})
+		x.counts = append(x.counts, s.classic...)
+	}
+	t.mu.Unlock()
+	if len(x.points) == 0 {
+		return
+	}
+	for _, c := range counterMetrics {
+		name := x.name(c.name, unitPacket, otlptranslator.MetricTypeMonotonicCounter)
+		w.family(name, c.description, "counter")
+		for i := range x.points {
+			w.sample(name, "", x.points[i].labels, "", float64(c.total(&x.points[i].packetCounts)))
+		}
+	}
+	name := x.name(nameRTTHistogram, unitSeconds, otlptranslator.MetricTypeHistogram)
+	w.family(name, descriptionRTTHistogram, "histogram")
+	nb := len(t.bounds) + 1
+	for i := range x.points {
+		p := &x.points[i]
+		var cum uint64
+		for k, n := range x.counts[i*nb : (i+1)*nb] {
+			cum += n
+			w.sample(name, "_bucket", p.labels, t.le[k], float64(cum))
+		}
+		w.sample(name, "_sum", p.labels, "", p.sum)
+		w.sample(name, "_count", p.labels, "", float64(p.count))
+	}
+}
+
+// renderLabels is a label set as the text format writes it between braces,
+// named and ordered as the exporter does: keys through the label namer,
+// sorted; the values of keys that become one name joined by ";", sorted.
+func renderLabels(s attribute.Set) string {
+	type label struct{ name, value string }
+	var ls []label
+	for it := s.Iter(); it.Next(); {
+		kv := it.Attribute()
+		name, err := labelNamer.Build(string(kv.Key))
+		if err != nil {
+			continue
+		}
+		ls = append(ls, label{name, kv.Value.String()})
+	}
+	// A handful of labels: insertion sort by name, then by value.
+	for i := 1; i < len(ls); i++ {
+		for j := i; j > 0 && (ls[j].name < ls[j-1].name || ls[j].name == ls[j-1].name && ls[j].value < ls[j-1].value); j-- {
+			ls[j], ls[j-1] = ls[j-1], ls[j]
+		}
+	}
+	var b strings.Builder
+	for i, l := range ls {
+		if i > 0 && l.name == ls[i-1].name {
+			b.WriteByte(';')
+			writeEscaped(&b, l.value)
+			continue
+		}
+		if i > 0 {
+			b.WriteString(`",`)
+		}
+		b.WriteString(l.name)
+		b.WriteString(`="`)
+		writeEscaped(&b, l.value)
+	}
+	if len(ls) > 0 {
+		b.WriteByte('"')
+	}
+	return b.String()
+}
+
+// writeEscaped writes a label value as the text format quotes it.
+func writeEscaped(b *strings.Builder, v string) {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\\':
+			b.WriteString(`\\`)
+		case '"':
+			b.WriteString(`\"`)
+		case '\n':
+			b.WriteString(`\n`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+}
+
+func braced(labels string) string {
+	if labels == "" {
+		return ""
+	}
+	return "{" + labels + "}"
+}
+
+// leLabels are the le="..." labels of bounds and +Inf, as the text format
+// writes them.
+func leLabels(bounds []float64) []string {
+	out := make([]string, 0, len(bounds)+1)
+	for _, b := range bounds {
+		out = append(out, `le="`+strconv.FormatFloat(b, 'g', -1, 64)+`"`)
+	}
+	return append(out, `le="+Inf"`)
+}
+
+// bufWriter is the exposition's writer: a buffered writer that keeps its
+// first error, so that the code writing lines need not check each.
+type bufWriter struct {
+	w   io.Writer
+	buf []byte
+	err error
+}
+
+func newBufWriter(w io.Writer) *bufWriter {
+	return &bufWriter{w: w, buf: make([]byte, 0, 64<<10)}
+}
+
+func (b *bufWriter) Write(p []byte) (int, error) {
+	b.buf = append(b.buf, p...)
+	b.spill()
+	return len(p), b.err
+}
+
+func (b *bufWriter) WriteString(s string) (int, error) {
+	b.buf = append(b.buf, s...)
+	b.spill()
+	return len(s), b.err
+}
+
+func (b *bufWriter) WriteByte(c byte) error {
+	b.buf = append(b.buf, c)
+	return b.err
+}
+
+func (b *bufWriter) WriteRune(r rune) (int, error) {
+	n := len(b.buf)
+	b.buf = append(b.buf, string(r)...)
+	return len(b.buf) - n, b.err
+}
+
+func (b *bufWriter) spill() {
+	if len(b.buf) >= 60<<10 {
+		b.Flush()
+	}
+}
+
+// Flush writes what is buffered.
+func (b *bufWriter) Flush() error {
+	if b.err == nil && len(b.buf) > 0 {
+		_, b.err = b.w.Write(b.buf)
+	}
+	b.buf = b.buf[:0]
+	return b.err
+}
+
+// family writes a family's HELP and TYPE lines.
+func (b *bufWriter) family(name, help, kind string) {
+	b.buf = append(b.buf, "# HELP "...)
+	b.buf = append(b.buf, name...)
+	b.buf = append(b.buf, ' ')
+	for i := 0; i < len(help); i++ {
+		switch c := help[i]; c {
+		case '\\':
+			b.buf = append(b.buf, `\\`...)
+		case '\n':
+			b.buf = append(b.buf, `\n`...)
+		default:
+			b.buf = append(b.buf, c)
+		}
+	}
+	b.buf = append(b.buf, "\n# TYPE "...)
+	b.buf = append(b.buf, name...)
+	b.buf = append(b.buf, ' ')
+	b.buf = append(b.buf, kind...)
+	b.buf = append(b.buf, '\n')
+	b.spill()
+}
+
+// sample writes one line: name and suffix, the labels and an extra one
+// (le), and the value as the text format writes a float.
+func (b *bufWriter) sample(name, suffix, labels, extra string, v float64) {
+	b.buf = append(b.buf, name...)
+	b.buf = append(b.buf, suffix...)
+	if labels != "" || extra != "" {
+		b.buf = append(b.buf, '{')
+		b.buf = append(b.buf, labels...)
+		if labels != "" && extra != "" {
+			b.buf = append(b.buf, ',')
+		}
+		b.buf = append(b.buf, extra...)
+		b.buf = append(b.buf, '}')
+	}
+	b.buf = append(b.buf, ' ')
+	b.buf = strconv.AppendFloat(b.buf, v, 'g', -1, 64)
+	b.buf = append(b.buf, '\n')
+	b.spill()
+}
