@@ -43,9 +43,14 @@ const (
 // totals holds every target's cumulative counts since it was first
 // reported: its packets and its RTT samples.
 type totals struct {
-	// gather is held by a scrape for reading while it gathers, and by add
-	// for writing: a scrape sees each report whole (native.go).
+	// gather is held by a scrape for reading while it gathers, and for
+	// writing by add (by take, with the report it takes): a scrape sees
+	// each report whole, and never a window both in the totals and in
+	// what peek says.
 	gather sync.RWMutex
+	// peek, when set (the Prometheus mode of a continuous source), says
+	// what the window so far holds: a scrape adds it to the totals.
+	peek   func() core.Report
 	mu     sync.Mutex
 	index  map[attribute.Distinct]*series
 	series []*series // in the order targets first reported
@@ -81,6 +86,9 @@ type series struct {
 	// labels are attrs as the text exposition writes them, rendered once.
 	labels string
 	packetCounts
+	// shown is the most of the window so far a scrape added to this
+	// series: the next report adds at least as much (take).
+	shown shownWindow
 
 	count         uint64
 	sum, min, max float64
@@ -108,9 +116,29 @@ func newTotals(h Histogram) *totals {
 func (c *totals) add(rd *core.Report) {
 	c.gather.Lock()
 	defer c.gather.Unlock()
+	c.addLocked(rd)
+}
+
+// take takes a report from next and counts it, with no scrape in
+// between: one that peeked into the window before sees the window in the
+// totals after, never both and never neither.
+func (c *totals) take(ctx context.Context, next func(context.Context) core.Report) core.Report {
+	c.gather.Lock()
+	defer c.gather.Unlock()
+	rd := next(ctx)
+	c.addLocked(&rd)
+	return rd
+}
+
+// addLocked is add, with c.gather held. What a scrape showed of a window
+// is never taken back, so that a counter never goes down: a series whose
+// window this report does not count (it failed, or its target's address
+// changed and the window went to the new one) keeps what was shown.
+func (c *totals) addLocked(rd *core.Report) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	present := map[attribute.Distinct]bool{}
+	counted := map[*series]bool{}
 	for i := range rd.Results {
 		res := &rd.Results[i]
 		attrs := attributes(res)
@@ -129,18 +157,15 @@ func (c *totals) add(rd *core.Report) {
 			c.index[attrs.Equivalent()] = s
 			c.series = append(c.series, s)
 		}
-		s.sent += int64(res.Transmitted)
-		s.received += int64(res.Received)
-		s.duplicates += int64(res.Duplicates)
-		s.icmpErrors += int64(res.ICMPErrors)
-		if res.RTT != nil {
-			for _, v := range res.RTT.Samples {
-				s.record(ms(v), c.bounds)
-			}
-		}
+		s.add(shownOf(res), c.bounds)
+		counted[s] = true
 	}
 	kept := c.series[:0]
 	for _, s := range c.series {
+		if !counted[s] && s.shown.sent > 0 {
+			s.add(s.shown, c.bounds)
+		}
+		s.shown = shownWindow{}
 		s.unseen++
 		if present[s.target] && s.unseen <= staleReports {
 			kept = append(kept, s)
@@ -150,6 +175,70 @@ func (c *totals) add(rd *core.Report) {
 	}
 	clear(c.series[len(kept):])
 	c.series = kept
+}
+
+// shownWindow is a result's packets and RTTs (in ms): a report's, or what
+// a scrape showed of a window.
+type shownWindow struct {
+	packetCounts
+	samples []float64
+}
+
+func shownOf(res *probe.Result) shownWindow {
+	w := shownWindow{packetCounts: packetCounts{int64(res.Transmitted), int64(res.Received), int64(res.Duplicates), int64(res.ICMPErrors)}}
+	if res.RTT != nil {
+		w.samples = res.RTT.Samples
+	}
+	return w
+}
+
+// add counts w's packets and RTTs into s.
+func (s *series) add(w shownWindow, bounds []float64) {
+	s.packetCounts.plus(w.packetCounts)
+	for _, v := range w.samples {
+		s.record(ms(v), bounds)
+	}
+}
+
+// view is every series as a scrape shows it: its totals and, when peek
+// is set, its packets decided since the last report. Each is a copy that
+// neither reports nor other scrapes change. Called with c.gather held for
+// reading.
+func (c *totals) view() []*series {
+	var rd core.Report
+	if c.peek != nil {
+		rd = c.peek()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*series, len(c.series))
+	at := make(map[*series]*series, len(c.series))
+	for i, s := range c.series {
+		out[i] = s.snapshot()
+		at[s] = out[i]
+	}
+	for i := range rd.Results {
+		res := &rd.Results[i]
+		if res.Code != probe.OK || res.Transmitted == 0 {
+			continue // (not counted if it stays so; shown already, kept)
+		}
+		attrs := attributes(res)
+		s := c.index[attrs.Equivalent()]
+		if s == nil {
+			continue // no series until its first report
+		}
+		if w := shownOf(res); w.sent > s.shown.sent {
+			// (A scrape that peeked before another and got here after it
+			// shows the other's: never less than was shown.)
+			s.shown = shownWindow{packetCounts: w.packetCounts, samples: slices.Clone(w.samples)}
+		}
+	}
+	for _, s := range c.series {
+		if s.shown.sent > 0 {
+			at[s].add(s.shown, c.bounds)
+		}
+	}
+	return out
 }
 
 // targetOf is what identifies a target's series across its addresses.
@@ -173,6 +262,13 @@ func (s *series) record(v float64, bounds []float64) {
 
 // packetCounts are a series' packet counters.
 type packetCounts struct{ sent, received, duplicates, icmpErrors int64 }
+
+func (p *packetCounts) plus(q packetCounts) {
+	p.sent += q.sent
+	p.received += q.received
+	p.duplicates += q.duplicates
+	p.icmpErrors += q.icmpErrors
+}
 
 // counterMetrics are the packet counters of the totals, in the order
 // they are written.
@@ -200,6 +296,8 @@ type producer struct {
 	t           *totals
 	exponential bool
 	delta       bool
+	// scrape, when set, gives the series instead: a protobuf scrape's view.
+	scrape func() []*series
 
 	mu     sync.Mutex
 	last   map[attribute.Distinct]*series // delta: each series as last collected
@@ -211,13 +309,18 @@ var _ sdkmetric.Producer = (*producer)(nil)
 // Produce returns the counters and the histogram at this moment.
 func (p *producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 	c := p.t
-	c.mu.Lock()
 	now := time.Now()
-	points := make([]*series, len(c.series))
-	for i, s := range c.series {
-		points[i] = s.snapshot()
+	var points []*series
+	if p.scrape != nil {
+		points = p.scrape()
+	} else {
+		c.mu.Lock()
+		points = make([]*series, len(c.series))
+		for i, s := range c.series {
+			points[i] = s.snapshot()
+		}
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
 	temporality := metricdata.CumulativeTemporality
 	var previous time.Time // delta: the previous collection
 	if p.delta {

@@ -10,8 +10,10 @@
 //     on a pipeline that never blocks probing and logs an outage once
 //     (pipeline.go, outage.go);
 //   - Prometheus: a /metrics endpoint with classic and native histogram
-//     buckets, health, readiness and POST /-/reload, behind the
-//     exporter-toolkit's TLS and basic auth (prometheus.go).
+//     buckets (histogram.go), health, readiness and POST /-/reload, behind
+//     the exporter-toolkit's TLS and basic auth (prometheus.go). Its text
+//     format is written straight from the data (exposition.go); in mode
+//     continuous a scrape adds the window so far to the totals.
 //
 // Run (run.go) wires them and takes reloads (reload.go): a new
 // configuration goes to the source, the series of removed targets leave.

@@ -42,8 +42,6 @@ type textExposition struct {
 	labels map[attribute.Distinct]*cachedLabels
 	scrape uint64 // which scrape this is: a label set unused by it is forgotten
 	info   string // target_info's line, from the resource
-	points []totalPoint
-	counts []uint64 // the points' classic buckets, one after the other
 }
 
 // metricNamer and labelNamer are the exporter's (otelprom.New with
@@ -62,14 +60,6 @@ type nameKey struct {
 type cachedLabels struct {
 	text string
 	seen uint64
-}
-
-// totalPoint is one series of the totals as a scrape found it.
-type totalPoint struct {
-	labels string
-	packetCounts
-	count uint64
-	sum   float64
 }
 
 func newTextExposition(t *totals, runtime prometheus.Gatherer) *textExposition {
@@ -190,35 +180,29 @@ func (x *textExposition) labelsOf(s attribute.Set) string {
 }
 
 // writeTotals writes the counters and the RTT histogram with classic
-// buckets. The series are copied under the totals' lock and written after
-// it, so that a report is never held up by a slow scraper; each series'
-// counts, buckets, sum and count are of the same samples.
+// buckets, as the totals' view holds them at this moment (with the window
+// so far in the Prometheus mode of a continuous source): a copy, written
+// with no lock held, so that a report is never held up by a slow scraper.
 func (x *textExposition) writeTotals(w *bufWriter) {
 	t := x.totals
-	t.mu.Lock()
-	x.points, x.counts = x.points[:0], x.counts[:0]
-	for _, s := range t.series {
-		x.points = append(x.points, totalPoint{labels: s.labels, packetCounts: s.packetCounts, count: s.count, sum: s.sum})
-		x.counts = append(x.counts, s.classic...)
-	}
-	t.mu.Unlock()
-	if len(x.points) == 0 {
+	t.gather.RLock()
+	points := t.view()
+	t.gather.RUnlock()
+	if len(points) == 0 {
 		return
 	}
 	for _, c := range counterMetrics {
 		name := x.name(c.name, unitPacket, otlptranslator.MetricTypeMonotonicCounter)
 		w.family(name, c.description, "counter")
-		for i := range x.points {
-			w.sample(name, "", x.points[i].labels, "", float64(c.total(&x.points[i].packetCounts)))
+		for _, p := range points {
+			w.sample(name, "", p.labels, "", float64(c.total(&p.packetCounts)))
 		}
 	}
 	name := x.name(nameRTTHistogram, unitSeconds, otlptranslator.MetricTypeHistogram)
 	w.family(name, descriptionRTTHistogram, "histogram")
-	nb := len(t.bounds) + 1
-	for i := range x.points {
-		p := &x.points[i]
+	for _, p := range points {
 		var cum uint64
-		for k, n := range x.counts[i*nb : (i+1)*nb] {
+		for k, n := range p.classic {
 			cum += n
 			w.sample(name, "_bucket", p.labels, t.le[k], float64(cum))
 		}

@@ -3,6 +3,7 @@ package otel
 import (
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -22,16 +23,29 @@ const maxNativeSchema = 8
 // of the same samples, which a Prometheus with native histograms turned
 // on asks for in the protobuf format. The OpenTelemetry exporter writes
 // one or the other, so the native buckets are added to its classic ones
-// here, from the totals. A gather holds off new reports, so both forms
-// (and the count and sum) are of the same samples.
+// here, from one view of the totals that both read, so both forms (and
+// the count and sum) are of the same samples.
 type nativeGatherer struct {
 	reg prometheus.Gatherer
 	t   *totals
+	v   *scrapeView
+}
+
+// scrapeView is the totals' view one protobuf scrape shows: taken once,
+// then read by the exporter's producer (the classic buckets, count and
+// sum) and by natives (the native buckets). One such scrape at a time.
+type scrapeView struct {
+	mu     sync.Mutex
+	series []*series
 }
 
 func (g nativeGatherer) Gather() ([]*dto.MetricFamily, error) {
+	g.v.mu.Lock()
+	defer g.v.mu.Unlock()
 	g.t.gather.RLock()
-	defer g.t.gather.RUnlock()
+	g.v.series = g.t.view()
+	g.t.gather.RUnlock()
+	defer func() { g.v.series = nil }()
 	mfs, err := g.reg.Gather()
 	for _, mf := range mfs {
 		if mf.GetName() != promRTTHistogram || mf.GetType() != dto.MetricType_HISTOGRAM {
@@ -47,17 +61,12 @@ func (g nativeGatherer) Gather() ([]*dto.MetricFamily, error) {
 	return mfs, err
 }
 
-// natives copies every series' exponential buckets, by the labels each
-// series rendered when it was created.
+// natives are the view's exponential buckets, by the labels each series
+// rendered when it was created.
 func (g nativeGatherer) natives() map[string]*expHistogram {
-	c := g.t
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[string]*expHistogram, len(c.series))
-	for _, s := range c.series {
-		h := s.exp
-		h.counts = append([]uint64(nil), s.exp.counts...)
-		out[s.labels] = &h
+	out := make(map[string]*expHistogram, len(g.v.series))
+	for _, s := range g.v.series {
+		out[s.labels] = &s.exp
 	}
 	return out
 }

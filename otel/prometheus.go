@@ -62,9 +62,10 @@ func CheckWebConfig(path string) error {
 
 func newEndpoint(opts Prometheus, t *totals, log *logger.Logger) (*endpoint, error) {
 	reg := prometheus.NewRegistry()
+	view := &scrapeView{}
 	exp, err := otelprom.New(
 		otelprom.WithRegisterer(reg),
-		otelprom.WithProducer(&producer{t: t}),
+		otelprom.WithProducer(&producer{t: t, scrape: func() []*series { return view.series }}),
 		// Prometheus' own names: dots to underscores, unit suffixes
 		// (_seconds), _total on counters. The scope is this plugin's alone:
 		// an otel_scope_name label on every series would say nothing.
@@ -76,7 +77,7 @@ func newEndpoint(opts Prometheus, t *totals, log *logger.Logger) (*endpoint, err
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	runtime := prometheus.NewRegistry()
 	runtime.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	e := &endpoint{exporter: exp, registry: nativeGatherer{reg: reg, t: t}, text: newTextExposition(t, runtime),
+	e := &endpoint{exporter: exp, registry: nativeGatherer{reg: reg, t: t, v: view}, text: newTextExposition(t, runtime),
 		opts: opts, log: log, served: make(chan error, 1)}
 	e.metrics = e.metricsHandler()
 	return e, nil

@@ -53,7 +53,8 @@ type Prometheus struct {
 // continuous, a core.Stream). Each report is counted into the totals at
 // once; OTLP exports it (a round cut short by ctx is not exported: its
 // results would only say "cancelled"), and a Prometheus scrape reads the
-// latest at any time, never waiting for probing. Run returns an error only
+// latest at any time, never waiting for probing, with the totals up to
+// the scrape in mode continuous. Run returns an error only
 // when an exporter or the endpoint cannot be set up or fails.
 func Run(ctx context.Context, src core.Source, opts Options) error {
 	log := opts.Log
@@ -121,8 +122,21 @@ func Run(ctx context.Context, src core.Source, opts Options) error {
 		close(reloaded)
 	}()
 
+	// A scrape shows every packet decided up to it: the totals of the
+	// reports, and the window so far of a continuous source. The report
+	// then comes with the totals' lock held (take), so that no scrape sees
+	// a window twice or not at all. OTLP exports the totals of each report.
+	next := src.Next
+	live := false
+	if pk, ok := src.(core.Peeker); ok && web != nil && src.Continuous() {
+		totals.peek = pk.Peek
+		next = func(ctx context.Context) core.Report { return totals.take(ctx, src.Next) }
+		live = true
+	}
 	offer := func(rd core.Report) {
-		totals.add(&rd)
+		if !live {
+			totals.add(&rd)
+		}
 		if p != nil {
 			p.offer(rd) // the gauges are set as it is exported
 		} else {
@@ -130,7 +144,7 @@ func Run(ctx context.Context, src core.Source, opts Options) error {
 		}
 		ready.Store(true)
 	}
-	loop(runCtx, src.Next, offer, poll, src.Continuous(), log)
+	loop(runCtx, next, offer, poll, src.Continuous(), log)
 	cancel()
 	<-reloaded // no reload runs on while the caller closes the source
 	var errs []error

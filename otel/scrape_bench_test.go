@@ -40,8 +40,9 @@ import (
 // series/scrape (sample lines of one uncompressed scrape).
 //
 //	go test -run '^$' -bench Scrape -benchmem -count 3 ./otel/
-func BenchmarkScrape1000(b *testing.B) { benchScrape(b, 1000) }
-func BenchmarkScrape300(b *testing.B)  { benchScrape(b, 300) }
+func BenchmarkScrape10000(b *testing.B) { benchScrape(b, 10000) }
+func BenchmarkScrape1000(b *testing.B)  { benchScrape(b, 1000) }
+func BenchmarkScrape300(b *testing.B)   { benchScrape(b, 300) }
 
 func benchScrape(b *testing.B, n int) {
 	log := logger.Discard()

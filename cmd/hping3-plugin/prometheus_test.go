@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -95,7 +96,7 @@ func TestPrometheusTLSAndBasicAuth(t *testing.T) {
 		certFile, keyFile, hash)), 0o600)
 	addr := testotlp.FreePort(t)
 
-	cmd, stderr := servePlugin(t, "--prometheus-listen", addr, "--web-config", webConfig)
+	cmd, stderr := servePlugin(t, "--prometheus-listen", addr, "--web-config", webConfig, "--poll-interval", "1s")
 
 	pool := x509.NewCertPool()
 	ca, _ := os.ReadFile(caFile)
@@ -174,7 +175,7 @@ func TestPrometheusHistogramBuckets(t *testing.T) {
 	testbin.RequireRoot(t)
 	testbin.RequireTool(t, "hping3")
 	addr := testotlp.FreePort(t)
-	servePlugin(t, "--prometheus-listen", addr, "--histogram-buckets", "0.000001,0.01")
+	servePlugin(t, "--prometheus-listen", addr, "--histogram-buckets", "0.000001,0.01", "--poll-interval", "1s")
 	client := &http.Client{Timeout: 5 * time.Second} // asks for gzip, and unzips
 	var body string
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
@@ -212,12 +213,11 @@ func TestPrometheusHistogramBuckets(t *testing.T) {
 }
 
 // servePlugin runs the plugin with args, probing 127.0.0.1 ten times a
-// second with a report a second, until the test ends; its stderr is logged
-// if the test failed.
+// second, until the test ends; its stderr is logged if the test failed.
 func servePlugin(t *testing.T, args ...string) (*exec.Cmd, *testbin.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, testbin.Plugin(t), append(args, "--target", "127.0.0.1", "--interval", "100ms", "--poll-interval", "1s")...)
+	cmd := exec.CommandContext(ctx, testbin.Plugin(t), append(args, "--target", "127.0.0.1", "--interval", "100ms")...)
 	stderr := &testbin.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
@@ -231,4 +231,66 @@ func servePlugin(t *testing.T, args ...string) (*exec.Cmd, *testbin.Buffer) {
 		}
 	})
 	return cmd, stderr
+}
+
+// A scrape counts every packet decided up to it, not only those of the
+// reports: between two reports 5 s apart, scrapes every 500 ms see the
+// packet counter and the histogram's count grow by one per 100 ms since the
+// scrape before (loopback answers every packet), and across a report
+// neither jumps nor goes back.
+func TestPrometheusCountersBetweenReports(t *testing.T) {
+	testbin.RequireRoot(t)
+	testbin.RequireTool(t, "hping3")
+	addr := testotlp.FreePort(t)
+	servePlugin(t, "--prometheus-listen", addr, "--poll-interval", "5s")
+	client := &http.Client{Timeout: 5 * time.Second}
+	get := func(path string) (int, string) {
+		resp, err := client.Get("http://" + addr + path)
+		if err != nil {
+			return 0, ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if code, _ := get("/-/ready"); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not ready within 15 s")
+		}
+	}
+	value := func(body, prefix string) float64 {
+		for line := range strings.Lines(body) {
+			if strings.HasPrefix(line, prefix) {
+				v, err := strconv.ParseFloat(strings.TrimSpace(line[strings.LastIndex(line, " "):]), 64)
+				if err == nil {
+					return v
+				}
+			}
+		}
+		t.Fatalf("no %s in the scrape", prefix)
+		return 0
+	}
+	type scrape struct {
+		at          time.Time
+		sent, count float64
+	}
+	var scrapes []scrape
+	for range 14 { // 7 s: every scrape of one report, then across the next
+		before := time.Now()
+		_, body := get("/metrics")
+		at := before.Add(time.Since(before) / 2)
+		scrapes = append(scrapes, scrape{at, value(body, "hping3_packet_sent_total{"), value(body, "hping3_rtt_duration_seconds_count{")})
+		time.Sleep(500 * time.Millisecond)
+	}
+	for i := 1; i < len(scrapes); i++ {
+		a, b := scrapes[i-1], scrapes[i]
+		want := float64(b.at.Sub(a.at) / (100 * time.Millisecond))
+		if d := b.sent - a.sent; d < want-3 || d > want+3 || b.count-a.count != d {
+			t.Errorf("scrape %d, %v after the one before: %v more sent, %v more RTTs; want %v +/- 3 of each",
+				i, b.at.Sub(a.at).Round(time.Millisecond), d, b.count-a.count, want)
+		}
+	}
 }

@@ -132,7 +132,7 @@ func (rd *tclRound) runRound(ctx context.Context) bool {
 			continue
 		}
 		r.Ran = started
-		t.measure(r, roundWords)
+		t.measure(r, roundWords, true)
 		if first, end := t.span(); !first.IsZero() {
 			r.Start, r.Duration = first, end.Sub(first)+r.DNS
 		}

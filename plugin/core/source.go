@@ -35,6 +35,12 @@ type Reloader interface {
 	Reload(cfg *config.Config) error
 }
 
+// Peeker is a Source that can say, between reports, what its next report
+// would count now (a Stream: the packets decided so far in its window).
+type Peeker interface {
+	Peek() Report
+}
+
 // NewSource returns the Source of the long-running front ends for a
 // validated configuration: a Stream in mode continuous (the default),
 // which needs every group on the Tcl engine, else a Runner. --once and

@@ -143,7 +143,7 @@ func (s *Stream) Next(ctx context.Context) Report {
 		r.Duration = rd.Duration
 		// A name that does not resolve (now): result_code 1 for the window.
 		if r.Code == probe.OK {
-			t.measure(&r, words)
+			t.measure(&r, words, true)
 		}
 		rd.Results = append(rd.Results, r)
 		t.reset()
@@ -154,6 +154,30 @@ func (s *Stream) Next(ctx context.Context) Report {
 	rd.tally()
 	if len(rd.Results) == len(st.jobs) {
 		st.failures.record(rd.Results) // (its jobs' results, in their order)
+	}
+	return rd
+}
+
+// Peek returns what the next report would count now, without taking it:
+// each target's packets decided since the previous report, measured as
+// Next measures them but without the path, and with nothing reset. A
+// front end that shows totals between reports (a Prometheus scrape) adds
+// it to what the reports gave; a target with nothing decided yet, or whose
+// window has failed so far, has a result with Code not OK, as it would
+// then. The Report has only Results, Start and Duration.
+func (s *Stream) Peek() Report {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	rd := Report{Start: s.last, Duration: now.Sub(s.last), Window: true, Results: make([]probe.Result, 0, len(s.targets))}
+	words := windowWords(rd.Duration)
+	for _, t := range s.targets {
+		r := probe.NewResult(probe.Target{Name: t.name, Tags: t.tags, Res: t.res}, t.s, rd.Start)
+		r.Duration = rd.Duration
+		if r.Code == probe.OK {
+			t.measure(&r, words, false)
+		}
+		rd.Results = append(rd.Results, r)
 	}
 	return rd
 }

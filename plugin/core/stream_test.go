@@ -77,6 +77,42 @@ func TestStreamWindowsPartitionPackets(t *testing.T) {
 	}
 }
 
+// TestStreamPeek: Peek shows the window so far without taking it. Its
+// packets and RTTs are the first ones of the report that follows, in
+// order, and the report after a Peek holds every packet of the window.
+func TestStreamPeek(t *testing.T) {
+	st := streamOf(t, []string{"127.0.0.1"}, func(*config.Settings) {})
+	st.Next(context.Background())
+	time.Sleep(500 * time.Millisecond)
+	a := st.Peek().Results[0]
+	time.Sleep(300 * time.Millisecond)
+	b := st.Peek().Results[0]
+	rd := st.Next(context.Background())
+	w := rd.Results[0]
+	// One packet per 50 ms of the window so far, give or take one at each
+	// edge.
+	if want := int(a.Duration / (50 * time.Millisecond)); a.Code != probe.OK || a.Transmitted < want-2 || a.Transmitted > want+2 || a.Received != a.Transmitted {
+		t.Fatalf("peek %v into the window: %+v (err %v); want %d +/- 2 sent, all answered", a.Duration, a, a.Err, want)
+	}
+	if b.Transmitted < a.Transmitted+4 || w.Transmitted < b.Transmitted || w.Code != probe.OK {
+		t.Errorf("peeks %d then %d sent, the window %d (%v): want each at least the one before", a.Transmitted, b.Transmitted, w.Transmitted, w.Err)
+	}
+	if want := int(rd.Duration / (50 * time.Millisecond)); w.Transmitted < want-2 || w.Transmitted > want+2 {
+		t.Errorf("the window of %v after the peeks: %d sent, want %d +/- 2", rd.Duration, w.Transmitted, want)
+	}
+	if a.RTT == nil || w.RTT == nil || len(w.RTT.Samples) < len(a.RTT.Samples) {
+		t.Fatalf("RTTs: peek %+v, window %+v", a.RTT, w.RTT)
+	}
+	for i, v := range a.RTT.Samples {
+		if w.RTT.Samples[i] != v {
+			t.Errorf("RTT %d: the peek saw %v ms, the window has %v", i, v, w.RTT.Samples[i])
+		}
+	}
+	if p := st.Peek().Results[0]; p.Transmitted > 2 {
+		t.Errorf("a peek right after the report: %d packets, want the new window's (at most 2)", p.Transmitted)
+	}
+}
+
 // TestStreamPortStates: TCP SYNs and UDP datagrams to a loopback port
 // nobody listens on: every packet is answered (RST, port unreachable) and
 // the port reads closed.

@@ -152,10 +152,10 @@ type failureWords struct {
 // packets: the one way a target's result is built, for a round and for a
 // window. A failure with packets undecided (lostErr), a send that failed,
 // a target that could not be probed (err) or one with no packet decided
-// fail the result with the reason, worded by its mode. The path, when
-// there is one, is measured from the path probes' decided packets, and
-// left out when one of them lost packets.
-func (t *target) measure(r *probe.Result, words failureWords) {
+// fail the result with the reason, worded by its mode. With path set, the
+// path, when there is one, is measured from the path probes' decided
+// packets, and left out when one of them lost packets.
+func (t *target) measure(r *probe.Result, words failureWords, path bool) {
 	probe.Measure(r, t.done, t.s)
 	var sendErr error
 	for _, rec := range t.done {
@@ -179,7 +179,7 @@ func (t *target) measure(r *probe.Result, words failureWords) {
 	case r.Transmitted == 0:
 		r.Code, r.Err = probe.Failed, words.noPacket(t)
 	}
-	if len(t.hops) == 0 || r.Code != probe.OK {
+	if !path || len(t.hops) == 0 || r.Code != probe.OK {
 		return
 	}
 	byTTL := make([][]probe.Record, len(t.hops))

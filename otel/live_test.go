@@ -1,0 +1,109 @@
+package otel
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
+	"github.com/hping3-plugin/hping3-plugin/plugin/core"
+	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
+)
+
+// window is a continuous source's window so far, as Peek and Next give it.
+type window struct{ rtts []float64 } // ms, all answered
+
+func (w window) result(code probe.Code) probe.Result {
+	r := probe.Result{Target: "198.19.0.1", IP: "198.19.0.1", Protocol: config.ICMP, Code: code,
+		Transmitted: len(w.rtts), Received: len(w.rtts)}
+	if code != probe.OK {
+		r.Err = errors.New("the engine was started again")
+		return r
+	}
+	if len(w.rtts) > 0 {
+		r.RTT = &probe.RTT{Detail: true, Samples: w.rtts}
+	}
+	return r
+}
+
+// A scrape between reports shows the packets decided so far on top of the
+// totals, in the text and the protobuf formats alike (classic and native
+// buckets of the same samples); the report then counts them once; a
+// window that fails after a scrape showed part of it keeps that part, so
+// that no counter goes down.
+func TestScrapeShowsTheWindowSoFar(t *testing.T) {
+	e := scrapeSetup(t, Histogram{}, core.Report{Start: epoch, Results: []probe.Result{window{[]float64{1, 1}}.result(probe.OK)}})
+	tot := e.text.totals
+	var now window
+	code := probe.OK
+	tot.peek = func() core.Report { return core.Report{Results: []probe.Result{now.result(code)}} }
+	next := func(context.Context) core.Report {
+		rd := core.Report{Start: epoch, Results: []probe.Result{now.result(code)}}
+		now = window{}
+		return rd
+	}
+	text := func() (sent, count, le2ms float64) {
+		t.Helper()
+		var b strings.Builder
+		w := newBufWriter(&b)
+		if err := e.text.write(context.Background(), w); err != nil {
+			t.Fatal(err)
+		}
+		w.Flush()
+		fams := parseText(t, b.String())
+		h := fams[promRTTHistogram].Metric[0].Histogram
+		for _, bk := range h.Bucket {
+			if bk.GetUpperBound() == 0.002 {
+				le2ms = float64(bk.GetCumulativeCount())
+			}
+		}
+		return fams["hping3_packet_sent_total"].Metric[0].Counter.GetValue(), float64(h.GetSampleCount()), le2ms
+	}
+	proto := func() (count uint64, native uint64) {
+		t.Helper()
+		mfs, err := e.registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == promRTTHistogram {
+				h := mf.Metric[0].Histogram
+				var n int64
+				for _, d := range h.PositiveDelta {
+					n += d
+					native += uint64(n)
+				}
+				return h.GetSampleCount(), native + h.GetZeroCount()
+			}
+		}
+		t.Fatal("no histogram")
+		return 0, 0
+	}
+	check := func(when string, wantSent, wantCount, wantLE2 float64) {
+		t.Helper()
+		sent, count, le2 := text()
+		pc, pn := proto()
+		if sent != wantSent || count != wantCount || le2 != wantLE2 || float64(pc) != wantCount || float64(pn) != wantCount {
+			t.Errorf("%s: text: %v sent, %v RTTs, %v at le=0.002; protobuf: %d RTTs, %d in native buckets; want %v sent, %v RTTs, %v at le=0.002",
+				when, sent, count, le2, pc, pn, wantSent, wantCount, wantLE2)
+		}
+	}
+	check("first report", 2, 2, 2)
+	now = window{[]float64{1.5, 3}}
+	check("two packets into the window", 4, 4, 3)
+	now = window{[]float64{1.5, 3, 0.5}}
+	check("three", 5, 5, 4)
+	tot.take(context.Background(), next)
+	check("the report of those three", 5, 5, 4)
+	now = window{[]float64{4}}
+	check("one into the next window", 6, 6, 4)
+	// The engine fails: the window's result is not OK from now on.
+	code = probe.Failed
+	check("the window failing", 6, 6, 4)
+	tot.take(context.Background(), next)
+	check("its report, failed", 6, 6, 4)
+	code = probe.OK
+	now = window{[]float64{1}}
+	check("the window after", 7, 7, 5)
+}
