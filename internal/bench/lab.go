@@ -11,7 +11,9 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
+	"syscall"
 
 	"github.com/hping3-plugin/hping3-plugin/internal/netlab"
 )
@@ -100,6 +102,32 @@ func (l *Lab) build() error {
 	// No ICMP rate limit in the target: a limited answer would be loss the
 	// tools did not cause.
 	return run("ip", "netns", "exec", T, "sysctl", "-q", "-w", "net.ipv4.icmp_ratemask=0")
+}
+
+// OpenLab builds the lab and a temporary directory (named after prefix)
+// for a bench command's files. done removes both; an interrupt (SIGINT,
+// SIGTERM) removes the lab too, then exits with 130: the tools it ran get
+// the same signal from the terminal.
+func OpenLab(prefix string) (lab *Lab, dir string, done func(), err error) {
+	if dir, err = os.MkdirTemp("", prefix); err != nil {
+		return nil, "", nil, err
+	}
+	if lab, err = NewLab(); err != nil {
+		os.RemoveAll(dir)
+		return nil, "", nil, err
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		lab.Close()
+		os.Exit(130)
+	}()
+	return lab, dir, func() {
+		signal.Stop(sigs)
+		lab.Close()
+		os.RemoveAll(dir)
+	}, nil
 }
 
 // Close removes both namespaces and with them every device and route.

@@ -12,14 +12,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/internal/bench"
@@ -86,7 +84,7 @@ func main() {
 	}
 	o := options{engines: es, cliMax: *cliMax, plainFping: *plainF, defaultsN: *defN,
 		sweep: strings.Split(*sweep, ","), sweepN: *sweepN, busy: *busy, telegraf: *telegraf, profiles: *profile}
-	if err := run(p, ints(*ns), o); err != nil {
+	if err := run(p, bench.Ints(*ns), o); err != nil {
 		fmt.Fprintln(os.Stderr, "labbench:", err)
 		os.Exit(1)
 	}
@@ -127,25 +125,11 @@ func run(p bench.Params, ns []int, o options) error {
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "labbench")
+	lab, dir, done, err := bench.OpenLab("labbench")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	lab, err := bench.NewLab()
-	if err != nil {
-		return err
-	}
-	defer lab.Close()
-	// An interrupted run removes its namespaces too; the workers, fping and
-	// Telegraf get the same signal from the terminal.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sigs
-		lab.Close()
-		os.Exit(130)
-	}()
+	defer done()
 	ctx := context.Background()
 
 	conc := p.Concurrency
@@ -362,16 +346,6 @@ func telegrafBinary(given string) (string, error) {
 		return "", fmt.Errorf("building telegraf: %v\n%s", err, out)
 	}
 	return bin, nil
-}
-
-func ints(s string) []int {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 func cpuModel() string {

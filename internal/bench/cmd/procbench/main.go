@@ -14,11 +14,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/internal/bench"
@@ -41,7 +38,7 @@ func main() {
 		tgUpTo   = flag.Int("telegraf-upto", 3000, "rounds: run Telegraf only up to this many targets (its inputs.ping at 10,000 takes minutes)")
 	)
 	flag.Parse()
-	if err := run(*bin, ints(*steadyN), ints(*roundsN), *duration, *interval, *report, *count, *rInt, *telegraf, *repeat, *rate, *tgUpTo); err != nil {
+	if err := run(*bin, bench.Ints(*steadyN), bench.Ints(*roundsN), *duration, *interval, *report, *count, *rInt, *telegraf, *repeat, *rate, *tgUpTo); err != nil {
 		fmt.Fprintln(os.Stderr, "procbench:", err)
 		os.Exit(1)
 	}
@@ -75,23 +72,11 @@ func run(bin string, steadyN, roundsN []int, duration, interval, report time.Dur
 	if err := bench.Subreaper(); err != nil {
 		return fmt.Errorf("becoming a child subreaper: %v", err)
 	}
-	dir, err := os.MkdirTemp("", "procbench")
+	lab, dir, done, err := bench.OpenLab("procbench")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	lab, err := bench.NewLab()
-	if err != nil {
-		return err
-	}
-	defer lab.Close()
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sigs
-		lab.Close()
-		os.Exit(130)
-	}()
+	defer done()
 	ctx := context.Background()
 
 	version, _ := exec.Command(abs, "--version").Output()
@@ -178,14 +163,4 @@ func telegrafBinary(given string) (string, error) {
 		return bin, nil
 	}
 	return "", fmt.Errorf("no Telegraf at %s: run make tools, or give -telegraf", bin)
-}
-
-func ints(s string) []int {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil {
-			out = append(out, n)
-		}
-	}
-	return out
 }
