@@ -60,7 +60,8 @@ func (l *Lab) RunScrapeServer(ctx context.Context, tool, url, want string, p Scr
 	defer func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_, _ = tree.Wait()
-		s.RSS, _ = stopWatch() // (s is the result)
+		kb, _ := stopWatch()
+		s.RSS = kb << 10 // (s is the result)
 	}()
 	start := time.Now()
 	for {
