@@ -184,8 +184,11 @@ func TestNoWayToPassRawArguments(t *testing.T) {
 	reviewed := map[string]string{
 		// The Site24x7 flags only to refuse them by name; prometheus-listen
 		// is an address the plugin listens on, web-config a file
-		// exporter-toolkit reads: neither reaches hping3.
-		"":           "config deadline debug heartbeat host once otlp otlp-endpoint plugin-version prometheus-listen site24x7 web-config",
+		// exporter-toolkit reads, histogram-buckets and
+		// native-histogram-factor numbers the otel front end parses for
+		// its histogram (otel.ParseBuckets, CheckNativeFactor): none
+		// reaches hping3.
+		"":           "config deadline debug heartbeat histogram-buckets host native-histogram-factor once otlp otlp-endpoint plugin-version prometheus-listen site24x7 web-config",
 		"--site24x7": "deadline debug heartbeat host plugin-version",
 	}
 	for mode, want := range reviewed {
