@@ -29,7 +29,13 @@ type Steady struct {
 	Duration      time.Duration
 	Report        time.Duration
 	MaxPacketRate int // the plugin's max_packet_rate; 0: its default
+	// TCP: SYNs to port TCPPort instead of ICMP echo requests. The lab's
+	// target answers each with an RST (nobody listens); fping has no TCP.
+	TCP bool
 }
+
+// TCPPort is the port the TCP runs probe: closed in the lab's target.
+const TCPPort = 9
 
 // rateKey is the top-level max_packet_rate line of a plugin configuration,
 // "" for the default.
@@ -95,7 +101,11 @@ func PluginConfig(dir, top string, targets []string, table string) (string, erro
 // reaps its hping3 and their time is counted. dir holds the settings.
 func (l *Lab) RunSteadyPlugin(ctx context.Context, bin, dir string, p Steady) (ProcSample, error) {
 	targets := Targets(p.Targets)
-	conf, err := PluginConfig(dir, rateKey(p.MaxPacketRate), targets, fmt.Sprintf("  interval = %q\n", p.Interval.String()))
+	table := fmt.Sprintf("  interval = %q\n", p.Interval.String())
+	if p.TCP {
+		table += fmt.Sprintf("  protocol = \"tcp\"\n  port = %d\n", TCPPort)
+	}
+	conf, err := PluginConfig(dir, rateKey(p.MaxPacketRate), targets, table)
 	if err != nil {
 		return ProcSample{}, err
 	}
@@ -153,7 +163,11 @@ wait:
 	stdin.Close()
 	own, child := stopWatch()
 	counts := out.total // cmd.Wait has copied all of stdout
-	s := ProcSample{Tool: "hping3-plugin (continuous)", Wall: u.Wall, CPU: u.CPU, Orphans: u.Orphans,
+	tool := "hping3-plugin (continuous)"
+	if p.TCP {
+		tool = "hping3-plugin (continuous, tcp)"
+	}
+	s := ProcSample{Tool: tool, Wall: u.Wall, CPU: u.CPU, Orphans: u.Orphans,
 		Sent: counts.sent, Received: counts.received, Failed: counts.failed, Reports: counts.windows,
 		PluginCPU: pluginCPU, PeakRSS: own, ChildRSS: child}
 	s.Engine, _ = EngineOf(stderr.String())

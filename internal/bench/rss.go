@@ -111,3 +111,20 @@ func status(pid int) (name string, hwm int64, ok bool) {
 	}
 	return name, hwm, ok && name != ""
 }
+
+// VmRSS is a process's resident set in bytes (0: unreadable).
+func VmRSS(pid int) int64 {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

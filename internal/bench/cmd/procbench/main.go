@@ -35,16 +35,17 @@ func main() {
 		telegraf = flag.String("telegraf", "", "Telegraf binary with inputs.ping (default: the cached test build of make tools)")
 		repeat   = flag.Int("repeat", 1, "measure everything this many times, one table per run")
 		rate     = flag.Int("rate", 0, "the plugin's max_packet_rate (0: its default, 1000)")
+		tcp      = flag.String("steady-tcp", "", "target counts of continuous runs probing TCP (SYNs to a closed port) instead of ICMP, the plugin alone (fping has no TCP)")
 		tgUpTo   = flag.Int("telegraf-upto", 3000, "rounds: run Telegraf only up to this many targets (its inputs.ping at 10,000 takes minutes)")
 	)
 	flag.Parse()
-	if err := run(*bin, bench.Ints(*steadyN), bench.Ints(*roundsN), *duration, *interval, *report, *count, *rInt, *telegraf, *repeat, *rate, *tgUpTo); err != nil {
+	if err := run(*bin, bench.Ints(*steadyN), bench.Ints(*tcp), bench.Ints(*roundsN), *duration, *interval, *report, *count, *rInt, *telegraf, *repeat, *rate, *tgUpTo); err != nil {
 		fmt.Fprintln(os.Stderr, "procbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, steadyN, roundsN []int, duration, interval, report time.Duration, count int, rInt time.Duration, tg string, repeat, rate, tgUpTo int) error {
+func run(bin string, steadyN, tcpN, roundsN []int, duration, interval, report time.Duration, count int, rInt time.Duration, tg string, repeat, rate, tgUpTo int) error {
 	for _, tool := range []string{"fping", "hping3"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if _, err := os.Stat("/usr/sbin/" + tool); err != nil {
@@ -59,7 +60,7 @@ func run(bin string, steadyN, roundsN []int, duration, interval, report time.Dur
 	if _, err := os.Stat(abs); err != nil {
 		return fmt.Errorf("the plugin binary: %v (make build)", err)
 	}
-	for _, n := range append(append([]int(nil), steadyN...), roundsN...) {
+	for _, n := range append(append(append([]int(nil), steadyN...), tcpN...), roundsN...) {
 		if n < 1 || n > bench.MaxTargets {
 			return fmt.Errorf("%d targets: the lab answers 1 to %d addresses", n, bench.MaxTargets)
 		}
@@ -87,7 +88,7 @@ func run(bin string, steadyN, roundsN []int, duration, interval, report time.Dur
 
 	for r := 1; r <= repeat; r++ {
 		fmt.Printf("\nRun %d of %d, %s, load average %s at its start.\n", r, repeat, time.Now().UTC().Format("2006-01-02 15:04 UTC"), bench.LoadAverage())
-		if len(steadyN) > 0 {
+		if len(steadyN)+len(tcpN) > 0 {
 			var rows []bench.SteadyRow
 			for _, n := range steadyN {
 				p := bench.Steady{Targets: n, Interval: interval, Duration: duration, Report: report, MaxPacketRate: rate}
@@ -101,6 +102,15 @@ func run(bin string, steadyN, roundsN []int, duration, interval, report time.Dur
 				}
 				rows = append(rows, bench.SteadyRow{P: p, Tools: []bench.ProcSample{pl, fp}})
 				fmt.Fprintf(os.Stderr, "  steady, %d targets measured (plugin engine %s)\n", n, pl.Engine)
+			}
+			for _, n := range tcpN {
+				p := bench.Steady{Targets: n, Interval: interval, Duration: duration, Report: report, MaxPacketRate: rate, TCP: true}
+				pl, err := lab.RunSteadyPlugin(ctx, abs, dir, p)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, bench.SteadyRow{P: p, Tools: []bench.ProcSample{pl}})
+				fmt.Fprintf(os.Stderr, "  steady tcp, %d targets measured\n", n)
 			}
 			fmt.Printf("\nSteady: continuous mode (one packet per target every %v, a report every %v) for %v per tool, against fping -l;\n", interval, report, duration)
 			fmt.Printf("CPU/s = CPU over the run's wall time, in %% of one core; CPU/packet = CPU/s over the packet rate; plugin alone = the plugin process without hping3 (/proc, 10 ms ticks);\n")

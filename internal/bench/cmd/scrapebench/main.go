@@ -9,6 +9,10 @@
 // Needs root, ip, hping3 and curl.
 //
 //	go run ./internal/bench/cmd/scrapebench -plugin ./hping3-plugin -n 1000,10000
+//
+// With -soak D it runs only the plugin, on the first -n count, for D,
+// scraped every 15 s as Prometheus would, and checks that no packet is
+// lost, no counter goes down and the RSS does not grow (bench.ScrapeSoak).
 package main
 
 import (
@@ -33,9 +37,17 @@ func main() {
 		warm      = flag.Duration("warm", 15*time.Second, "time after every target is in /metrics before measuring")
 		idle      = flag.Duration("idle", 10*time.Second, "each idle window")
 		repeat    = flag.Int("repeat", 1, "measure everything this many times")
+		soak      = flag.Duration("soak", 0, "run the plugin alone this long, scraped every 15 s, instead of measuring scrapes")
 		spUpTo    = flag.Int("smokeping-upto", 1000, "run smokeping_prober only up to this many targets (it spends about 0.6 s of CPU a second per 1000 targets probing: 10,000 would take the machine's 2 cores)")
 	)
 	flag.Parse()
+	if *soak > 0 {
+		if err := soakRun(*bin, bench.Ints(*counts)[0], *soak); err != nil {
+			fmt.Fprintln(os.Stderr, "scrapebench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*bin, *baseline, *smokeping, *counts, *scrapes, *warm, *idle, *repeat, *spUpTo); err != nil {
 		fmt.Fprintln(os.Stderr, "scrapebench:", err)
 		os.Exit(1)
@@ -129,4 +141,29 @@ func run(bin, baseline, smokeping, counts string, scrapes int, warm, idle time.D
 		tw.Flush()
 	}
 	return nil
+}
+
+// soakRun is -soak: the plugin on n targets (interval 1 s, a report every
+// 10 s), scraped every 15 s for d, a row a minute.
+func soakRun(bin string, n int, d time.Duration) error {
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	if err := bench.Subreaper(); err != nil {
+		return err
+	}
+	lab, dir, done, err := bench.OpenLab("scrapesoak")
+	if err != nil {
+		return err
+	}
+	defer done()
+	conf, err := bench.PluginConfig(dir, "", bench.Targets(n), "  interval = \"1s\"\n")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Machine: %s. %s probing %d lab targets once a second (continuous, a report every 10 s), scraped every 15 s for %v; load average %s.\n",
+		bench.Machine(), abs, n, d, bench.LoadAverage())
+	return lab.ScrapeSoak(context.Background(), os.Stdout, "http://127.0.0.1:10027/metrics", d, 15*time.Second, time.Minute,
+		abs, "--prometheus-listen", "127.0.0.1:10027", "--config", conf)
 }

@@ -10,7 +10,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -135,13 +134,13 @@ func soak(n int, duration, every, interval, sampleEvery time.Duration) int {
 		runtime.ReadMemStats(&ms)
 		cur.at = time.Since(start)
 		cur.goroutines, cur.fds = runtime.NumGoroutine(), countFDs()
-		cur.rss, cur.heap = vmRSS(os.Getpid()), int64(ms.HeapAlloc)
+		cur.rss, cur.heap = bench.VmRSS(os.Getpid()), int64(ms.HeapAlloc)
 		var ru syscall.Rusage
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 		cur.selfCPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		if es := engines(); len(es) == 1 {
 			cur.engine = es[0]
-			cur.engineRSS, cur.engineCPU = vmRSS(es[0]), cpuOf(es[0])
+			cur.engineRSS, cur.engineCPU = bench.VmRSS(es[0]), cpuOf(es[0])
 		} else {
 			fmt.Fprintf(os.Stderr, "soak: %d hping3 children %v, want one engine\n", len(es), es)
 		}
@@ -254,23 +253,6 @@ func engines() []int {
 		}
 	}
 	return out
-}
-
-// vmRSS is a process's resident set in bytes (0: unreadable).
-func vmRSS(pid int) int64 {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 // cpuOf is a process's user and system time (/proc/PID/stat, in clock
