@@ -35,13 +35,31 @@ type textExposition struct {
 	totals  *totals
 	runtime prometheus.Gatherer
 
-	// mu makes one scrape write at a time: the caches below are its own.
+	// The totals' names, built once.
+	counterNames []string
+	histName     string
+
+	// mu makes one scrape collect at a time: the caches below are its
+	// own. It is not held while writing, so a slow scraper holds up no
+	// other.
 	mu     sync.Mutex
-	rm     metricdata.ResourceMetrics
 	names  map[nameKey]string
 	labels map[attribute.Distinct]*cachedLabels
 	scrape uint64 // which scrape this is: a label set unused by it is forgotten
 	info   string // target_info's line, from the resource
+}
+
+// family is one instrument's family as a scrape collected it, its series
+// rows[from:to] of that scrape.
+type family struct {
+	name, help, kind string
+	from, to         int
+}
+
+// row is one series of a family: its labels, rendered, and its value.
+type row struct {
+	labels string
+	value  float64
 }
 
 // metricNamer and labelNamer are the exporter's (otelprom.New with
@@ -63,8 +81,13 @@ type cachedLabels struct {
 }
 
 func newTextExposition(t *totals, runtime prometheus.Gatherer) *textExposition {
-	return &textExposition{reader: sdkmetric.NewManualReader(), totals: t, runtime: runtime,
+	x := &textExposition{reader: sdkmetric.NewManualReader(), totals: t, runtime: runtime,
 		names: map[nameKey]string{}, labels: map[attribute.Distinct]*cachedLabels{}}
+	for _, c := range counterMetrics {
+		x.counterNames = append(x.counterNames, x.name(c.name, unitPacket, otlptranslator.MetricTypeMonotonicCounter))
+	}
+	x.histName = x.name(nameRTTHistogram, unitSeconds, otlptranslator.MetricTypeHistogram)
+	return x
 }
 
 // write writes the whole exposition to w. An error in one part (a
@@ -72,33 +95,18 @@ func newTextExposition(t *totals, runtime prometheus.Gatherer) *textExposition {
 // and is returned with the others once the rest is written, as promhttp's
 // ContinueOnError does; an error of w ends it.
 func (x *textExposition) write(ctx context.Context, w *bufWriter) error {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.scrape++
-	var errs []error
-	if err := x.reader.Collect(ctx, &x.rm); err != nil {
-		errs = append(errs, fmt.Errorf("collecting the instruments: %w", err))
-	}
-	if x.info == "" && x.rm.Resource != nil {
-		x.info = "target_info" + braced(renderLabels(*x.rm.Resource.Set())) + " 1\n"
-	}
-	if x.info != "" {
+	info, fams, rows, errs := x.collect(ctx)
+	if info != "" {
 		w.family("target_info", "Target metadata", "gauge")
-		w.WriteString(x.info)
+		w.WriteString(info)
 	}
-	for _, sm := range x.rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if err := x.writeMetric(w, m); err != nil {
-				errs = append(errs, err)
-			}
+	for _, f := range fams {
+		w.family(f.name, f.help, f.kind)
+		for _, r := range rows[f.from:f.to] {
+			w.sample(f.name, "", r.labels, "", r.value)
 		}
 	}
 	x.writeTotals(w)
-	for k, l := range x.labels {
-		if l.seen != x.scrape {
-			delete(x.labels, k)
-		}
-	}
 	if mfs, err := x.runtime.Gather(); err != nil {
 		errs = append(errs, err)
 	} else {
@@ -114,24 +122,49 @@ func (x *textExposition) write(ctx context.Context, w *bufWriter) error {
 	return errors.Join(errs...)
 }
 
-// writeMetric writes one instrument of the meter provider: the plugin's
-// are gauges, and sums for any counter.
-func (x *textExposition) writeMetric(w *bufWriter, m metricdata.Metrics) error {
-	switch d := m.Data.(type) {
-	case metricdata.Gauge[int64]:
-		writePoints(x, w, m, otlptranslator.MetricTypeGauge, "gauge", d.DataPoints)
-	case metricdata.Gauge[float64]:
-		writePoints(x, w, m, otlptranslator.MetricTypeGauge, "gauge", d.DataPoints)
-	case metricdata.Sum[int64]:
-		typ, kind := sumType(d.IsMonotonic)
-		writePoints(x, w, m, typ, kind, d.DataPoints)
-	case metricdata.Sum[float64]:
-		typ, kind := sumType(d.IsMonotonic)
-		writePoints(x, w, m, typ, kind, d.DataPoints)
-	default:
-		return fmt.Errorf("metric %s: %T is not written in the text format", m.Name, m.Data)
+// collect reads the meter provider's instruments: target_info's line, and
+// every family with its rows. The plugin's instruments are gauges, and
+// sums for any counter.
+func (x *textExposition) collect(ctx context.Context) (info string, fams []family, rows []row, errs []error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.scrape++
+	var rm metricdata.ResourceMetrics
+	if err := x.reader.Collect(ctx, &rm); err != nil {
+		errs = append(errs, fmt.Errorf("collecting the instruments: %w", err))
 	}
-	return nil
+	if x.info == "" && rm.Resource != nil {
+		x.info = "target_info" + braced(renderLabels(*rm.Resource.Set())) + " 1\n"
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			f := family{help: m.Description, from: len(rows)}
+			switch d := m.Data.(type) {
+			case metricdata.Gauge[int64]:
+				f.name, f.kind, rows = x.name(m.Name, m.Unit, otlptranslator.MetricTypeGauge), "gauge", appendRows(x, rows, d.DataPoints)
+			case metricdata.Gauge[float64]:
+				f.name, f.kind, rows = x.name(m.Name, m.Unit, otlptranslator.MetricTypeGauge), "gauge", appendRows(x, rows, d.DataPoints)
+			case metricdata.Sum[int64]:
+				typ, kind := sumType(d.IsMonotonic)
+				f.name, f.kind, rows = x.name(m.Name, m.Unit, typ), kind, appendRows(x, rows, d.DataPoints)
+			case metricdata.Sum[float64]:
+				typ, kind := sumType(d.IsMonotonic)
+				f.name, f.kind, rows = x.name(m.Name, m.Unit, typ), kind, appendRows(x, rows, d.DataPoints)
+			default:
+				errs = append(errs, fmt.Errorf("metric %s: %T is not written in the text format", m.Name, m.Data))
+				continue
+			}
+			if f.to = len(rows); f.to > f.from { // the exporter writes no family without a series
+				fams = append(fams, f)
+			}
+		}
+	}
+	for k, l := range x.labels {
+		if l.seen != x.scrape {
+			delete(x.labels, k)
+		}
+	}
+	return x.info, fams, rows, errs
 }
 
 func sumType(monotonic bool) (otlptranslator.MetricType, string) {
@@ -141,15 +174,11 @@ func sumType(monotonic bool) (otlptranslator.MetricType, string) {
 	return otlptranslator.MetricTypeNonMonotonicCounter, "gauge"
 }
 
-func writePoints[N int64 | float64](x *textExposition, w *bufWriter, m metricdata.Metrics, typ otlptranslator.MetricType, kind string, points []metricdata.DataPoint[N]) {
-	if len(points) == 0 {
-		return // the exporter writes no family without a series
-	}
-	name := x.name(m.Name, m.Unit, typ)
-	w.family(name, m.Description, kind)
+func appendRows[N int64 | float64](x *textExposition, rows []row, points []metricdata.DataPoint[N]) []row {
 	for i := range points {
-		w.sample(name, "", x.labelsOf(points[i].Attributes), "", float64(points[i].Value))
+		rows = append(rows, row{x.labelsOf(points[i].Attributes), float64(points[i].Value)})
 	}
+	return rows
 }
 
 // name is the Prometheus name of an instrument, as the exporter builds it.
@@ -191,14 +220,14 @@ func (x *textExposition) writeTotals(w *bufWriter) {
 	if len(points) == 0 {
 		return
 	}
-	for _, c := range counterMetrics {
-		name := x.name(c.name, unitPacket, otlptranslator.MetricTypeMonotonicCounter)
+	for i, c := range counterMetrics {
+		name := x.counterNames[i]
 		w.family(name, c.description, "counter")
 		for _, p := range points {
 			w.sample(name, "", p.labels, "", float64(c.total(&p.packetCounts)))
 		}
 	}
-	name := x.name(nameRTTHistogram, unitSeconds, otlptranslator.MetricTypeHistogram)
+	name := x.histName
 	w.family(name, descriptionRTTHistogram, "histogram")
 	for _, p := range points {
 		var cum uint64

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -258,5 +259,50 @@ func TestMetricsFormats(t *testing.T) {
 	}
 	if series != 2 || natives != 2 {
 		t.Errorf("protobuf: %d of %d series of %s have native buckets, want 2 of 2", natives, series, promRTTHistogram)
+	}
+}
+
+// blockedWriter is a scraper that reads nothing until released.
+type blockedWriter struct {
+	header  http.Header
+	release chan struct{}
+}
+
+func (b *blockedWriter) Header() http.Header { return b.header }
+func (b *blockedWriter) WriteHeader(int)     {}
+func (b *blockedWriter) Write(p []byte) (int, error) {
+	<-b.release
+	return len(p), nil
+}
+
+// A scraper that stops reading holds up no other scrape: a scrape holds
+// the exposition's lock only while it collects, not while it writes.
+func TestSlowScraperHoldsUpNoOther(t *testing.T) {
+	e := scrapeSetup(t, Histogram{}, scrapeWindow(300)) // 2.6 MB: it writes while it has lines to write
+	slow := &blockedWriter{header: http.Header{}, release: make(chan struct{})}
+	stuck := make(chan struct{})
+	go func() {
+		e.metrics.ServeHTTP(slow, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		close(stuck)
+	}()
+	defer func() {
+		close(slow.release)
+		<-stuck
+	}()
+	done := make(chan int, 1)
+	go func() {
+		// The slow one had time to collect and block in its write.
+		time.Sleep(100 * time.Millisecond)
+		rr := httptest.NewRecorder()
+		e.metrics.ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		done <- rr.Code
+	}()
+	select {
+	case code := <-done:
+		if code != http.StatusOK {
+			t.Errorf("the second scrape: %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a scrape waited 10 s behind one whose scraper reads nothing")
 	}
 }
