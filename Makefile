@@ -154,6 +154,15 @@ SOAKFLAGS ?=
 soak-continuous:
 	$(GO) run ./internal/bench/cmd/soak -duration $(SOAK_DURATION) $(SOAKFLAGS)
 
+# soak-scrape runs the binary built from the tree with --prometheus-listen
+# on 1000 lab targets for SOAK_DURATION, scraped every 15 s, and prints the
+# packets, the lost ones, counters that went down, RSS and CPU once a
+# minute; it fails when a packet was lost, a counter went down or the RSS
+# grew. Needs root, ip, hping3 and curl; not run by make test or CI.
+.PHONY: soak-scrape
+soak-scrape: build
+	$(GO) run ./internal/bench/cmd/scrapebench -plugin $(BIN) -n 1000 -soak $(SOAK_DURATION)
+
 # dist writes the release files into DISTDIR (docs/install.md): for linux
 # amd64 and arm64 a tarball, a .deb and an .rpm (made with nfpm, a Go module
 # pinned in go.mod), and SHA256SUMS. The version comes from git describe
