@@ -133,12 +133,14 @@ func (c *totals) take(ctx context.Context, next func(context.Context) core.Repor
 // addLocked is add, with c.gather held. What a scrape showed of a window
 // is never taken back, so that a counter never goes down: a series whose
 // window this report does not count (it failed, or its target's address
-// changed and the window went to the new one) keeps what was shown.
+// changed and the window went to the new one) keeps what was shown, and a
+// series counts the larger of what the report has for it and what was
+// shown (two results of one series, one of which failed).
 func (c *totals) addLocked(rd *core.Report) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	present := map[attribute.Distinct]bool{}
-	counted := map[*series]bool{}
+	counted := map[*series]*shownWindow{}
 	for i := range rd.Results {
 		res := &rd.Results[i]
 		attrs := attributes(res)
@@ -157,12 +159,13 @@ func (c *totals) addLocked(rd *core.Report) {
 			c.index[attrs.Equivalent()] = s
 			c.series = append(c.series, s)
 		}
-		s.add(shownOf(res), c.bounds)
-		counted[s] = true
+		counted[s] = counted[s].plus(shownOf(res))
 	}
 	kept := c.series[:0]
 	for _, s := range c.series {
-		if !counted[s] && s.shown.sent > 0 {
+		if w := counted[s]; w != nil && w.sent >= s.shown.sent {
+			s.add(*w, c.bounds)
+		} else if s.shown.sent > 0 {
 			s.add(s.shown, c.bounds)
 		}
 		s.shown = shownWindow{}
@@ -192,6 +195,16 @@ func shownOf(res *probe.Result) shownWindow {
 	return w
 }
 
+// plus is w with v's packets and RTTs added (w nil: none yet).
+func (w *shownWindow) plus(v shownWindow) *shownWindow {
+	if w == nil {
+		w = &shownWindow{}
+	}
+	w.packetCounts.plus(v.packetCounts)
+	w.samples = append(w.samples, v.samples...)
+	return w
+}
+
 // add counts w's packets and RTTs into s.
 func (s *series) add(w shownWindow, bounds []float64) {
 	s.packetCounts.plus(w.packetCounts)
@@ -217,17 +230,19 @@ func (c *totals) view() []*series {
 		out[i] = s.snapshot()
 		at[s] = out[i]
 	}
+	peeked := map[*series]*shownWindow{}
 	for i := range rd.Results {
 		res := &rd.Results[i]
 		if res.Code != probe.OK || res.Transmitted == 0 {
 			continue // (not counted if it stays so; shown already, kept)
 		}
 		attrs := attributes(res)
-		s := c.index[attrs.Equivalent()]
-		if s == nil {
-			continue // no series until its first report
+		if s := c.index[attrs.Equivalent()]; s != nil { // (no series until its first report)
+			peeked[s] = peeked[s].plus(shownOf(res))
 		}
-		if w := shownOf(res); w.sent > s.shown.sent {
+	}
+	for s, w := range peeked {
+		if w.sent > s.shown.sent {
 			// (A scrape that peeked before another and got here after it
 			// shows the other's: never less than was shown.)
 			s.shown = shownWindow{packetCounts: w.packetCounts, samples: slices.Clone(w.samples)}

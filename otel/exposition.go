@@ -42,11 +42,12 @@ type textExposition struct {
 	// mu makes one scrape collect at a time: the caches below are its
 	// own. It is not held while writing, so a slow scraper holds up no
 	// other.
-	mu     sync.Mutex
-	names  map[nameKey]string
-	labels map[attribute.Distinct]*cachedLabels
-	scrape uint64 // which scrape this is: a label set unused by it is forgotten
-	info   string // target_info's line, from the resource
+	mu      sync.Mutex
+	names   map[nameKey]string
+	labels  map[attribute.Distinct]*cachedLabels
+	scrape  uint64 // which scrape this is: a label set unused by it is forgotten
+	info    string // target_info's line, from the resource
+	dropped int    // series of this scrape left out: a label name Prometheus cannot have
 }
 
 // family is one instrument's family as a scrape collected it, its series
@@ -107,13 +108,14 @@ func (x *textExposition) write(ctx context.Context, w *bufWriter) error {
 		}
 	}
 	x.writeTotals(w)
-	if mfs, err := x.runtime.Gather(); err != nil {
+	// What could be gathered is written, as promhttp's ContinueOnError.
+	mfs, err := x.runtime.Gather()
+	if err != nil {
 		errs = append(errs, err)
-	} else {
-		for _, mf := range mfs {
-			if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
-				return err
-			}
+	}
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
+			return err
 		}
 	}
 	if w.err != nil {
@@ -129,12 +131,15 @@ func (x *textExposition) collect(ctx context.Context) (info string, fams []famil
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.scrape++
+	x.dropped = 0
 	var rm metricdata.ResourceMetrics
 	if err := x.reader.Collect(ctx, &rm); err != nil {
 		errs = append(errs, fmt.Errorf("collecting the instruments: %w", err))
 	}
 	if x.info == "" && rm.Resource != nil {
-		x.info = "target_info" + braced(renderLabels(*rm.Resource.Set())) + " 1\n"
+		if l := renderLabels(*rm.Resource.Set()); l != badLabels {
+			x.info = "target_info" + braced(l) + " 1\n"
+		}
 	}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
@@ -164,6 +169,9 @@ func (x *textExposition) collect(ctx context.Context) (info string, fams []famil
 			delete(x.labels, k)
 		}
 	}
+	if x.dropped > 0 {
+		errs = append(errs, fmt.Errorf("%d series left out: a tag name of only underscores is no Prometheus label name", x.dropped))
+	}
 	return x.info, fams, rows, errs
 }
 
@@ -176,7 +184,11 @@ func sumType(monotonic bool) (otlptranslator.MetricType, string) {
 
 func appendRows[N int64 | float64](x *textExposition, rows []row, points []metricdata.DataPoint[N]) []row {
 	for i := range points {
-		rows = append(rows, row{x.labelsOf(points[i].Attributes), float64(points[i].Value)})
+		if l := x.labelsOf(points[i].Attributes); l != badLabels {
+			rows = append(rows, row{l, float64(points[i].Value)})
+		} else {
+			x.dropped++
+		}
 	}
 	return rows
 }
@@ -224,12 +236,17 @@ func (x *textExposition) writeTotals(w *bufWriter) {
 		name := x.counterNames[i]
 		w.family(name, c.description, "counter")
 		for _, p := range points {
-			w.sample(name, "", p.labels, "", float64(c.total(&p.packetCounts)))
+			if p.labels != badLabels {
+				w.sample(name, "", p.labels, "", float64(c.total(&p.packetCounts)))
+			}
 		}
 	}
 	name := x.histName
 	w.family(name, descriptionRTTHistogram, "histogram")
 	for _, p := range points {
+		if p.labels == badLabels {
+			continue
+		}
 		var cum uint64
 		for k, n := range p.classic {
 			cum += n
@@ -243,6 +260,8 @@ func (x *textExposition) writeTotals(w *bufWriter) {
 // renderLabels is a label set as the text format writes it between braces,
 // named and ordered as the exporter does: keys through the label namer,
 // sorted; the values of keys that become one name joined by ";", sorted.
+// A key the namer refuses (only underscores) makes it badLabels: the
+// exporter drops such a series, and so does the exposition.
 func renderLabels(s attribute.Set) string {
 	type label struct{ name, value string }
 	var ls []label
@@ -250,7 +269,7 @@ func renderLabels(s attribute.Set) string {
 		kv := it.Attribute()
 		name, err := labelNamer.Build(string(kv.Key))
 		if err != nil {
-			continue
+			return badLabels
 		}
 		ls = append(ls, label{name, kv.Value.String()})
 	}
@@ -279,6 +298,10 @@ func renderLabels(s attribute.Set) string {
 	}
 	return b.String()
 }
+
+// badLabels stands for a label set the text format cannot carry (no
+// rendering has a NUL byte: values are escaped, names checked).
+const badLabels = "\x00"
 
 // writeEscaped writes a label value as the text format quotes it.
 func writeEscaped(b *strings.Builder, v string) {

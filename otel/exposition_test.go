@@ -210,7 +210,7 @@ func TestMetricsFormats(t *testing.T) {
 	for _, c := range []struct {
 		encoding string
 		gzipped  bool
-	}{{"gzip", true}, {"", false}, {"gzip;q=0, identity", false}, {"br, *;q=0.5", true}} {
+	}{{"gzip", true}, {"", false}, {"gzip;q=0, identity", false}, {"br, *;q=0.5", true}, {"gzip;q=0, *", false}, {"*;q=0, GZIP;q=0.1", true}} {
 		rr := get(text, c.encoding)
 		if rr.Code != http.StatusOK || !strings.HasPrefix(rr.Header().Get("Content-Type"), "text/plain;") {
 			t.Fatalf("Accept-Encoding %q: %d %q", c.encoding, rr.Code, rr.Header().Get("Content-Type"))
@@ -304,5 +304,41 @@ func TestSlowScraperHoldsUpNoOther(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a scrape waited 10 s behind one whose scraper reads nothing")
+	}
+}
+
+// A tag name of only underscores is no Prometheus label name: the
+// exporter leaves its series out with an error, and so does the text
+// exposition, with the others written.
+func TestLabelNameOfUnderscoresLeftOut(t *testing.T) {
+	ok := func(ip string, tags map[string]string) probe.Result {
+		return probe.Result{Target: ip, IP: ip, Protocol: config.ICMP, Tags: tags, Code: probe.OK, TTL: 64, Transmitted: 1, Received: 1,
+			RTT: &probe.RTT{Min: 1, Avg: 1, Max: 1, Detail: true, Samples: []float64{1}}}
+	}
+	e := scrapeSetup(t, Histogram{}, core.Report{Start: epoch, Results: []probe.Result{
+		ok("198.19.0.1", nil), ok("198.19.0.2", map[string]string{"_": "x"})}})
+	var b bytes.Buffer
+	w := newBufWriter(&b)
+	err := e.text.write(context.Background(), w)
+	w.Flush()
+	if err == nil || !strings.Contains(err.Error(), "left out") {
+		t.Errorf("error %v, want the series left out said", err)
+	}
+	mfs, gerr := e.registry.Gather()
+	if gerr == nil {
+		t.Errorf("the exporter gave no error")
+	}
+	var ref bytes.Buffer
+	enc := expfmt.NewEncoder(&ref, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		enc.Encode(mf)
+	}
+	for _, text := range []string{b.String(), ref.String()} {
+		fams := parseText(t, text)
+		for _, name := range []string{"hping3_loss_ratio", "hping3_packet_sent_total", promRTTHistogram} {
+			if f := fams[name]; f == nil || len(f.Metric) != 1 || !strings.Contains(fmt.Sprint(f.Metric[0].Label), "198.19.0.1") {
+				t.Errorf("%s: %v, want the one series of 198.19.0.1", name, f)
+			}
+		}
 	}
 }

@@ -107,3 +107,37 @@ func TestScrapeShowsTheWindowSoFar(t *testing.T) {
 	now = window{[]float64{1}}
 	check("the window after", 7, 7, 5)
 }
+
+// Two targets of one series (the same host in two tables that differ only
+// in settings): a scrape shows both windows; when one then fails, the
+// counter does not go down below what was shown.
+func TestShownNeverTakenBack(t *testing.T) {
+	tot := newTotals(Histogram{})
+	tot.add(&core.Report{Start: epoch, Results: []probe.Result{window{[]float64{1}}.result(probe.OK)}})
+	t1, t2 := window{[]float64{1, 1, 1, 1}}, window{[]float64{2, 2, 2}}
+	tot.peek = func() core.Report {
+		return core.Report{Results: []probe.Result{t1.result(probe.OK), t2.result(probe.OK)}}
+	}
+	sent := func() int64 {
+		tot.gather.RLock()
+		defer tot.gather.RUnlock()
+		v := tot.view()
+		if len(v) != 1 {
+			t.Fatalf("%d series, want 1", len(v))
+		}
+		return v[0].sent
+	}
+	if got := sent(); got != 8 {
+		t.Fatalf("scrape: %d sent, want 1 + 4 + 3", got)
+	}
+	tot.peek = nil
+	t2 = window{[]float64{2, 2, 2, 2, 2}}
+	tot.take(context.Background(), func(context.Context) core.Report {
+		return core.Report{Start: epoch, Results: []probe.Result{t1.result(probe.Failed), t2.result(probe.OK)}}
+	})
+	// Not below the 8 shown; not above 1 + the first's 4 shown + the
+	// second's 5.
+	if got := sent(); got < 8 || got > 10 {
+		t.Errorf("after the report in which the first failed: %d sent, want 8 to 10", got)
+	}
+}

@@ -186,9 +186,10 @@ func (e *endpoint) metricsHandler() http.Handler {
 	})
 }
 
-// acceptsGzip reports whether an Accept-Encoding header takes gzip: named,
-// or as *, with a q above 0.
+// acceptsGzip reports whether an Accept-Encoding header takes gzip with a
+// q above 0: named, or else as * (a named coding's q overrides *'s).
 func acceptsGzip(header string) bool {
+	named, star := -1.0, -1.0
 	for _, part := range strings.Split(header, ",") {
 		coding, params, _ := strings.Cut(part, ";")
 		coding = strings.ToLower(strings.TrimSpace(coding))
@@ -203,11 +204,16 @@ func acceptsGzip(header string) bool {
 				}
 			}
 		}
-		if q > 0 {
-			return true
+		if coding == "gzip" {
+			named = q
+		} else {
+			star = q
 		}
 	}
-	return false
+	if named >= 0 {
+		return named > 0
+	}
+	return star > 0
 }
 
 // close stops the server, giving requests in flight budget to end.

@@ -106,6 +106,22 @@ func Run(ctx context.Context, src core.Source, opts Options) error {
 	if opts.OTLP {
 		p = newPipeline(exp, reader, rec, status)
 	}
+	// A scrape shows every packet decided up to it: the totals of the
+	// reports, and the window so far of a continuous source. The report
+	// then comes with the totals' lock held (take), so that no scrape sees
+	// a window twice or not at all; the first report's wait for packets
+	// comes before, outside it. OTLP exports the totals of each report.
+	// (Set before the endpoint serves: a scrape reads totals.peek.)
+	next := src.Next
+	live := false
+	if pk, ok := src.(core.Peeker); ok && web != nil && src.Continuous() {
+		totals.peek = pk.Peek
+		next = func(ctx context.Context) core.Report {
+			pk.WaitFirst(ctx)
+			return totals.take(ctx, src.Next)
+		}
+		live = true
+	}
 	var ready atomic.Bool
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -122,17 +138,6 @@ func Run(ctx context.Context, src core.Source, opts Options) error {
 		close(reloaded)
 	}()
 
-	// A scrape shows every packet decided up to it: the totals of the
-	// reports, and the window so far of a continuous source. The report
-	// then comes with the totals' lock held (take), so that no scrape sees
-	// a window twice or not at all. OTLP exports the totals of each report.
-	next := src.Next
-	live := false
-	if pk, ok := src.(core.Peeker); ok && web != nil && src.Continuous() {
-		totals.peek = pk.Peek
-		next = func(ctx context.Context) core.Report { return totals.take(ctx, src.Next) }
-		live = true
-	}
 	offer := func(rd core.Report) {
 		if !live {
 			totals.add(&rd)

@@ -37,8 +37,13 @@ type Reloader interface {
 
 // Peeker is a Source that can say, between reports, what its next report
 // would count now (a Stream: the packets decided so far in its window).
+// WaitFirst does before the first report what Next would otherwise do at
+// its start: wait, for a while, until the report can hold packets. A front
+// end that takes reports under a lock its readers share calls it first,
+// outside that lock.
 type Peeker interface {
 	Peek() Report
+	WaitFirst(ctx context.Context)
 }
 
 // NewSource returns the Source of the long-running front ends for a

@@ -115,10 +115,7 @@ func (s *Stream) Close() {
 // after the start): a request that comes right at start would otherwise
 // report every target as having no packet.
 func (s *Stream) Next(ctx context.Context) Report {
-	if s.first {
-		s.first = false
-		s.awaitFirst(ctx)
-	}
+	s.WaitFirst(ctx)
 	s.mu.Lock()
 	now := time.Now()
 	st := s.st
@@ -156,6 +153,15 @@ func (s *Stream) Next(ctx context.Context) Report {
 		st.failures.record(rd.Results) // (its jobs' results, in their order)
 	}
 	return rd
+}
+
+// WaitFirst waits, before the first report only, as Next would (Peeker).
+// Like Next, it is called from one goroutine.
+func (s *Stream) WaitFirst(ctx context.Context) {
+	if s.first {
+		s.first = false
+		s.awaitFirst(ctx)
+	}
 }
 
 // Peek returns what the next report would count now, without taking it:
