@@ -3,11 +3,20 @@ package otel
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/core"
+	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
 
@@ -139,5 +148,100 @@ func TestShownNeverTakenBack(t *testing.T) {
 	// second's 5.
 	if got := sent(); got < 8 || got > 10 {
 		t.Errorf("after the report in which the first failed: %d sent, want 8 to 10", got)
+	}
+}
+
+// Scrapes in both formats from several scrapers at once, while a real
+// continuous source (hping3 on loopback) reports every 300 ms: no counter
+// goes down for any scraper, and within each text scrape the histogram
+// counts one RTT per packet received (one view). Run under -race, this is
+// where the scrape's locks meet the reports'.
+func TestConcurrentScrapesAndReports(t *testing.T) {
+	testbin.RequireRoot(t)
+	testbin.RequireTool(t, "hping3")
+	s := config.DefaultSettings()
+	s.Interval, s.Timeout = 20*time.Millisecond, 200*time.Millisecond
+	cfg := &config.Config{MaxPacketRate: 1000, Engine: config.EngineTcl, Mode: config.ModeContinuous,
+		Groups: []config.Group{{Targets: []string{"127.0.0.1"}, Settings: s}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	src := core.NewSource(cfg, logger.Discard())
+	defer src.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String() + "/metrics"
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() {
+		ran <- Run(ctx, src, Options{Prometheus: &Prometheus{Listener: ln}, PollInterval: 300 * time.Millisecond, Log: logger.Discard()})
+	}()
+	defer func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	value := func(body, prefix string) (float64, bool) {
+		for line := range strings.Lines(body) {
+			if strings.HasPrefix(line, prefix) {
+				v, err := strconv.ParseFloat(strings.TrimSpace(line[strings.LastIndexByte(line, ' '):]), 64)
+				return v, err == nil
+			}
+		}
+		return 0, false
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 100)
+	end := time.Now().Add(3 * time.Second)
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			proto := i == 3
+			last, scrapes := 0.0, 0
+			for time.Now().Before(end) {
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				if proto {
+					req.Header.Set("Accept", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				time.Sleep(5 * time.Millisecond)
+				if proto {
+					continue // (it races the others; its values are TestScrapeShowsTheWindowSoFar's)
+				}
+				sent, ok := value(string(body), "hping3_packet_sent_total{")
+				if !ok {
+					continue // no report yet
+				}
+				received, _ := value(string(body), "hping3_packet_received_total{")
+				count, _ := value(string(body), "hping3_rtt_duration_seconds_count{")
+				scrapes++
+				if sent < last {
+					errs <- fmt.Sprintf("scraper %d: %v sent after %v", i, sent, last)
+				}
+				if count != received {
+					errs <- fmt.Sprintf("scraper %d: %v RTTs for %v received in one scrape", i, count, received)
+				}
+				last = sent
+			}
+			if !proto && (scrapes < 10 || last < 50) {
+				errs <- fmt.Sprintf("scraper %d: %d scrapes, last %v sent; want at least 10 and 50", i, scrapes, last)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
