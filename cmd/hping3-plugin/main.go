@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/hping3-plugin/hping3-plugin/otel"
@@ -174,10 +175,15 @@ func promTags(cfg *config.Config) error {
 	seen := map[string]bool{}
 	for _, g := range cfg.Groups {
 		for k := range g.Tags {
-			if config.PrometheusOwn(k) != "" && !seen[k] {
-				seen[k] = true
+			why := config.PrometheusOwn(k)
+			switch {
+			case why == "" || seen[k]:
+			case strings.HasSuffix(why, "Prometheus' own"):
 				errs = append(errs, fmt.Errorf("inputs.hping3[%d].tags.%s: with --prometheus-listen a tag may not be job, instance or start with __ (Prometheus' own labels)", g.Table, k))
+			default:
+				errs = append(errs, fmt.Errorf("inputs.hping3[%d].tags.%s: with --prometheus-listen %s", g.Table, k, why))
 			}
+			seen[k] = true
 		}
 	}
 	return errors.Join(errs...)

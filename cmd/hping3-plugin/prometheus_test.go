@@ -58,6 +58,8 @@ func TestPrometheusBadInputExits2(t *testing.T) {
 		{[]string{"--prometheus-listen", "127.0.0.1:0", "--config", write("job.toml", "[[inputs.hping3]]\ntargets = [\"127.0.0.1\"]\n[inputs.hping3.tags]\njob = \"x\"\n")},
 			"inputs.hping3[0].tags.job: with --prometheus-listen a tag may not be job, instance or start with __"},
 		{[]string{"--web-config", "x.yml", "--once"}, "E! --web-config is for the Prometheus endpoint: add --prometheus-listen"},
+		{[]string{"--prometheus-listen", "127.0.0.1:0", "--config", write("underscore.toml", "[[inputs.hping3]]\ntargets = [\"127.0.0.1\"]\n[inputs.hping3.tags]\n_ = \"x\"\n")},
+			"inputs.hping3[0].tags._: with --prometheus-listen a name without a letter or digit is no Prometheus label name"},
 		{[]string{"--site24x7", "--host", "127.0.0.1", "--prometheus-listen", "127.0.0.1:0"}, "E! --prometheus-listen is for the standalone modes"},
 		{[]string{"--prometheus-listen", "127.0.0.1:0", "--histogram-buckets", "0.1,0.05"}, "E! --histogram-buckets: 0.05 is not above 0.1"},
 		{[]string{"--prometheus-listen", "127.0.0.1:0", "--histogram-buckets", "0,0.05"}, "E! --histogram-buckets: 0: a bound must be above 0 s"},

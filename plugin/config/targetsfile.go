@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"sigs.k8s.io/yaml"
 )
@@ -360,13 +361,16 @@ var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 // PrometheusOwn says why name cannot be a label a scrape carries as it is
 // (Prometheus sets job and instance itself and reserves names starting
-// with __), or returns "".
+// with __; a name without a letter or digit becomes only underscores,
+// which is no label name), or returns "".
 func PrometheusOwn(name string) string {
 	switch {
 	case strings.HasPrefix(name, "__"):
 		return "names starting with __ are Prometheus' own"
 	case name == "job" || name == "instance":
 		return "job and instance are Prometheus' own"
+	case strings.IndexFunc(name, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) < 0:
+		return "a name without a letter or digit is no Prometheus label name (it becomes only underscores)"
 	}
 	return ""
 }
