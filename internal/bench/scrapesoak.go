@@ -14,11 +14,13 @@ import (
 // for duration and scrapes url every `every`, as Prometheus would, with
 // gzip. Every `row` it writes a row of figures: packets counted, lost
 // (sent less received, over every series: the lab loses none), series
-// whose counter went down since the scrape before (none may), the
-// server's RSS and its CPU since the row before, its own and its
-// children's. It returns an error if a packet was lost, a counter went
-// down, a scrape failed or the RSS grew by more than a quarter from the
-// first row after warm (the first tenth of the run) to the last.
+// whose counter went down since the scrape before (none may), the capture
+// drops of the reports scraped (hping3_round_capture_drops, each report's
+// as often as it was scraped: only 0 says something), the server's RSS
+// and its CPU since the row before, its own and its children's. It
+// returns an error if a packet was lost, a counter went down, the capture
+// dropped frames, a scrape failed or the RSS grew by more than a quarter
+// from the first row after warm (the first tenth of the run) to the last.
 func (l *Lab) ScrapeSoak(ctx context.Context, out io.Writer, url string, duration, every, row time.Duration, args ...string) error {
 	cmd := l.Command(ctx, args[0], args[1:]...)
 	tree, err := StartTree(cmd)
@@ -32,13 +34,13 @@ func (l *Lab) ScrapeSoak(ctx context.Context, out io.Writer, url string, duratio
 	}()
 	last := map[string]float64{}
 	var problems []string
-	var sent, lost float64
+	var sent, lost, drops float64
 	decreased, scrapes := 0, 0
 	start := time.Now()
 	nextRow := start.Add(row)
 	cpu0, at0 := treeCPU(pid), start
 	var warmRSS, rss int64
-	fmt.Fprintf(out, "%8s %12s %6s %10s %9s %9s %8s\n", "minute", "packets", "lost", "decreased", "RSS MiB", "CPU %", "scrapes")
+	fmt.Fprintf(out, "%8s %12s %6s %10s %6s %9s %9s %8s\n", "minute", "packets", "lost", "decreased", "drops", "RSS MiB", "CPU %", "scrapes")
 	for time.Since(start) < duration {
 		time.Sleep(every)
 		body, _, err := l.scrape(ctx, url, false)
@@ -49,6 +51,12 @@ func (l *Lab) ScrapeSoak(ctx context.Context, out io.Writer, url string, duratio
 		scrapes++
 		sent, lost = 0, 0
 		for line := range strings.Lines(body) {
+			if v, ok := strings.CutPrefix(line, "hping3_round_capture_drops"); ok {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v[strings.LastIndexByte(v, ' '):]), 64); err == nil {
+					drops += f
+				}
+				continue
+			}
 			name, rest, ok := strings.Cut(line, "{")
 			if !ok || (name != "hping3_packet_sent_total" && name != "hping3_packet_received_total" && name != "hping3_rtt_duration_seconds_count") {
 				continue
@@ -76,7 +84,7 @@ func (l *Lab) ScrapeSoak(ctx context.Context, out io.Writer, url string, duratio
 			if warmRSS == 0 && now.Sub(start) >= duration/10 {
 				warmRSS = rss
 			}
-			fmt.Fprintf(out, "%8.0f %12.0f %6.0f %10d %9.1f %9.1f %8d\n", now.Sub(start).Minutes(), sent, lost, decreased,
+			fmt.Fprintf(out, "%8.0f %12.0f %6.0f %10d %6.0f %9.1f %9.1f %8d\n", now.Sub(start).Minutes(), sent, lost, decreased, drops,
 				float64(rss)/(1<<20), 100*(cpu-cpu0).Seconds()/now.Sub(at0).Seconds(), scrapes)
 			cpu0, at0 = cpu, now
 			nextRow = nextRow.Add(row)
@@ -84,6 +92,9 @@ func (l *Lab) ScrapeSoak(ctx context.Context, out io.Writer, url string, duratio
 	}
 	if lost != 0 {
 		problems = append(problems, fmt.Sprintf("%.0f packets lost on a lossless path", lost))
+	}
+	if drops > 0 {
+		problems = append(problems, fmt.Sprintf("the capture dropped frames (%.0f, as scraped)", drops))
 	}
 	if decreased > 0 {
 		problems = append(problems, fmt.Sprintf("a counter went down %d times", decreased))
