@@ -215,9 +215,11 @@ func (s *series) add(w shownWindow, bounds []float64) {
 
 // view is every series as a scrape shows it: its totals and, when peek
 // is set, its packets decided since the last report. Each is a copy that
-// neither reports nor other scrapes change. Called with c.gather held for
-// reading.
-func (c *totals) view() []*series {
+// neither reports nor other scrapes change; without native, its
+// exponential buckets are left out (the text format has none: at 10,000
+// targets copying them cost 13 MB a scrape). Called with c.gather held
+// for reading.
+func (c *totals) view(native bool) []*series {
 	var rd core.Report
 	if c.peek != nil {
 		rd = c.peek()
@@ -227,7 +229,13 @@ func (c *totals) view() []*series {
 	out := make([]*series, len(c.series))
 	at := make(map[*series]*series, len(c.series))
 	for i, s := range c.series {
-		out[i] = s.snapshot()
+		if native {
+			out[i] = s.snapshot()
+		} else {
+			v := *s
+			v.classic, v.exp = slices.Clone(s.classic), expHistogram{}
+			out[i] = &v
+		}
 		at[s] = out[i]
 	}
 	peeked := map[*series]*shownWindow{}

@@ -227,7 +227,7 @@ func (x *textExposition) labelsOf(s attribute.Set) string {
 func (x *textExposition) writeTotals(w *bufWriter) {
 	t := x.totals
 	t.gather.RLock()
-	points := t.view()
+	points := t.view(false)
 	t.gather.RUnlock()
 	if len(points) == 0 {
 		return

@@ -130,7 +130,7 @@ func TestShownNeverTakenBack(t *testing.T) {
 	sent := func() int64 {
 		tot.gather.RLock()
 		defer tot.gather.RUnlock()
-		v := tot.view()
+		v := tot.view(false)
 		if len(v) != 1 {
 			t.Fatalf("%d series, want 1", len(v))
 		}

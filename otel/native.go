@@ -43,7 +43,7 @@ func (g nativeGatherer) Gather() ([]*dto.MetricFamily, error) {
 	g.v.mu.Lock()
 	defer g.v.mu.Unlock()
 	g.t.gather.RLock()
-	g.v.series = g.t.view()
+	g.v.series = g.t.view(true)
 	g.t.gather.RUnlock()
 	defer func() { g.v.series = nil }()
 	mfs, err := g.reg.Gather()
