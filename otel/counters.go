@@ -31,15 +31,6 @@ import (
 // A producer (sdkmetric.Producer) hands them to each reader at collection.
 // The gauges, which show only the latest report, are in instruments.go.
 
-// rttExpMaxSize and rttExpMaxScale are the exponential histogram's limits
-// (the SDK's default size, and its finest scale): they keep loopback's
-// 0.05 ms and a satellite link's 600 ms apart at a few percent relative
-// error.
-const (
-	rttExpMaxSize  = 160
-	rttExpMaxScale = 20
-)
-
 // totals holds every target's cumulative counts since it was first
 // reported: its packets and its RTT samples.
 type totals struct {

@@ -5,6 +5,15 @@ import (
 	"slices"
 )
 
+// rttExpMaxSize and rttExpMaxScale are the exponential histogram's limits
+// (the SDK's default size, and its finest scale): they keep loopback's
+// 0.05 ms and a satellite link's 600 ms apart at a few percent relative
+// error.
+const (
+	rttExpMaxSize  = 160
+	rttExpMaxScale = 20
+)
+
 // expHistogram is a base-2 exponential histogram of positive values, as the
 // OpenTelemetry data model defines it: bucket i at scale s holds the values
 // in (2^(i/2^s), 2^((i+1)/2^s)]. It starts at the finest scale and halves

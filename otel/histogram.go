@@ -79,3 +79,13 @@ func CheckNativeFactor(f float64) error {
 	}
 	return fmt.Errorf("--native-histogram-factor %g: give a factor above 1, e.g. 1.1 (each bucket at most 10%% wider than its lower bound), or 0 for the finest resolution", f)
 }
+
+// scaleFor is the finest scale whose buckets grow by at most factor (each
+// upper bound at most factor times its lower bound), as client_golang
+// picks a native histogram's schema from NativeHistogramBucketFactor:
+// 1.1 gives 3 (2^(1/8), 1.09 per bucket). It is kept within what
+// Prometheus' schemas (-4 to 8) and the exponential histogram hold.
+func scaleFor(factor float64) int32 {
+	s := int32(math.Ceil(-math.Log2(math.Log2(factor))))
+	return min(max(s, -4), rttExpMaxScale)
+}

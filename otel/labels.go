@@ -1,0 +1,100 @@
+package otel
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/otlptranslator"
+	"go.opentelemetry.io/otel/attribute"
+)
+
+// Prometheus names and labels as the text format writes them, the same
+// for the text exposition, the totals' series (which render their labels
+// once) and the native buckets' key.
+
+// metricNamer and labelNamer are the exporter's (otelprom.New with
+// UnderscoreEscapingWithSuffixes): dots to underscores, unit and _total
+// suffixes.
+var (
+	metricNamer = otlptranslator.NewMetricNamer("", otlptranslator.UnderscoreEscapingWithSuffixes)
+	labelNamer  = otlptranslator.LabelNamer{}
+)
+
+// renderLabels is a label set as the text format writes it between braces,
+// named and ordered as the exporter does: keys through the label namer,
+// sorted; the values of keys that become one name joined by ";", sorted.
+// A key the namer refuses (only underscores) makes it badLabels: the
+// exporter drops such a series, and so does the exposition.
+func renderLabels(s attribute.Set) string {
+	type label struct{ name, value string }
+	var ls []label
+	for it := s.Iter(); it.Next(); {
+		kv := it.Attribute()
+		name, err := labelNamer.Build(string(kv.Key))
+		if err != nil {
+			return badLabels
+		}
+		ls = append(ls, label{name, kv.Value.String()})
+	}
+	// A handful of labels: insertion sort by name, then by value.
+	for i := 1; i < len(ls); i++ {
+		for j := i; j > 0 && (ls[j].name < ls[j-1].name || ls[j].name == ls[j-1].name && ls[j].value < ls[j-1].value); j-- {
+			ls[j], ls[j-1] = ls[j-1], ls[j]
+		}
+	}
+	var b strings.Builder
+	for i, l := range ls {
+		if i > 0 && l.name == ls[i-1].name {
+			b.WriteByte(';')
+			writeEscaped(&b, l.value)
+			continue
+		}
+		if i > 0 {
+			b.WriteString(`",`)
+		}
+		b.WriteString(l.name)
+		b.WriteString(`="`)
+		writeEscaped(&b, l.value)
+	}
+	if len(ls) > 0 {
+		b.WriteByte('"')
+	}
+	return b.String()
+}
+
+// badLabels stands for a label set the text format cannot carry (no
+// rendering has a NUL byte: values are escaped, names checked).
+const badLabels = "\x00"
+
+// writeEscaped writes a label value as the text format quotes it.
+func writeEscaped(b *strings.Builder, v string) {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\\':
+			b.WriteString(`\\`)
+		case '"':
+			b.WriteString(`\"`)
+		case '\n':
+			b.WriteString(`\n`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+}
+
+func braced(labels string) string {
+	if labels == "" {
+		return ""
+	}
+	return "{" + labels + "}"
+}
+
+// leLabels are the le="..." labels of bounds and +Inf, as the text format
+// writes them.
+func leLabels(bounds []float64) []string {
+	out := make([]string, 0, len(bounds)+1)
+	for _, b := range bounds {
+		out = append(out, `le="`+strconv.FormatFloat(b, 'g', -1, 64)+`"`)
+	}
+	return append(out, `le="+Inf"`)
+}
