@@ -220,13 +220,7 @@ func (c *totals) view(native bool) []*series {
 	out := make([]*series, len(c.series))
 	at := make(map[*series]*series, len(c.series))
 	for i, s := range c.series {
-		if native {
-			out[i] = s.snapshot()
-		} else {
-			v := *s
-			v.classic, v.exp = slices.Clone(s.classic), expHistogram{}
-			out[i] = &v
-		}
+		out[i] = s.snapshot(native)
 		at[s] = out[i]
 	}
 	peeked := map[*series]*shownWindow{}
@@ -331,7 +325,7 @@ func (p *producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 		c.mu.Lock()
 		points = make([]*series, len(c.series))
 		for i, s := range c.series {
-			points[i] = s.snapshot()
+			points[i] = s.snapshot(true)
 		}
 		c.mu.Unlock()
 	}
@@ -391,11 +385,16 @@ func (p *producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 	return []metricdata.ScopeMetrics{{Scope: instrumentation.Scope{Name: scopeName}, Metrics: ms}}, nil
 }
 
-// snapshot is a copy of s that later samples do not change.
-func (s *series) snapshot() *series {
+// snapshot is a copy of s that later samples do not change; without exp,
+// one without its exponential buckets.
+func (s *series) snapshot(exp bool) *series {
 	c := *s
 	c.classic = slices.Clone(s.classic)
-	c.exp.counts = slices.Clone(s.exp.counts)
+	if exp {
+		c.exp.counts = slices.Clone(s.exp.counts)
+	} else {
+		c.exp = expHistogram{}
+	}
 	return &c
 }
 
@@ -413,7 +412,7 @@ func (p *producer) deltas(points []*series, now time.Time) []*series {
 			out[i] = cur // new since, or dropped and created again: whole
 			continue
 		}
-		d := cur.snapshot()
+		d := cur.snapshot(true)
 		if cur.sent < prev.sent || cur.received < prev.received || cur.duplicates < prev.duplicates ||
 			cur.icmpErrors < prev.icmpErrors || cur.count < prev.count || !d.exp.subtract(&prev.exp) {
 			out[i] = cur // not an earlier state of it: whole

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -218,7 +219,7 @@ func (x *textExposition) labelsOf(s attribute.Set) string {
 func (x *textExposition) writeTotals(w *bufWriter) {
 	t := x.totals
 	t.gather.RLock()
-	points := t.view(false)
+	points := slices.DeleteFunc(t.view(false), func(p *series) bool { return p.labels == badLabels })
 	t.gather.RUnlock()
 	if len(points) == 0 {
 		return
@@ -227,17 +228,12 @@ func (x *textExposition) writeTotals(w *bufWriter) {
 		name := x.counterNames[i]
 		w.family(name, c.description, "counter")
 		for _, p := range points {
-			if p.labels != badLabels {
-				w.sample(name, "", p.labels, "", float64(c.total(&p.packetCounts)))
-			}
+			w.sample(name, "", p.labels, "", float64(c.total(&p.packetCounts)))
 		}
 	}
 	name := x.histName
 	w.family(name, descriptionRTTHistogram, "histogram")
 	for _, p := range points {
-		if p.labels == badLabels {
-			continue
-		}
 		var cum uint64
 		for k, n := range p.classic {
 			cum += n

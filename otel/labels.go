@@ -1,6 +1,8 @@
 package otel
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -36,12 +38,7 @@ func renderLabels(s attribute.Set) string {
 		}
 		ls = append(ls, label{name, kv.Value.String()})
 	}
-	// A handful of labels: insertion sort by name, then by value.
-	for i := 1; i < len(ls); i++ {
-		for j := i; j > 0 && (ls[j].name < ls[j-1].name || ls[j].name == ls[j-1].name && ls[j].value < ls[j-1].value); j-- {
-			ls[j], ls[j-1] = ls[j-1], ls[j]
-		}
-	}
+	slices.SortFunc(ls, func(a, b label) int { return cmp.Or(cmp.Compare(a.name, b.name), cmp.Compare(a.value, b.value)) })
 	var b strings.Builder
 	for i, l := range ls {
 		if i > 0 && l.name == ls[i-1].name {

@@ -74,10 +74,10 @@ func newEndpoint(opts Prometheus, t *totals, log *logger.Logger) (*endpoint, err
 	if err != nil {
 		return nil, fmt.Errorf("prometheus: %w", err)
 	}
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The process' Go and process metrics, in both formats.
 	runtime := prometheus.NewRegistry()
 	runtime.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	e := &endpoint{exporter: exp, registry: nativeGatherer{reg: reg, t: t, v: view}, text: newTextExposition(t, runtime),
+	e := &endpoint{exporter: exp, registry: nativeGatherer{reg: prometheus.Gatherers{reg, runtime}, t: t, v: view}, text: newTextExposition(t, runtime),
 		opts: opts, log: log, served: make(chan error, 1)}
 	e.metrics = e.metricsHandler()
 	return e, nil

@@ -113,14 +113,12 @@ func Run(ctx context.Context, src core.Source, opts Options) error {
 	// comes before, outside it. OTLP exports the totals of each report.
 	// (Set before the endpoint serves: a scrape reads totals.peek.)
 	next := src.Next
-	live := false
 	if pk, ok := src.(core.Peeker); ok && web != nil && src.Continuous() {
 		totals.peek = pk.Peek
 		next = func(ctx context.Context) core.Report {
 			pk.WaitFirst(ctx)
 			return totals.take(ctx, src.Next)
 		}
-		live = true
 	}
 	var ready atomic.Bool
 	runCtx, cancel := context.WithCancel(ctx)
@@ -139,7 +137,7 @@ func Run(ctx context.Context, src core.Source, opts Options) error {
 	}()
 
 	offer := func(rd core.Report) {
-		if !live {
+		if totals.peek == nil { // (else take counted it)
 			totals.add(&rd)
 		}
 		if p != nil {

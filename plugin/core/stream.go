@@ -136,13 +136,7 @@ func (s *Stream) Next(ctx context.Context) Report {
 			}
 			delete(s.fresh, t)
 		}
-		r := probe.NewResult(probe.Target{Name: t.name, Tags: t.tags, Res: t.res}, t.s, rd.Start)
-		r.Duration = rd.Duration
-		// A name that does not resolve (now): result_code 1 for the window.
-		if r.Code == probe.OK {
-			t.measure(&r, words, true)
-		}
-		rd.Results = append(rd.Results, r)
+		rd.Results = append(rd.Results, t.window(&rd, words, true))
 		t.reset()
 	}
 	s.last = now
@@ -178,14 +172,21 @@ func (s *Stream) Peek() Report {
 	rd := Report{Start: s.last, Duration: now.Sub(s.last), Window: true, Results: make([]probe.Result, 0, len(s.targets))}
 	words := windowWords(rd.Duration)
 	for _, t := range s.targets {
-		r := probe.NewResult(probe.Target{Name: t.name, Tags: t.tags, Res: t.res}, t.s, rd.Start)
-		r.Duration = rd.Duration
-		if r.Code == probe.OK {
-			t.measure(&r, words, false)
-		}
-		rd.Results = append(rd.Results, r)
+		rd.Results = append(rd.Results, t.window(&rd, words, false))
 	}
 	return rd
+}
+
+// window is t's result for the window rd (its start and length), measured
+// from its packets decided in it, with the path when path is set. A name
+// that does not resolve (now) has result_code 1 for the window.
+func (t *target) window(rd *Report, words failureWords, path bool) probe.Result {
+	r := probe.NewResult(probe.Target{Name: t.name, Tags: t.tags, Res: t.res}, t.s, rd.Start)
+	r.Duration = rd.Duration
+	if r.Code == probe.OK {
+		t.measure(&r, words, path)
+	}
+	return r
 }
 
 // windowWords words a window's failures.
