@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 )
 
 // PromAccept is the Accept header Prometheus 3 sends with its default
@@ -48,18 +49,14 @@ type ScrapeSample struct {
 // measures p's scrapes. It stops the server with SIGTERM.
 func (l *Lab) RunScrapeServer(ctx context.Context, tool, url, want string, p Scrape, args ...string) (s ScrapeSample, err error) {
 	s.Tool = tool
-	cmd := l.Command(ctx, args[0], args[1:]...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	tree, err := StartTree(cmd)
+	sv, err := l.startServer(ctx, args)
 	if err != nil {
 		return s, err
 	}
-	pid := cmd.Process.Pid
+	pid, stderr := sv.pid, &sv.stderr
 	stopWatch := Watch(pid, "", "", 100*time.Millisecond)
 	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_, _ = tree.Wait()
+		sv.stop()
 		kb, _ := stopWatch()
 		s.RSS = kb << 10 // (s is the result)
 	}()
@@ -118,6 +115,29 @@ func (l *Lab) RunScrapeServer(ctx context.Context, tool, url, want string, p Scr
 	s.CPU = (s.Raw - s.IdleCPU*wall.Seconds()) / float64(p.Scrapes)
 	s.Wall = float64(wall.Milliseconds()) / float64(p.Scrapes)
 	return s, nil
+}
+
+// server is a process the bench scrapes, run in the client namespace.
+type server struct {
+	pid    int
+	stderr testbin.Buffer
+	stop   func() // SIGTERM, then its tree's end
+}
+
+func (l *Lab) startServer(ctx context.Context, args []string) (*server, error) {
+	sv := &server{}
+	cmd := l.Command(ctx, args[0], args[1:]...)
+	cmd.Stderr = &sv.stderr
+	tree, err := StartTree(cmd)
+	if err != nil {
+		return nil, err
+	}
+	sv.pid = cmd.Process.Pid
+	sv.stop = func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_, _ = tree.Wait()
+	}
+	return sv, nil
 }
 
 // scrape GETs url from inside the client namespace with curl, as

@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -22,16 +21,12 @@ import (
 // dropped frames, a scrape failed or the RSS grew by more than a quarter
 // from the first row after warm (the first tenth of the run) to the last.
 func (l *Lab) ScrapeSoak(ctx context.Context, out io.Writer, url string, duration, every, row time.Duration, args ...string) error {
-	cmd := l.Command(ctx, args[0], args[1:]...)
-	tree, err := StartTree(cmd)
+	sv, err := l.startServer(ctx, args)
 	if err != nil {
 		return err
 	}
-	pid := cmd.Process.Pid
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_, _ = tree.Wait()
-	}()
+	defer sv.stop()
+	pid := sv.pid
 	last := map[string]float64{}
 	var problems []string
 	var sent, lost, drops float64
@@ -103,7 +98,7 @@ func (l *Lab) ScrapeSoak(ctx context.Context, out io.Writer, url string, duratio
 		problems = append(problems, fmt.Sprintf("RSS grew from %.1f to %.1f MiB", float64(warmRSS)/(1<<20), float64(rss)/(1<<20)))
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%s", strings.Join(problems, "; "))
+		return fmt.Errorf("%s: %s", strings.Join(problems, "; "), firstLines(sv.stderr.String()))
 	}
 	return nil
 }

@@ -41,6 +41,11 @@ func main() {
 		spUpTo    = flag.Int("smokeping-upto", 1000, "run smokeping_prober only up to this many targets (it spends about 0.6 s of CPU a second per 1000 targets probing: 10,000 would take the machine's 2 cores)")
 	)
 	flag.Parse()
+	// Every process it starts is reaped and timed by it (bench.Tree).
+	if err := bench.Subreaper(); err != nil {
+		fmt.Fprintln(os.Stderr, "scrapebench:", err)
+		os.Exit(1)
+	}
 	if *soak > 0 {
 		if err := soakRun(*bin, bench.Ints(*counts)[0], *soak); err != nil {
 			fmt.Fprintln(os.Stderr, "scrapebench:", err)
@@ -99,9 +104,6 @@ func run(bin, baseline, smokeping, counts string, scrapes int, warm, idle time.D
 				return []string{sp, "--web.listen-address=127.0.0.1:9374", "--config.file=" + conf}, err
 			}})
 	}
-	if err := bench.Subreaper(); err != nil {
-		return err
-	}
 	lab, dir, done, err := bench.OpenLab("scrapebench")
 	if err != nil {
 		return err
@@ -148,9 +150,6 @@ func run(bin, baseline, smokeping, counts string, scrapes int, warm, idle time.D
 func soakRun(bin string, n int, d time.Duration) error {
 	abs, err := filepath.Abs(bin)
 	if err != nil {
-		return err
-	}
-	if err := bench.Subreaper(); err != nil {
 		return err
 	}
 	lab, dir, done, err := bench.OpenLab("scrapesoak")
