@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hping3-plugin/hping3-plugin/internal/netlab"
 	"github.com/hping3-plugin/hping3-plugin/internal/testbin"
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
@@ -259,5 +260,49 @@ func TestPathNextRoundStopsAtTheTarget(t *testing.T) {
 		if rd.Packets != res.Transmitted+p.Sent {
 			t.Errorf("round %d: %d packets, want the target's %d and the path's %d", round+1, rd.Packets, res.Transmitted, p.Sent)
 		}
+	}
+}
+
+// TestRouterSourcePerTarget: one router's socket gives every target the
+// source address the kernel picks for it, whatever the target before it
+// had, in the lab's client namespace: c0's address toward the lab, the
+// loopback's toward loopback, and a target with no route fails alone.
+func TestRouterSourcePerTarget(t *testing.T) {
+	l := netlab.New(t)
+	c0 := netlab.ClientIP
+	lo := netip.MustParseAddr("127.0.0.1")
+	err := netlab.Do(l.Client, func() error {
+		rt := newRouter()
+		defer rt.close()
+		if rt.err != nil {
+			return rt.err
+		}
+		for _, c := range []struct {
+			dst, src string
+			iface    string
+			err      string
+		}{
+			{"198.19.0.1", c0.String(), "c0", ""},
+			{"127.0.0.5", lo.String(), "lo", ""},
+			{"198.19.0.2", c0.String(), "c0", ""},
+			{"192.0.2.1", "", "", "no route to 192.0.2.1: network is unreachable"},
+			{"127.0.0.6", lo.String(), "lo", ""},
+			{"198.19.0.3", c0.String(), "c0", ""},
+		} {
+			p, err := rt.route(netip.MustParseAddr(c.dst), config.Settings{})
+			if c.err != "" {
+				if err == nil || err.Error() != c.err {
+					t.Errorf("route to %s: %s from %s, %v; want the error %q", c.dst, p.iface, p.src, err, c.err)
+				}
+				continue
+			}
+			if err != nil || p.iface != c.iface || p.src.String() != c.src {
+				t.Errorf("route to %s: %s from %s, %v; want %s from %s", c.dst, p.iface, p.src, err, c.iface, c.src)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -199,6 +199,7 @@ func (t *target) measure(r *probe.Result, words failureWords, path bool) {
 // A target without a route keeps the reason in err.
 func routeAll(targets []*target) []*target {
 	rt := newRouter()
+	defer rt.close()
 	var live []*target
 	for _, t := range targets {
 		t.err = nil
