@@ -139,8 +139,8 @@ func (s *session) run(ctx context.Context, targets []*target, drain <-chan struc
 		log.Debugf("the hping3 engine captured %d packets whose text could not be read (ignored)", n)
 	}
 	if err == nil {
-		for _, f := range s.fl.open() {
-			s.close(f)
+		for _, f := range s.fl.closeAll() {
+			s.settle(f)
 		}
 	}
 	return true, err
@@ -432,14 +432,20 @@ func (s *session) answered(f *flight, now time.Time) {
 	}
 }
 
-// close moves a packet's record into its target's report. A path probe at
-// its path's end that did not end it this time makes the end unknown
-// again: the next packets try every TTL.
+// close takes a packet out of the flights, no answer is matched to it any
+// more, and settles it.
 func (s *session) close(f *flight) {
 	if f.closed {
 		return
 	}
 	s.fl.close(f)
+	s.settle(f)
+}
+
+// settle moves a closed packet's record into its target's report. A path
+// probe at its path's end that did not end it this time makes the end
+// unknown again: the next packets try every TTL.
+func (s *session) settle(f *flight) {
 	f.rec.Clock = probe.ClockEngine
 	if s.wire != nil && s.wire.ifaces[f.t.route.iface] {
 		f.rec.Clock = probe.ClockFallback
