@@ -131,7 +131,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if f.once {
-		err = execd.Once(ctx, core.New(cfg, log), stdout, log)
+		r := core.New(cfg, log)
+		defer r.Close()
+		err = execd.Once(ctx, r, stdout, log)
 	} else {
 		// The long-running modes probe all the time in mode continuous (a
 		// Stream, whose engine Close stops) or round after round.

@@ -69,7 +69,9 @@ func run(opts Options, cfg *config.Config, log *logger.Logger) object {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, opts.Deadline)
 	defer cancel()
-	results, ctxErr := runRound(ctx, core.New(cfg, log), stopGrace)
+	r := core.New(cfg, log)
+	defer r.Close()
+	results, ctxErr := runRound(ctx, r, stopGrace)
 	return report(opts, results, ctxErr, log)
 }
 
