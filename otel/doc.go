@@ -12,7 +12,8 @@
 //   - Prometheus: a /metrics endpoint with classic and native histogram
 //     buckets (histogram.go), health, readiness and POST /-/reload, behind
 //     the exporter-toolkit's TLS and basic auth (prometheus.go). Its text
-//     format is written straight from the data (exposition.go); in mode
+//     format is written straight from the data (exposition.go), the gauges
+//     straight from the callbacks that observe them (gauges.go); in mode
 //     continuous a scrape adds the window so far to the totals.
 //
 // Run (run.go) wires them and takes reloads (reload.go): a new

@@ -13,8 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/otlptranslator"
 	"go.opentelemetry.io/otel/attribute"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // textExposition writes /metrics in Prometheus' text format straight from
@@ -22,16 +21,15 @@ import (
 // every point into a client_golang metric, then a protobuf message, then
 // text: at 1000 targets that was most of a scrape's CPU. It writes what the
 // exporter writes (the same names, labels, help and values; the test
-// compares them): the meter provider's instruments (the gauges of the
-// latest report, the round and reload gauges) from a reader of its own,
-// target_info from the resource, the totals (counters and the classic
-// buckets) from the series, each of which renders its labels once, and
-// the Go and process collectors through client_golang.
+// compares them): the gauges (of the latest report, the round's and the
+// reloads') from the callbacks that observe them (gauges.go), target_info
+// from the resource, the totals (counters and the classic buckets) from
+// the series, each of which renders its labels once, and the Go and
+// process collectors through client_golang.
 //
 // The protobuf format, which a Prometheus with native histograms asks
 // for, is still the exporter's (prometheus.go, native.go).
 type textExposition struct {
-	reader  *sdkmetric.ManualReader
 	totals  *totals
 	runtime prometheus.Gatherer
 
@@ -42,19 +40,15 @@ type textExposition struct {
 	// mu makes one scrape collect at a time: the caches below are its
 	// own. It is not held while writing, so a slow scraper holds up no
 	// other.
-	mu      sync.Mutex
-	names   map[nameKey]string
-	labels  map[attribute.Distinct]*cachedLabels
-	scrape  uint64 // which scrape this is: a label set unused by it is forgotten
-	info    string // target_info's line, from the resource
-	dropped int    // series of this scrape left out: a label name Prometheus cannot have
-}
-
-// family is one instrument's family as a scrape collected it, its series
-// rows[from:to] of that scrape.
-type family struct {
-	name, help, kind string
-	from, to         int
+	mu         sync.Mutex
+	gauges     []gauge           // the gauges' families, as made (learn)
+	gaugeIndex map[any]int       // an instrument's gauge
+	callbacks  []metric.Callback // what observes them
+	names      map[nameKey]string
+	labels     map[attribute.Distinct]*cachedLabels
+	scrape     uint64 // which scrape this is: a label set unused by it is forgotten
+	info       string // target_info's line, from the resource
+	dropped    int    // series of this scrape left out: a label name Prometheus cannot have
 }
 
 // row is one series of a family: its labels, rendered, and its value.
@@ -68,13 +62,16 @@ type nameKey struct {
 	typ        otlptranslator.MetricType
 }
 
+// cachedLabels is a label set, rendered, and where this scrape's points
+// of it are.
 type cachedLabels struct {
 	text string
 	seen uint64
+	rows []gaugeRow
 }
 
 func newTextExposition(t *totals, runtime prometheus.Gatherer) *textExposition {
-	x := &textExposition{reader: sdkmetric.NewManualReader(), totals: t, runtime: runtime,
+	x := &textExposition{totals: t, runtime: runtime, gaugeIndex: map[any]int{},
 		names: map[nameKey]string{}, labels: map[attribute.Distinct]*cachedLabels{}}
 	for _, c := range counterMetrics {
 		x.counterNames = append(x.counterNames, x.name(c.name, unitPacket, otlptranslator.MetricTypeMonotonicCounter))
@@ -84,19 +81,22 @@ func newTextExposition(t *totals, runtime prometheus.Gatherer) *textExposition {
 }
 
 // write writes the whole exposition to w. An error in one part (a
-// collection that failed, a metric it cannot write) leaves that part out
+// callback that failed, a metric it cannot write) leaves that part out
 // and is returned with the others once the rest is written, as promhttp's
 // ContinueOnError does; an error of w ends it.
 func (x *textExposition) write(ctx context.Context, w *bufWriter) error {
-	info, fams, rows, errs := x.collect(ctx)
+	info, gauges, rows, errs := x.collect(ctx)
 	if info != "" {
 		w.family("target_info", "Target metadata", "gauge")
 		w.WriteString(info)
 	}
-	for _, f := range fams {
-		w.family(f.name, f.help, f.kind)
-		for _, r := range rows[f.from:f.to] {
-			w.sample(f.name, "", r.labels, "", r.value)
+	for i, g := range gauges {
+		if len(rows[i]) == 0 { // the exporter writes no family without a series
+			continue
+		}
+		w.family(g.name, g.help, "gauge")
+		for _, r := range rows[i] {
+			w.sample(g.name, "", r.labels, "", r.value)
 		}
 	}
 	x.writeTotals(w)
@@ -116,46 +116,14 @@ func (x *textExposition) write(ctx context.Context, w *bufWriter) error {
 	return errors.Join(errs...)
 }
 
-// collect reads the meter provider's instruments: target_info's line, and
-// every family with its rows. The plugin's instruments are gauges, and
-// sums for any counter.
-func (x *textExposition) collect(ctx context.Context) (info string, fams []family, rows []row, errs []error) {
+// collect observes the gauges: target_info's line, and every gauge with
+// its rows.
+func (x *textExposition) collect(ctx context.Context) (info string, gauges []gauge, rows [][]row, errs []error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.scrape++
 	x.dropped = 0
-	var rm metricdata.ResourceMetrics
-	if err := x.reader.Collect(ctx, &rm); err != nil {
-		errs = append(errs, fmt.Errorf("collecting the instruments: %w", err))
-	}
-	if x.info == "" && rm.Resource != nil {
-		if l := renderLabels(*rm.Resource.Set()); l != badLabels {
-			x.info = "target_info" + braced(l) + " 1\n"
-		}
-	}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			f := family{help: m.Description, from: len(rows)}
-			switch d := m.Data.(type) {
-			case metricdata.Gauge[int64]:
-				f.name, f.kind, rows = x.name(m.Name, m.Unit, otlptranslator.MetricTypeGauge), "gauge", appendRows(x, rows, d.DataPoints)
-			case metricdata.Gauge[float64]:
-				f.name, f.kind, rows = x.name(m.Name, m.Unit, otlptranslator.MetricTypeGauge), "gauge", appendRows(x, rows, d.DataPoints)
-			case metricdata.Sum[int64]:
-				typ, kind := sumType(d.IsMonotonic)
-				f.name, f.kind, rows = x.name(m.Name, m.Unit, typ), kind, appendRows(x, rows, d.DataPoints)
-			case metricdata.Sum[float64]:
-				typ, kind := sumType(d.IsMonotonic)
-				f.name, f.kind, rows = x.name(m.Name, m.Unit, typ), kind, appendRows(x, rows, d.DataPoints)
-			default:
-				errs = append(errs, fmt.Errorf("metric %s: %T is not written in the text format", m.Name, m.Data))
-				continue
-			}
-			if f.to = len(rows); f.to > f.from { // the exporter writes no family without a series
-				fams = append(fams, f)
-			}
-		}
-	}
+	rows, errs = x.observeGauges(ctx)
 	for k, l := range x.labels {
 		if l.seen != x.scrape {
 			delete(x.labels, k)
@@ -164,25 +132,7 @@ func (x *textExposition) collect(ctx context.Context) (info string, fams []famil
 	if x.dropped > 0 {
 		errs = append(errs, fmt.Errorf("%d series left out: a tag name of only underscores is no Prometheus label name", x.dropped))
 	}
-	return x.info, fams, rows, errs
-}
-
-func sumType(monotonic bool) (otlptranslator.MetricType, string) {
-	if monotonic {
-		return otlptranslator.MetricTypeMonotonicCounter, "counter"
-	}
-	return otlptranslator.MetricTypeNonMonotonicCounter, "gauge"
-}
-
-func appendRows[N int64 | float64](x *textExposition, rows []row, points []metricdata.DataPoint[N]) []row {
-	for i := range points {
-		if l := x.labelsOf(points[i].Attributes); l != badLabels {
-			rows = append(rows, row{l, float64(points[i].Value)})
-		} else {
-			x.dropped++
-		}
-	}
-	return rows
+	return x.info, x.gauges, rows, errs
 }
 
 // name is the Prometheus name of an instrument, as the exporter builds it.
@@ -201,15 +151,17 @@ func (x *textExposition) name(name, unit string, typ otlptranslator.MetricType) 
 
 // labelsOf renders a point's attributes once for as long as scrapes see
 // them.
-func (x *textExposition) labelsOf(s attribute.Set) string {
+func (x *textExposition) labelsOf(s attribute.Set) *cachedLabels {
 	k := s.Equivalent()
 	l := x.labels[k]
 	if l == nil {
 		l = &cachedLabels{text: renderLabels(s)}
 		x.labels[k] = l
 	}
-	l.seen = x.scrape
-	return l.text
+	if l.seen != x.scrape {
+		l.seen, l.rows = x.scrape, l.rows[:0]
+	}
+	return l
 }
 
 // writeTotals writes the counters and the RTT histogram with classic

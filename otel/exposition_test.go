@@ -43,10 +43,11 @@ func scrapeSetup(t *testing.T, h Histogram, rd core.Report) *endpoint {
 	if err != nil {
 		t.Fatal(err)
 	}
-	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(e.exporter), sdkmetric.WithReader(e.text.reader),
-		sdkmetric.WithResource(newResource(context.Background(), log)), sdkmetric.WithCardinalityLimit(0))
+	res := newResource(context.Background(), log)
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(e.exporter),
+		sdkmetric.WithResource(res), sdkmetric.WithCardinalityLimit(0))
 	t.Cleanup(func() { provider.Shutdown(context.Background()) })
-	meter := provider.Meter(scopeName)
+	meter := e.text.learn(provider.Meter(scopeName), res)
 	rec, err := newRecorder(meter)
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +63,8 @@ func scrapeSetup(t *testing.T, h Histogram, rd core.Report) *endpoint {
 // varied is a report with what the exposition must write right: ICMP and
 // TCP targets, a tag whose value needs quoting, percentiles, a path, a
 // failed target (gauges, no totals), RTTs on bucket bounds and past the
-// last.
+// last, and the first target again (a second table of the same tags: one
+// series, whose gauges show the last result's values).
 func varied() core.Report {
 	tags := map[string]string{config.VantageTag: "paris-1", "site": `rack "7"\b` + "\nrow 2"}
 	return core.Report{Start: epoch, Duration: 10_000_000_000, Processes: 1, Packets: 9, Vantage: "paris-1",
@@ -77,6 +79,7 @@ func varied() core.Report {
 					Hops: []probe.Hop{{Hop: 1, IP: "198.18.0.2", Transmitted: 2, Received: 2, RTT: &probe.RTT{Min: 0.1, Avg: 0.1, Max: 0.1}},
 						{Hop: 2, IP: "198.19.0.2", Transmitted: 2, Received: 1}}}},
 			{Target: "gone.example", Protocol: config.ICMP, Tags: tags, Code: probe.Failed, Err: errors.New("no address")},
+			{Target: "198.19.0.1", IP: "198.19.0.1", Protocol: config.ICMP, Tags: tags, Code: probe.Failed, DNS: 5_000_000, Err: errors.New("capture closed")},
 		}}
 }
 
@@ -121,8 +124,19 @@ func TestTextExpositionIsTheExporters(t *testing.T) {
 					t.Errorf("%s:\n%v\nthe exporter's:\n%v", name, b, a)
 				}
 			}
-			// Independent of both: what the samples say.
+			// Independent of both: what the samples say, each series once.
 			text := mine.String()
+			seen := map[string]bool{}
+			for line := range strings.Lines(text) {
+				if strings.HasPrefix(line, "#") {
+					continue
+				}
+				series := line[:strings.LastIndexByte(line, ' ')]
+				if seen[series] {
+					t.Errorf("series written twice: %s", series)
+				}
+				seen[series] = true
+			}
 			for _, line := range []string{
 				`hping3_rtt_duration_seconds_bucket{network_peer_address="198.19.0.1",network_transport="icmp",server_address="198.19.0.1",site="rack \"7\"\\b\nrow 2",vantage="paris-1",le="+Inf"} 4`,
 				`hping3_rtt_duration_seconds_count{network_peer_address="198.19.0.2",network_transport="tcp",server_address="web",server_port="443",site="rack \"7\"\\b\nrow 2",vantage="paris-1"} 2`,
@@ -130,6 +144,9 @@ func TestTextExpositionIsTheExporters(t *testing.T) {
 				`hping3_packet_received_total{network_peer_address="198.19.0.2",network_transport="tcp",server_address="web",server_port="443",site="rack \"7\"\\b\nrow 2",vantage="paris-1"} 2`,
 				`hping3_packet_duplicate_total{network_peer_address="198.19.0.2",network_transport="tcp",server_address="web",server_port="443",site="rack \"7\"\\b\nrow 2",vantage="paris-1"} 1`,
 				`hping3_packet_icmp_error_total{network_peer_address="198.19.0.2",network_transport="tcp",server_address="web",server_port="443",site="rack \"7\"\\b\nrow 2",vantage="paris-1"} 2`,
+				// The first target's second result: the last observed.
+				`hping3_probe_status{network_peer_address="198.19.0.1",network_transport="icmp",server_address="198.19.0.1",site="rack \"7\"\\b\nrow 2",vantage="paris-1"} 2`,
+				`hping3_dns_duration_seconds{network_peer_address="198.19.0.1",network_transport="icmp",server_address="198.19.0.1",site="rack \"7\"\\b\nrow 2",vantage="paris-1"} 0.005`,
 			} {
 				if !strings.Contains(text, line+"\n") {
 					t.Errorf("no line %s", line)

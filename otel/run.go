@@ -84,16 +84,20 @@ func Run(ctx context.Context, src core.Source, opts Options) error {
 			}
 			return err
 		}
-		readers = append(readers, sdkmetric.WithReader(web.exporter), sdkmetric.WithReader(web.text.reader))
+		readers = append(readers, sdkmetric.WithReader(web.exporter))
 	}
+	res := newResource(ctx, log)
 	provider := sdkmetric.NewMeterProvider(append(readers,
-		sdkmetric.WithResource(newResource(ctx, log)),
+		sdkmetric.WithResource(res),
 		// Series are bounded by the configured targets, and stale ones are
 		// dropped every round; the SDK's default limit of 2000 per
 		// instrument would fold a large configuration into one overflow series.
 		sdkmetric.WithCardinalityLimit(0))...)
 	defer provider.Shutdown(context.Background())
 	meter := provider.Meter(scopeName)
+	if web != nil {
+		meter = web.text.learn(meter, res) // the text format observes the gauges itself
+	}
 	rec, err := newRecorder(meter)
 	if err != nil {
 		return err

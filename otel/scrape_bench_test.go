@@ -56,13 +56,13 @@ func benchScrape(b *testing.B, n int) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
+	res := newResource(ctx, log)
 	provider := sdkmetric.NewMeterProvider(
 		sdkmetric.WithReader(web.exporter),
-		sdkmetric.WithReader(web.text.reader),
-		sdkmetric.WithResource(newResource(ctx, log)),
+		sdkmetric.WithResource(res),
 		sdkmetric.WithCardinalityLimit(0))
 	defer provider.Shutdown(ctx)
-	meter := provider.Meter(scopeName)
+	meter := web.text.learn(provider.Meter(scopeName), res)
 	rec, err := newRecorder(meter)
 	if err != nil {
 		b.Fatal(err)
