@@ -149,19 +149,21 @@ soak:
 # CPU once a minute; it fails when one grew, the engine restarted or a
 # window failed. Needs root, ip and hping3; not run by make test or CI.
 SOAK_DURATION ?= 1h
+SOAK_TARGETS ?= 1000
 SOAKFLAGS ?=
 .PHONY: soak-continuous
 soak-continuous:
 	$(GO) run ./internal/bench/cmd/soak -duration $(SOAK_DURATION) $(SOAKFLAGS)
 
 # soak-scrape runs the binary built from the tree with --prometheus-listen
-# on 1000 lab targets for SOAK_DURATION, scraped every 15 s, and prints the
+# on SOAK_TARGETS lab targets (default 1000; above that max_packet_rate is
+# raised to match, up to 10,000) for SOAK_DURATION, scraped every 15 s, and prints the
 # packets, the lost ones, counters that went down, RSS and CPU once a
 # minute; it fails when a packet was lost, a counter went down or the RSS
 # grew. Needs root, ip, hping3 and curl; not run by make test or CI.
 .PHONY: soak-scrape
 soak-scrape: build
-	$(GO) run ./internal/bench/cmd/scrapebench -plugin $(BIN) -n 1000 -soak $(SOAK_DURATION)
+	$(GO) run ./internal/bench/cmd/scrapebench -plugin $(BIN) -n $(SOAK_TARGETS) -soak $(SOAK_DURATION)
 
 # dist writes the release files into DISTDIR (docs/install.md): for linux
 # amd64 and arm64 a tarball, a .deb and an .rpm (made with nfpm, a Go module

@@ -27,6 +27,9 @@ type Params struct {
 	// `hping3 exec` for every target) or config.EngineCLI (one hping3 per
 	// target, concurrency at once); "" is the plugin's default (auto).
 	Engine config.Engine
+	// Tcpdump: RunPluginOnce also captures c0 with tcpdump and compares
+	// each target's average RTT with the capture's (WireCheck).
+	Tcpdump bool
 }
 
 // PacketRate is the packet rate cap the round runs under.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -37,9 +38,9 @@ type Steady struct {
 // TCPPort is the port the TCP runs probe: closed in the lab's target.
 const TCPPort = 9
 
-// rateKey is the top-level max_packet_rate line of a plugin configuration,
+// RateKey is the top-level max_packet_rate line of a plugin configuration,
 // "" for the default.
-func rateKey(rate int) string {
+func RateKey(rate int) string {
 	if rate <= 0 {
 		return ""
 	}
@@ -69,6 +70,7 @@ type ProcSample struct {
 	PeakRSS   int64 // KiB, the tool's own VmHWM
 	ChildRSS  int64 // KiB, the largest hping3's VmHWM (plugin)
 	Engine    config.Engine
+	Wire      *WireCheck // the RTTs against tcpdump's (Params.Tcpdump)
 }
 
 // Lost is the packets sent and not answered.
@@ -105,7 +107,7 @@ func (l *Lab) RunSteadyPlugin(ctx context.Context, bin, dir string, p Steady) (P
 	if p.TCP {
 		table += fmt.Sprintf("  protocol = \"tcp\"\n  port = %d\n", TCPPort)
 	}
-	conf, err := PluginConfig(dir, rateKey(p.MaxPacketRate), targets, table)
+	conf, err := PluginConfig(dir, RateKey(p.MaxPacketRate), targets, table)
 	if err != nil {
 		return ProcSample{}, err
 	}
@@ -253,7 +255,7 @@ func ParseFpingLoop(out string) map[string][2]int {
 // hping3. dir holds the settings.
 func (l *Lab) RunPluginOnce(ctx context.Context, bin, dir string, p Params) (ProcSample, error) {
 	targets := Targets(p.Targets)
-	top := rateKey(p.MaxPacketRate)
+	top := RateKey(p.MaxPacketRate)
 	if p.Engine != "" {
 		top += fmt.Sprintf("engine = %q\n", p.Engine)
 	}
@@ -261,16 +263,30 @@ func (l *Lab) RunPluginOnce(ctx context.Context, bin, dir string, p Params) (Pro
 	if err != nil {
 		return ProcSample{}, err
 	}
+	var stopDump func() (int, error)
+	pcap := filepath.Join(dir, "round.pcap")
+	if p.Tcpdump {
+		if stopDump, err = l.tcpdump(ctx, pcap); err != nil {
+			return ProcSample{}, err
+		}
+	}
 	cmd := l.Command(ctx, bin, "--once", "--config", conf)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	tree, err := StartTree(cmd)
 	if err != nil {
+		if stopDump != nil {
+			stopDump()
+		}
 		return ProcSample{}, err
 	}
 	stopWatch := Watch(cmd.Process.Pid, "", "hping3", 20*time.Millisecond)
 	u, err := tree.Wait()
 	own, child := stopWatch()
+	drops, dumpErr := 0, error(nil)
+	if stopDump != nil {
+		drops, dumpErr = stopDump()
+	}
 	writeProblems(stderr.String())
 	s := ProcSample{Tool: "hping3-plugin --once", Wall: u.Wall, CPU: u.CPU, Orphans: u.Orphans, PluginCPU: -1,
 		PeakRSS: own, ChildRSS: child}
@@ -279,6 +295,24 @@ func (l *Lab) RunPluginOnce(ctx context.Context, bin, dir string, p Params) (Pro
 		return s, fmt.Errorf("hping3-plugin --once, %d targets: %v: %s", p.Targets, err, firstLines(stderr.String()))
 	}
 	per := parsePluginLines(stdout.String())
+	if p.Tcpdump {
+		if dumpErr != nil {
+			return s, dumpErr
+		}
+		averages := map[string]float64{}
+		for t, c := range per {
+			averages[t] = math.NaN()
+			if c.averaged {
+				averages[t] = c.average
+			}
+		}
+		w, err := checkWire(pcap, averages, drops)
+		os.Remove(pcap)
+		if err != nil {
+			return s, err
+		}
+		s.Wire = &w
+	}
 	for _, t := range targets {
 		c, ok := per[t]
 		s.Sent += c.sent
@@ -305,6 +339,8 @@ func FromSample(s Sample) ProcSample {
 type lineCounts struct {
 	sent, received, failed, windows int
 	code                            int
+	average                         float64 // average_response_ms, the last line's that had one
+	averaged                        bool    // a line had one
 }
 
 // lineWriter is the plugin's stdout in continuous mode: it adds up the
@@ -354,6 +390,9 @@ func parsePluginLines(out string) map[string]lineCounts {
 		t.received += c.received
 		t.failed += c.failed
 		t.code = max(t.code, c.code)
+		if c.averaged {
+			t.average, t.averaged = c.average, true
+		}
 		per[target] = t
 	}
 	return per
@@ -379,6 +418,12 @@ func parsePluginLine(line string) (c lineCounts, target string, ok bool) {
 	for _, kv := range strings.Split(f[1], ",") {
 		k, v, found := strings.Cut(kv, "=")
 		if !found {
+			continue
+		}
+		if k == "average_response_ms" {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				c.average, c.averaged = f, true
+			}
 			continue
 		}
 		n, err := strconv.Atoi(strings.TrimSuffix(v, "i"))

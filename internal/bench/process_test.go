@@ -22,7 +22,7 @@ func TestParseFpingLoop(t *testing.T) {
 }
 
 func TestPluginLines(t *testing.T) {
-	out := "hping3,ip=198.19.0.1,protocol=icmp,target=198.19.0.1 packets_transmitted=10i,packets_received=10i,percent_packet_loss=0,result_code=0i 1\n" +
+	out := "hping3,ip=198.19.0.1,protocol=icmp,target=198.19.0.1 packets_transmitted=10i,packets_received=10i,percent_packet_loss=0,average_response_ms=0.0625,result_code=0i 1\n" +
 		"hping3,ip=198.19.0.2,protocol=icmp,target=198.19.0.2 packets_transmitted=10i,packets_received=8i,percent_packet_loss=20,result_code=0i 1\n" +
 		"hping3,protocol=icmp,target=198.19.0.3 result_code=2i 1\n" +
 		"hping3_round targets=3i,processes=1i,failures=1i,packets=20i 1\n" +
@@ -30,7 +30,7 @@ func TestPluginLines(t *testing.T) {
 		"hping3_round targets=3i,processes=1i,failures=0i,packets=10i 2\n"
 	got := parsePluginLines(out)
 	want := map[string]lineCounts{
-		"198.19.0.1": {sent: 20, received: 19},
+		"198.19.0.1": {sent: 20, received: 19, average: 0.0625, averaged: true},
 		"198.19.0.2": {sent: 10, received: 8},
 		"198.19.0.3": {failed: 1, code: 2},
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -85,15 +87,23 @@ func (t *Tree) Wait() (TreeUsage, error) {
 	return u, err
 }
 
+// bystanders are children of this process that run beside a measured tree
+// and are no part of it (a tcpdump watching it): reapOrphans leaves them to
+// their own Wait, after the tree's usage is taken.
+var bystanders sync.Map // pid -> struct{}
+
 // reapOrphans reaps every child of this process (the orphans a measured
-// root left to its subreaper, and theirs when they die in turn), waiting up
-// to grace for them to end and killing the rest, and returns how many it saw
-// running.
+// root left to its subreaper, and theirs when they die in turn) but the
+// bystanders, waiting up to grace for them to end and killing the rest,
+// and returns how many it saw running.
 func reapOrphans(grace time.Duration) int {
 	running := map[int]bool{}
 	deadline := time.Now().Add(grace)
 	for {
-		kids := children(os.Getpid())
+		kids := slices.DeleteFunc(children(os.Getpid()), func(pid int) bool {
+			_, ok := bystanders.Load(pid)
+			return ok
+		})
 		if len(kids) == 0 {
 			return len(running)
 		}

@@ -37,15 +37,16 @@ func main() {
 		rate     = flag.Int("rate", 0, "the plugin's max_packet_rate (0: its default, 1000)")
 		tcp      = flag.String("steady-tcp", "", "target counts of continuous runs probing TCP (SYNs to a closed port) instead of ICMP, the plugin alone (fping has no TCP)")
 		tgUpTo   = flag.Int("telegraf-upto", 3000, "rounds: run Telegraf only up to this many targets (its inputs.ping at 10,000 takes minutes)")
+		dump     = flag.Bool("tcpdump", false, "rounds: capture the plugin's round on c0 with tcpdump and compare each target's average RTT with the capture's (tcpdump's CPU weighs on that round)")
 	)
 	flag.Parse()
-	if err := run(*bin, bench.Ints(*steadyN), bench.Ints(*tcp), bench.Ints(*roundsN), *duration, *interval, *report, *count, *rInt, *telegraf, *repeat, *rate, *tgUpTo); err != nil {
+	if err := run(*bin, bench.Ints(*steadyN), bench.Ints(*tcp), bench.Ints(*roundsN), *duration, *interval, *report, *count, *rInt, *telegraf, *repeat, *rate, *tgUpTo, *dump); err != nil {
 		fmt.Fprintln(os.Stderr, "procbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, steadyN, tcpN, roundsN []int, duration, interval, report time.Duration, count int, rInt time.Duration, tg string, repeat, rate, tgUpTo int) error {
+func run(bin string, steadyN, tcpN, roundsN []int, duration, interval, report time.Duration, count int, rInt time.Duration, tg string, repeat, rate, tgUpTo int, dump bool) error {
 	for _, tool := range []string{"fping", "hping3"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if _, err := os.Stat("/usr/sbin/" + tool); err != nil {
@@ -120,7 +121,7 @@ func run(bin string, steadyN, tcpN, roundsN []int, duration, interval, report ti
 		if len(roundsN) > 0 {
 			var rows []bench.ProcRow
 			for _, n := range roundsN {
-				p := bench.Params{Targets: n, Count: count, Interval: rInt, MaxPacketRate: rate}
+				p := bench.Params{Targets: n, Count: count, Interval: rInt, MaxPacketRate: rate, Tcpdump: dump}
 				pl, err := lab.RunPluginOnce(ctx, abs, dir, p)
 				if err != nil {
 					return err
@@ -147,6 +148,9 @@ func run(bin string, steadyN, tcpN, roundsN []int, duration, interval, report ti
 			for _, row := range rows {
 				for _, s := range row.Tools {
 					bench.WriteProcLossy(os.Stdout, fmt.Sprintf("%d targets", row.P.Targets), s)
+					if s.Wire != nil {
+						fmt.Printf("  %d targets: %v\n", row.P.Targets, s.Wire)
+					}
 				}
 			}
 		}

@@ -76,11 +76,7 @@ func run(bin, baseline, smokeping, counts string, scrapes int, warm, idle time.D
 		}
 		servers = append(servers, server{tool: name, url: "http://127.0.0.1:10027/metrics", want: "hping3_rtt_duration_seconds_count{",
 			args: func(dir string, targets []string, rate int) ([]string, error) {
-				top := ""
-				if rate > 0 {
-					top = fmt.Sprintf("max_packet_rate = %d\n", rate)
-				}
-				conf, err := bench.PluginConfig(dir, top, targets, "  interval = \"1s\"\n")
+				conf, err := bench.PluginConfig(dir, bench.RateKey(rate), targets, "  interval = \"1s\"\n")
 				return []string{abs, "--prometheus-listen", "127.0.0.1:10027", "--config", conf}, err
 			}})
 		return nil
@@ -119,10 +115,7 @@ func run(bin, baseline, smokeping, counts string, scrapes int, warm, idle time.D
 		fmt.Fprintln(tw, "server\ttargets\tseries\tbody\tgzipped\tCPU/scrape\twall/scrape\tidle CPU/s\tpeak RSS\t")
 		for _, n := range bench.Ints(counts) {
 			targets := bench.Targets(n)
-			rate := 0
-			if n > 1000 {
-				rate = min(10000, n)
-			}
+			rate := rateFor(n)
 			for _, sv := range servers {
 				if sv.tool == "smokeping_prober" && n > spUpTo {
 					continue
@@ -145,6 +138,15 @@ func run(bin, baseline, smokeping, counts string, scrapes int, warm, idle time.D
 	return nil
 }
 
+// rateFor is the max_packet_rate n targets once a second need beyond the
+// plugin's default of 1000 (0: the default will do), at most 10,000.
+func rateFor(n int) int {
+	if n <= 1000 {
+		return 0
+	}
+	return min(10000, n)
+}
+
 // soakRun is -soak: the plugin on n targets (interval 1 s, a report every
 // 10 s), scraped every 15 s for d, a row a minute.
 func soakRun(bin string, n int, d time.Duration) error {
@@ -157,12 +159,12 @@ func soakRun(bin string, n int, d time.Duration) error {
 		return err
 	}
 	defer done()
-	conf, err := bench.PluginConfig(dir, "", bench.Targets(n), "  interval = \"1s\"\n")
+	conf, err := bench.PluginConfig(dir, bench.RateKey(rateFor(n)), bench.Targets(n), "  interval = \"1s\"\n")
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Machine: %s. %s probing %d lab targets once a second (continuous, a report every 10 s), scraped every 15 s for %v; load average %s.\n",
-		bench.Machine(), abs, n, d, bench.LoadAverage())
+	fmt.Printf("Machine: %s. %s probing %d lab targets once a second (continuous, a report every 10 s, max_packet_rate %d), scraped every 15 s for %v; load average %s.\n",
+		bench.Machine(), abs, n, max(rateFor(n), 1000), d, bench.LoadAverage())
 	return lab.ScrapeSoak(context.Background(), os.Stdout, "http://127.0.0.1:10027/metrics", d, 15*time.Second, time.Minute,
 		abs, "--prometheus-listen", "127.0.0.1:10027", "--config", conf)
 }
