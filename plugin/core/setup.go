@@ -20,10 +20,9 @@ const dnsParallel = 64
 var errStopping = errors.New("probe cancelled: the plugin is stopping")
 
 // shared is what a plugin process keeps whatever its configuration, and
-// every session of either mode uses: how engine processes start (and those
-// started already, spares), its own
-// kernel-stamped captures, its probes' identifiers, the resolver and the
-// log.
+// every session of either mode uses: how engine processes start (and the
+// spares started already), its own kernel-stamped captures, its probes'
+// identifiers, the resolver and the log.
 type shared struct {
 	log      *logger.Logger
 	start    startProcess
