@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/otlptranslator"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
 )
 
 // textExposition writes /metrics in Prometheus' text format straight from
@@ -32,52 +32,31 @@ import (
 type textExposition struct {
 	totals  *totals
 	runtime prometheus.Gatherer
+	gauges  gaugeSet
 
 	// The totals' names, built once.
 	counterNames []string
 	histName     string
 
-	// mu makes one scrape collect at a time: the caches below are its
-	// own. It is not held while writing, so a slow scraper holds up no
-	// other.
-	mu         sync.Mutex
-	gauges     []gauge           // the gauges' families, as made (learn)
-	gaugeIndex map[any]int       // an instrument's gauge
-	callbacks  []metric.Callback // what observes them
-	names      map[nameKey]string
-	labels     map[attribute.Distinct]*cachedLabels
-	scrape     uint64 // which scrape this is: a label set unused by it is forgotten
-	info       string // target_info's line, from the resource
-	dropped    int    // series of this scrape left out: a label name Prometheus cannot have
-}
-
-// row is one series of a family: its labels, rendered, and its value.
-type row struct {
-	labels string
-	value  float64
-}
-
-type nameKey struct {
-	name, unit string
-	typ        otlptranslator.MetricType
-}
-
-// cachedLabels is a label set, rendered, and where this scrape's points
-// of it are.
-type cachedLabels struct {
-	text string
-	seen uint64
-	rows []gaugeRow
+	// mu makes one scrape collect at a time: the label cache is its own.
+	// It is not held while writing, so a slow scraper holds up no other.
+	mu     sync.Mutex
+	labels labelCache
 }
 
 func newTextExposition(t *totals, runtime prometheus.Gatherer) *textExposition {
-	x := &textExposition{totals: t, runtime: runtime, gaugeIndex: map[any]int{},
-		names: map[nameKey]string{}, labels: map[attribute.Distinct]*cachedLabels{}}
+	x := &textExposition{totals: t, runtime: runtime}
 	for _, c := range counterMetrics {
-		x.counterNames = append(x.counterNames, x.name(c.name, unitPacket, otlptranslator.MetricTypeMonotonicCounter))
+		x.counterNames = append(x.counterNames, promName(c.name, unitPacket, otlptranslator.MetricTypeMonotonicCounter))
 	}
-	x.histName = x.name(nameRTTHistogram, unitSeconds, otlptranslator.MetricTypeHistogram)
+	x.histName = promName(nameRTTHistogram, unitSeconds, otlptranslator.MetricTypeHistogram)
 	return x
+}
+
+// learn returns m, whose gauges (and their callbacks) the text format then
+// writes, with res as target_info.
+func (x *textExposition) learn(m metric.Meter, res *resource.Resource) metric.Meter {
+	return x.gauges.learn(m, res)
 }
 
 // write writes the whole exposition to w. An error in one part (a
@@ -121,47 +100,13 @@ func (x *textExposition) write(ctx context.Context, w *bufWriter) error {
 func (x *textExposition) collect(ctx context.Context) (info string, gauges []gauge, rows [][]row, errs []error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.scrape++
-	x.dropped = 0
-	rows, errs = x.observeGauges(ctx)
-	for k, l := range x.labels {
-		if l.seen != x.scrape {
-			delete(x.labels, k)
-		}
+	x.labels.begin()
+	info, gauges, rows, errs = x.gauges.observe(ctx, &x.labels)
+	x.labels.end()
+	if n := x.labels.dropped; n > 0 {
+		errs = append(errs, fmt.Errorf("%d series left out: a tag name of only underscores is no Prometheus label name", n))
 	}
-	if x.dropped > 0 {
-		errs = append(errs, fmt.Errorf("%d series left out: a tag name of only underscores is no Prometheus label name", x.dropped))
-	}
-	return x.info, x.gauges, rows, errs
-}
-
-// name is the Prometheus name of an instrument, as the exporter builds it.
-func (x *textExposition) name(name, unit string, typ otlptranslator.MetricType) string {
-	k := nameKey{name, unit, typ}
-	if n, ok := x.names[k]; ok {
-		return n
-	}
-	n, err := metricNamer.Build(otlptranslator.Metric{Name: name, Unit: unit, Type: typ})
-	if err != nil {
-		n = name // (a constant of the plugin: its test would fail first)
-	}
-	x.names[k] = n
-	return n
-}
-
-// labelsOf renders a point's attributes once for as long as scrapes see
-// them.
-func (x *textExposition) labelsOf(s attribute.Set) *cachedLabels {
-	k := s.Equivalent()
-	l := x.labels[k]
-	if l == nil {
-		l = &cachedLabels{text: renderLabels(s)}
-		x.labels[k] = l
-	}
-	if l.seen != x.scrape {
-		l.seen, l.rows = x.scrape, l.rows[:0]
-	}
-	return l
+	return info, gauges, rows, errs
 }
 
 // writeTotals writes the counters and the RTT histogram with classic

@@ -59,6 +59,70 @@ func renderLabels(s attribute.Set) string {
 	return b.String()
 }
 
+// promName is the Prometheus name of an instrument, as the exporter builds
+// it.
+func promName(name, unit string, typ otlptranslator.MetricType) string {
+	n, err := metricNamer.Build(otlptranslator.Metric{Name: name, Unit: unit, Type: typ})
+	if err != nil {
+		return name // (a constant of the plugin: its test would fail first)
+	}
+	return n
+}
+
+// labelCache renders each label set once for as long as scrapes see it,
+// and notes where the scrape under way put the set's points. One scrape at
+// a time uses it.
+type labelCache struct {
+	sets    map[attribute.Distinct]*cachedLabels
+	scrape  uint64 // which scrape this is: a set unused by it is forgotten
+	dropped int    // points of this scrape left out: a label name Prometheus cannot have
+}
+
+// cachedLabels is a label set, rendered, and where this scrape put its
+// points.
+type cachedLabels struct {
+	text string
+	seen uint64
+	at   []placed
+}
+
+// placed is where a scrape put a point: which of its family's series.
+type placed struct {
+	family, index int
+}
+
+// begin starts a scrape.
+func (c *labelCache) begin() {
+	if c.sets == nil {
+		c.sets = map[attribute.Distinct]*cachedLabels{}
+	}
+	c.scrape++
+	c.dropped = 0
+}
+
+// of is s rendered, with where this scrape put its points so far.
+func (c *labelCache) of(s attribute.Set) *cachedLabels {
+	k := s.Equivalent()
+	l := c.sets[k]
+	if l == nil {
+		l = &cachedLabels{text: renderLabels(s)}
+		c.sets[k] = l
+	}
+	if l.seen != c.scrape {
+		l.seen, l.at = c.scrape, l.at[:0]
+	}
+	return l
+}
+
+// end forgets the sets this scrape did not use.
+func (c *labelCache) end() {
+	for k, l := range c.sets {
+		if l.seen != c.scrape {
+			delete(c.sets, k)
+		}
+	}
+}
+
 // badLabels stands for a label set the text format cannot carry (no
 // rendering has a NUL byte: values are escaped, names checked).
 const badLabels = "\x00"
