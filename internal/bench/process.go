@@ -71,6 +71,9 @@ type ProcSample struct {
 	ChildRSS  int64 // KiB, the largest hping3's VmHWM (plugin)
 	Engine    config.Engine
 	Wire      *WireCheck // the RTTs against tcpdump's (Params.Tcpdump)
+	// CaptureDrops is what the plugin's reports said its capture dropped
+	// (capture_drops of its hping3_round lines, continuous); -1: not read.
+	CaptureDrops int
 }
 
 // Lost is the packets sent and not answered.
@@ -171,7 +174,7 @@ wait:
 	}
 	s := ProcSample{Tool: tool, Wall: u.Wall, CPU: u.CPU, Orphans: u.Orphans,
 		Sent: counts.sent, Received: counts.received, Failed: counts.failed, Reports: counts.windows,
-		PluginCPU: pluginCPU, PeakRSS: own, ChildRSS: child}
+		PluginCPU: pluginCPU, PeakRSS: own, ChildRSS: child, CaptureDrops: counts.drops}
 	s.Engine, _ = EngineOf(stderr.String())
 	writeProblems(stderr.String())
 	if err != nil {
@@ -338,6 +341,7 @@ func FromSample(s Sample) ProcSample {
 // lineCounts is what the plugin's line protocol said.
 type lineCounts struct {
 	sent, received, failed, windows int
+	drops                           int // capture_drops of the hping3_round lines
 	code                            int
 	average                         float64 // average_response_ms, the last line's that had one
 	averaged                        bool    // a line had one
@@ -363,6 +367,7 @@ func (w *lineWriter) Write(b []byte) (int, error) {
 		w.partial = w.partial[i+1:]
 		if strings.HasPrefix(line, "hping3_round") {
 			w.total.windows++
+			w.total.drops += roundDrops(line)
 			select {
 			case w.windows <- struct{}{}:
 			default:
@@ -375,6 +380,22 @@ func (w *lineWriter) Write(b []byte) (int, error) {
 			w.total.failed += c.failed
 		}
 	}
+}
+
+// roundDrops is the capture_drops field of an hping3_round line (0
+// without one).
+func roundDrops(line string) int {
+	f := strings.Fields(line)
+	if len(f) < 2 {
+		return 0
+	}
+	for _, kv := range strings.Split(f[1], ",") {
+		if v, ok := strings.CutPrefix(kv, "capture_drops="); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(v, "i"))
+			return n
+		}
+	}
+	return 0
 }
 
 // parsePluginLines sums the plugin's hping3 lines per target tag.

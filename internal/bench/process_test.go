@@ -25,7 +25,7 @@ func TestPluginLines(t *testing.T) {
 	out := "hping3,ip=198.19.0.1,protocol=icmp,target=198.19.0.1 packets_transmitted=10i,packets_received=10i,percent_packet_loss=0,average_response_ms=0.0625,result_code=0i 1\n" +
 		"hping3,ip=198.19.0.2,protocol=icmp,target=198.19.0.2 packets_transmitted=10i,packets_received=8i,percent_packet_loss=20,result_code=0i 1\n" +
 		"hping3,protocol=icmp,target=198.19.0.3 result_code=2i 1\n" +
-		"hping3_round targets=3i,processes=1i,failures=1i,packets=20i 1\n" +
+		"hping3_round targets=3i,processes=1i,failures=1i,packets=20i,capture_drops=4i 1\n" +
 		"hping3,ip=198.19.0.1,protocol=icmp,target=198.19.0.1 packets_transmitted=10i,packets_received=9i,result_code=0i 2\n" +
 		"hping3_round targets=3i,processes=1i,failures=0i,packets=10i 2\n"
 	got := parsePluginLines(out)
@@ -42,7 +42,7 @@ func TestPluginLines(t *testing.T) {
 	for _, chunk := range []string{out[:50], out[50:200], out[200:]} { // lines split across writes
 		w.Write([]byte(chunk))
 	}
-	if want := (lineCounts{sent: 30, received: 27, failed: 1, windows: 2}); w.total != want || len(windows) != 2 {
+	if want := (lineCounts{sent: 30, received: 27, failed: 1, windows: 2, drops: 4}); w.total != want || len(windows) != 2 {
 		t.Errorf("stream: got %+v and %d window signals, want %+v and 2", w.total, len(windows), want)
 	}
 }

@@ -25,14 +25,17 @@ type ProcRow struct {
 // over fping's.
 func WriteSteady(w io.Writer, rows []SteadyRow) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "targets\tpackets/s\ttool\trun\tpackets\tlost\tfailed\tCPU\tCPU/s\tCPU/packet\tplugin alone\tpeak RSS\thping3 RSS\torphans\tplugin/tool CPU\t")
+	fmt.Fprintln(tw, "targets\tpackets/s\ttool\trun\tpackets\tlost\tfailed\tcapture drops\tCPU\tCPU/s\tCPU/packet\tplugin alone\tpeak RSS\thping3 RSS\torphans\tplugin/tool CPU\t")
 	for _, r := range rows {
 		var plugin *ProcSample
 		for i, s := range r.Tools {
 			if i == 0 {
 				plugin = &r.Tools[0]
 			}
-			alone, child := "-", "-"
+			alone, child, drops := "-", "-", "-"
+			if i == 0 {
+				drops = fmt.Sprint(s.CaptureDrops)
+			}
 			if s.PluginCPU >= 0 {
 				alone = ms(s.PluginCPU)
 			}
@@ -43,8 +46,8 @@ func WriteSteady(w io.Writer, rows []SteadyRow) {
 			// leave out those still open when it stops (the plugin's also
 			// those after its last window), the CPU does not.
 			perPacket := ratio(s.CPU, s.Wall) / r.P.Rate() * 1e6
-			fmt.Fprintf(tw, "%d\t%.0f\t%s\t%.1f s\t%d\t%d\t%d\t%s\t%.1f%%\t%.1f µs\t%s\t%s\t%s\t%d\t%.2f\t\n",
-				r.P.Targets, r.P.Rate(), s.Tool, s.Wall.Seconds(), s.Sent, s.Lost(), s.Failed, ms(s.CPU),
+			fmt.Fprintf(tw, "%d\t%.0f\t%s\t%.1f s\t%d\t%d\t%d\t%s\t%s\t%.1f%%\t%.1f µs\t%s\t%s\t%s\t%d\t%.2f\t\n",
+				r.P.Targets, r.P.Rate(), s.Tool, s.Wall.Seconds(), s.Sent, s.Lost(), s.Failed, drops, ms(s.CPU),
 				100*ratio(s.CPU, s.Wall), perPacket, alone, mib(s.PeakRSS), child, s.Orphans, cpuRatio(*plugin, s))
 		}
 	}
