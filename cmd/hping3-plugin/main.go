@@ -131,9 +131,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if f.once {
-		r := core.New(cfg, log)
-		defer r.Close()
-		err = execd.Once(ctx, r, stdout, log)
+		err = execd.Once(ctx, core.New(cfg, log), stdout, log)
 	} else {
 		// The long-running modes probe all the time in mode continuous (a
 		// Stream, whose engine Close stops) or round after round.

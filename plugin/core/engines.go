@@ -2,7 +2,6 @@ package core
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/hping3"
@@ -23,11 +22,8 @@ type engineChoice struct {
 //
 // known holds the choices already made for some binaries (by the setup a
 // reload replaces): each is kept, without trying hping3 or logging again.
-// The engine process that showed a binary has the Tcl API is kept too, in
-// spares, for the first session to use: starting one again costs that
-// session about 60 ms (and a --once run its start-up).
-func chooseEngines(cfg *config.Config, log *logger.Logger, known map[string]engineChoice) (out []engineChoice, spares map[string]*tcl.Process) {
-	out = make([]engineChoice, len(cfg.Groups))
+func chooseEngines(cfg *config.Config, log *logger.Logger, known map[string]engineChoice) []engineChoice {
+	out := make([]engineChoice, len(cfg.Groups))
 	decided := map[string]engineChoice{}
 	for bin, c := range known {
 		decided[bin] = c
@@ -50,21 +46,17 @@ func chooseEngines(cfg *config.Config, log *logger.Logger, known map[string]engi
 			c.tcl = true
 			log.Infof("engine tcl: one %s exec process probes every target of a round (engine = \"tcl\")", bin)
 		default:
-			if p, err := tcl.Try(bin); err != nil {
+			if err := tcl.Available(bin); err != nil {
 				log.Infof("engine cli: one hping3 process per target, because %s cannot run the Tcl engine: %v", bin, err)
 			} else {
 				c.tcl = true
-				if spares == nil {
-					spares = map[string]*tcl.Process{}
-				}
-				spares[bin] = p
 				log.Infof("engine tcl: one %s exec process probes every target of a round (hping3's Tcl API is there)", bin)
 			}
 		}
 		decided[bin] = c
 		out[i] = c
 	}
-	return out, spares
+	return out
 }
 
 // continuousNeeds is nil when every group runs the Tcl engine, which
@@ -96,56 +88,6 @@ type engineProcess interface {
 
 // startProcess starts the engine process of an hping3 binary.
 type startProcess func(bin string) (engineProcess, error)
-
-// spareEngines are engine processes started before any session needs them
-// (chooseEngines), each used by the first session of its hping3 binary.
-type spareEngines struct {
-	mu    sync.Mutex
-	procs map[string]*tcl.Process
-}
-
-// add keeps ps, closing any a binary already had.
-func (sp *spareEngines) add(ps map[string]*tcl.Process) {
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	for bin, p := range ps {
-		if old := sp.procs[bin]; old != nil {
-			old.Close()
-		}
-		if sp.procs == nil {
-			sp.procs = map[string]*tcl.Process{}
-		}
-		sp.procs[bin] = p
-	}
-}
-
-// take returns bin's spare, if it has one still running.
-func (sp *spareEngines) take(bin string) *tcl.Process {
-	sp.mu.Lock()
-	p := sp.procs[bin]
-	delete(sp.procs, bin)
-	sp.mu.Unlock()
-	if p == nil {
-		return nil
-	}
-	select {
-	case <-p.Done(): // it stopped while it waited: a new one
-		p.Close()
-		return nil
-	default:
-		return p
-	}
-}
-
-// close stops the spares no session used.
-func (sp *spareEngines) close() {
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	for bin, p := range sp.procs {
-		p.Close()
-		delete(sp.procs, bin)
-	}
-}
 
 // startTcl starts the real engine process, `hping3 exec` with the
 // embedded script.

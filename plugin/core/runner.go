@@ -54,10 +54,8 @@ func (r *Runner) current() *setup {
 	return r.st
 }
 
-// Close stops the engine process kept from choosing the engine if no round
-// used it (chooseEngines): a Runner keeps nothing else running between
-// rounds.
-func (r *Runner) Close() { r.current().spares.close() }
+// Close does nothing: a Runner keeps nothing running between rounds.
+func (r *Runner) Close() {}
 
 // Continuous is false: a Runner's reports are rounds.
 func (r *Runner) Continuous() bool { return false }

@@ -4,10 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"os"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -308,100 +305,4 @@ func TestRouterSourcePerTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-// TestFirstRoundUsesTheCheckedEngine: with engine "auto" the hping3 started
-// to see it has the Tcl API probes the first round, instead of a second
-// start; the next round starts its own. A spare that died meanwhile is
-// replaced, and Close stops one no round used.
-func TestFirstRoundUsesTheCheckedEngine(t *testing.T) {
-	bin := requireHping3(t)
-	s := config.DefaultSettings()
-	s.Count, s.Interval, s.Timeout = 1, 100*time.Millisecond, 500*time.Millisecond
-	cfg := &config.Config{MaxPacketRate: 1000, Engine: config.EngineAuto, Groups: []config.Group{{Targets: []string{"127.0.0.1"}, Settings: s}}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	started := func(log *lockedLog) []string {
-		var pids []string
-		for l := range strings.Lines(log.String()) {
-			if _, rest, ok := strings.Cut(l, "started "+bin+" exec (pid "); ok {
-				pid, _, _ := strings.Cut(rest, ")")
-				pids = append(pids, pid)
-			}
-		}
-		return pids
-	}
-	round := func(r *Runner) {
-		t.Helper()
-		rd := r.Run(context.Background())
-		if len(rd.Results) != 1 || rd.Results[0].Code != probe.OK || rd.Results[0].Received != 1 || rd.Processes != 1 {
-			t.Fatalf("round: %+v", rd.Results)
-		}
-	}
-
-	log := &lockedLog{}
-	r := New(cfg, logger.New(log, true))
-	spare := hping3Children(t)
-	if len(spare) != 1 {
-		t.Fatalf("hping3 processes after choosing the engine: %v, want the one that showed the Tcl API", spare)
-	}
-	round(r)
-	round(r)
-	if pids := started(log); len(pids) != 2 || pids[0] != spare[0] || pids[1] == spare[0] {
-		t.Errorf("rounds probed with pids %v, want %s (the spare) then another", pids, spare[0])
-	}
-	r.Close()
-
-	log = &lockedLog{}
-	r = New(cfg, logger.New(log, true))
-	spare = hping3Children(t)
-	if len(spare) != 1 {
-		t.Fatalf("hping3 processes after choosing the engine: %v", spare)
-	}
-	pid, _ := strconv.Atoi(spare[0])
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(100 * time.Millisecond) // its reader sees the end
-	round(r)
-	if pids := started(log); len(pids) != 1 || pids[0] == spare[0] {
-		t.Errorf("round after the spare died probed with pids %v, want one other than %s", pids, spare[0])
-	}
-	r.Close()
-
-	r = New(cfg, logger.Discard())
-	if kids := hping3Children(t); len(kids) != 1 {
-		t.Fatalf("hping3 processes after choosing the engine: %v", kids)
-	}
-	r.Close()
-	if kids := hping3Children(t); len(kids) != 0 {
-		t.Errorf("hping3 processes after Close: %v, want none", kids)
-	}
-}
-
-// hping3Children lists the live hping3 processes this test process
-// started.
-func hping3Children(t *testing.T) []string {
-	t.Helper()
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		f := strings.Fields(s[i+1:])
-		if i < 0 || len(f) < 2 || !strings.HasSuffix(s[:i], "(hping3") || f[0] == "Z" || f[1] != strconv.Itoa(os.Getpid()) {
-			continue
-		}
-		out = append(out, e.Name())
-	}
-	return out
 }

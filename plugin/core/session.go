@@ -84,7 +84,7 @@ func (s *session) run(ctx context.Context, targets []*target, drain <-chan struc
 		return false, err
 	}
 	defer ports.release()
-	if s.eng, err = s.sh.engine(s.bin); err != nil {
+	if s.eng, err = s.sh.start(s.bin); err != nil {
 		return false, fmt.Errorf("starting the hping3 engine (%s exec): %w", s.bin, err)
 	}
 	defer s.eng.Close()

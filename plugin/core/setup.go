@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
-	"github.com/hping3-plugin/hping3-plugin/plugin/hping3/tcl"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/probe"
 )
@@ -20,13 +19,12 @@ const dnsParallel = 64
 var errStopping = errors.New("probe cancelled: the plugin is stopping")
 
 // shared is what a plugin process keeps whatever its configuration, and
-// every session of either mode uses: how engine processes start (and the
-// spares started already), its own kernel-stamped captures, its probes'
-// identifiers, the resolver and the log.
+// every session of either mode uses: how engine processes start, its own
+// kernel-stamped captures, its probes' identifiers, the resolver and the
+// log.
 type shared struct {
 	log      *logger.Logger
 	start    startProcess
-	spares   spareEngines
 	tap      *wireTap // the plugin's own captures; nil: hping3's
 	ids      *identity
 	resolver probe.Resolver
@@ -46,15 +44,6 @@ type setup struct {
 	lookups  chan struct{}  // bounds concurrent name lookups
 }
 
-// engine starts bin's engine process for a session, or hands it the spare
-// that showed bin has the Tcl API (chooseEngines).
-func (sh *shared) engine(bin string) (engineProcess, error) {
-	if p := sh.spares.take(bin); p != nil {
-		return p, nil
-	}
-	return sh.start(bin)
-}
-
 // newSetup makes a validated configuration ready to probe, with a new
 // process-wide state: the engines are chosen (and said) now.
 func newSetup(cfg *config.Config, log *logger.Logger) *setup {
@@ -66,9 +55,7 @@ func newSetup(cfg *config.Config, log *logger.Logger) *setup {
 func configure(cfg *config.Config, sh *shared, known map[string]engineChoice) *setup {
 	log := sh.log
 	st := &setup{shared: sh, cfg: cfg, jobs: jobsOf(cfg, log), lookups: make(chan struct{}, dnsParallel)}
-	var spares map[string]*tcl.Process
-	st.engines, spares = chooseEngines(cfg, log, known)
-	sh.spares.add(spares)
+	st.engines = chooseEngines(cfg, log, known)
 	for gi, g := range cfg.Groups {
 		// (No binary at all: every target says so already.)
 		if g.Settings.Path && !st.engines[gi].tcl && st.engines[gi].bin != "" {

@@ -107,7 +107,6 @@ func (s *Stream) Continuous() bool { return true }
 func (s *Stream) Close() {
 	s.cancel()
 	s.done.Wait()
-	s.st.spares.close()
 }
 
 // Next returns the window since the previous report: every packet decided

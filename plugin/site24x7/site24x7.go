@@ -69,9 +69,7 @@ func run(opts Options, cfg *config.Config, log *logger.Logger) object {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, opts.Deadline)
 	defer cancel()
-	r := core.New(cfg, log)
-	defer r.Close()
-	results, ctxErr := runRound(ctx, r, stopGrace)
+	results, ctxErr := runRound(ctx, core.New(cfg, log), stopGrace)
 	return report(opts, results, ctxErr, log)
 }
 

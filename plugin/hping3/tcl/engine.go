@@ -361,28 +361,22 @@ func (p *Process) kill() string {
 // against Tcl (as Debian's hping3 is) that starts the script. Anything else,
 // a wrapper script for example, is not run at all; engine = "tcl" forces it.
 func Available(binary string) error {
-	p, err := Try(binary)
+	f, err := elf.Open(binary)
+	if err != nil {
+		return fmt.Errorf("%s is not an ELF program (%v)", binary, err)
+	}
+	libs, err := f.ImportedLibraries()
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("%s: reading its libraries: %v", binary, err)
+	}
+	if !slices.ContainsFunc(libs, func(l string) bool { return strings.HasPrefix(l, "libtcl") }) {
+		return fmt.Errorf("%s is built without Tcl (it does not link libtcl)", binary)
+	}
+	p, err := Start(binary)
 	if err != nil {
 		return err
 	}
 	p.Close()
 	return nil
-}
-
-// Try starts the engine with binary if it can run it (Available): the
-// engine that told, ready to use, where Available would close it.
-func Try(binary string) (*Process, error) {
-	f, err := elf.Open(binary)
-	if err != nil {
-		return nil, fmt.Errorf("%s is not an ELF program (%v)", binary, err)
-	}
-	libs, err := f.ImportedLibraries()
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading its libraries: %v", binary, err)
-	}
-	if !slices.ContainsFunc(libs, func(l string) bool { return strings.HasPrefix(l, "libtcl") }) {
-		return nil, fmt.Errorf("%s is built without Tcl (it does not link libtcl)", binary)
-	}
-	return Start(binary)
 }
