@@ -30,15 +30,15 @@ type router struct {
 	ifaces []net.Interface
 	addrs  [][]netip.Addr
 	err    error
-	udp    int // the socket sourceFor connects, 0 until the first
+	udp    int // the socket sourceFor connects, -1 until the first
 }
 
 func newRouter() *router {
 	ifaces, err := net.Interfaces()
 	if err != nil {
-		return &router{err: fmt.Errorf("reading the host's interfaces: %w", err)}
+		return &router{err: fmt.Errorf("reading the host's interfaces: %w", err), udp: -1}
 	}
-	r := &router{ifaces: ifaces}
+	r := &router{ifaces: ifaces, udp: -1}
 	for _, ifi := range ifaces {
 		r.addrs = append(r.addrs, addrsOf(ifi))
 	}
@@ -155,7 +155,7 @@ func addrsOf(ifi net.Interface) []netip.Addr {
 // targets: 50 ms) and net.DialUDP, which also registers the socket with the
 // poller and reads both its addresses, took 118 ms.
 func (r *router) sourceFor(dst netip.Addr) (netip.Addr, error) {
-	if r.udp == 0 {
+	if r.udp < 0 {
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return netip.Addr{}, fmt.Errorf("finding the route to %s: %w", dst, err)
@@ -191,9 +191,9 @@ func disconnect(fd int) error {
 
 // close frees the router's socket.
 func (r *router) close() {
-	if r.udp != 0 {
+	if r.udp >= 0 {
 		unix.Close(r.udp)
-		r.udp = 0
+		r.udp = -1
 	}
 }
 
