@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -302,14 +301,7 @@ func (l *Lab) RunPluginOnce(ctx context.Context, bin, dir string, p Params) (Pro
 		if dumpErr != nil {
 			return s, dumpErr
 		}
-		averages := map[string]float64{}
-		for t, c := range per {
-			averages[t] = math.NaN()
-			if c.averaged {
-				averages[t] = c.average
-			}
-		}
-		w, err := checkWire(pcap, averages, drops)
+		w, err := checkWire(pcap, per, drops)
 		os.Remove(pcap)
 		if err != nil {
 			return s, err
@@ -385,17 +377,26 @@ func (w *lineWriter) Write(b []byte) (int, error) {
 // roundDrops is the capture_drops field of an hping3_round line (0
 // without one).
 func roundDrops(line string) int {
-	f := strings.Fields(line)
-	if len(f) < 2 {
-		return 0
-	}
-	for _, kv := range strings.Split(f[1], ",") {
+	_, fields, _ := splitLine(line)
+	for _, kv := range fields {
 		if v, ok := strings.CutPrefix(kv, "capture_drops="); ok {
 			n, _ := strconv.Atoi(strings.TrimSuffix(v, "i"))
 			return n
 		}
 	}
 	return 0
+}
+
+// splitLine is a line of the line protocol cut into its measurement and
+// tags ("hping3,k=v,...") and its fields ("k=v"), ok false when it has no
+// fields. Tag and field values here are plain lab addresses and numbers,
+// so no escaping is undone.
+func splitLine(line string) (tags, fields []string, ok bool) {
+	f := strings.Fields(line)
+	if len(f) < 2 {
+		return nil, nil, false
+	}
+	return strings.Split(f[0], ","), strings.Split(f[1], ","), true
 }
 
 // parsePluginLines sums the plugin's hping3 lines per target tag.
@@ -427,16 +428,16 @@ func parsePluginLine(line string) (c lineCounts, target string, ok bool) {
 	if !strings.HasPrefix(line, "hping3,") {
 		return c, "", false
 	}
-	f := strings.Fields(line)
-	if len(f) < 2 {
+	tags, fields, ok := splitLine(line)
+	if !ok {
 		return c, "", false
 	}
-	for _, kv := range strings.Split(f[0], ",")[1:] {
+	for _, kv := range tags[1:] {
 		if v, found := strings.CutPrefix(kv, "target="); found {
 			target = v
 		}
 	}
-	for _, kv := range strings.Split(f[1], ",") {
+	for _, kv := range fields {
 		k, v, found := strings.Cut(kv, "=")
 		if !found {
 			continue

@@ -29,11 +29,9 @@ func WriteSteady(w io.Writer, rows []SteadyRow) {
 	for _, r := range rows {
 		var plugin *ProcSample
 		for i, s := range r.Tools {
-			if i == 0 {
-				plugin = &r.Tools[0]
-			}
 			alone, child, drops := "-", "-", "-"
 			if i == 0 {
+				plugin = &r.Tools[0]
 				drops = fmt.Sprint(s.CaptureDrops)
 			}
 			if s.PluginCPU >= 0 {

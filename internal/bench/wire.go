@@ -144,24 +144,24 @@ func captureRTTs(file string) (map[string][]float64, int, error) {
 	}
 }
 
-// checkWire compares each target's average_response_ms (averages, from
-// the plugin's line protocol) with the capture's.
-func checkWire(file string, averages map[string]float64, drops int) (WireCheck, error) {
+// checkWire compares each target's average_response_ms (per, the plugin's
+// line protocol) with the capture's.
+func checkWire(file string, per map[string]lineCounts, drops int) (WireCheck, error) {
 	rtts, n, err := captureRTTs(file)
 	if err != nil {
 		return WireCheck{}, err
 	}
 	w := WireCheck{Captured: n, KernelDrops: drops}
-	for target, avg := range averages {
-		v := rtts[target]
+	for target, c := range per {
+		v, avg := rtts[target], c.average
 		sum := 0.0
 		for _, x := range v {
 			sum += x // NaN when one is unanswered
 		}
-		if len(v) == 0 || math.IsNaN(sum) || math.IsNaN(avg) {
+		if len(v) == 0 || math.IsNaN(sum) || !c.averaged {
 			w.Uncompared++
 			if len(w.Why) < 3 {
-				w.Why = append(w.Why, fmt.Sprintf("%s: %d requests in the capture, RTTs %v, average_response_ms %v", target, len(v), v, avg))
+				w.Why = append(w.Why, fmt.Sprintf("%s: %d requests in the capture, RTTs %v, average_response_ms %v (%v)", target, len(v), v, avg, c.averaged))
 			}
 			continue
 		}

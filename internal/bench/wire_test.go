@@ -59,7 +59,7 @@ func TestCaptureRTTs(t *testing.T) {
 	if b := rtts["198.19.0.2"]; len(b) != 1 || !math.IsNaN(b[0]) {
 		t.Errorf("198.19.0.2: %v, want [NaN]", b)
 	}
-	w2, err := checkWire(file, map[string]float64{"198.19.0.1": 0.1127, "198.19.0.2": 0.05}, 3)
+	w2, err := checkWire(file, map[string]lineCounts{"198.19.0.1": {average: 0.1127, averaged: true}, "198.19.0.2": {average: 0.05, averaged: true}}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

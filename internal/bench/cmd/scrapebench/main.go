@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/internal/bench"
+	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 )
 
 func main() {
@@ -139,12 +140,12 @@ func run(bin, baseline, smokeping, counts string, scrapes int, warm, idle time.D
 }
 
 // rateFor is the max_packet_rate n targets once a second need beyond the
-// plugin's default of 1000 (0: the default will do), at most 10,000.
+// plugin's default (0: the default will do), at most the cap's top.
 func rateFor(n int) int {
-	if n <= 1000 {
+	if n <= config.DefaultMaxPacketRate {
 		return 0
 	}
-	return min(10000, n)
+	return min(config.MaxTotalRateLimit, n)
 }
 
 // soakRun is -soak: the plugin on n targets (interval 1 s, a report every
@@ -164,7 +165,7 @@ func soakRun(bin string, n int, d time.Duration) error {
 		return err
 	}
 	fmt.Printf("Machine: %s. %s probing %d lab targets once a second (continuous, a report every 10 s, max_packet_rate %d), scraped every 15 s for %v; load average %s.\n",
-		bench.Machine(), abs, n, max(rateFor(n), 1000), d, bench.LoadAverage())
+		bench.Machine(), abs, n, bench.Params{MaxPacketRate: rateFor(n)}.PacketRate(), d, bench.LoadAverage())
 	return lab.ScrapeSoak(context.Background(), os.Stdout, "http://127.0.0.1:10027/metrics", d, 15*time.Second, time.Minute,
 		abs, "--prometheus-listen", "127.0.0.1:10027", "--config", conf)
 }
