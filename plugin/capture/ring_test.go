@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
 )
 
@@ -118,22 +120,38 @@ func TestRingUDPAndItsPortUnreachable(t *testing.T) {
 }
 
 // TestRingTCPReset: a SYN from a reserved port to a closed port leaves and
-// its RST-ACK arrives; the connection's own ports are the filter's.
+// its RST-ACK arrives; the connection's own ports are the filter's. The
+// source port is the kernel's choice, bound before the ring opens: a fixed
+// one can be taken by another package's connection when the tests run in
+// parallel, and then no SYN leaves.
 func TestRingTCPReset(t *testing.T) {
 	lo := netip.MustParseAddr("127.0.0.1")
-	_, ch := openLo(t, Filter{Srcs: []netip.Addr{lo}, TCP: &Ports{Lo: 47100, Hi: 47100}})
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 47100}, Timeout: time.Second}
-	if c, err := d.Dial("tcp4", "127.0.0.1:1"); err == nil {
-		c.Close()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: lo.As4()}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := sa.(*unix.SockaddrInet4).Port
+	_, ch := openLo(t, Filter{Srcs: []netip.Addr{lo}, TCP: &Ports{Lo: port, Hi: port}})
+	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: 1, Addr: lo.As4()}); err == nil {
 		t.Skip("something listens on 127.0.0.1:1")
+	} else if !errors.Is(err, unix.ECONNREFUSED) {
+		t.Fatalf("connecting from port %d to 127.0.0.1:1: %v, want refused", port, err)
 	}
 	var syn, rst *Frame
 	for _, f := range collect(ch, 4) {
 		tcp := f.Packet.TCP
 		switch {
-		case f.Outgoing && tcp.SrcPort == 47100 && tcp.Flags == packet.FlagSYN:
+		case f.Outgoing && tcp.SrcPort == port && tcp.Flags == packet.FlagSYN:
 			syn = &f
-		case !f.Outgoing && tcp.DstPort == 47100 && tcp.Flags&packet.FlagRST != 0:
+		case !f.Outgoing && tcp.DstPort == port && tcp.Flags&packet.FlagRST != 0:
 			rst = &f
 		}
 	}
