@@ -70,36 +70,40 @@ func collect(ch chan []Frame, want int) []Frame {
 // closed port on loopback is seen leaving (and, on lo, arriving: it is not
 // an answer) and the kernel's port unreachable arrives quoting it, stamped
 // after it. A datagram from a port outside the range is not kept, nor the
-// port unreachable that quotes it.
+// port unreachable that quotes it. Both source ports are the kernel's
+// choice (as in TestRingTCPReset), the range only ours.
 func TestRingUDPAndItsPortUnreachable(t *testing.T) {
 	lo := netip.MustParseAddr("127.0.0.1")
-	r, ch := openLo(t, Filter{Srcs: []netip.Addr{lo}, UDP: &Ports{Lo: 47000, Hi: 47009}})
-	send := func(sport int) {
-		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sport}, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9})
+	bound := func() *net.UDPConn {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
-		if _, err := c.Write([]byte("XXXX")); err != nil {
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	ours, outside := bound(), bound()
+	port := ours.LocalAddr().(*net.UDPAddr).Port
+	r, ch := openLo(t, Filter{Srcs: []netip.Addr{lo}, UDP: &Ports{Lo: port, Hi: port}})
+	for _, c := range []*net.UDPConn{ours, outside} {
+		if _, err := c.WriteToUDP([]byte("XXXX"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	send(47005)
-	send(46999)
 	var probe, answer *Frame
 	var in, other, unreach int
 	for _, f := range collect(ch, 4) {
 		c := f.Packet
 		switch {
-		case c.UDP != nil && c.UDP.SrcPort == 47005 && f.Outgoing:
+		case c.UDP != nil && c.UDP.SrcPort == port && f.Outgoing:
 			probe = &f
-		case c.UDP != nil && c.UDP.SrcPort == 47005:
+		case c.UDP != nil && c.UDP.SrcPort == port:
 			in++
 		case c.UDP != nil:
 			other++
 		case c.ICMP != nil && c.ICMP.Type == packet.ICMPUnreachable && c.ICMP.Code == packet.CodePortUnreach && c.Quoted != nil && c.Quoted.UDP != nil:
 			unreach++
-			if !f.Outgoing && c.Quoted.UDP.SrcPort == 47005 && c.Quoted.UDP.DstPort == 9 {
+			if !f.Outgoing && c.Quoted.UDP.SrcPort == port && c.Quoted.UDP.DstPort == 9 {
 				answer = &f
 			}
 		}
