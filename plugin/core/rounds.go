@@ -133,7 +133,7 @@ func (rd *tclRound) runRound(ctx context.Context) bool {
 		}
 		r.Ran = started
 		t.measure(r, roundWords, true)
-		if first, end := t.span(); !first.IsZero() {
+		if first, end := t.tally.First, t.tally.End; !first.IsZero() {
 			r.Start, r.Duration = first, end.Sub(first)+r.DNS
 		}
 	}
@@ -163,31 +163,7 @@ func (rd *tclRound) failed(err error) {
 	}
 	for t, ok := range unfinished {
 		if ok {
-			t.done, t.lostErr = nil, err
+			t.tally, t.done, t.lostErr = probe.Tally{}, nil, err
 		}
 	}
-}
-
-// span is when t's packets went and when the last was decided: its
-// target's reply, or its timeout.
-func (t *target) span() (first, end time.Time) {
-	for _, rec := range t.done {
-		if rec.Sent.IsZero() {
-			continue
-		}
-		if first.IsZero() {
-			first = rec.Sent
-		}
-		done := rec.Sent.Add(t.s.Timeout)
-		for _, a := range rec.Answers {
-			if probe.IsReply(a.Answer, t.ip, t.s.Protocol) {
-				if a.At.Sub(rec.Sent) <= t.s.Timeout {
-					done = a.At
-				}
-				break
-			}
-		}
-		end = later(end, done)
-	}
-	return first, end
 }

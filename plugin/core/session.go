@@ -459,7 +459,7 @@ func (s *session) settle(f *flight) {
 	if h := f.t.hopOf; h != nil && f.p.TTL == h.hopCount && !f.endsPath() {
 		h.hopCount, h.routerTTL = 0, 0
 	}
-	s.lock(func() { f.t.keep(f.rec) })
+	s.lock(func() { f.t.keep(f.rec, f.p.Dst) })
 }
 
 // debugPacket logs a packet's RTT, for checking the plugin's clock

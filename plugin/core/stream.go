@@ -131,7 +131,7 @@ func (s *Stream) Next(ctx context.Context) Report {
 		if s.fresh[t] {
 			// New by a reload: it reports from its first decided packet
 			// on, not as a failure for a window it was hardly in.
-			if len(t.done) == 0 && t.lost == 0 && t.err == nil && t.res.Code == probe.OK {
+			if t.decided() == 0 && t.lost == 0 && t.err == nil && t.res.Code == probe.OK {
 				continue
 			}
 			delete(s.fresh, t)
@@ -214,7 +214,7 @@ func (s *Stream) awaitFirst(ctx context.Context) {
 		for _, t := range s.targets {
 			// With path probes, its first hop too: it goes first in every
 			// sweep, and on a one-hop path it is the path's end.
-			if t.res.Code == probe.OK && t.err == nil && (len(t.done) == 0 || len(t.hops) > 0 && len(t.hops[0].done) == 0) {
+			if t.res.Code == probe.OK && t.err == nil && (t.decided() == 0 || len(t.hops) > 0 && t.hops[0].decided() == 0) {
 				waiting = true
 				break
 			}

@@ -30,6 +30,9 @@ type target struct {
 	name  string
 	s     config.Settings
 	tags  map[string]string
+	// keepRecords keeps its decided packets' records (records): a test
+	// reads their send times.
+	keepRecords bool
 
 	path
 	destination
@@ -93,18 +96,28 @@ func (t *target) flow() (int, flow) {
 	return t.nextFlow, t.flows[t.nextFlow]
 }
 
-// nextReport is what a target's next report measures: the records of its
-// packets decided since the previous report (in a round, all of them), in
-// send order.
+// nextReport is what a target's next report measures: its packets decided
+// since the previous report (in a round, all of them), in send order.
 type nextReport struct {
-	done []probe.Record
-	// dropped counts decided packets beyond maxWindow, not kept.
+	// tally measures them as they are decided. Their records are kept
+	// only where the report reads more than the tally (records).
+	tally probe.Tally
+	done  []probe.Record
+	// dropped counts decided packets beyond maxWindow, not counted.
 	dropped int
 	// lostErr is why the engine process failed with packets of the target
-	// undecided; lost counts them. They are not in done.
+	// undecided; lost counts them. They are not decided.
 	lostErr error
 	lost    int
 }
+
+// records reports whether t keeps its decided packets' records as well as
+// their tally: a path probe, whose path is measured from them
+// (probe.MeasurePath), or a target whose test reads them (keepRecords).
+func (t *target) records() bool { return t.hopOf != nil || t.keepRecords }
+
+// decided counts t's packets decided for its next report.
+func (t *target) decided() int { return t.tally.Decided }
 
 // beyondPath reports whether t is a path probe past where its target's
 // path ends: its packets are not sent while that holds.
@@ -123,14 +136,28 @@ func (t *target) settles(a packet.Answer) bool {
 	return probe.IsReply(a, t.ip, t.s.Protocol)
 }
 
-// keep adds a decided packet's record to t's next report.
-func (t *target) keep(rec probe.Record) {
-	if len(t.done) >= maxWindow {
-		half := len(t.done) / 2
-		t.dropped += half
-		t.done = append(t.done[:0], t.done[half:]...)
+// keep adds a decided packet, sent to dst, to t's next report. Past
+// maxWindow packets the oldest are no longer counted: half of the records,
+// all of the tally.
+func (t *target) keep(rec probe.Record, dst netip.Addr) {
+	if t.tally.Decided >= maxWindow {
+		if t.records() {
+			half := len(t.done) / 2
+			t.dropped += half
+			t.done = append(t.done[:0], t.done[half:]...)
+			t.tally = probe.Tally{}
+			for _, r := range t.done {
+				t.tally.Add(r, dst, &t.s)
+			}
+		} else {
+			t.dropped += t.tally.Decided
+			t.tally = probe.Tally{}
+		}
 	}
-	t.done = append(t.done, rec)
+	t.tally.Add(rec, dst, &t.s)
+	if t.records() {
+		t.done = append(t.done, rec)
+	}
 }
 
 // reset empties what t's report measured, for the next one.
@@ -156,18 +183,12 @@ type failureWords struct {
 // path, when there is one, is measured from the path probes' decided
 // packets, and left out when one of them lost packets.
 func (t *target) measure(r *probe.Result, words failureWords, path bool) {
-	probe.Measure(r, t.done, t.s)
-	var sendErr error
-	for _, rec := range t.done {
-		if rec.SendErr != nil {
-			sendErr = rec.SendErr
-			break
-		}
-	}
+	t.tally.Fill(r, t.s)
+	sendErr := t.tally.SendErr
 	switch {
 	case t.dropped > 0:
 		r.Code, r.Err = probe.Failed, fmt.Errorf("%d packets decided since the previous report (%v ago) were more than the %d kept for it: the oldest %d are not counted; report more often",
-			len(t.done)+t.dropped, r.Duration.Round(time.Second), maxWindow, t.dropped)
+			t.decided()+t.dropped, r.Duration.Round(time.Second), maxWindow, t.dropped)
 	case t.lostErr != nil:
 		r.Code, r.Err = probe.Failed, words.lost(t)
 	case sendErr != nil:

@@ -3,6 +3,7 @@ package probe
 import (
 	"iter"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/hping3-plugin/hping3-plugin/plugin/config"
@@ -89,42 +90,99 @@ type TimedAnswer struct {
 //     unreachable, is counted in ICMPErrors and answers nothing.
 //
 // Counts already in r (errors an engine could not tie to a packet) are
-// added to.
+// added to. Measure is a Tally of recs.
 func Measure(r *Result, recs []Record, s config.Settings) {
 	target, _ := netip.ParseAddr(r.IP)
-	var rtts []float64
-	for rec := range sent(recs) {
-		r.Transmitted++
-		r.Stamps.count(rec.Clock)
-		seen := false // it had an answer already
-		for _, a := range rec.Answers {
-			if !IsReply(a.Answer, target, s.Protocol) {
-				r.ICMPErrors++
-				continue
-			}
-			timed := !a.At.IsZero()
-			rtt := a.At.Sub(rec.Sent)
-			switch {
-			case seen:
-				r.Duplicates++
-				continue
-			case timed && rtt > s.Timeout:
-				seen = true
-				r.Late++
-				continue
-			}
-			seen = true
-			r.Received++
-			// Both stamps are from one clock (Record.Clock), never
-			// negative unless the clock was stepped.
-			if timed {
-				rtts = append(rtts, ms(max(rtt, 0)))
-			}
-			if r.TTL < 0 {
-				r.TTL = a.TTL
-			}
-			r.PortState = portState(r.PortState, a.Answer, s.Protocol)
+	var t Tally
+	for _, rec := range recs {
+		t.Add(rec, target, &s)
+	}
+	t.Fill(r, s)
+}
+
+// Tally is Measure's rules applied one record at a time, as packets are
+// decided: a target's window in continuous mode is a tally, not the
+// records themselves, which at 10,000 targets and a 10 s window held
+// about 28 MB until the report.
+type Tally struct {
+	// Decided counts the records added, sent or not.
+	Decided int
+	// SendErr is the first error of a packet that was not sent.
+	SendErr error
+	// First is when the first packet sent went, End when the last was
+	// decided: its reply, or its timeout.
+	First, End time.Time
+
+	transmitted, received, duplicates, late, icmpErrors int
+	stamps                                              Stamps
+	ttl                                                 int // the first reply's, +1 (0: none yet)
+	portState                                           string
+	rtts                                                []float64
+}
+
+// Add counts rec, one packet to target with settings s: Measure's rules.
+func (t *Tally) Add(rec Record, target netip.Addr, s *config.Settings) {
+	t.Decided++
+	if rec.SendErr != nil && t.SendErr == nil {
+		t.SendErr = rec.SendErr
+	}
+	if rec.Sent.IsZero() {
+		return // a packet never sent counts nowhere, not even as lost
+	}
+	t.transmitted++
+	t.stamps.count(rec.Clock)
+	if t.First.IsZero() {
+		t.First = rec.Sent
+	}
+	done := rec.Sent.Add(s.Timeout)
+	seen := false // it had an answer already
+	for _, a := range rec.Answers {
+		if !IsReply(a.Answer, target, s.Protocol) {
+			t.icmpErrors++
+			continue
 		}
+		timed := !a.At.IsZero()
+		rtt := a.At.Sub(rec.Sent)
+		switch {
+		case seen:
+			t.duplicates++
+			continue
+		case timed && rtt > s.Timeout:
+			seen = true
+			t.late++
+			continue
+		}
+		seen = true
+		t.received++
+		done = a.At
+		// Both stamps are from one clock (Record.Clock), never
+		// negative unless the clock was stepped.
+		if timed {
+			t.rtts = append(t.rtts, ms(max(rtt, 0)))
+		}
+		if t.ttl == 0 {
+			t.ttl = a.TTL + 1
+		}
+		t.portState = portState(t.portState, a.Answer, s.Protocol)
+	}
+	if done.After(t.End) {
+		t.End = done
+	}
+}
+
+// Fill adds what t counted to r and measures its RTTs, as Measure does.
+func (t *Tally) Fill(r *Result, s config.Settings) {
+	r.Transmitted += t.transmitted
+	r.Received += t.received
+	r.Duplicates += t.duplicates
+	r.Late += t.late
+	r.ICMPErrors += t.icmpErrors
+	r.Stamps.Add(t.stamps)
+	if r.TTL < 0 && t.ttl > 0 {
+		r.TTL = t.ttl - 1
+	}
+	if t.portState == PortOpen || r.PortState == "" {
+		r.PortState = t.portState
 	}
 	if r.Transmitted > 0 {
 		r.Loss = 100 * float64(r.Transmitted-r.Received) / float64(r.Transmitted)
@@ -132,7 +190,9 @@ func Measure(r *Result, recs []Record, s config.Settings) {
 	if s.Protocol != config.ICMP && r.PortState == "" {
 		r.PortState = PortNone
 	}
-	r.RTT = rttStats(rtts, s.Percentiles)
+	// Clipped: a report taken while t goes on (a scrape's peek) shares
+	// its samples, which t's later packets append after, never over.
+	r.RTT = rttStats(slices.Clip(t.rtts), s.Percentiles)
 }
 
 // portState folds one reply into the port state seen so far: open wins

@@ -374,3 +374,49 @@ func TestMeasureAddsToCounts(t *testing.T) {
 	check(t, r, want{tx: 2, rx: 1, dup: 2, icmpErr: 3, ttl: 63, loss: 50,
 		rtt: &probe.RTT{Min: 1, Avg: 1, Max: 1, Samples: []float64{1}}})
 }
+
+// A tally says, beside the counts, how many packets were decided, the
+// first send error, and when the packets went and were decided: a
+// round's start and length.
+func TestTallySpanAndSendError(t *testing.T) {
+	s := settings(config.ICMP)
+	refused := errors.New("sendto: operation not permitted")
+	recs := []probe.Record{
+		rec(0, after(2*ms, echoReply(61))),
+		{SendErr: refused},
+		rec(1),                                // no answer: decided at its timeout, t0+2s
+		rec(2, after(1500*ms, echoReply(61))), // late: decided at its timeout, t0+3s
+		rec(3, after(4*ms, echoReply(60)), after(6*ms, echoReply(60))),
+	}
+	var tl probe.Tally
+	for _, r := range recs {
+		tl.Add(r, target, &s)
+	}
+	if tl.Decided != 5 || tl.SendErr != refused {
+		t.Errorf("decided %d, send error %v: want 5 and %v", tl.Decided, tl.SendErr, refused)
+	}
+	if !tl.First.Equal(t0) || !tl.End.Equal(sentAt(3).Add(4*ms)) {
+		t.Errorf("span %v to %v: want %v to %v", tl.First, tl.End, t0, sentAt(3).Add(4*ms))
+	}
+	r := &probe.Result{IP: target.String(), Protocol: s.Protocol, TTL: -1}
+	tl.Fill(r, s)
+	check(t, r, want{tx: 4, rx: 2, dup: 1, late: 1, ttl: 61, loss: 50,
+		rtt: &probe.RTT{Min: 2, Avg: 3, Max: 4, Samples: []float64{2, 4}, StdDev: 1, Jitter: 2, HasJitter: true}})
+
+	// Without the last packet, the late one's timeout ends the span.
+	var early probe.Tally
+	for _, r := range recs[:4] {
+		early.Add(r, target, &s)
+	}
+	if !early.End.Equal(sentAt(3)) {
+		t.Errorf("span ends %v: want %v, the late packet's timeout", early.End, sentAt(3))
+	}
+
+	// A packet the capture saw leave but the engine reported as failed is
+	// sent, and its error still fails the target.
+	var both probe.Tally
+	both.Add(probe.Record{Sent: t0, SendErr: refused}, target, &s)
+	if both.SendErr != refused || both.Decided != 1 {
+		t.Errorf("send error %v, decided %d: want %v, 1", both.SendErr, both.Decided, refused)
+	}
+}
