@@ -212,7 +212,7 @@ func runTcl(ctx context.Context, st *setup, hopCounts []int, results []probe.Res
 func runCLI(ctx context.Context, st *setup, cli *cliScheduler, j job) (probe.Result, bool) {
 	g := st.cfg.Groups[j.group]
 	s := g.Settings
-	t := probe.Target{Name: j.target, Tags: st.cfg.Tags(j.group)}
+	t := probe.Target{Name: j.target, Tags: st.tags[j.group]}
 
 	var err error
 	if t.Res, err = st.lookup(ctx, j.target, s); err != nil {

@@ -37,11 +37,15 @@ type shared struct {
 // process shares.
 type setup struct {
 	*shared
-	cfg      *config.Config
-	jobs     []job
-	engines  []engineChoice // per group
-	failures *failureLog    // each job's failure, from report to report
-	lookups  chan struct{}  // bounds concurrent name lookups
+	cfg     *config.Config
+	jobs    []job
+	engines []engineChoice // per group
+	// tags are each group's (config.Tags), made once: every target of
+	// the group shares them (with a vantage or a setting's tag, a map
+	// per target held 3.4 MB at 10,000 targets).
+	tags     []map[string]string
+	failures *failureLog   // each job's failure, from report to report
+	lookups  chan struct{} // bounds concurrent name lookups
 }
 
 // newSetup makes a validated configuration ready to probe, with a new
@@ -56,6 +60,9 @@ func configure(cfg *config.Config, sh *shared, known map[string]engineChoice) *s
 	log := sh.log
 	st := &setup{shared: sh, cfg: cfg, jobs: jobsOf(cfg, log), lookups: make(chan struct{}, dnsParallel)}
 	st.engines = chooseEngines(cfg, log, known)
+	for gi := range cfg.Groups {
+		st.tags = append(st.tags, cfg.Tags(gi))
+	}
 	for gi, g := range cfg.Groups {
 		// (No binary at all: every target says so already.)
 		if g.Settings.Path && !st.engines[gi].tcl && st.engines[gi].bin != "" {
@@ -104,7 +111,7 @@ func (st *setup) lookup(ctx context.Context, name string, s config.Settings) (pr
 // newTarget is the Tcl engine's target of job i, without path probes.
 func (st *setup) newTarget(i int) *target {
 	j := st.jobs[i]
-	return &target{index: i, name: j.target, s: st.cfg.Groups[j.group].Settings, tags: st.cfg.Tags(j.group)}
+	return &target{index: i, name: j.target, s: st.cfg.Groups[j.group].Settings, tags: st.tags[j.group]}
 }
 
 // bin is the hping3 binary that probes t.
