@@ -391,7 +391,7 @@ func (s *series) snapshot(exp bool) *series {
 	c := *s
 	c.classic = slices.Clone(s.classic)
 	if exp {
-		c.exp.counts = slices.Clone(s.exp.counts)
+		c.exp.counts = s.exp.counts.clone()
 	} else {
 		c.exp = expHistogram{}
 	}
@@ -438,7 +438,7 @@ func (s *series) exponential(since, now time.Time) metricdata.ExponentialHistogr
 	h := &s.exp
 	dp := metricdata.ExponentialHistogramDataPoint[float64]{Attributes: s.attrs, StartTime: since, Time: now,
 		Count: s.count, Sum: s.sum, Scale: h.scale, ZeroCount: h.zero,
-		PositiveBucket: metricdata.ExponentialBucket{Offset: h.offset, Counts: append([]uint64(nil), h.counts...)}}
+		PositiveBucket: metricdata.ExponentialBucket{Offset: h.offset, Counts: h.counts.uint64s()}}
 	if s.count > 0 && !s.noExtrema {
 		dp.Min, dp.Max = metricdata.NewExtrema(s.min), metricdata.NewExtrema(s.max)
 	}

@@ -1,9 +1,6 @@
 package otel
 
-import (
-	"math"
-	"slices"
-)
+import "math"
 
 // rttExpMaxSize and rttExpMaxScale are the exponential histogram's limits
 // (the SDK's default size, and its finest scale): they keep loopback's
@@ -26,9 +23,9 @@ type expHistogram struct {
 	capped   bool
 	maxScale int32
 	scale    int32
-	offset   int32    // index of counts[0]
-	counts   []uint64 // contiguous buckets from offset
-	zero     uint64   // values of exactly 0
+	offset   int32        // index of counts' first
+	counts   bucketCounts // contiguous buckets from offset
+	zero     uint64       // values of exactly 0
 }
 
 func (h *expHistogram) record(v float64) {
@@ -43,11 +40,12 @@ func (h *expHistogram) record(v float64) {
 		return
 	}
 	i := bucketIndex(v, h.scale)
-	if len(h.counts) == 0 {
-		h.offset, h.counts = i, []uint64{1}
+	if h.counts.len() == 0 {
+		h.offset, h.counts = i, makeCounts(1, false)
+		h.counts.add(0, 1)
 		return
 	}
-	lo, hi := min(h.offset, i), max(h.offset+int32(len(h.counts))-1, i)
+	lo, hi := min(h.offset, i), max(h.offset+int32(h.counts.len())-1, i)
 	shift := int32(0)
 	for (hi>>shift)-(lo>>shift)+1 > rttExpMaxSize {
 		shift++
@@ -57,14 +55,13 @@ func (h *expHistogram) record(v float64) {
 		i >>= shift
 	}
 	if i < h.offset {
-		grown := make([]uint64, int(h.offset-i)+len(h.counts))
-		copy(grown[h.offset-i:], h.counts)
-		h.counts, h.offset = grown, i
+		h.counts.extend(int(h.offset-i), 0)
+		h.offset = i
 	}
-	for int(i-h.offset) >= len(h.counts) {
-		h.counts = append(h.counts, 0)
+	if n := int(i-h.offset) + 1; n > h.counts.len() {
+		h.counts.extend(0, n-h.counts.len())
 	}
-	h.counts[i-h.offset]++
+	h.counts.add(int(i-h.offset), 1)
 }
 
 // downscale lowers the scale by shift: each bucket merges with its
@@ -72,10 +69,10 @@ func (h *expHistogram) record(v float64) {
 func (h *expHistogram) downscale(shift int32) {
 	h.scale -= shift
 	newOff := h.offset >> shift
-	last := (h.offset + int32(len(h.counts)) - 1) >> shift
-	merged := make([]uint64, last-newOff+1)
-	for k, n := range h.counts {
-		merged[((h.offset+int32(k))>>shift)-newOff] += n
+	last := (h.offset + int32(h.counts.len()) - 1) >> shift
+	merged := makeCounts(int(last-newOff+1), h.counts.wide != nil)
+	for k := range h.counts.len() {
+		merged.add(int(((h.offset+int32(k))>>shift)-newOff), h.counts.at(k))
 	}
 	h.offset, h.counts = newOff, merged
 }
@@ -99,21 +96,21 @@ func bucketIndex(v float64, scale int32) int32 {
 // earlier state of h (a finer scale, buckets h does not hold, more in a
 // bucket).
 func (h *expHistogram) subtract(prev *expHistogram) bool {
-	if prev.zero > h.zero || (len(prev.counts) > 0 && prev.scale < h.scale) {
+	if prev.zero > h.zero || (prev.counts.len() > 0 && prev.scale < h.scale) {
 		return false
 	}
-	p := expHistogram{scale: prev.scale, offset: prev.offset, counts: slices.Clone(prev.counts)}
-	if shift := p.scale - h.scale; shift > 0 && len(p.counts) > 0 {
+	p := expHistogram{scale: prev.scale, offset: prev.offset, counts: prev.counts.clone()}
+	if shift := p.scale - h.scale; shift > 0 && p.counts.len() > 0 {
 		p.downscale(shift)
 	}
-	for k, n := range p.counts {
+	for k := range p.counts.len() {
 		i := int(p.offset) + k - int(h.offset)
-		if i < 0 || i >= len(h.counts) || h.counts[i] < n {
+		if i < 0 || i >= h.counts.len() || h.counts.at(i) < p.counts.at(k) {
 			return false
 		}
 	}
-	for k, n := range p.counts {
-		h.counts[int(p.offset)+k-int(h.offset)] -= n
+	for k := range p.counts.len() {
+		h.counts.sub(int(p.offset)+k-int(h.offset), p.counts.at(k))
 	}
 	h.zero -= prev.zero
 	return true

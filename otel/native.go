@@ -99,15 +99,16 @@ func setNative(h *dto.Histogram, e *expHistogram) {
 	h.Schema = proto.Int32(e.scale)
 	h.ZeroThreshold = proto.Float64(0)
 	h.ZeroCount = proto.Uint64(e.zero)
-	if len(e.counts) == 0 {
+	if e.counts.len() == 0 {
 		return
 	}
-	h.PositiveSpan = []*dto.BucketSpan{{Offset: proto.Int32(e.offset + 1), Length: proto.Uint32(uint32(len(e.counts)))}}
-	deltas := make([]int64, len(e.counts))
+	h.PositiveSpan = []*dto.BucketSpan{{Offset: proto.Int32(e.offset + 1), Length: proto.Uint32(uint32(e.counts.len()))}}
+	deltas := make([]int64, e.counts.len())
 	prev := int64(0)
-	for i, n := range e.counts {
-		deltas[i] = int64(n) - prev
-		prev = int64(n)
+	for i := range deltas {
+		n := int64(e.counts.at(i))
+		deltas[i] = n - prev
+		prev = n
 	}
 	h.PositiveDelta = deltas
 }

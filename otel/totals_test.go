@@ -55,9 +55,13 @@ func TestExpHistogramMatchesTheSDK(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := rm.ScopeMetrics[0].Metrics[0].Data.(metricdata.ExponentialHistogram[float64]).DataPoints[0]
-			if mine.scale != want.Scale || mine.offset != want.PositiveBucket.Offset || !slices.Equal(trim(mine.counts), trim(want.PositiveBucket.Counts)) {
+			if mine.scale != want.Scale || mine.offset != want.PositiveBucket.Offset || !slices.Equal(trim(mine.counts.uint64s()), trim(want.PositiveBucket.Counts)) {
 				t.Errorf("scale %d offset %d counts %v; the SDK: scale %d offset %d counts %v",
-					mine.scale, mine.offset, mine.counts, want.Scale, want.PositiveBucket.Offset, want.PositiveBucket.Counts)
+					mine.scale, mine.offset, mine.counts.uint64s(), want.Scale, want.PositiveBucket.Offset, want.PositiveBucket.Counts)
+			}
+			// Every series holds one: its buckets' room stays in the limit.
+			if mine.counts.room() > rttExpMaxSize {
+				t.Errorf("room for %d buckets, more than the %d the histogram holds", mine.counts.room(), rttExpMaxSize)
 			}
 		})
 	}
