@@ -43,7 +43,7 @@ func TestEchoFlowHeldConstant(t *testing.T) {
 	for _, size := range []int{0, 1, 5, 6, 7, 56, config.MaxDataSize} {
 		s := config.DefaultSettings()
 		s.DataSize = size
-		tg := &target{s: s, destination: destination{ip: netip.MustParseAddr("198.18.56.1"), route: route{src: netip.MustParseAddr("198.18.48.1")}}}
+		tg := &target{s: &s, destination: destination{ip: netip.MustParseAddr("198.18.56.1"), route: route{src: netip.MustParseAddr("198.18.48.1")}}}
 		if _, err := reserveFor([]*target{tg}, logger.New(&strings.Builder{}, false), &portWarnings{}); err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +103,7 @@ func TestFlowPortStable(t *testing.T) {
 		}
 	}
 	newTarget := func() *target {
-		tg := &target{name: addr.String(), s: s, destination: destination{ip: addr}}
+		tg := &target{name: addr.String(), s: &s, destination: destination{ip: addr}}
 		tg.addHops(3)
 		for _, h := range tg.hops {
 			h.destination = tg.destination

@@ -86,7 +86,7 @@ type gates map[packet.Key]*gate
 
 // holds reports whether t's next packet must wait for its flow's gate.
 func (gs gates) holds(t *target) bool {
-	if !gated(t.s) || !t.mayReach() {
+	if !gated(*t.s) || !t.mayReach() {
 		return false
 	}
 	h := t.flowHeader()
@@ -107,7 +107,7 @@ func (gs gates) holds(t *target) bool {
 
 // sent notes f, just written to the engine, at its gate.
 func (gs gates) sent(f *flight) {
-	if !gated(f.t.s) || !f.t.mayReach() {
+	if !gated(*f.t.s) || !f.t.mayReach() {
 		return
 	}
 	k := f.p.Key()

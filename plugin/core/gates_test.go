@@ -130,7 +130,7 @@ func TestSessionOneFlowPerTarget(t *testing.T) {
 func TestGateLetsLowerTTLsGo(t *testing.T) {
 	s := config.DefaultSettings()
 	s.Protocol, s.Port, s.Path, s.MaxHops = config.TCP, 443, true, 4
-	own := &target{s: s, destination: destination{ip: netip.MustParseAddr("192.0.2.9"), route: route{src: netip.MustParseAddr("192.0.2.1")}}}
+	own := &target{s: &s, destination: destination{ip: netip.MustParseAddr("192.0.2.9"), route: route{src: netip.MustParseAddr("192.0.2.1")}}}
 	own.flows = []flow{{port: 20000}}
 	own.addHops(4)
 	for _, h := range own.hops {

@@ -30,7 +30,7 @@ func runRound(t *testing.T, n int, s config.Settings, rate float64) *tclRound {
 		ip := fmt.Sprintf("127.0.0.%d", i+1)
 		tg := probe.Target{Name: ip, Res: probe.Resolution{IP: ip}}
 		r := probe.NewResult(tg, s, time.Now())
-		rd.targets = append(rd.targets, &target{index: i, name: ip, s: s, destination: destination{res: tg.Res}, keepRecords: true})
+		rd.targets = append(rd.targets, &target{index: i, name: ip, s: &s, destination: destination{res: tg.Res}, keepRecords: true})
 		rd.results = append(rd.results, &r)
 	}
 	start := time.Now()

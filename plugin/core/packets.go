@@ -68,7 +68,7 @@ func flowHash(dst netip.Addr, s config.Settings, n int) uint32 {
 // sequence number, the ICMP sequence number.
 func (t *target) nextProbe(ids *identity) packet.Probe {
 	seq, ipID := ids.next()
-	s := t.s
+	s := *t.s
 	ttl := s.TTL
 	if ttl == 0 {
 		ttl = 64 // hping3's default

@@ -134,7 +134,7 @@ func reserveFor(targets []*target, log *logger.Logger, warn *portWarnings) (sess
 		t.flows, t.nextFlow = nil, 0 // the previous session's ports are released
 	}
 	for _, t := range targets {
-		t.payload = probePayload(t.s)
+		t.payload = probePayload(*t.s)
 		owner := t
 		if t.hopOf != nil {
 			owner = t.hopOf
@@ -158,7 +158,7 @@ func (sp *sessionPorts) reserveFlows(t *target, log *logger.Logger, warn *portWa
 	switch t.s.Protocol {
 	case config.ICMP:
 		for i := range t.flows {
-			t.flows[i].icmpID = icmpFlowID(t.ip, t.s, i)
+			t.flows[i].icmpID = icmpFlowID(t.ip, *t.s, i)
 		}
 		return nil
 	case config.TCP:
@@ -170,7 +170,7 @@ func (sp *sessionPorts) reserveFlows(t *target, log *logger.Logger, warn *portWa
 		*b = &portBlock{ports: map[int]int{}, lo: lastProbePort + 1, hi: firstProbePort - 1}
 	}
 	for i := range t.flows {
-		want := wantedPort(t.ip, t.s, i)
+		want := wantedPort(t.ip, *t.s, i)
 		port, err := (*b).reserve(sockType, want)
 		if err != nil {
 			return err

@@ -143,9 +143,9 @@ func runTcl(ctx context.Context, st *setup, hopCounts []int, results []probe.Res
 		resolved := func(res probe.Resolution, err error) {
 			tg := probe.Target{Name: t.name, Tags: t.tags, Res: res}
 			if err != nil {
-				results[i] = unprobed(tg, t.s, errStopping)
+				results[i] = unprobed(tg, *t.s, errStopping)
 			} else {
-				results[i] = probe.NewResult(tg, t.s, time.Now())
+				results[i] = probe.NewResult(tg, *t.s, time.Now())
 			}
 			t.res = res
 			t.res.Code = results[i].Code
@@ -159,7 +159,7 @@ func runTcl(ctx context.Context, st *setup, hopCounts []int, results []probe.Res
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resolved(st.lookup(ctx, t.name, t.s))
+			resolved(st.lookup(ctx, t.name, *t.s))
 		}()
 	}
 	wg.Wait()

@@ -111,7 +111,7 @@ func (st *setup) lookup(ctx context.Context, name string, s config.Settings) (pr
 // newTarget is the Tcl engine's target of job i, without path probes.
 func (st *setup) newTarget(i int) *target {
 	j := st.jobs[i]
-	return &target{index: i, name: j.target, s: st.cfg.Groups[j.group].Settings, tags: st.tags[j.group]}
+	return &target{index: i, name: j.target, s: &st.cfg.Groups[j.group].Settings, tags: st.tags[j.group]}
 }
 
 // bin is the hping3 binary that probes t.
@@ -121,7 +121,7 @@ func (st *setup) bin(t *target) string { return st.engines[st.jobs[t.index].grou
 // the hping3 that probes it. A target whose name stays keeps its packets
 // in flight and its window; any other is a new target.
 func (st *setup) identify(t *target) string {
-	return fmt.Sprintf("%q %#v %v %q", t.name, t.s, t.tags, st.bin(t))
+	return fmt.Sprintf("%q %#v %v %q", t.name, *t.s, t.tags, st.bin(t))
 }
 
 // unprobed is the Result of a probe that sent nothing: a lookup that

@@ -181,7 +181,7 @@ func (s *Stream) Peek() Report {
 // from its packets decided in it, with the path when path is set. A name
 // that does not resolve (now) has result_code 1 for the window.
 func (t *target) window(rd *Report, words failureWords, path bool) probe.Result {
-	r := probe.NewResult(probe.Target{Name: t.name, Tags: t.tags, Res: t.res}, t.s, rd.Start)
+	r := probe.NewResult(probe.Target{Name: t.name, Tags: t.tags, Res: t.res}, *t.s, rd.Start)
 	r.Duration = rd.Duration
 	if r.Code == probe.OK {
 		t.measure(&r, words, path)
@@ -370,7 +370,7 @@ func (s *Stream) current() *setup {
 
 // resolve looks t's name up and reports whether its address changed.
 func (s *Stream) resolve(ctx context.Context, t *target) bool {
-	res, err := s.current().lookup(ctx, t.name, t.s)
+	res, err := s.current().lookup(ctx, t.name, *t.s)
 	if err != nil {
 		return false
 	}

@@ -28,7 +28,7 @@ type target struct {
 	// What to probe, from the configuration.
 	index int // of its job, and of its result in a report (a path probe: its target's)
 	name  string
-	s     config.Settings
+	s     *config.Settings // its group's (a path probe: its own, with its TTL)
 	tags  map[string]string
 	// keepRecords keeps its decided packets' records (records): a test
 	// reads their send times.
@@ -147,14 +147,14 @@ func (t *target) keep(rec probe.Record, dst netip.Addr) {
 			t.done = append(t.done[:0], t.done[half:]...)
 			t.tally = probe.Tally{}
 			for _, r := range t.done {
-				t.tally.Add(r, dst, &t.s)
+				t.tally.Add(r, dst, t.s)
 			}
 		} else {
 			t.dropped += t.tally.Decided
 			t.tally = probe.Tally{}
 		}
 	}
-	t.tally.Add(rec, dst, &t.s)
+	t.tally.Add(rec, dst, t.s)
 	if t.records() {
 		t.done = append(t.done, rec)
 	}
@@ -183,7 +183,7 @@ type failureWords struct {
 // path, when there is one, is measured from the path probes' decided
 // packets, and left out when one of them lost packets.
 func (t *target) measure(r *probe.Result, words failureWords, path bool) {
-	t.tally.Fill(r, t.s)
+	t.tally.Fill(r, *t.s)
 	sendErr := t.tally.SendErr
 	switch {
 	case t.dropped > 0:
@@ -211,7 +211,7 @@ func (t *target) measure(r *probe.Result, words failureWords, path bool) {
 		byTTL[i] = h.done
 	}
 	target, _ := netip.ParseAddr(r.IP)
-	r.Path = probe.MeasurePath(byTTL, target, t.s)
+	r.Path = probe.MeasurePath(byTTL, target, *t.s)
 }
 
 // routeAll finds the route of every resolved target of targets (the
@@ -228,10 +228,10 @@ func routeAll(targets []*target) []*target {
 			continue
 		}
 		t.ip, _ = netip.ParseAddr(t.res.IP)
-		if t.route, t.err = rt.route(t.ip, t.s); t.err != nil {
+		if t.route, t.err = rt.route(t.ip, *t.s); t.err != nil {
 			continue
 		}
-		if n := probeSize(t.s); n > t.route.mtu {
+		if n := probeSize(*t.s); n > t.route.mtu {
 			t.err = fmt.Errorf("data_size %d makes %d-byte packets, more than the %d-byte MTU of %s, the interface to %s", t.s.DataSize, n, t.route.mtu, t.route.iface, t.ip)
 			continue
 		}
@@ -247,9 +247,9 @@ func routeAll(targets []*target) []*target {
 // addHops gives t its path probes, one per TTL from 1 to upTo.
 func (t *target) addHops(upTo int) {
 	for h := 1; h <= upTo; h++ {
-		s := t.s
+		s := *t.s
 		s.TTL = h
-		t.hops = append(t.hops, &target{index: t.index, name: t.name, s: s, tags: t.tags, path: path{hopOf: t}})
+		t.hops = append(t.hops, &target{index: t.index, name: t.name, s: &s, tags: t.tags, path: path{hopOf: t}})
 	}
 }
 

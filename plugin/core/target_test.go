@@ -26,8 +26,8 @@ func TestKeepTalliesPastMaxWindow(t *testing.T) {
 	}
 	res := probe.Target{Name: "lab", Res: probe.Resolution{IP: dst.String()}}
 
-	plain := &target{name: "lab", s: s, destination: destination{res: res.Res, ip: dst}}
-	hop := &target{name: "lab", s: s, path: path{hopOf: plain}}
+	plain := &target{name: "lab", s: &s, destination: destination{res: res.Res, ip: dst}}
+	hop := &target{name: "lab", s: &s, path: path{hopOf: plain}}
 	const extra = 5
 	for i := range maxWindow + extra {
 		plain.keep(answered(i), dst)

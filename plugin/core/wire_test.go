@@ -18,7 +18,7 @@ import (
 // source, an echo reply) changes nothing.
 func TestKernelStampReplacesTheEngines(t *testing.T) {
 	s := config.DefaultSettings()
-	tg := &target{s: s, destination: destination{ip: netip.MustParseAddr("198.19.0.1"), route: route{src: netip.MustParseAddr("198.18.0.1"), iface: "c0"}}}
+	tg := &target{s: &s, destination: destination{ip: netip.MustParseAddr("198.19.0.1"), route: route{src: netip.MustParseAddr("198.18.0.1"), iface: "c0"}}}
 	ids := &identity{tag: 4242, icmpSeq: 10, ipID: 100}
 	base := time.Unix(1_800_000_000, 0)
 	kernel, engine := base.Add(10*time.Microsecond), base.Add(60*time.Microsecond)
