@@ -69,6 +69,9 @@ type flights struct {
 	unacked   []*flight
 	deadlines timeQueue[*flight]
 	nextID    int
+	// closed counts the packets closed since the tables were last made
+	// anew (compact).
+	closed int
 }
 
 func newFlights() *flights {
@@ -228,6 +231,31 @@ func (fs *flights) close(f *flight) {
 	} else {
 		fs.byKey[k] = refs
 	}
+	if fs.closed++; fs.closed > 2*len(fs.byID)+compactFloor {
+		fs.compact()
+	}
+}
+
+// compactFloor is how many packets a session closes at least before its
+// tables are made anew.
+const compactFloor = 1024
+
+// compact makes the tables anew, holding only the open packets. A Go map
+// keeps the room of the keys it deleted: with every key new (an ICMP
+// sequence number, an IP id), the table by key of 10,000 packets in flight
+// held 3 to 4 times what a copy holds, about 6 MB against 2. Made anew
+// after twice as many closes as packets open, it costs a copy of the open
+// ones every 2 s at 10,000 packets/s.
+func (fs *flights) compact() {
+	byID := make(map[int]*flight, len(fs.byID))
+	for id, f := range fs.byID {
+		byID[id] = f
+	}
+	byKey := make(map[packet.Key][]*flight, len(fs.byKey))
+	for k, refs := range fs.byKey {
+		byKey[k] = refs
+	}
+	fs.byID, fs.byKey, fs.closed = byID, byKey, 0
 }
 
 // closeAll closes every packet still open and returns them in send id
