@@ -2,11 +2,12 @@ package otel
 
 import "math"
 
-// bucketCounts are an exponential histogram's contiguous buckets: 32 bits
-// each until one would pass what 32 bits hold, then 64 bits each for good.
-// A series holds up to rttExpMaxSize of them, and a busy one fills them:
-// at 10,000 series 64-bit counts held about 13 MB, more than anything
-// else the Prometheus mode keeps per target.
+// bucketCounts are a histogram's bucket counts: 32 bits each until one
+// would pass what 32 bits hold, then 64 bits each for good. A series holds
+// its classic buckets (38 by default, +Inf among them) and up to rttExpMaxSize
+// exponential ones, and a busy one fills them: at 10,000 series 64-bit
+// counts held about 16 MB, more than anything else the Prometheus mode
+// keeps per target.
 type bucketCounts struct {
 	narrow []uint32
 	wide   []uint64 // in use once a count passed math.MaxUint32 (narrow is then nil)

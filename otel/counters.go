@@ -83,8 +83,8 @@ type series struct {
 
 	count         uint64
 	sum, min, max float64
-	noExtrema     bool     // a delta: min and max of the interval unknown
-	classic       []uint64 // per totals.bounds, and +Inf last
+	noExtrema     bool         // a delta: min and max of the interval unknown
+	classic       bucketCounts // per totals.bounds, and +Inf last
 	exp           expHistogram
 }
 
@@ -146,7 +146,7 @@ func (c *totals) addLocked(rd *core.Report) {
 		}
 		if s == nil {
 			s = &series{attrs: attrs, target: target, labels: renderLabels(attrs), born: rd.Start, unseen: -1,
-				classic: make([]uint64, len(c.bounds)+1), exp: expHistogram{capped: c.capped, maxScale: c.maxScale}}
+				classic: makeCounts(len(c.bounds)+1, false), exp: expHistogram{capped: c.capped, maxScale: c.maxScale}}
 			c.index[attrs.Equivalent()] = s
 			c.series = append(c.series, s)
 		}
@@ -264,7 +264,7 @@ func (s *series) record(v float64, bounds []float64) {
 	}
 	s.count++
 	s.sum += v
-	s.classic[sort.SearchFloat64s(bounds, v)]++ // (lower, upper]: le
+	s.classic.add(sort.SearchFloat64s(bounds, v), 1) // (lower, upper]: le
 	s.exp.record(v)
 }
 
@@ -373,7 +373,7 @@ func (p *producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 			DataPoints: make([]metricdata.HistogramDataPoint[float64], 0, len(points))}
 		for _, s := range points {
 			dp := metricdata.HistogramDataPoint[float64]{Attributes: s.attrs, StartTime: startOf(s), Time: now,
-				Count: s.count, Sum: s.sum, Bounds: p.t.bounds, BucketCounts: s.classic}
+				Count: s.count, Sum: s.sum, Bounds: p.t.bounds, BucketCounts: s.classic.uint64s()}
 			if s.count > 0 && !s.noExtrema {
 				dp.Min, dp.Max = metricdata.NewExtrema(s.min), metricdata.NewExtrema(s.max)
 			}
@@ -389,7 +389,7 @@ func (p *producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 // one without its exponential buckets.
 func (s *series) snapshot(exp bool) *series {
 	c := *s
-	c.classic = slices.Clone(s.classic)
+	c.classic = s.classic.clone()
 	if exp {
 		c.exp.counts = s.exp.counts.clone()
 	} else {
@@ -425,8 +425,8 @@ func (p *producer) deltas(points []*series, now time.Time) []*series {
 		d.count -= prev.count
 		d.sum -= prev.sum
 		d.noExtrema = true
-		for k := range d.classic {
-			d.classic[k] -= prev.classic[k]
+		for k := range d.classic.len() {
+			d.classic.sub(k, prev.classic.at(k))
 		}
 		out[i] = d
 	}

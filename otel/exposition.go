@@ -132,8 +132,8 @@ func (x *textExposition) writeTotals(w *bufWriter) {
 	w.family(name, descriptionRTTHistogram, "histogram")
 	for _, p := range points {
 		var cum uint64
-		for k, n := range p.classic {
-			cum += n
+		for k := range p.classic.len() {
+			cum += p.classic.at(k)
 			w.sample(name, "_bucket", p.labels, t.le[k], float64(cum))
 		}
 		w.sample(name, "_sum", p.labels, "", p.sum)
