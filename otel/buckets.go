@@ -5,7 +5,7 @@ import "math"
 // bucketCounts are a histogram's bucket counts: 32 bits each until one
 // would pass what 32 bits hold, then 64 bits each for good. A series holds
 // its classic buckets (38 by default, +Inf among them) and up to rttExpMaxSize
-// exponential ones, and a busy one fills them: at 10,000 series 64-bit
+// exponential ones (rttExpMaxSize), and a busy one fills them: at 10,000 series 64-bit
 // counts held about 16 MB, more than anything else the Prometheus mode
 // keeps per target.
 type bucketCounts struct {
@@ -66,9 +66,9 @@ func (c *bucketCounts) widen() {
 }
 
 // extend adds front empty buckets before the first and back after the
-// last. Its room never passes rttExpMaxSize, where append's doubling would
-// reach 256 buckets.
-func (c *bucketCounts) extend(front, back int) {
+// last. Its room never passes most (the buckets a histogram may hold),
+// where append's doubling would reach 256 buckets for 160.
+func (c *bucketCounts) extend(front, back, most int) {
 	old := c.len()
 	n := front + old + back
 	if front == 0 && n <= c.room() {
@@ -81,7 +81,7 @@ func (c *bucketCounts) extend(front, back int) {
 		}
 		return
 	}
-	room := max(n, min(2*n, rttExpMaxSize))
+	room := max(n, min(2*n, most))
 	if front > 0 {
 		room = n // the buckets grow at the front only as far as they must
 	}

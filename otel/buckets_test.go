@@ -29,7 +29,7 @@ func TestBucketCountsWiden(t *testing.T) {
 	if got := before.uint64s(); !slices.Equal(got, []uint64{7, math.MaxUint32, 1}) {
 		t.Errorf("a copy taken before changed: %v", got)
 	}
-	c.extend(2, 1)
+	c.extend(2, 1, rttExpMaxSize)
 	if got, want := c.uint64s(), []uint64{0, 0, 7, 1 << 32, 1, 0}; !slices.Equal(got, want) {
 		t.Errorf("extended: %v, want %v", got, want)
 	}

@@ -55,11 +55,11 @@ func (h *expHistogram) record(v float64) {
 		i >>= shift
 	}
 	if i < h.offset {
-		h.counts.extend(int(h.offset-i), 0)
+		h.counts.extend(int(h.offset-i), 0, rttExpMaxSize)
 		h.offset = i
 	}
 	if n := int(i-h.offset) + 1; n > h.counts.len() {
-		h.counts.extend(0, n-h.counts.len())
+		h.counts.extend(0, n-h.counts.len(), rttExpMaxSize)
 	}
 	h.counts.add(int(i-h.offset), 1)
 }
