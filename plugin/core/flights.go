@@ -2,6 +2,7 @@ package core
 
 import (
 	"container/heap"
+	"maps"
 	"slices"
 	"time"
 
@@ -247,14 +248,12 @@ const compactFloor = 1024
 // after twice as many closes as packets open, it costs a copy of the open
 // ones every 2 s at 10,000 packets/s.
 func (fs *flights) compact() {
+	// Copied into maps sized for what they hold: maps.Clone would keep
+	// the old room.
 	byID := make(map[int]*flight, len(fs.byID))
-	for id, f := range fs.byID {
-		byID[id] = f
-	}
+	maps.Copy(byID, fs.byID)
 	byKey := make(map[packet.Key][]*flight, len(fs.byKey))
-	for k, refs := range fs.byKey {
-		byKey[k] = refs
-	}
+	maps.Copy(byKey, fs.byKey)
 	fs.byID, fs.byKey, fs.closed = byID, byKey, 0
 }
 
