@@ -10,14 +10,25 @@ import (
 	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
 )
 
+// echoTarget is an ICMP target routed out of c0, the identity its probes
+// take their echo id and sequence from, and a time to send them at.
+func echoTarget() (*target, *identity, time.Time) {
+	s := config.DefaultSettings()
+	tg := &target{s: &s, destination: destination{ip: netip.MustParseAddr("198.19.0.1"), route: route{src: netip.MustParseAddr("198.18.0.1"), iface: "c0"}}}
+	return tg, &identity{tag: 4242, icmpSeq: 10, ipID: 100}, time.Unix(1_800_000_000, 0)
+}
+
+// echoReplyTo is the target's echo reply to f, as the capture decodes it.
+func echoReplyTo(f *flight) *packet.Captured {
+	return &packet.Captured{IP: packet.IP{Proto: packet.ProtoICMP, Src: f.p.Dst, Dst: f.p.Src, TTL: 60},
+		ICMP: &packet.ICMP{Type: packet.ICMPEchoReply, ID: f.p.ICMPID, Seq: f.p.ICMPSeq}, Data: f.p.Payload}
+}
+
 // TestFlightsCompact: once many packets were closed, the tables are made
 // anew with the open ones only, and an answer still finds its open packet
 // and never a closed one.
 func TestFlightsCompact(t *testing.T) {
-	s := config.DefaultSettings()
-	tg := &target{s: &s, destination: destination{ip: netip.MustParseAddr("198.19.0.1"), route: route{src: netip.MustParseAddr("198.18.0.1"), iface: "c0"}}}
-	ids := &identity{tag: 4242, icmpSeq: 10, ipID: 100}
-	base := time.Unix(1_800_000_000, 0)
+	tg, ids, base := echoTarget()
 	fl := newFlights()
 	var all []*flight
 	for i := range 3000 {
@@ -38,12 +49,8 @@ func TestFlightsCompact(t *testing.T) {
 	if len(fl.byID) != 3000-closing || len(fl.byKey) != 3000-closing {
 		t.Fatalf("tables hold %d and %d packets, want %d", len(fl.byID), len(fl.byKey), 3000-closing)
 	}
-	reply := func(f *flight) *packet.Captured {
-		return &packet.Captured{IP: packet.IP{Proto: packet.ProtoICMP, Src: f.p.Dst, Dst: f.p.Src, TTL: 60},
-			ICMP: &packet.ICMP{Type: packet.ICMPEchoReply, ID: f.p.ICMPID, Seq: f.p.ICMPSeq}, Data: f.p.Payload}
-	}
 	for i, f := range all {
-		got := fl.match(reply(f), f.rec.Sent.Add(time.Millisecond))
+		got := fl.match(echoReplyTo(f), f.rec.Sent.Add(time.Millisecond))
 		if open := i >= closing; open != (got == f) {
 			t.Fatalf("packet %d (open %v): its reply matched %v", i, open, got != nil)
 		}

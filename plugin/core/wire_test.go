@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hping3-plugin/hping3-plugin/plugin/config"
 	"github.com/hping3-plugin/hping3-plugin/plugin/hping3/tcl"
 	"github.com/hping3-plugin/hping3-plugin/plugin/logger"
 	"github.com/hping3-plugin/hping3-plugin/plugin/packet"
@@ -17,10 +16,7 @@ import (
 // before or after; a packet that only looks like it (another IP id, another
 // source, an echo reply) changes nothing.
 func TestKernelStampReplacesTheEngines(t *testing.T) {
-	s := config.DefaultSettings()
-	tg := &target{s: &s, destination: destination{ip: netip.MustParseAddr("198.19.0.1"), route: route{src: netip.MustParseAddr("198.18.0.1"), iface: "c0"}}}
-	ids := &identity{tag: 4242, icmpSeq: 10, ipID: 100}
-	base := time.Unix(1_800_000_000, 0)
+	tg, ids, base := echoTarget()
 	kernel, engine := base.Add(10*time.Microsecond), base.Add(60*time.Microsecond)
 	leaving := func(p packet.Probe) *packet.Captured {
 		return &packet.Captured{IP: packet.IP{ID: p.IPID, Proto: packet.ProtoICMP, Src: p.Src, Dst: p.Dst},
@@ -51,9 +47,7 @@ func TestKernelStampReplacesTheEngines(t *testing.T) {
 		if !f.rec.Sent.Equal(kernel) || !f.wire.Equal(kernel) {
 			t.Errorf("kernel first %v: sent %v (wire %v), want the kernel's %v", kernelFirst, f.rec.Sent, f.wire, kernel)
 		}
-		reply := &packet.Captured{IP: packet.IP{Proto: packet.ProtoICMP, Src: f.p.Dst, Dst: f.p.Src, TTL: 60},
-			ICMP: &packet.ICMP{Type: packet.ICMPEchoReply, ID: f.p.ICMPID, Seq: f.p.ICMPSeq}, Data: f.p.Payload}
-		if got := fl.match(reply, kernel.Add(41*time.Microsecond)); got != f {
+		if got := fl.match(echoReplyTo(f), kernel.Add(41*time.Microsecond)); got != f {
 			t.Fatalf("kernel first %v: the reply was not matched", kernelFirst)
 		}
 		if rtt := f.rec.Answers[0].At.Sub(f.rec.Sent); rtt != 41*time.Microsecond {
